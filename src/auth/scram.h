@@ -1,0 +1,216 @@
+// SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL speaks it, for both ends:
+// ScramServer verifies a connecting client against a stored secret, and
+// ScramClient logs Usher into PostgreSQL. Pure code: no I/O, no sockets; the
+// caller moves the messages in and out of SASLInitialResponse, SASLResponse,
+// AuthenticationSASLContinue and AuthenticationSASLFinal.
+//
+// PostgreSQL's dialect of SCRAM:
+//  - No channel binding here (we offer only "SCRAM-SHA-256", never the -PLUS
+//    variant), so the GS2 header is "n,," or "y,,"; a client asking for
+//    binding ("p=...") is rejected with 08P01.
+//  - The user name in client-first-message is ignored (the startup packet
+//    names the user); libpq sends "n=" and some drivers "n=*". An
+//    authorization identity ("a=") is rejected, as PostgreSQL does.
+//  - Passwords should be SASLprep-normalised. We pass them through as they
+//    are: for ASCII passwords that is exactly SASLprep's result, and for
+//    non-ASCII passwords it is what PostgreSQL does whenever SASLprep fails.
+//    A non-ASCII password that SASLprep would change (non-ASCII spaces, soft
+//    hyphens, compatibility characters, decomposed accents) yields a secret
+//    different from PostgreSQL's.
+//
+// Error codes: 08P01 (protocol_violation) for malformed or out-of-order
+// messages, 28P01 (invalid_password) for a wrong password, 0A000 for features
+// PostgreSQL also refuses (authzid, mandatory extensions), 28000 where the
+// exchange is well formed but cannot succeed for another reason (a server
+// signature or secret mismatch). Bytes from the network never crash these
+// classes; a failed exchange stays failed, and a stray message after success
+// is refused without undoing it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace usher::auth {
+
+// The SASL mechanism name, as listed in AuthenticationSASL.
+inline constexpr std::string_view kScramSha256Mechanism = "SCRAM-SHA-256";
+// PostgreSQL's default scram_iterations and salt length.
+inline constexpr int kScramDefaultIterations = 4096;
+inline constexpr size_t kScramDefaultSaltLength = 16;
+
+using ScramKey = std::array<uint8_t, 32>;
+
+// What PostgreSQL stores in pg_authid.rolpassword (and what userlist.txt may
+// hold): enough to verify a client, not enough to compute a ClientKey.
+struct ScramSecret {
+  int iterations = 0;
+  std::string salt;  // raw bytes
+  ScramKey stored_key{};
+  ScramKey server_key{};
+
+  friend bool operator==(const ScramSecret&, const ScramSecret&) = default;
+};
+
+// Parses "SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64
+// ServerKey>". Iterations must be a positive int, the salt non-empty and both
+// keys exactly 32 bytes. Errors carry an empty sqlstate (config problems, not
+// wire errors).
+Result<ScramSecret> parse_scram_secret(std::string_view text);
+
+// True when parse_scram_secret would succeed.
+bool is_scram_secret(std::string_view text);
+
+// Derives the secret PostgreSQL would store for `password` with this salt and
+// iteration count (PBKDF2-HMAC-SHA256, `iterations` rounds). `iterations` must
+// be >= 1 and `raw_salt` non-empty (programming errors: aborts). Costs
+// `iterations` HMACs, about a millisecond at 4096: cache the result per user
+// rather than deriving it per login.
+ScramSecret make_scram_secret(std::string_view password, std::string_view raw_salt,
+                              int iterations = kScramDefaultIterations);
+
+// As above with a fresh random 16-byte salt.
+ScramSecret make_scram_secret(std::string_view password);
+
+// The inverse of parse_scram_secret.
+std::string format_scram_secret(const ScramSecret& secret);
+
+// Returns a nonce: 1 or more printable ASCII characters (0x21-0x7e) other than
+// ','. The default (an empty function) is 18 random bytes in base64, as
+// PostgreSQL does. Tests inject fixed nonces; a nonce that breaks the rule is
+// a programming error and aborts.
+using NonceSource = std::function<std::string()>;
+
+// Usher as the SCRAM server, verifying a client that connects to it. One
+// object per authentication attempt; not thread-safe.
+class ScramServer {
+ public:
+  // `user` only names the user in error messages.
+  ScramServer(std::string user, ScramSecret secret, NonceSource nonce = {});
+
+  // For a plaintext password: derives a secret with a random 16-byte salt and
+  // 4096 iterations (a millisecond of CPU per call; see make_scram_secret).
+  static ScramServer from_password(std::string user, std::string_view password,
+                                   NonceSource nonce = {});
+
+  // From whatever the auth file or auth_query returned: a SCRAM secret is
+  // used as is, anything else but an MD5 secret or an empty string as a
+  // plaintext password. An MD5 secret cannot drive SCRAM and an empty
+  // password never authenticates: both give 28P01 with a message meant for
+  // the log; send the client the generic "password authentication failed".
+  static Result<ScramServer> from_stored(std::string user, std::string_view stored,
+                                         NonceSource nonce = {});
+
+  // An exchange that looks normal but always fails with 28P01 at the end,
+  // for a user that does not exist or has no usable secret, so that a client
+  // cannot tell which (PostgreSQL's "mock authentication"). The salt is
+  // derived from `mock_seed` (one random value per process) and the user
+  // name, so it is stable across attempts as a real one would be.
+  static ScramServer mock(std::string user, std::string_view mock_seed, NonceSource nonce = {});
+
+  // Takes the SASLInitialResponse data, returns server-first-message for
+  // AuthenticationSASLContinue. Errors: 08P01 malformed or out of order,
+  // 0A000 authzid or a mandatory extension.
+  Result<std::string> handle_client_first(std::string_view client_first);
+
+  // Takes the SASLResponse data, returns server-final-message ("v=...") for
+  // AuthenticationSASLFinal. Errors: 08P01 malformed (including a nonce or
+  // channel-binding mismatch), 28P01 "password authentication failed for
+  // user ..." for a wrong proof.
+  Result<std::string> handle_client_final(std::string_view client_final);
+
+  bool succeeded() const { return state_ == State::kSucceeded; }
+
+  // After success: the client's ClientKey (ClientProof XOR ClientSignature).
+  // With secret().server_key it lets ScramClient log into a PostgreSQL server
+  // that holds the same secret, without the password (PgBouncer's trick for
+  // SCRAM secrets in auth_file). Password-equivalent: never log it.
+  std::optional<ScramKey> client_key() const { return client_key_; }
+
+  const ScramSecret& secret() const { return secret_; }
+
+ private:
+  enum class State { kAwaitClientFirst, kAwaitClientFinal, kSucceeded, kFailed };
+
+  Error fail(Error error);
+
+  std::string user_;
+  ScramSecret secret_;
+  NonceSource nonce_source_;
+  bool mock_ = false;
+  State state_ = State::kAwaitClientFirst;
+  std::string gs2_header_;         // "n,," or "y,,", echoed in c= of client-final
+  std::string client_first_bare_;  // for AuthMessage
+  std::string server_first_;       // for AuthMessage
+  std::string nonce_;              // client nonce + server nonce
+  std::optional<ScramKey> client_key_;
+};
+
+struct ScramClientOptions {
+  // Sent in "n=". PostgreSQL ignores it and libpq sends it empty; it matters
+  // only for reproducing RFC test vectors. Escaped per RFC 5802 ("=2C", "=3D").
+  std::string username;
+  NonceSource nonce;
+  // Refuse a server-first-message asking for more PBKDF2 rounds than this
+  // (password mode only). PostgreSQL allows up to INT_MAX; lower it where a
+  // server that is not trusted could make us burn CPU.
+  int max_iterations = std::numeric_limits<int>::max();
+};
+
+// Usher as the SCRAM client, logging into PostgreSQL. One object per
+// authentication attempt; not thread-safe.
+class ScramClient {
+ public:
+  // With a plaintext password (used as is; see the SASLprep note above).
+  explicit ScramClient(std::string password, ScramClientOptions options = {});
+
+  // With the keys recovered from a client's successful exchange
+  // (ScramServer::client_key() and secret().server_key). This works only if
+  // the server holds the same secret. When `expected` is given (the secret
+  // the keys came from), a server-first-message whose salt or iteration count
+  // differs fails with 28000 and a message saying so, rather than a confusing
+  // password failure from the server; a ClientKey that does not hash to
+  // expected->stored_key, or a ServerKey that differs, fails the same way.
+  ScramClient(const ScramKey& client_key, const ScramKey& server_key,
+              std::optional<ScramSecret> expected = std::nullopt, ScramClientOptions options = {});
+
+  // client-first-message with its GS2 header ("n,,n=,r=<nonce>"), for
+  // SASLInitialResponse. Calling it again returns the same message.
+  std::string client_first();
+
+  // Takes AuthenticationSASLContinue data, returns client-final-message for
+  // SASLResponse. Errors: 08P01 malformed or out of order (including a nonce
+  // that does not extend ours), 28000 keys/secret mismatch (see above).
+  Result<std::string> handle_server_first(std::string_view server_first);
+
+  // Takes AuthenticationSASLFinal data. "v=" must carry the server signature
+  // we expect (else 28000: the server does not know the secret). "e=..." gives
+  // 28P01 with the server's error. PostgreSQL itself reports a wrong password
+  // with an ErrorResponse instead, which the caller sees before this point.
+  Status verify_server_final(std::string_view server_final);
+
+  bool succeeded() const { return state_ == State::kSucceeded; }
+
+ private:
+  enum class State { kInitial, kAwaitServerFirst, kAwaitServerFinal, kSucceeded, kFailed };
+
+  Error fail(Error error);
+
+  std::string password_;
+  std::optional<ScramKey> client_key_;  // set in key mode
+  ScramKey server_key_{};               // key mode: given; password mode: derived
+  std::optional<ScramSecret> expected_;
+  ScramClientOptions options_;
+  State state_ = State::kInitial;
+  std::string client_first_bare_;
+  std::string client_nonce_;
+  ScramKey server_signature_{};
+};
+
+}  // namespace usher::auth

@@ -1,0 +1,223 @@
+#include "config/config.h"
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "config/auth_file.h"
+#include "config/settings.h"
+
+namespace usher::config {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Section names compare case-insensitively: PgBouncer is exact, but nobody
+// means anything else by [PgBouncer].
+constexpr std::string_view kMainSection = "pgbouncer";
+constexpr std::string_view kDatabasesSection = "databases";
+constexpr std::string_view kUsersSection = "users";
+constexpr std::string_view kPeersSection = "peers";
+
+// The admin console's database: a [databases] entry cannot take its name.
+constexpr std::string_view kAdminDatabase = "pgbouncer";
+
+std::string in_quotes(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
+
+class Builder {
+ public:
+  explicit Builder(const std::string& path) {
+    result_.config.config_path = path;
+    result_.config.conffile = path;
+  }
+
+  Result<LoadResult> build(const IniDocument& doc) {
+    result_.warnings = doc.warnings;
+    result_.files = doc.files;
+    bool has_main = false;
+    for (const auto& section : doc.sections) {
+      const std::string name = to_lower(section.name);
+      if (name == kMainSection) {
+        has_main = true;
+      } else if (name == kPeersSection) {
+        warn(section.where, "[peers] is not supported by Usher yet; section ignored");
+      } else if (name != kDatabasesSection && name != kUsersSection) {
+        warn(section.where, "unknown section [" + section.name + "] ignored");
+      }
+    }
+    if (!has_main) {
+      return config_error(result_.config.config_path + ": missing [pgbouncer] section");
+    }
+    for (const auto& entry : doc.entries) {
+      const std::string section = to_lower(entry.section);
+      Status status = ok_status();
+      if (section == kMainSection) {
+        status = set_main(entry);
+      } else if (section == kDatabasesSection) {
+        status = add_database(entry);
+      } else if (section == kUsersSection) {
+        status = add_user(entry);
+      }
+      if (!status.ok()) return status.take_error();
+    }
+    Status status = validate();
+    if (!status.ok()) return status.take_error();
+    status = load_users();
+    if (!status.ok()) return status.take_error();
+    return std::move(result_);
+  }
+
+ private:
+  Config& config() { return result_.config; }
+
+  void warn(const SourceLocation& where, const std::string& message) {
+    result_.warnings.push_back(where.str() + ": " + message);
+  }
+
+  Status set_main(const IniEntry& entry) {
+    const SettingSpec* spec = find_setting(entry.key);
+    if (spec == nullptr) {
+      warn(entry.where, "unknown setting " + in_quotes(entry.key) + " in [pgbouncer] ignored");
+      return ok_status();
+    }
+    Status status = apply_setting(config(), *spec, entry.value);
+    if (!status.ok()) {
+      return config_error(entry.where.str() + ": invalid value " + in_quotes(entry.value) +
+                          " for " + std::string(spec->name) + ": " + status.error().message);
+    }
+    set_at_[std::string(spec->name)] = entry.where;
+    return ok_status();
+  }
+
+  Status add_database(const IniEntry& entry) {
+    const std::string& name = entry.key;
+    if (name == kAdminDatabase) {
+      return config_error(entry.where.str() + ": database name " + in_quotes(name) +
+                          " is reserved for the admin console");
+    }
+    auto conn = parse_connstr(entry.value);
+    if (!conn.ok()) {
+      return config_error(entry.where.str() + ": database " + in_quotes(name) + ": " +
+                          conn.error().message);
+    }
+    DatabaseConfig db;
+    static_cast<ConnString&>(db) = std::move(*conn);
+    db.name = name;
+    db.where = entry.where;
+    if (name == "*") {
+      // dbname stays unset: it becomes the name each client asks for.
+      if (config().fallback_database) {
+        warn(entry.where, "database \"*\" defined again (first at " +
+                              config().fallback_database->where.str() + "); this one is used");
+      }
+      config().fallback_database = std::move(db);
+      return ok_status();
+    }
+    if (!db.dbname) db.dbname = name;
+    auto [it, inserted] = config().databases.try_emplace(name);
+    if (!inserted) {
+      warn(entry.where, "database " + in_quotes(name) + " defined again (first at " +
+                            it->second.where.str() + "); this one is used");
+    }
+    it->second = std::move(db);
+    return ok_status();
+  }
+
+  Status add_user(const IniEntry& entry) {
+    auto settings = parse_user_settings(entry.value);
+    if (!settings.ok()) {
+      return config_error(entry.where.str() + ": user " + in_quotes(entry.key) + ": " +
+                          settings.error().message);
+    }
+    UserConfig user;
+    static_cast<UserSettings&>(user) = std::move(*settings);
+    user.name = entry.key;
+    user.where = entry.where;
+    config().users[entry.key] = std::move(user);
+    return ok_status();
+  }
+
+  // "file:line: " of the key's last assignment, or "file: " for a default.
+  std::string at(const std::string& key) const {
+    auto it = set_at_.find(key);
+    if (it == set_at_.end()) return result_.config.config_path + ": ";
+    return it->second.str() + ": ";
+  }
+
+  Status validate() {
+    const Config& c = result_.config;
+    if (c.listen_addr.empty() && c.unix_socket_dir.empty()) {
+      return config_error(at("listen_addr") +
+                          "neither listen_addr nor unix_socket_dir is set, so no client could "
+                          "connect");
+    }
+    if (c.stats_period.count() <= 0) {
+      return config_error(at("stats_period") + "stats_period must be greater than 0");
+    }
+    if (c.client_tls_sslmode != "disable" &&
+        (c.client_tls_key_file.empty() || c.client_tls_cert_file.empty())) {
+      return config_error(at("client_tls_sslmode") + "client_tls_sslmode " + c.client_tls_sslmode +
+                          " needs client_tls_key_file and client_tls_cert_file");
+    }
+    if (c.auth_type == AuthType::kAny) {
+      for (const auto& [name, db] : c.databases) {
+        if (!db.user) {
+          warn(db.where, "auth_type is any but database " + in_quotes(name) +
+                             " has no user=, so clients log in to the server under any name "
+                             "they give");
+        }
+      }
+    }
+    return ok_status();
+  }
+
+  Status load_users() {
+    const std::string& file = result_.config.auth_file;
+    if (file.empty()) return ok_status();
+    // PgBouncer opens a relative auth_file from its working directory; a
+    // path beside the config file is what people mean when they move both.
+    std::string path = file;
+    if (fs::path(file).is_relative()) {
+      const fs::path beside = fs::path(result_.config.config_path).parent_path() / file;
+      std::error_code ec;
+      if (fs::exists(beside, ec) || !fs::exists(fs::path(file), ec)) path = beside.string();
+    }
+    auto users = load_auth_file(path);
+    if (!users.ok()) {
+      return config_error(at("auth_file") + "cannot load auth_file: " + users.error().message);
+    }
+    result_.config.auth_users = std::move(*users);
+    result_.files.push_back(path);
+    return ok_status();
+  }
+
+  LoadResult result_;
+  std::map<std::string, SourceLocation> set_at_;
+};
+
+}  // namespace
+
+Result<LoadResult> build_config(const IniDocument& doc, const std::string& path) {
+  return Builder(path).build(doc);
+}
+
+Result<LoadResult> load_config(const std::string& path) {
+  auto doc = read_ini_file(path);
+  if (!doc.ok()) return doc.take_error();
+  return build_config(*doc, path);
+}
+
+std::optional<DatabaseConfig> find_database(const Config& config, std::string_view name) {
+  const auto it = config.databases.find(std::string(name));
+  if (it != config.databases.end()) return it->second;
+  if (!config.fallback_database) return std::nullopt;
+  DatabaseConfig db = *config.fallback_database;
+  db.name = std::string(name);
+  if (!db.dbname) db.dbname = std::string(name);
+  return db;
+}
+
+}  // namespace usher::config

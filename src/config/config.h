@@ -1,0 +1,204 @@
+// The typed configuration: pgbouncer.ini's [pgbouncer], [databases] and
+// [users] sections, plus the users of auth_file.
+//
+// Members of Config are named exactly as the [pgbouncer] keys and start at
+// PgBouncer 1.21's defaults, except where Usher deliberately differs
+// (max_prepared_statements; see docs/configuration.md). A Config is a plain
+// value: copy it, compare what changed on RELOAD, hand it to workers.
+//
+// Loading never prints. Problems that PgBouncer would ignore or that cannot
+// hurt (an unknown key, a [peers] section) come back as warnings, each
+// starting with "file:line: "; anything else is an Error (SQLSTATE F0000)
+// whose message starts with "file:line: " and, for a bad value, reads like
+//   pgbouncer.ini:12: invalid value "abc" for pool_mode: expected session,
+//   transaction or statement
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "config/connstr.h"
+#include "config/ini.h"
+#include "config/values.h"
+
+namespace usher::config {
+
+// A [databases] entry. Unset optionals fall back to the [pgbouncer] value.
+struct DatabaseConfig : ConnString {
+  std::string name;  // the name clients connect to
+  SourceLocation where;
+};
+
+// A [users] entry. Unset optionals fall back to the database's value, then
+// to [pgbouncer].
+struct UserConfig : UserSettings {
+  std::string name;
+  SourceLocation where;
+};
+
+struct Config {
+  // --- Generic -------------------------------------------------------------
+  std::string logfile;
+  std::string pidfile;
+  // TCP addresses to listen on; empty: Unix socket only. "*" means all
+  // addresses (IPv4 and IPv6).
+  std::vector<std::string> listen_addr;
+  int listen_port = 6432;
+  std::string unix_socket_dir = "/tmp";  // empty: no Unix socket
+  int unix_socket_mode = 0777;
+  std::string unix_socket_group;
+  std::string user;  // Unix user to switch to after startup
+  PoolMode pool_mode = PoolMode::kSession;
+  int max_client_conn = 100;
+  int default_pool_size = 20;
+  int min_pool_size = 0;
+  int reserve_pool_size = 0;
+  Duration reserve_pool_timeout = Duration(5000);
+  int max_db_connections = 0;  // 0: unlimited
+  int max_db_client_connections = 0;
+  int max_user_connections = 0;
+  int max_user_client_connections = 0;
+  bool server_round_robin = false;
+  std::vector<std::string> track_extra_parameters = {"IntervalStyle"};
+  std::vector<std::string> ignore_startup_parameters;
+  int peer_id = 0;
+  bool disable_pqexec = false;
+  bool application_name_add_host = false;
+  std::string conffile;                // defaults to the file loaded
+  std::string job_name = "pgbouncer";  // service_name is an alias
+  Duration stats_period = Duration(60'000);
+  int max_prepared_statements = 200;  // PgBouncer 1.21: 0 (disabled)
+  int scram_iterations = 4096;
+  // Usher: worker threads, each with its own event loop. 0: one per CPU core
+  // (the consumer resolves it).
+  int workers = 0;
+
+  // --- Authentication -------------------------------------------------------
+  AuthType auth_type = AuthType::kMd5;
+  std::string auth_file;
+  std::string auth_hba_file;  // stored only: auth_type hba is not supported yet
+  std::string auth_ident_file;
+  std::string auth_user;
+  std::string auth_query = "SELECT usename, passwd FROM pg_shadow WHERE usename=$1";
+  std::string auth_dbname;
+
+  // --- Logging ----------------------------------------------------------------
+  bool syslog = false;
+  std::string syslog_ident = "pgbouncer";
+  std::string syslog_facility = "daemon";
+  bool log_connections = true;
+  bool log_disconnections = true;
+  bool log_pooler_errors = true;
+  bool log_stats = true;
+  int verbose = 0;
+
+  // --- Console access -------------------------------------------------------
+  std::vector<std::string> admin_users;
+  std::vector<std::string> stats_users;
+
+  // --- Server sanity checks and timeouts ------------------------------------
+  std::string server_reset_query = "DISCARD ALL";
+  bool server_reset_query_always = false;
+  Duration server_check_delay = Duration(30'000);
+  std::string server_check_query = "select 1";  // empty: no check
+  bool server_fast_close = false;
+  Duration server_lifetime = Duration(3'600'000);
+  Duration server_idle_timeout = Duration(600'000);
+  Duration server_connect_timeout = Duration(15'000);
+  Duration server_login_retry = Duration(15'000);
+  Duration client_login_timeout = Duration(60'000);
+  Duration autodb_idle_timeout = Duration(3'600'000);
+  Duration dns_max_ttl = Duration(15'000);
+  Duration dns_nxdomain_ttl = Duration(15'000);
+  Duration dns_zone_check_period = Duration(0);
+  std::string resolv_conf;
+
+  // --- Dangerous timeouts (0: disabled) --------------------------------------
+  Duration query_timeout = Duration(0);
+  Duration query_wait_timeout = Duration(120'000);
+  Duration cancel_wait_timeout = Duration(10'000);
+  Duration client_idle_timeout = Duration(0);
+  Duration idle_transaction_timeout = Duration(0);
+  Duration transaction_timeout = Duration(0);
+  Duration suspend_timeout = Duration(10'000);
+
+  // --- TLS (stored; sslmode values are validated) ----------------------------
+  std::string client_tls_sslmode = "disable";
+  std::string client_tls_key_file;
+  std::string client_tls_cert_file;
+  std::string client_tls_ca_file;
+  std::string client_tls_protocols = "secure";
+  std::string client_tls_ciphers = "fast";
+  std::string client_tls13_ciphers;
+  std::string client_tls_ecdhcurve = "auto";
+  std::string client_tls_dheparams = "auto";
+  std::string server_tls_sslmode = "disable";
+  std::string server_tls_ca_file;
+  std::string server_tls_key_file;
+  std::string server_tls_cert_file;
+  std::string server_tls_protocols = "secure";
+  std::string server_tls_ciphers = "fast";
+  std::string server_tls13_ciphers;
+
+  // --- Low-level network -----------------------------------------------------
+  int pkt_buf = 4096;
+  int max_packet_size = 2147483647;
+  int listen_backlog = 128;
+  int sbuf_loopcnt = 5;
+  bool so_reuseport = false;
+  bool tcp_defer_accept = true;  // PgBouncer: 1 on Linux
+  int tcp_socket_buffer = 0;     // 0: OS default
+  bool tcp_keepalive = true;
+  int tcp_keepcnt = 0;  // 0: OS default, as the three below
+  int tcp_keepidle = 0;
+  int tcp_keepintvl = 0;
+  int tcp_user_timeout = 0;  // milliseconds, as in PgBouncer
+
+  // --- Other sections ----------------------------------------------------------
+  std::map<std::string, DatabaseConfig> databases;  // by client-side name
+  std::optional<DatabaseConfig> fallback_database;  // the "*" entry
+  std::map<std::string, UserConfig> users;          // [users]
+  std::map<std::string, std::string> auth_users;    // auth_file: user -> secret
+
+  // The file load_config() read (the conffile key may point elsewhere for
+  // the next RELOAD, as in PgBouncer).
+  std::string config_path;
+};
+
+struct LoadResult {
+  Config config;
+  std::vector<std::string> warnings;
+  // Every file read: the config file, its includes, then auth_file (as
+  // resolved), so a caller can tell whether a RELOAD has anything new.
+  std::vector<std::string> files;
+};
+
+// Reads `path` with its includes, parses every section, validates, and loads
+// auth_file when it is set (a relative auth_file is looked up beside the
+// config file first, then in the current directory, as PgBouncer does).
+Result<LoadResult> load_config(const std::string& path);
+
+// The same from an already-read document; `path` becomes config_path and
+// the base for a relative auth_file.
+Result<LoadResult> build_config(const IniDocument& doc, const std::string& path);
+
+// The database a client asking for `name` gets: its own [databases] entry,
+// else the "*" fallback with dbname defaulting to `name`, else nullopt.
+// dbname is always set in the result.
+std::optional<DatabaseConfig> find_database(const Config& config, std::string_view name);
+
+// SHOW CONFIG: every [pgbouncer] key in alphabetical order.
+struct ConfigRow {
+  std::string key;
+  std::string value;          // as SHOW CONFIG prints it (lists comma-joined,
+  std::string default_value;  // durations in seconds, enums by name)
+  bool changeable = true;     // false: takes effect only after a restart
+};
+
+std::vector<ConfigRow> describe(const Config& config);
+
+}  // namespace usher::config

@@ -1,0 +1,252 @@
+#include "config/values.h"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+
+namespace usher::config {
+
+namespace {
+
+struct PoolModeName {
+  PoolMode mode;
+  std::string_view name;
+};
+constexpr std::array<PoolModeName, 3> kPoolModes{{
+    {PoolMode::kSession, "session"},
+    {PoolMode::kTransaction, "transaction"},
+    {PoolMode::kStatement, "statement"},
+}};
+
+struct AuthTypeName {
+  AuthType type;
+  std::string_view name;
+};
+constexpr std::array<AuthTypeName, 9> kAuthTypes{{
+    {AuthType::kTrust, "trust"},
+    {AuthType::kAny, "any"},
+    {AuthType::kPlain, "plain"},
+    {AuthType::kMd5, "md5"},
+    {AuthType::kScramSha256, "scram-sha-256"},
+    {AuthType::kCert, "cert"},
+    {AuthType::kHba, "hba"},
+    {AuthType::kPam, "pam"},
+    {AuthType::kLdap, "ldap"},
+}};
+
+struct Unit {
+  std::string_view name;
+  double ms;
+};
+// Longest names first is not needed: units are matched whole.
+constexpr std::array<Unit, 5> kUnits{{
+    {"ms", 1.0},
+    {"s", 1000.0},
+    {"min", 60'000.0},
+    {"h", 3'600'000.0},
+    {"d", 86'400'000.0},
+}};
+
+// A century: anything larger is a typo, and it keeps the arithmetic far from
+// overflowing a 64-bit count of milliseconds.
+constexpr double kMaxDurationMs = 100.0 * 365 * 86'400'000.0;
+
+constexpr long long kIntMax = 2147483647;
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+std::string to_octal(long long value) {
+  std::string out;
+  do {
+    out.insert(out.begin(), static_cast<char>('0' + value % 8));
+    value /= 8;
+  } while (value > 0);
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(PoolMode mode) {
+  for (const auto& entry : kPoolModes) {
+    if (entry.mode == mode) return entry.name;
+  }
+  return "session";
+}
+
+std::string_view to_string(AuthType type) {
+  for (const auto& entry : kAuthTypes) {
+    if (entry.type == type) return entry.name;
+  }
+  return "md5";
+}
+
+bool is_supported(AuthType type) {
+  switch (type) {
+    case AuthType::kTrust:
+    case AuthType::kAny:
+    case AuthType::kPlain:
+    case AuthType::kMd5:
+    case AuthType::kScramSha256:
+      return true;
+    case AuthType::kCert:
+    case AuthType::kHba:
+    case AuthType::kPam:
+    case AuthType::kLdap:
+      return false;
+  }
+  return false;
+}
+
+Error config_error(std::string message) {
+  return make_error(std::string(kConfigErrorState), std::move(message));
+}
+
+std::string_view trim(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n\f\v";
+  const auto first = text.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(kSpace);
+  return text.substr(first, last - first + 1);
+}
+
+std::string to_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+Result<bool> parse_bool(std::string_view text) {
+  const std::string v = to_lower(trim(text));
+  if (v == "1" || v == "yes" || v == "on" || v == "true") return true;
+  if (v == "0" || v == "no" || v == "off" || v == "false") return false;
+  return config_error("expected 0, 1, yes, no, on, off, true or false");
+}
+
+Result<int> parse_int(std::string_view text, long long min, long long max, int base) {
+  const std::string_view v = trim(text);
+  auto range_text = [&] {
+    if (base == 8) return "expected an octal mode between 0 and 0" + to_octal(max);
+    if (max >= kIntMax) return "expected an integer >= " + std::to_string(min);
+    return "expected an integer between " + std::to_string(min) + " and " + std::to_string(max);
+  };
+  long long value = 0;
+  const char* begin = v.data();
+  const char* end = v.data() + v.size();
+  if (v.empty()) return config_error(range_text());
+  const auto [ptr, ec] = std::from_chars(begin, end, value, base);
+  if (ec != std::errc() || ptr != end || value < min || value > max) {
+    return config_error(range_text());
+  }
+  return static_cast<int>(value);
+}
+
+Result<Duration> parse_duration(std::string_view text) {
+  static constexpr std::string_view kExpected =
+      "expected a duration in seconds (e.g. 30 or 0.5) or with a unit (ms, s, min, h, d)";
+  const std::string_view v = trim(text);
+  size_t pos = 0;
+  double whole = 0;
+  int digits = 0;
+  while (pos < v.size() && is_digit(v[pos])) {
+    whole = whole * 10 + (v[pos] - '0');
+    ++pos;
+    ++digits;
+  }
+  double fraction = 0;
+  if (pos < v.size() && v[pos] == '.') {
+    ++pos;
+    double scale = 0.1;
+    while (pos < v.size() && is_digit(v[pos])) {
+      fraction += (v[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+      ++digits;
+    }
+  }
+  if (digits == 0) return config_error(std::string(kExpected));
+  const std::string unit = to_lower(trim(v.substr(pos)));
+  double unit_ms = 1000.0;
+  if (!unit.empty()) {
+    bool found = false;
+    for (const auto& u : kUnits) {
+      if (u.name == unit) {
+        unit_ms = u.ms;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return config_error(std::string(kExpected));
+  }
+  const double ms = (whole + fraction) * unit_ms;
+  if (!(ms <= kMaxDurationMs)) {
+    return config_error("expected a duration of at most 100 years");
+  }
+  auto rounded = static_cast<std::int64_t>(std::llround(ms));
+  if (rounded == 0 && ms > 0) rounded = 1;
+  return Duration(rounded);
+}
+
+std::string format_duration(Duration d) {
+  const auto ms = d.count();
+  std::string out = std::to_string(ms / 1000);
+  const auto rest = ms % 1000;
+  if (rest != 0) {
+    std::string frac = std::to_string(rest);
+    frac.insert(frac.begin(), 3 - frac.size(), '0');
+    while (frac.back() == '0')
+      frac.pop_back();
+    out += "." + frac;
+  }
+  return out;
+}
+
+Result<PoolMode> parse_pool_mode(std::string_view text) {
+  const std::string v = to_lower(trim(text));
+  for (const auto& entry : kPoolModes) {
+    if (entry.name == v) return entry.mode;
+  }
+  return config_error("expected session, transaction or statement");
+}
+
+Result<AuthType> parse_auth_type(std::string_view text) {
+  const std::string v = to_lower(trim(text));
+  for (const auto& entry : kAuthTypes) {
+    if (entry.name == v) {
+      if (!is_supported(entry.type)) {
+        return config_error(
+            "not supported by Usher yet; use trust, any, plain, md5 or scram-sha-256");
+      }
+      return entry.type;
+    }
+  }
+  return config_error("expected trust, any, plain, md5 or scram-sha-256");
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> items;
+  while (true) {
+    const auto comma = text.find(',');
+    const std::string_view item = trim(text.substr(0, comma));
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return items;
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += ",";
+    out += item;
+  }
+  return out;
+}
+
+}  // namespace usher::config

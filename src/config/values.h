@@ -1,0 +1,65 @@
+// Scalar value types of the configuration and their text forms: the parsers
+// accept what PgBouncer accepts (plus a few spellings it does not), and the
+// formatters produce what SHOW CONFIG prints.
+//
+// Parsers return an Error whose message is only the "expected ..." part; the
+// caller knows the file, line and key and builds the full sentence.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace usher::config {
+
+// All time settings. PgBouncer keeps microseconds, but nothing Usher does is
+// finer than a millisecond, and timers take milliseconds anyway.
+using Duration = std::chrono::milliseconds;
+
+enum class PoolMode { kSession, kTransaction, kStatement };
+
+// Every auth_type PgBouncer knows. Only some are implemented; the config
+// loader rejects the others (see is_supported()).
+enum class AuthType { kTrust, kAny, kPlain, kMd5, kScramSha256, kCert, kHba, kPam, kLdap };
+
+std::string_view to_string(PoolMode mode);
+std::string_view to_string(AuthType type);
+bool is_supported(AuthType type);
+
+// SQLSTATE config_file_error: every configuration error carries it, so an
+// admin RELOAD can pass the error on to the console client unchanged.
+inline constexpr std::string_view kConfigErrorState = "F0000";
+Error config_error(std::string message);
+
+// 0/1, yes/no, on/off, true/false, any case.
+Result<bool> parse_bool(std::string_view text);
+
+// Decimal integer in [min, max] (base 8 when base is 8, as for
+// unix_socket_mode; a leading 0 is then allowed and ignored).
+Result<int> parse_int(std::string_view text, long long min, long long max, int base = 10);
+
+// Seconds as PgBouncer writes them ("30", "0.5", "5.0"), or a number with a
+// unit: ms, s, min, h, d (as PostgreSQL writes its own time settings).
+// Negative values are rejected. A nonzero value below 1 ms becomes 1 ms, so
+// it does not silently turn into "disabled".
+Result<Duration> parse_duration(std::string_view text);
+
+// Seconds with no trailing zeros: 5000 ms -> "5", 500 ms -> "0.5".
+std::string format_duration(Duration d);
+
+Result<PoolMode> parse_pool_mode(std::string_view text);
+Result<AuthType> parse_auth_type(std::string_view text);
+
+// Comma-separated list; items are trimmed and empty items dropped, so
+// "a, b,,c" and "a,b,c" are the same list.
+std::vector<std::string> split_list(std::string_view text);
+std::string join_list(const std::vector<std::string>& items);
+
+std::string_view trim(std::string_view text);
+std::string to_lower(std::string_view text);
+
+}  // namespace usher::config

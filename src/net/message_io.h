@@ -1,0 +1,29 @@
+// Reading whole messages during the phases where Usher talks rather than
+// relays (startup, authentication, login to a server). The relay itself
+// streams and never waits for whole messages it does not inspect.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include "common/result.h"
+#include "net/byte_buffer.h"
+#include "net/socket.h"
+#include "protocol/frame.h"
+
+namespace usher::net {
+
+struct Message {
+  protocol::FrameHeader header;
+  std::span<const uint8_t> body;  // valid until the buffer is consumed or grown
+};
+
+// Reads until one whole typed message is at the front of `buf`. It is not
+// consumed: call buf.consume(msg.header.total()) when done with it.
+asio::awaitable<Result<Message>> read_message(Socket& socket, ByteBuffer& buf, uint32_t max_length);
+
+// Reads until `n` bytes are buffered.
+asio::awaitable<Status> read_at_least(Socket& socket, ByteBuffer& buf, size_t n);
+
+asio::awaitable<Status> write_all(Socket& socket, std::string_view bytes);
+
+}  // namespace usher::net

@@ -1,0 +1,425 @@
+#include "pool/pool.h"
+
+#include <algorithm>
+
+namespace usher::pool {
+
+using asio::use_awaitable;
+
+namespace {
+
+std::atomic<uint64_t> next_server_id{1};
+
+Error wait_timeout_error() {
+  // PgBouncer's wording, so existing alerting keeps matching.
+  return make_error("08P01", "query_wait_timeout");
+}
+
+Error login_retry_error() {
+  return make_error("08P01", "server login has been failing, try again later (server_login_retry)");
+}
+
+}  // namespace
+
+Pool::Pool(std::string database, std::string user, ServerTarget target, PoolSettings settings,
+           int workers, std::shared_ptr<SharedLimit> db_limit,
+           std::shared_ptr<SharedLimit> user_limit)
+    : database_(std::move(database)),
+      user_(std::move(user)),
+      workers_(workers),
+      db_limit_(std::move(db_limit)),
+      user_limit_(std::move(user_limit)),
+      target_(std::move(target)),
+      settings_(std::move(settings)),
+      idle_(workers),
+      stats_(workers) {}
+
+bool Pool::can_open_locked(bool reserve) const {
+  int cap = settings_.pool_size + (reserve ? settings_.reserve_pool_size : 0);
+  return total_ < cap;
+}
+
+void Pool::open_slot_locked() {
+  ++total_;
+  ++connecting_;
+}
+
+void Pool::close_slot_locked() {
+  --total_;
+  db_limit_->give_back();
+  user_limit_->give_back();
+}
+
+bool Pool::try_grant_locked(int worker, Grant& grant) {
+  if (closed_) {
+    grant = Grant{GrantKind::kError, nullptr, closed_reason_};
+    return true;
+  }
+  if (paused_ || !waiters_.empty()) return false;  // never jump the queue
+  auto take_idle = [&](int w) {
+    grant.kind = GrantKind::kServer;
+    grant.server = std::move(idle_[w].back());
+    idle_[w].pop_back();
+    --idle_count_;
+    ++active_;
+  };
+  if (!idle_[worker].empty()) {
+    take_idle(worker);
+    return true;
+  }
+  if (can_open_locked(false)) {
+    if (!db_limit_->try_take()) return false;
+    if (!user_limit_->try_take()) {
+      db_limit_->give_back();
+      return false;
+    }
+    open_slot_locked();
+    grant.kind = GrantKind::kConnect;
+    return true;
+  }
+  if (idle_count_ > 0) {
+    for (int w = 0; w < workers_; ++w) {
+      if (!idle_[w].empty()) {
+        take_idle(w);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void Pool::complete(Waiter& w, Grant grant) {
+  // Runs on the waiter's own worker, whichever thread completes it.
+  // A lambda, not the handler itself: see Wakeup::notify.
+  asio::post(w.executor, [h = std::move(w.handler), g = std::move(grant)]() mutable {
+    std::move(h)(std::move(g));
+  });
+}
+
+asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
+  ServerTarget target;
+  std::chrono::milliseconds timeout;
+  {
+    std::lock_guard lock(mu_);
+    if (login_failed_at_ != Clock::time_point{} &&
+        Clock::now() - login_failed_at_ < settings_.server_login_retry) {
+      --connecting_;
+      close_slot_locked();
+      co_return login_retry_error();
+    }
+    target = target_;
+    timeout = settings_.server_connect_timeout;
+  }
+  auto result = co_await connect_server(target, timeout, next_server_id.fetch_add(1));
+  std::unique_lock lock(mu_);
+  --connecting_;
+  if (!result) {
+    close_slot_locked();
+    login_failed_at_ = Clock::now();
+    login_error_ = result.error();
+    // A waiter may now open a connection in the freed slot; it will fail
+    // fast with the login-retry error until server_login_retry passes.
+    hand_off_locked(lock);
+    co_return result.take_error();
+  }
+  login_failed_at_ = {};
+  if (welcome_.empty()) welcome_ = (*result)->parameters();
+  (*result)->generation = generation_;
+  ++active_;
+  co_return std::move(*result);
+}
+
+asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& io) {
+  asio::any_io_executor executor = co_await asio::this_coro::executor;
+  while (true) {
+    Grant grant;
+    bool granted;
+    {
+      std::lock_guard lock(mu_);
+      granted = try_grant_locked(worker, grant);
+    }
+    if (!granted) {
+      // Re-check under the lock inside the initiation, so a release between
+      // the check above and enqueueing cannot be missed.
+      grant = co_await asio::async_initiate<decltype(use_awaitable), void(Grant)>(
+          [this, worker, &executor](asio::any_completion_handler<void(Grant)> handler) {
+            std::lock_guard lock(mu_);
+            Waiter w{worker, Clock::now(), executor, std::move(handler)};
+            Grant now;
+            if (try_grant_locked(worker, now)) {
+              complete(w, std::move(now));
+            } else {
+              waiters_.push_back(std::move(w));
+            }
+          },
+          use_awaitable);
+    }
+    switch (grant.kind) {
+      case GrantKind::kError:
+        co_return grant.error;
+      case GrantKind::kConnect: {
+        auto server = co_await open_connection();
+        if (!server) co_return server.take_error();
+        (*server)->set_worker(worker);
+        co_return std::move(*server);
+      }
+      case GrantKind::kServer: {
+        ServerPtr server = std::move(grant.server);
+        if (server->worker() != worker) server->adopt(io, worker);
+        if (server->idle_and_healthy()) co_return server;
+        discard(std::move(server));  // died while idle: try again
+        break;
+      }
+    }
+  }
+}
+
+void Pool::hand_off_locked(std::unique_lock<std::mutex>& lock) {
+  // Called after a slot was freed: the oldest waiter may open a connection.
+  while (!paused_ && !waiters_.empty() && can_open_locked(false)) {
+    if (!db_limit_->try_take()) return;
+    if (!user_limit_->try_take()) {
+      db_limit_->give_back();
+      return;
+    }
+    open_slot_locked();
+    Waiter w = std::move(waiters_.front());
+    waiters_.pop_front();
+    complete(w, Grant{GrantKind::kConnect, nullptr, {}});
+  }
+}
+
+void Pool::release(ServerPtr server) {
+  auto now = Clock::now();
+  server->last_used = now;
+  std::unique_lock lock(mu_);
+  --active_;
+  bool expired = server->generation != generation_ ||
+                 (settings_.server_lifetime.count() > 0 &&
+                  now - server->created_at > settings_.server_lifetime) ||
+                 closed_;
+  if (expired) {
+    close_slot_locked();
+    hand_off_locked(lock);
+    lock.unlock();
+    server->close();
+    return;
+  }
+  if (!waiters_.empty() && !paused_) {
+    Waiter w = std::move(waiters_.front());
+    waiters_.pop_front();
+    ++active_;
+    complete(w, Grant{GrantKind::kServer, std::move(server), {}});
+    return;
+  }
+  int w = server->worker();
+  idle_[w].push_back(std::move(server));
+  ++idle_count_;
+}
+
+void Pool::set_paused(bool paused) {
+  std::unique_lock lock(mu_);
+  paused_ = paused;
+  if (paused_) return;
+  for (auto& list : idle_) {
+    while (!list.empty() && !waiters_.empty()) {
+      Waiter w = std::move(waiters_.front());
+      waiters_.pop_front();
+      --idle_count_;
+      ++active_;
+      complete(w, Grant{GrantKind::kServer, std::move(list.back()), {}});
+      list.pop_back();
+    }
+  }
+  hand_off_locked(lock);
+}
+
+asio::awaitable<void> Pool::prefill(int worker) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_ || total_ >= settings_.min_pool_size || !can_open_locked(false)) co_return;
+    if (!db_limit_->try_take()) co_return;
+    if (!user_limit_->try_take()) {
+      db_limit_->give_back();
+      co_return;
+    }
+    open_slot_locked();
+  }
+  auto server = co_await open_connection();
+  if (!server) co_return;
+  (*server)->set_worker(worker);
+  release(std::move(*server));
+}
+
+void Pool::discard(ServerPtr server) {
+  server->close();
+  std::unique_lock lock(mu_);
+  --active_;
+  close_slot_locked();
+  hand_off_locked(lock);
+}
+
+int Pool::maintain(Clock::time_point now) {
+  std::vector<ServerPtr> to_close;
+  int to_open = 0;
+  {
+    std::unique_lock lock(mu_);
+    // query_wait_timeout: waiters are in arrival order, so expired ones are
+    // a prefix of the queue.
+    auto timeout = settings_.query_wait_timeout;
+    while (timeout.count() > 0 && !waiters_.empty() && now - waiters_.front().since >= timeout) {
+      Waiter w = std::move(waiters_.front());
+      waiters_.pop_front();
+      complete(w, Grant{GrantKind::kError, nullptr, wait_timeout_error()});
+    }
+    // Reserve pool: a waiter that has waited reserve_pool_timeout may open a
+    // connection beyond pool_size.
+    if (!waiters_.empty() && settings_.reserve_pool_size > 0 &&
+        now - waiters_.front().since >= settings_.reserve_pool_timeout && can_open_locked(true) &&
+        db_limit_->try_take()) {
+      if (user_limit_->try_take()) {
+        open_slot_locked();
+        Waiter w = std::move(waiters_.front());
+        waiters_.pop_front();
+        complete(w, Grant{GrantKind::kConnect, nullptr, {}});
+      } else {
+        db_limit_->give_back();
+      }
+    }
+    hand_off_locked(lock);
+    // Idle connections past server_idle_timeout or server_lifetime, keeping
+    // min_pool_size.
+    for (auto& list : idle_) {
+      for (auto it = list.begin(); it != list.end();) {
+        ServerConnection& s = **it;
+        bool too_idle = settings_.server_idle_timeout.count() > 0 &&
+                        now - s.last_used > settings_.server_idle_timeout &&
+                        total_ > settings_.min_pool_size;
+        bool too_old = settings_.server_lifetime.count() > 0 &&
+                       now - s.created_at > settings_.server_lifetime;
+        if (too_idle || too_old || closed_) {
+          to_close.push_back(std::move(*it));
+          it = list.erase(it);
+          --idle_count_;
+          close_slot_locked();
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (!closed_ && total_ < settings_.min_pool_size &&
+        (login_failed_at_ == Clock::time_point{} ||
+         now - login_failed_at_ >= settings_.server_login_retry)) {
+      to_open = settings_.min_pool_size - total_;
+    }
+  }
+  for (auto& s : to_close) s->close();
+  return to_open;
+}
+
+void Pool::update_settings(const PoolSettings& settings, const ServerTarget& target) {
+  std::unique_lock lock(mu_);
+  bool target_changed = target.host != target_.host || target.port != target_.port ||
+                        target.dbname != target_.dbname || target.user != target_.user ||
+                        target.password != target_.password;
+  settings_ = settings;
+  auto keys = std::make_tuple(target_.has_scram_keys, target_.scram_client_key,
+                              target_.scram_server_key);
+  target_ = target;
+  std::tie(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key) = keys;
+  hand_off_locked(lock);
+  lock.unlock();
+  if (target_changed) reconnect_all();
+}
+
+PoolSettings Pool::settings() const {
+  std::lock_guard lock(mu_);
+  return settings_;
+}
+
+ServerTarget Pool::target() const {
+  std::lock_guard lock(mu_);
+  return target_;
+}
+
+void Pool::set_scram_keys(const std::array<uint8_t, 32>& client_key,
+                          const std::array<uint8_t, 32>& server_key) {
+  std::lock_guard lock(mu_);
+  target_.has_scram_keys = true;
+  target_.scram_client_key = client_key;
+  target_.scram_server_key = server_key;
+}
+
+bool Pool::has_welcome() const {
+  std::lock_guard lock(mu_);
+  return !welcome_.empty();
+}
+
+std::vector<std::pair<std::string, std::string>> Pool::welcome() const {
+  std::lock_guard lock(mu_);
+  return welcome_;
+}
+
+void Pool::reconnect_all() {
+  std::vector<ServerPtr> to_close;
+  {
+    std::unique_lock lock(mu_);
+    ++generation_;
+    for (auto& list : idle_) {
+      for (auto& s : list) to_close.push_back(std::move(s));
+      list.clear();
+    }
+    for (size_t i = 0; i < to_close.size(); ++i) close_slot_locked();
+    idle_count_ = 0;
+    welcome_.clear();
+    hand_off_locked(lock);
+  }
+  for (auto& s : to_close) s->close();
+}
+
+void Pool::close_all(const Error& reason) {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    closed_reason_ = reason;
+    while (!waiters_.empty()) {
+      Waiter w = std::move(waiters_.front());
+      waiters_.pop_front();
+      complete(w, Grant{GrantKind::kError, nullptr, reason});
+    }
+  }
+  reconnect_all();
+}
+
+PoolCounts Pool::counts(Clock::time_point now) const {
+  std::lock_guard lock(mu_);
+  PoolCounts c;
+  c.waiting = static_cast<int>(waiters_.size());
+  c.active = active_;
+  c.idle = idle_count_;
+  c.login = connecting_;
+  c.total = total_;
+  if (!waiters_.empty()) {
+    c.max_wait_seconds = std::chrono::duration<double>(now - waiters_.front().since).count();
+  }
+  return c;
+}
+
+}  // namespace usher::pool
+
+namespace usher::pool {
+
+std::vector<IdleServerInfo> Pool::idle_servers(Clock::time_point now) const {
+  std::lock_guard lock(mu_);
+  std::vector<IdleServerInfo> out;
+  auto secs = [&](Clock::time_point t) { return std::chrono::duration<double>(now - t).count(); };
+  for (const auto& list : idle_) {
+    for (const auto& s : list) {
+      out.push_back({s->id(), s->remote_addr, s->remote_port, s->backend_pid, secs(s->created_at),
+                     secs(s->last_used)});
+    }
+  }
+  return out;
+}
+
+}  // namespace usher::pool

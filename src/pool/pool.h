@@ -1,0 +1,187 @@
+// A pool of server connections for one (database, user) pair.
+//
+// Limits and the wait queue are global across workers and guarded by one
+// short mutex; idle connections are kept per worker so that a client usually
+// gets a connection whose socket is already registered with its own event
+// loop. A released connection goes to the oldest waiter first, on whichever
+// worker it is: strict FIFO hand-off is what keeps tail latency close to the
+// median when clients far outnumber servers.
+#pragma once
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/any_completion_handler.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "pool/pool_stats.h"
+#include "pool/server_connection.h"
+
+namespace usher::pool {
+
+// Settings a pool reads from the configuration; replaced on reload.
+struct PoolSettings {
+  config::PoolMode mode = config::PoolMode::kSession;
+  int pool_size = 20;
+  int min_pool_size = 0;
+  int reserve_pool_size = 0;
+  std::chrono::milliseconds reserve_pool_timeout{5000};
+  std::chrono::milliseconds server_lifetime{3600 * 1000};
+  std::chrono::milliseconds server_idle_timeout{600 * 1000};
+  std::chrono::milliseconds server_connect_timeout{15000};
+  std::chrono::milliseconds server_login_retry{15000};
+  std::chrono::milliseconds query_wait_timeout{120000};
+  std::chrono::milliseconds server_check_delay{30000};
+  std::string server_check_query = "select 1";
+  std::string server_reset_query = "DISCARD ALL";
+  bool server_reset_query_always = false;
+};
+
+// A connection count shared by every pool of one database or one user
+// (max_db_connections, max_user_connections). max 0 means unlimited.
+struct SharedLimit {
+  std::atomic<int> count{0};
+  std::atomic<int> max{0};
+  bool try_take() {
+    int m = max.load(std::memory_order_relaxed);
+    int c = count.load(std::memory_order_relaxed);
+    while (m <= 0 || c < m) {
+      if (count.compare_exchange_weak(c, c + 1)) return true;
+    }
+    return false;
+  }
+  void give_back() { count.fetch_sub(1); }
+};
+
+// What a waiting client is handed.
+enum class GrantKind { kServer, kConnect, kError };
+struct Grant {
+  GrantKind kind = GrantKind::kError;
+  ServerPtr server;  // kServer
+  Error error;       // kError
+};
+
+// An idle server, for SHOW SERVERS.
+struct IdleServerInfo {
+  uint64_t id;
+  std::string addr;
+  int port;
+  uint32_t pid;
+  double connect_seconds;
+  double idle_seconds;
+};
+
+// Counts for SHOW POOLS, read under the pool lock.
+struct PoolCounts {
+  int waiting = 0;
+  int active = 0;
+  int idle = 0;
+  int login = 0;
+  int total = 0;
+  double max_wait_seconds = 0;
+};
+
+class Pool : public std::enable_shared_from_this<Pool> {
+ public:
+  Pool(std::string database, std::string user, ServerTarget target, PoolSettings settings,
+       int workers, std::shared_ptr<SharedLimit> db_limit, std::shared_ptr<SharedLimit> user_limit);
+
+  const std::string& database() const { return database_; }
+  const std::string& user() const { return user_; }
+
+  // Takes a healthy, logged-in server for a client on `worker`, waiting in
+  // the FIFO queue when the pool is full. The returned connection's socket is
+  // bound to `io`. Errors: the server's own login error, 08P01 for
+  // query_wait_timeout, 57P01 while shutting down.
+  asio::awaitable<Result<ServerPtr>> acquire(int worker, asio::io_context& io);
+
+  // Returns a connection that is idle (ReadyForQuery 'I', reset done, no
+  // operation outstanding on its socket).
+  void release(ServerPtr server);
+  // Closes a connection that cannot be reused (mid-transaction, broken).
+  void discard(ServerPtr server);
+
+  // Periodic work, called by the janitor: waiter timeouts, reserve pool,
+  // idle and lifetime limits. Returns the number of connections to open to
+  // reach min_pool_size (the caller opens them on a worker).
+  int maintain(Clock::time_point now);
+
+  void update_settings(const PoolSettings& settings, const ServerTarget& target);
+  PoolSettings settings() const;
+  ServerTarget target() const;
+  void set_scram_keys(const std::array<uint8_t, 32>& client_key,
+                      const std::array<uint8_t, 32>& server_key);
+
+  // Parameters a client receives at login: those of the pool's first server.
+  bool has_welcome() const;
+  std::vector<std::pair<std::string, std::string>> welcome() const;
+
+  // Marks every connection to be closed once released (RECONNECT, reload
+  // that changes the target). Idle ones are closed now.
+  void reconnect_all();
+  // While paused, no client is given a server; waiters queue up (PAUSE,
+  // safe shutdown). Resuming hands idle servers to them.
+  void set_paused(bool paused);
+  // Opens one connection straight into the idle list (min_pool_size).
+  asio::awaitable<void> prefill(int worker);
+
+  // Closes idle connections and refuses new acquires (KILL, shutdown).
+  void close_all(const Error& reason);
+
+  PoolCounts counts(Clock::time_point now) const;
+  std::vector<IdleServerInfo> idle_servers(Clock::time_point now) const;
+  PoolStats& stats() { return stats_; }
+
+  std::atomic<int> clients{0};  // clients logged into this pool
+
+ private:
+  struct Waiter {
+    int worker;
+    Clock::time_point since;
+    asio::any_io_executor executor;  // the waiting client's worker
+    asio::any_completion_handler<void(Grant)> handler;
+  };
+
+  // Under mu_: a grant that needs no waiting, or none.
+  bool try_grant_locked(int worker, Grant& grant);
+  bool can_open_locked(bool reserve) const;
+  void open_slot_locked();
+  void close_slot_locked();
+  void hand_off_locked(std::unique_lock<std::mutex>& lock);
+  static void complete(Waiter& w, Grant grant);
+
+  asio::awaitable<Result<ServerPtr>> open_connection();
+
+  const std::string database_;
+  const std::string user_;
+  const int workers_;
+  std::shared_ptr<SharedLimit> db_limit_;
+  std::shared_ptr<SharedLimit> user_limit_;
+
+  mutable std::mutex mu_;
+  ServerTarget target_;
+  PoolSettings settings_;
+  std::vector<std::vector<ServerPtr>> idle_;  // per worker, most recently used at the back
+  std::deque<Waiter> waiters_;
+  int idle_count_ = 0;
+  int active_ = 0;
+  int connecting_ = 0;
+  int total_ = 0;  // idle + active + connecting
+  bool closed_ = false;
+  bool paused_ = false;
+  Error closed_reason_;
+  Clock::time_point login_failed_at_{};
+  Error login_error_;
+  std::vector<std::pair<std::string, std::string>> welcome_;
+  uint64_t generation_ = 0;  // bumped by reconnect_all
+
+  PoolStats stats_;
+};
+
+}  // namespace usher::pool

@@ -1,0 +1,45 @@
+// All pools, keyed by (database, user) as clients name them, plus the shared
+// per-database and per-user connection limits. Pools are created on first
+// use from the current configuration and updated in place on reload.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "pool/pool.h"
+
+namespace usher::pool {
+
+class PoolManager {
+ public:
+  explicit PoolManager(int workers) : workers_(workers) {}
+
+  std::shared_ptr<Pool> get(const config::Config& config, const config::DatabaseConfig& db,
+                            const std::string& client_user);
+  // Applies a reloaded configuration to existing pools.
+  void apply(const config::Config& config);
+  std::vector<std::shared_ptr<Pool>> all() const;
+
+  // What a pool for this database and user is configured with.
+  static PoolSettings settings_for(const config::Config& config, const config::DatabaseConfig& db,
+                                   const std::string& user);
+  static ServerTarget target_for(const config::Config& config, const config::DatabaseConfig& db,
+                                 const std::string& client_user);
+
+ private:
+  std::shared_ptr<SharedLimit> limit(std::map<std::string, std::shared_ptr<SharedLimit>>& m,
+                                     const std::string& key, int max);
+
+  const int workers_;
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
+  std::map<std::string, std::shared_ptr<SharedLimit>> db_limits_;
+  std::map<std::string, std::shared_ptr<SharedLimit>> user_limits_;
+};
+
+}  // namespace usher::pool

@@ -1,0 +1,96 @@
+// Traffic counters for SHOW STATS. One cache line per worker so that workers
+// never contend on a counter; readers sum the slots.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+namespace usher::pool {
+
+struct alignas(64) StatsSlot {
+  std::atomic<uint64_t> xact_count{0};
+  std::atomic<uint64_t> query_count{0};
+  std::atomic<uint64_t> bytes_received{0};  // from clients
+  std::atomic<uint64_t> bytes_sent{0};      // to clients
+  std::atomic<uint64_t> xact_time_us{0};
+  std::atomic<uint64_t> query_time_us{0};
+  std::atomic<uint64_t> wait_time_us{0};
+  std::atomic<uint64_t> server_assignments{0};
+};
+
+struct StatsTotals {
+  uint64_t xact_count = 0, query_count = 0, bytes_received = 0, bytes_sent = 0;
+  uint64_t xact_time_us = 0, query_time_us = 0, wait_time_us = 0, server_assignments = 0;
+};
+
+// Per-second rates and per-event averages over the last stats_period, as
+// PgBouncer's avg_* columns report them.
+struct StatsAverages {
+  uint64_t xact_count = 0, query_count = 0, bytes_received = 0, bytes_sent = 0;
+  uint64_t xact_time_us = 0, query_time_us = 0, wait_time_us = 0, server_assignments = 0;
+};
+
+class PoolStats {
+ public:
+  explicit PoolStats(int workers) : slots_(new StatsSlot[workers]), workers_(workers) {}
+  StatsSlot& slot(int worker) { return slots_[worker]; }
+  StatsTotals totals() const {
+    StatsTotals t;
+    for (int i = 0; i < workers_; ++i) {
+      const StatsSlot& s = slots_[i];
+      t.xact_count += s.xact_count.load(std::memory_order_relaxed);
+      t.query_count += s.query_count.load(std::memory_order_relaxed);
+      t.bytes_received += s.bytes_received.load(std::memory_order_relaxed);
+      t.bytes_sent += s.bytes_sent.load(std::memory_order_relaxed);
+      t.xact_time_us += s.xact_time_us.load(std::memory_order_relaxed);
+      t.query_time_us += s.query_time_us.load(std::memory_order_relaxed);
+      t.wait_time_us += s.wait_time_us.load(std::memory_order_relaxed);
+      t.server_assignments += s.server_assignments.load(std::memory_order_relaxed);
+    }
+    return t;
+  }
+
+  // Closes a stats period of `seconds`; called by the janitor only.
+  void roll(double seconds) {
+    StatsTotals now = totals();
+    StatsAverages a;
+    auto rate = [&](uint64_t cur, uint64_t prev) {
+      return static_cast<uint64_t>(static_cast<double>(cur - prev) / seconds);
+    };
+    auto per = [](uint64_t total, uint64_t count) { return count == 0 ? 0 : total / count; };
+    a.xact_count = rate(now.xact_count, period_start_.xact_count);
+    a.query_count = rate(now.query_count, period_start_.query_count);
+    a.bytes_received = rate(now.bytes_received, period_start_.bytes_received);
+    a.bytes_sent = rate(now.bytes_sent, period_start_.bytes_sent);
+    a.server_assignments = rate(now.server_assignments, period_start_.server_assignments);
+    a.xact_time_us = per(now.xact_time_us - period_start_.xact_time_us,
+                         now.xact_count - period_start_.xact_count);
+    a.query_time_us = per(now.query_time_us - period_start_.query_time_us,
+                          now.query_count - period_start_.query_count);
+    a.wait_time_us = per(now.wait_time_us - period_start_.wait_time_us,
+                         now.server_assignments - period_start_.server_assignments);
+    std::lock_guard lock(mu_);
+    averages_ = a;
+    period_start_ = now;
+  }
+  StatsAverages averages() const {
+    std::lock_guard lock(mu_);
+    return averages_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  StatsTotals period_start_;
+  StatsAverages averages_;
+  std::unique_ptr<StatsSlot[]> slots_;
+  int workers_;
+};
+
+// Relaxed add on a worker-local slot: no other thread writes it.
+inline void bump(std::atomic<uint64_t>& counter, uint64_t n) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+}  // namespace usher::pool

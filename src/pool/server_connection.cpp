@@ -1,0 +1,208 @@
+#include "pool/server_connection.h"
+
+#include <sys/socket.h>
+
+#include "auth/md5.h"
+#include "auth/scram.h"
+#include "net/message_io.h"
+#include "protocol/messages.h"
+#include "protocol/writer.h"
+
+namespace usher::pool {
+namespace {
+
+using asio::as_tuple;
+using asio::use_awaitable;
+constexpr uint32_t kMaxLoginMessage = 1 << 20;
+
+Error server_error(const std::string& what) { return make_error("08006", what); }
+
+// Answers one authentication request from the server. Returns an empty
+// string when the request needs no answer (AuthenticationOk, SASLFinal).
+Result<std::string> answer_auth(const ServerTarget& t, const protocol::AuthenticationRequest& req,
+                                std::unique_ptr<auth::ScramClient>& scram) {
+  std::string out;
+  switch (static_cast<protocol::AuthCode>(req.code)) {
+    case protocol::AuthCode::kOk:
+      return out;
+    case protocol::AuthCode::kCleartextPassword:
+      if (t.password.empty() || auth::is_md5_secret(t.password)) {
+        return make_error("08P01", "server asked for a cleartext password, and none is configured for user \"" + t.user + "\"");
+      }
+      protocol::write_password_message(out, t.password);
+      return out;
+    case protocol::AuthCode::kMd5Password:
+      if (t.password.empty()) {
+        return make_error("08P01", "server asked for an md5 password, and none is configured for user \"" + t.user + "\"");
+      }
+      protocol::write_password_message(out,
+                                       auth::md5_salted_response(t.password, t.user, req.md5_salt));
+      return out;
+    case protocol::AuthCode::kSasl: {
+      bool offered = false;
+      for (auto m : req.mechanisms) offered |= (m == auth::kScramSha256Mechanism);
+      if (!offered) return make_error("08P01", "server offers no SASL mechanism Usher supports");
+      if (t.has_scram_keys) {
+        scram = std::make_unique<auth::ScramClient>(t.scram_client_key, t.scram_server_key);
+      } else if (!t.password.empty() && !auth::is_md5_secret(t.password)) {
+        scram = std::make_unique<auth::ScramClient>(t.password);
+      } else {
+        return make_error("08P01", "server asked for SCRAM authentication, and no password is configured for user \"" + t.user + "\"");
+      }
+      protocol::write_sasl_initial_response(out, auth::kScramSha256Mechanism, scram->client_first());
+      return out;
+    }
+    case protocol::AuthCode::kSaslContinue: {
+      if (!scram) return make_error("08P01", "unexpected SASLContinue from server");
+      auto final = scram->handle_server_first(req.data);
+      if (!final) return final.take_error();
+      protocol::write_sasl_response(out, *final);
+      return out;
+    }
+    case protocol::AuthCode::kSaslFinal: {
+      if (!scram) return make_error("08P01", "unexpected SASLFinal from server");
+      auto st = scram->verify_server_final(req.data);
+      if (!st) return st.take_error();
+      return out;
+    }
+  }
+  return make_error("08P01", "unsupported authentication method " + std::to_string(req.code) + " requested by server");
+}
+
+asio::awaitable<Result<net::Endpoint>> resolve(const ServerTarget& t) {
+  net::Endpoint ep;
+  std::string error;
+  if (net::make_endpoint(t.host, t.port, ep, error)) co_return ep;
+  asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
+  auto [ec, results] =
+      co_await resolver.async_resolve(t.host, std::to_string(t.port), as_tuple(use_awaitable));
+  if (ec || results.empty()) {
+    co_return server_error("could not resolve host \"" + t.host + "\": " + ec.message());
+  }
+  co_return net::Endpoint(results.begin()->endpoint());
+}
+
+asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t) {
+  std::string out;
+  std::vector<std::pair<std::string, std::string>> params = {{"user", t.user},
+                                                             {"database", t.dbname}};
+  for (const auto& p : t.startup_params) params.push_back(p);
+  protocol::write_startup_message(out, params);
+  std::unique_ptr<auth::ScramClient> scram;
+  while (true) {
+    if (!out.empty()) {
+      auto [ec, n] = co_await asio::async_write(conn.socket(), asio::buffer(out),
+                                                as_tuple(use_awaitable));
+      if (ec) co_return server_error("could not send to server: " + ec.message());
+      out.clear();
+    }
+    auto msg = co_await net::read_message(conn.socket(), conn.in(), kMaxLoginMessage);
+    if (!msg) co_return msg.take_error();
+    auto body = msg->body;
+    switch (msg->header.type) {
+      case 'R': {
+        auto req = protocol::parse_authentication(body);
+        if (!req) co_return req.take_error();
+        auto answer = answer_auth(t, *req, scram);
+        if (!answer) co_return answer.take_error();
+        out = std::move(*answer);
+        break;
+      }
+      case 'S': {
+        auto ps = protocol::parse_parameter_status(body);
+        if (!ps) co_return ps.take_error();
+        conn.set_parameter(ps->name, ps->value);
+        break;
+      }
+      case 'K': {
+        auto key = protocol::parse_backend_key_data(body);
+        if (!key) co_return key.take_error();
+        conn.backend_pid = key->pid;
+        conn.backend_secret = key->secret;
+        break;
+      }
+      case 'E': {
+        auto e = protocol::parse_error_fields(body);
+        if (!e) co_return e.take_error();
+        co_return make_error(std::string(e->code), std::string(e->message));
+      }
+      case 'Z':
+        conn.in().consume(msg->header.total());
+        co_return ok_status();
+      default:  // NoticeResponse, NegotiateProtocolVersion: nothing to do
+        break;
+    }
+    conn.in().consume(msg->header.total());
+  }
+}
+
+}  // namespace
+
+void ServerConnection::adopt(asio::io_context& io, int worker) {
+  auto protocol = socket_.local_endpoint().protocol();
+  int fd = socket_.release();
+  net::Socket moved(io);
+  moved.assign(protocol, fd);
+  socket_ = std::move(moved);
+  worker_ = worker;
+}
+
+bool ServerConnection::idle_and_healthy() {
+  if (!socket_.is_open()) return false;
+  char byte;
+  ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void ServerConnection::close() {
+  boost::system::error_code ec;
+  socket_.close(ec);
+}
+
+void ServerConnection::set_parameter(std::string_view name, std::string_view value) {
+  tracked_.set(name, value);
+  for (auto& [k, v] : parameters_) {
+    if (k == name) {
+      v.assign(value);
+      return;
+    }
+  }
+  parameters_.emplace_back(std::string(name), std::string(value));
+}
+
+asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
+                                                  std::chrono::milliseconds timeout, uint64_t id) {
+  auto ex = co_await asio::this_coro::executor;
+  auto endpoint = co_await resolve(target);
+  if (!endpoint) co_return endpoint.take_error();
+  auto conn = std::make_unique<ServerConnection>(net::Socket(ex), id);
+  conn->endpoint = *endpoint;
+  // The deadline covers connect and login: on expiry the socket is closed,
+  // which fails whichever operation is pending.
+  asio::steady_timer deadline(ex, timeout);
+  bool timed_out = false;
+  deadline.async_wait([&timed_out, sock = &conn->socket()](boost::system::error_code ec) {
+    if (ec) return;
+    timed_out = true;
+    boost::system::error_code ignored;
+    sock->close(ignored);
+  });
+  auto [ec] = co_await conn->socket().async_connect(*endpoint, as_tuple(use_awaitable));
+  if (ec) {
+    deadline.cancel();
+    co_return server_error(timed_out ? "server connect timed out (server_connect_timeout)"
+                                     : "could not connect to server: " + ec.message());
+  }
+  net::tune_socket(conn->socket(), true);
+  auto st = co_await login(*conn, target);
+  deadline.cancel();
+  if (!st) {
+    if (timed_out) co_return server_error("server login timed out (server_connect_timeout)");
+    co_return st.take_error();
+  }
+  conn->remote_addr = net::peer_name(conn->socket());
+  conn->remote_port = net::peer_port(conn->socket());
+  co_return std::move(conn);
+}
+
+}  // namespace usher::pool

@@ -1,0 +1,97 @@
+// One connection from Usher to PostgreSQL, logged in and ready. It is owned by
+// exactly one party at a time: a pool's idle list or a client's lease. Its
+// socket belongs to one worker's io_context; moving it to another worker
+// re-registers the descriptor there (see adopt()).
+#pragma once
+
+#include <array>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "net/byte_buffer.h"
+#include "net/socket.h"
+#include "session/tracked_params.h"
+
+namespace usher::pool {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+class Pool;
+
+// Everything needed to open and log into a server connection.
+struct ServerTarget {
+  std::string host;  // IP, name, or Unix socket directory
+  int port = 5432;
+  std::string dbname;
+  std::string user;
+  std::string password;  // plain, or an "md5..." secret (usable for md5 auth only)
+  // SCRAM keys taken from a client's successful SCRAM exchange, for when only
+  // the secret is known (what PgBouncer calls SCRAM pass-through).
+  bool has_scram_keys = false;
+  std::array<uint8_t, 32> scram_client_key{};
+  std::array<uint8_t, 32> scram_server_key{};
+  std::vector<std::pair<std::string, std::string>> startup_params;
+  std::string connect_query;
+};
+
+class ServerConnection {
+ public:
+  ServerConnection(net::Socket socket, uint64_t id) : socket_(std::move(socket)), id_(id) {}
+
+  net::Socket& socket() { return socket_; }
+  net::ByteBuffer& in() { return in_; }
+  uint64_t id() const { return id_; }
+
+  // Rebinds the socket to another worker's io_context. No operation may be
+  // outstanding on it.
+  void adopt(asio::io_context& io, int worker);
+  int worker() const { return worker_; }
+  void set_worker(int w) { worker_ = w; }
+
+  // Non-blocking check that an idle connection has nothing to say: a server
+  // that sent data or closed while idle (terminated backend, restart) is dead.
+  bool idle_and_healthy();
+
+  void close();
+
+  // What the server told us at login and since.
+  std::vector<std::pair<std::string, std::string>>& parameters() { return parameters_; }
+  void set_parameter(std::string_view name, std::string_view value);
+  session::TrackedParams& tracked() { return tracked_; }
+
+  uint32_t backend_pid = 0;
+  uint32_t backend_secret = 0;
+  net::Endpoint endpoint;  // where it connects, for CancelRequest
+  Clock::time_point created_at = Clock::now();
+  Clock::time_point last_used = Clock::now();
+  Clock::time_point link_time{};  // when the current client took it
+  std::string remote_addr;
+  int remote_port = 0;
+  bool needs_reset_query = false;  // run server_reset_query before next use
+  uint64_t generation = 0;  // the pool's generation when opened; RECONNECT bumps it
+
+ private:
+  net::Socket socket_;
+  net::ByteBuffer in_;
+  uint64_t id_;
+  int worker_ = 0;
+  std::vector<std::pair<std::string, std::string>> parameters_;
+  session::TrackedParams tracked_;
+};
+
+using ServerPtr = std::unique_ptr<ServerConnection>;
+
+// Opens a TCP or Unix connection, sends the StartupMessage and completes
+// authentication (trust, cleartext, md5, SCRAM-SHA-256). On failure the
+// Error carries the server's SQLSTATE and message where it sent one.
+asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
+                                                  std::chrono::milliseconds timeout, uint64_t id);
+
+}  // namespace usher::pool

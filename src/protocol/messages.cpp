@@ -1,0 +1,106 @@
+#include "protocol/messages.h"
+
+#include "protocol/byte_reader.h"
+
+namespace usher::protocol {
+namespace {
+
+Error malformed(std::string_view what) {
+  return make_error("08P01", "malformed " + std::string(what) + " message");
+}
+
+}  // namespace
+
+Result<AuthenticationRequest> parse_authentication(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  AuthenticationRequest a;
+  if (!r.read_i32(a.code)) return malformed("Authentication");
+  switch (static_cast<AuthCode>(a.code)) {
+    case AuthCode::kMd5Password: {
+      std::span<const uint8_t> salt;
+      if (!r.read_bytes(4, salt)) return malformed("AuthenticationMD5Password");
+      std::copy(salt.begin(), salt.end(), a.md5_salt.begin());
+      break;
+    }
+    case AuthCode::kSasl:
+      while (true) {
+        std::string_view mech;
+        if (!r.read_cstring(mech)) return malformed("AuthenticationSASL");
+        if (mech.empty()) break;
+        a.mechanisms.push_back(mech);
+      }
+      break;
+    case AuthCode::kSaslContinue:
+    case AuthCode::kSaslFinal:
+      a.data = as_chars(r.rest());
+      break;
+    default:
+      break;
+  }
+  return a;
+}
+
+Result<ParameterStatus> parse_parameter_status(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  ParameterStatus p;
+  if (!r.read_cstring(p.name) || !r.read_cstring(p.value)) return malformed("ParameterStatus");
+  return p;
+}
+
+Result<BackendKeyData> parse_backend_key_data(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  BackendKeyData k;
+  if (!r.read_u32(k.pid) || !r.read_u32(k.secret)) return malformed("BackendKeyData");
+  return k;
+}
+
+Result<ErrorFields> parse_error_fields(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  ErrorFields e;
+  std::string_view localized_severity;
+  while (true) {
+    uint8_t code = 0;
+    if (!r.read_u8(code)) return malformed("ErrorResponse");
+    if (code == 0) break;
+    std::string_view value;
+    if (!r.read_cstring(value)) return malformed("ErrorResponse");
+    switch (code) {
+      case 'S': localized_severity = value; break;
+      case 'V': e.severity = value; break;
+      case 'C': e.code = value; break;
+      case 'M': e.message = value; break;
+      case 'D': e.detail = value; break;
+      default: break;
+    }
+  }
+  if (e.severity.empty()) e.severity = localized_severity;
+  return e;
+}
+
+Result<std::string_view> parse_query(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  std::string_view sql;
+  if (!r.read_cstring(sql)) return malformed("Query");
+  return sql;
+}
+
+Result<SaslInitialResponse> parse_sasl_initial_response(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  SaslInitialResponse s;
+  int32_t len = 0;
+  if (!r.read_cstring(s.mechanism) || !r.read_i32(len)) return malformed("SASLInitialResponse");
+  if (len == -1) return s;
+  std::span<const uint8_t> data;
+  if (len < 0 || !r.read_bytes(size_t(len), data)) return malformed("SASLInitialResponse");
+  s.data = as_chars(data);
+  return s;
+}
+
+Result<std::string_view> parse_password_message(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  std::string_view password;
+  if (!r.read_cstring(password)) return malformed("PasswordMessage");
+  return password;
+}
+
+}  // namespace usher::protocol

@@ -1,0 +1,52 @@
+// Walks a stream of typed messages piece by piece without buffering bodies
+// it does not need. The relay forwards the bytes of every piece in bulk and
+// only looks inside messages for which `wants_whole(type)` is true (small
+// control messages such as ReadyForQuery); those are returned only once they
+// have arrived whole, and must fit in `max_whole` bytes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "protocol/frame.h"
+
+namespace usher::protocol {
+
+class StreamScanner {
+ public:
+  enum class Kind {
+    kNeedMore,  // nothing more can be classified until more bytes arrive
+    kStart,     // the header and the first available bytes of a streamed message
+    kBody,      // more bytes of the streamed message begun by the last kStart
+    kWhole,     // a whole message of a type the caller wants to inspect
+    kInvalid,   // bad length, or a whole-message type over max_whole
+  };
+  struct Piece {
+    Kind kind = Kind::kNeedMore;
+    size_t size = 0;  // bytes of the input this piece covers
+    FrameHeader header;
+    std::span<const uint8_t> body;  // kWhole only
+  };
+  using WantsWhole = bool (*)(char type);
+
+  StreamScanner(uint32_t max_length, uint32_t max_whole, WantsWhole wants_whole)
+      : max_length_(max_length), max_whole_(max_whole), wants_whole_(wants_whole) {}
+
+  // `bytes` must start right after the last piece returned. The scanner's own
+  // position advances by the returned piece's size.
+  Piece next(std::span<const uint8_t> bytes);
+
+  // Back to a message boundary, for a new stream (a different server).
+  void reset() { body_left_ = 0; }
+
+  // True while a streamed message body is still incomplete.
+  bool mid_message() const { return body_left_ > 0; }
+
+ private:
+  uint32_t max_length_;
+  uint32_t max_whole_;
+  WantsWhole wants_whole_;
+  size_t body_left_ = 0;
+};
+
+}  // namespace usher::protocol

@@ -1,0 +1,269 @@
+#include "runtime/runtime.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "session/client_session.h"
+
+namespace usher::runtime {
+
+namespace {
+
+constexpr auto kJanitorPeriod = std::chrono::milliseconds(100);
+
+int resolve_workers(int configured) {
+  if (configured > 0) return configured;
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+}  // namespace
+
+Runtime::Runtime(config::LoadResult loaded, std::vector<std::string>)
+    : config_(std::make_shared<const config::Config>(std::move(loaded.config))),
+      signals_(control_),
+      janitor_(control_),
+      pools_(resolve_workers(config_->workers)) {
+  int n = resolve_workers(config_->workers);
+  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i));
+}
+
+Runtime::~Runtime() {
+  for (auto& w : workers_) {
+    w->io.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+  if (!unix_socket_path_.empty()) ::unlink(unix_socket_path_.c_str());
+}
+
+std::shared_ptr<const config::Config> Runtime::config() const {
+  std::lock_guard lock(config_mu_);
+  return config_;
+}
+
+Status Runtime::listen() {
+  auto c = config();
+  auto add = [&](const net::Endpoint& ep, const std::string& name) -> Status {
+    auto acc = std::make_unique<asio::basic_socket_acceptor<asio::generic::stream_protocol>>(control_);
+    boost::system::error_code ec;
+    acc->open(ep.protocol(), ec);
+    if (!ec && ep.protocol().family() != AF_UNIX) {
+      acc->set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) acc->bind(ep, ec);
+    if (!ec) acc->listen(c->listen_backlog, ec);
+    if (ec) return make_error("", "could not listen on " + name + ": " + ec.message());
+    spdlog::info("listening on {}", name);
+    acceptors_.push_back(std::move(acc));
+    return ok_status();
+  };
+  for (const auto& addr : c->listen_addr) {
+    std::vector<std::string> hosts;
+    if (addr == "*") {
+      hosts = {"0.0.0.0", "::"};
+    } else {
+      hosts = {addr};
+    }
+    for (const auto& host : hosts) {
+      net::Endpoint ep;
+      std::string error;
+      if (!net::make_endpoint(host, c->listen_port, ep, error)) return make_error("", error);
+      Status st = add(ep, host + ":" + std::to_string(c->listen_port));
+      if (!st && addr == "*" && host == "::") continue;  // no IPv6 on this host
+      if (!st) return st;
+    }
+  }
+  if (!c->unix_socket_dir.empty()) {
+    unix_socket_path_ = net::unix_socket_path(c->unix_socket_dir, c->listen_port);
+    ::unlink(unix_socket_path_.c_str());  // a stale socket from a crashed run
+    Status st = add(net::Endpoint(asio::local::stream_protocol::endpoint(unix_socket_path_)),
+                    "unix:" + unix_socket_path_);
+    if (!st) return st;
+    ::chmod(unix_socket_path_.c_str(), static_cast<mode_t>(c->unix_socket_mode));
+  }
+  if (acceptors_.empty()) return make_error("", "nothing to listen on: set listen_addr or unix_socket_dir");
+  return ok_status();
+}
+
+void Runtime::start_accept(int index) {
+  auto& acc = *acceptors_[index];
+  // Hand each connection to the worker with the fewest clients; the socket
+  // is created directly on that worker's io_context.
+  Worker* target = workers_[0].get();
+  for (auto& w : workers_) {
+    if (w->clients.load(std::memory_order_relaxed) < target->clients.load(std::memory_order_relaxed)) {
+      target = w.get();
+    }
+  }
+  acc.async_accept(target->io, [this, index, target](boost::system::error_code ec, net::Socket socket) {
+    if (shutdown_.load() != ShutdownMode::kNone) return;  // listeners are closing
+    if (!ec) {
+      asio::post(target->io, [this, target, s = std::move(socket)]() mutable {
+        session::ClientSession::start(*this, *target, std::move(s));
+      });
+    } else if (ec == asio::error::operation_aborted) {
+      return;
+    } else {
+      spdlog::warn("accept failed: {}", ec.message());
+    }
+    start_accept(index);
+  });
+}
+
+void Runtime::run() {
+  for (auto& w : workers_) {
+    w->thread = std::thread([w = w.get()] {
+      auto guard = asio::make_work_guard(w->io);
+      w->io.run();
+    });
+  }
+  for (size_t i = 0; i < acceptors_.size(); ++i) start_accept(static_cast<int>(i));
+  signals_.add(SIGHUP);
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.add(SIGQUIT);
+  std::function<void()> wait_signal = [this, &wait_signal] {
+    signals_.async_wait([this, &wait_signal](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      on_signal(sig);
+      wait_signal();
+    });
+  };
+  wait_signal();
+  janitor_.expires_after(kJanitorPeriod);
+  janitor_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) janitor_tick();
+  });
+  control_.run();
+  for (auto& w : workers_) w->io.stop();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+void Runtime::on_signal(int sig) {
+  switch (sig) {
+    case SIGHUP: {
+      spdlog::info("got SIGHUP, re-reading config");
+      Status st = reload();
+      if (!st) spdlog::error("reload failed, keeping the old configuration: {}", st.error().message);
+      break;
+    }
+    case SIGINT:
+      spdlog::info("got SIGINT, shutting down, waiting for transactions to finish");
+      shutdown(ShutdownMode::kWaitForServers);
+      break;
+    case SIGTERM:
+      spdlog::info("got SIGTERM, shutting down, waiting for clients to disconnect");
+      shutdown(ShutdownMode::kWaitForClients);
+      break;
+    case SIGQUIT:
+      spdlog::info("got SIGQUIT, fast exit");
+      shutdown(ShutdownMode::kImmediate);
+      break;
+    default:
+      break;
+  }
+}
+
+Status Runtime::reload() {
+  auto current = config();
+  auto loaded = config::load_config(current->config_path);
+  if (!loaded) return loaded.take_error();
+  for (const auto& w : loaded->warnings) spdlog::warn("{}", w);
+  auto next = std::make_shared<const config::Config>(std::move(loaded->config));
+  {
+    std::lock_guard lock(config_mu_);
+    config_ = next;
+  }
+  pools_.apply(*next);
+  return ok_status();
+}
+
+void Runtime::set_paused(bool paused) {
+  paused_ = paused;
+  for (auto& pool : pools_.all()) pool->set_paused(paused);
+}
+
+void Runtime::shutdown(ShutdownMode mode) {
+  if (mode == ShutdownMode::kWaitForServers) set_paused(true);
+  // A stronger mode may replace a weaker one, never the reverse.
+  ShutdownMode current = shutdown_.load();
+  while (static_cast<int>(mode) > static_cast<int>(current) &&
+         !shutdown_.compare_exchange_weak(current, mode)) {
+  }
+  asio::post(control_, [this] {
+    for (auto& acc : acceptors_) {
+      boost::system::error_code ec;
+      acc->close(ec);
+    }
+    if (shutdown_.load() == ShutdownMode::kImmediate) control_.stop();
+  });
+}
+
+void Runtime::janitor_tick() {
+  auto now = Clock::now();
+  auto c = config();
+  // Pools: wait timeouts, reserve pool, idle and lifetime limits.
+  int worker_index = 0;
+  for (auto& pool : pools_.all()) {
+    int to_open = pool->maintain(now);
+    for (int i = 0; i < to_open; ++i) {
+      // min_pool_size: spread the connections over the workers.
+      Worker& w = *workers_[worker_index++ % workers_.size()];
+      asio::co_spawn(w.io, pool->prefill(w.index), [](std::exception_ptr e) {
+        if (e) spdlog::error("min_pool_size connection failed unexpectedly");
+      });
+    }
+  }
+  // SHOW STATS averages cover the last full stats_period.
+  if (c->stats_period.count() > 0 && now - last_stats_roll_ >= c->stats_period) {
+    double seconds = std::chrono::duration<double>(now - last_stats_roll_).count();
+    for (auto& pool : pools_.all()) pool->stats().roll(seconds);
+    last_stats_roll_ = now;
+  }
+  // Sessions: client-side timeouts, checked on each session's own worker,
+  // at a coarser period since it visits every client.
+  if (++ticks_ % 5 == 0) {
+    for (auto& w : workers_) {
+    asio::post(w->io, [w = w.get(), now, c] {
+      for (auto& weak : w->sessions) {
+          if (auto s = weak.lock()) s->check_timeouts(now, *c);
+        }
+      });
+    }
+  }
+  // Shutdown: exit once what the mode waits for is done.
+  ShutdownMode mode = shutdown_.load();
+  bool done = false;
+  if (mode == ShutdownMode::kWaitForClients) {
+    done = client_count.load() == 0;
+  } else if (mode == ShutdownMode::kWaitForServers) {
+    done = true;
+    for (auto& pool : pools_.all()) done &= pool->counts(now).active == 0;
+  }
+  if (exiting_) {
+    control_.stop();
+    return;
+  }
+  if (done) {
+    // Tell every remaining client, then stop on the next tick.
+    exiting_ = true;
+    for (auto& w : workers_) {
+      asio::post(w->io, [w = w.get()] {
+        for (auto& weak : w->sessions) {
+          if (auto s = weak.lock()) s->kill(make_error("57P01", "server shutting down"));
+        }
+      });
+    }
+  }
+  janitor_.expires_after(kJanitorPeriod);
+  janitor_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) janitor_tick();
+  });
+}
+
+}  // namespace usher::runtime

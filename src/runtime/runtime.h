@@ -1,0 +1,82 @@
+// The process: the current configuration, the workers, listeners, pools, the
+// cancel registry, signals and the janitor. The main thread runs a control
+// event loop (accepting, signals, periodic maintenance); each worker thread
+// runs its own event loop with the client sessions it was handed.
+#pragma once
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "pool/pool_manager.h"
+#include "runtime/worker.h"
+#include "session/cancel_registry.h"
+
+namespace usher::runtime {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+// PgBouncer's shutdown modes: SIGINT waits for transactions to finish,
+// SIGTERM waits for clients to leave, SIGQUIT (or SHUTDOWN) exits at once.
+enum class ShutdownMode { kNone, kWaitForClients, kWaitForServers, kImmediate };
+
+class Runtime {
+ public:
+  Runtime(config::LoadResult loaded, std::vector<std::string> warnings_out = {});
+  ~Runtime();
+
+  // Binds the listeners; errors name the address. Then run() serves until
+  // shutdown completes.
+  Status listen();
+  void run();
+
+  std::shared_ptr<const config::Config> config() const;
+  // Re-reads the configuration file; on error the old one stays in force.
+  Status reload();
+
+  int worker_count() const { return static_cast<int>(workers_.size()); }
+  Worker& worker(int i) { return *workers_[i]; }
+  pool::PoolManager& pools() { return pools_; }
+  session::CancelRegistry& cancels() { return cancels_; }
+
+  void shutdown(ShutdownMode mode);
+  ShutdownMode shutdown_mode() const { return shutdown_.load(); }
+
+  // PAUSE / RESUME: while paused, no new server work starts.
+  void set_paused(bool paused);
+  bool paused() const { return paused_; }
+
+  std::atomic<int> client_count{0};
+  const Clock::time_point started_at = Clock::now();
+
+ private:
+  void start_accept(int listener_index);
+  void janitor_tick();
+  void on_signal(int signal);
+
+  mutable std::mutex config_mu_;
+  std::shared_ptr<const config::Config> config_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  asio::io_context control_;
+  std::vector<std::unique_ptr<asio::basic_socket_acceptor<asio::generic::stream_protocol>>>
+      acceptors_;
+  asio::signal_set signals_;
+  asio::steady_timer janitor_;
+  pool::PoolManager pools_;
+  session::CancelRegistry cancels_;
+  std::atomic<ShutdownMode> shutdown_{ShutdownMode::kNone};
+  std::atomic<bool> paused_{false};
+  std::string unix_socket_path_;
+  unsigned ticks_ = 0;
+  Clock::time_point last_stats_roll_ = Clock::now();
+  bool exiting_ = false;
+};
+
+}  // namespace usher::runtime

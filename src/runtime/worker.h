@@ -1,0 +1,30 @@
+// A worker thread running its own event loop. Client sessions live on one
+// worker for their whole life.
+#pragma once
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <list>
+#include <memory>
+#include <thread>
+
+namespace usher::session {
+class ClientSession;
+}
+
+namespace usher::runtime {
+
+namespace asio = boost::asio;
+
+struct Worker {
+  explicit Worker(int i) : index(i), io(1) {}
+  int index;
+  asio::io_context io;  // concurrency hint 1: only this worker's thread runs it
+  std::thread thread;
+  std::atomic<int> clients{0};
+  // Sessions on this worker, for the janitor and the admin console. Touched
+  // only on this worker's thread.
+  std::list<std::weak_ptr<session::ClientSession>> sessions;
+};
+
+}  // namespace usher::runtime

@@ -1,0 +1,182 @@
+// Authenticating clients against auth_file secrets, by auth_type:
+//   trust, any      no password asked
+//   plain           cleartext password, checked against a plain, md5 or SCRAM secret
+//   md5             MD5 challenge; a user whose secret is SCRAM gets SCRAM instead
+//   scram-sha-256   SCRAM with a plain or SCRAM secret
+// A wrong password or unknown user gets 28P01 with PostgreSQL's message;
+// which of the two it was is only logged.
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include "auth/md5.h"
+#include "auth/scram.h"
+#include "protocol/messages.h"
+#include "protocol/writer.h"
+#include "runtime/runtime.h"
+#include "session/client_session.h"
+
+namespace usher::session {
+
+namespace {
+
+constexpr uint32_t kMaxAuthMessage = 65536;
+
+Error auth_failed(const std::string& user) {
+  return make_error("28P01", "password authentication failed for user \"" + user + "\"");
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& s) {
+  return std::find(list.begin(), list.end(), s) != list.end();
+}
+
+// A random value per process, so mock SCRAM salts are stable per user name
+// but unpredictable (PostgreSQL does the same).
+const std::string& mock_seed() {
+  static const std::string seed = [] {
+    std::string s(16, '\0');
+    RAND_bytes(reinterpret_cast<unsigned char*>(s.data()), static_cast<int>(s.size()));
+    return s;
+  }();
+  return seed;
+}
+
+}  // namespace
+
+asio::awaitable<Result<net::Message>> ClientSession::read_auth_message() {
+  auto msg = co_await net::read_message(socket_, in_, kMaxAuthMessage);
+  if (!msg) {
+    client_closed_ = true;
+    co_return msg.take_error();
+  }
+  if (msg->header.type != 'p') {
+    co_return make_error("08P01", std::string("expected password response, got message type ") +
+                                      msg->header.type);
+  }
+  co_return msg;
+}
+
+asio::awaitable<Status> ClientSession::authenticate() {
+  admin_ = database_ == "pgbouncer";
+  if (admin_ && !contains(config_->admin_users, user_) && !contains(config_->stats_users, user_)) {
+    co_return make_error("08P01", "not allowed");  // PgBouncer's answer
+  }
+  auto it = config_->auth_users.find(user_);
+  bool known = it != config_->auth_users.end();
+  std::string_view stored = known ? std::string_view(it->second) : std::string_view();
+  switch (config_->auth_type) {
+    case config::AuthType::kTrust:
+    case config::AuthType::kAny:
+      co_return ok_status();
+    case config::AuthType::kPlain:
+      co_return co_await auth_cleartext(stored);
+    case config::AuthType::kMd5:
+      if (auth::is_scram_secret(stored)) co_return co_await auth_scram(stored, known);
+      co_return co_await auth_md5(stored);
+    case config::AuthType::kScramSha256:
+      co_return co_await auth_scram(stored, known);
+    default:
+      co_return make_error("28000", "authentication method not supported by Usher");
+  }
+}
+
+asio::awaitable<Status> ClientSession::auth_cleartext(std::string_view stored) {
+  std::string out;
+  protocol::write_authentication_cleartext(out);
+  auto st = co_await send(out);
+  if (!st) co_return st;
+  auto msg = co_await read_auth_message();
+  if (!msg) co_return msg.take_error();
+  auto password = protocol::parse_password_message(msg->body);
+  if (!password) co_return password.take_error();
+  std::string given(*password);
+  in_.consume(msg->header.total());
+  bool ok = false;
+  if (stored.empty() || given.empty()) {
+    ok = false;
+  } else if (auth::is_scram_secret(stored)) {
+    auto secret = auth::parse_scram_secret(stored);
+    ok = secret && auth::make_scram_secret(given, secret->salt, secret->iterations) == *secret;
+  } else if (auth::is_md5_secret(stored)) {
+    std::string computed = auth::md5_password_secret(user_, given);
+    ok = computed.size() == stored.size() &&
+         CRYPTO_memcmp(computed.data(), stored.data(), stored.size()) == 0;
+  } else {
+    ok = given.size() == stored.size() &&
+         CRYPTO_memcmp(given.data(), stored.data(), stored.size()) == 0;
+  }
+  if (!ok) co_return auth_failed(user_);
+  co_return ok_status();
+}
+
+asio::awaitable<Status> ClientSession::auth_md5(std::string_view stored) {
+  auth::Md5Salt salt;
+  RAND_bytes(salt.data(), static_cast<int>(salt.size()));
+  std::string out;
+  protocol::write_authentication_md5(out, salt.data());
+  auto st = co_await send(out);
+  if (!st) co_return st;
+  auto msg = co_await read_auth_message();
+  if (!msg) co_return msg.take_error();
+  auto response = protocol::parse_password_message(msg->body);
+  if (!response) co_return response.take_error();
+  bool ok = !stored.empty() && auth::md5_verify(stored, user_, salt, *response);
+  in_.consume(msg->header.total());
+  if (!ok) co_return auth_failed(user_);
+  co_return ok_status();
+}
+
+asio::awaitable<Status> ClientSession::auth_scram(std::string_view stored, bool known) {
+  // An unknown user, or one whose secret cannot drive SCRAM, goes through
+  // a mock exchange so the client cannot tell the cases apart.
+  std::optional<auth::ScramServer> server;
+  if (known) {
+    auto s = auth::ScramServer::from_stored(user_, stored);
+    if (s) {
+      server.emplace(std::move(*s));
+    } else {
+      spdlog::warn("user \"{}\": {}", user_, s.error().message);
+    }
+  }
+  if (!server) server.emplace(auth::ScramServer::mock(user_, mock_seed()));
+
+  std::string out;
+  protocol::write_authentication_sasl(out, auth::kScramSha256Mechanism);
+  auto st = co_await send(out);
+  if (!st) co_return st;
+
+  auto msg = co_await read_auth_message();
+  if (!msg) co_return msg.take_error();
+  auto initial = protocol::parse_sasl_initial_response(msg->body);
+  if (!initial) co_return initial.take_error();
+  if (initial->mechanism != auth::kScramSha256Mechanism) {
+    co_return make_error("08P01", "client selected an invalid SASL authentication mechanism");
+  }
+  auto server_first = server->handle_client_first(initial->data);
+  in_.consume(msg->header.total());
+  if (!server_first) co_return server_first.take_error();
+  out.clear();
+  protocol::write_authentication_sasl_continue(out, *server_first);
+  st = co_await send(out);
+  if (!st) co_return st;
+
+  msg = co_await read_auth_message();
+  if (!msg) co_return msg.take_error();
+  auto server_final = server->handle_client_final(protocol::as_chars(msg->body));
+  in_.consume(msg->header.total());
+  if (!server_final) {
+    if (server_final.error().sqlstate == "28P01") co_return auth_failed(user_);
+    co_return server_final.take_error();
+  }
+  out.clear();
+  protocol::write_authentication_sasl_final(out, *server_final);
+  st = co_await send(out);
+  if (!st) co_return st;
+  if (auth::is_scram_secret(stored) && server->client_key()) {
+    scram_client_key_ = *server->client_key();
+    scram_server_key_ = server->secret().server_key;
+  }
+  co_return ok_status();
+}
+
+}  // namespace usher::session

@@ -1,0 +1,227 @@
+#include "session/client_session.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include "admin/console.h"
+#include "protocol/writer.h"
+#include "runtime/runtime.h"
+
+namespace usher::session {
+
+namespace {
+
+// Server-side messages we must see whole: ReadyForQuery decides when the
+// server can go back to the pool, ParameterStatus updates tracked settings.
+bool server_wants_whole(char type) { return type == 'Z' || type == 'S'; }
+// Client-side: Terminate is answered by Usher, not forwarded.
+bool client_wants_whole(char type) { return type == 'X'; }
+
+constexpr uint32_t kMaxControlMessage = 1 << 20;
+
+double seconds_since(Clock::time_point then, Clock::time_point now) {
+  if (then == Clock::time_point{}) return 0;
+  return std::chrono::duration<double>(now - then).count();
+}
+
+}  // namespace
+
+ClientSession::ClientSession(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket)
+    : rt_(rt),
+      worker_(worker),
+      socket_(std::move(socket)),
+      config_(rt.config()),
+      max_packet_(static_cast<uint32_t>(config_->max_packet_size)),
+      client_scan_(max_packet_, kMaxControlMessage, client_wants_whole),
+      server_scan_(0x7fffffff, kMaxControlMessage, server_wants_whole) {
+  addr_ = net::peer_name(socket_);
+  port_ = net::peer_port(socket_);
+  rt_.client_count.fetch_add(1);
+  worker_.clients.fetch_add(1);
+}
+
+ClientSession::~ClientSession() {
+  rt_.client_count.fetch_sub(1);
+  worker_.clients.fetch_sub(1);
+  if (cancel_pid_ != 0) rt_.cancels().remove(cancel_pid_);
+  if (counted_in_pool_) pool_->clients.fetch_sub(1);
+}
+
+void ClientSession::start(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket) {
+  auto session = std::make_shared<ClientSession>(rt, worker, std::move(socket));
+  worker.sessions.push_back(session);
+  auto it = std::prev(worker.sessions.end());
+  asio::co_spawn(worker.io, session->run(), [&worker, it](std::exception_ptr e) {
+    worker.sessions.erase(it);
+    if (!e) return;
+    // A bug, not bad input: bad input is handled as values. Log it loudly;
+    // the other clients carry on.
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::critical("client session failed: {}", ex.what());
+    }
+  });
+}
+
+asio::awaitable<Status> ClientSession::send(std::string_view bytes) {
+  co_return co_await net::write_all(socket_, bytes);
+}
+
+asio::awaitable<void> ClientSession::run() {
+  auto self = shared_from_this();
+  net::tune_socket(socket_, config_->tcp_keepalive);
+  if (rt_.client_count.load() > config_->max_client_conn) {
+    co_await finish(make_error("53300", "no more connections allowed (max_client_conn)"));
+    co_return;
+  }
+  // client_login_timeout: closing the socket fails whatever is pending.
+  asio::steady_timer login_timer(worker_.io);
+  if (config_->client_login_timeout.count() > 0) {
+    login_timer.expires_after(config_->client_login_timeout);
+    login_timer.async_wait([this, self](boost::system::error_code ec) {
+      if (!ec && phase_ == Phase::kLogin) kill(make_error("08P01", "client_login_timeout"));
+    });
+  }
+  auto started = co_await startup();
+  if (!started) {
+    co_await finish(started.error());
+    co_return;
+  }
+  if (!*started) co_return;  // a CancelRequest: nothing more to say
+  Status st = co_await authenticate();
+  if (st && !admin_) st = co_await join_pool();
+  login_timer.cancel();
+  if (!st) {
+    co_await finish(st);
+    co_return;
+  }
+  if (config_->log_connections) {
+    spdlog::info("C-{}: {}/{}@{}:{} login attempt: db={} user={}", static_cast<void*>(this),
+                 database_, user_, addr_, port_, database_, user_);
+  }
+  if (admin_) {
+    phase_ = Phase::kAdmin;
+    st = co_await admin::serve_console(*this);
+  } else {
+    phase_ = Phase::kIdle;
+    st = co_await serve();
+  }
+  co_await finish(st);
+}
+
+// Ends the session: the server goes back to its pool when it is clean, the
+// client gets the error if there was one, and both sockets close.
+asio::awaitable<void> ClientSession::finish(const Status& status) {
+  if (server_ && server_reading_) {
+    boost::system::error_code ec;
+    server_->socket().cancel(ec);
+    while (server_reading_) co_await wake_.wait();
+  }
+  if (server_) {
+    if (server_idle()) {
+      if (mode_ == config::PoolMode::kSession) server_->needs_reset_query = true;
+      auto st = co_await unlink_server();
+      (void)st;
+    } else {
+      drop_server();
+    }
+  }
+  const Error* error = kill_reason_ ? &*kill_reason_ : (status ? nullptr : &status.error());
+  if (error && !client_closed_ && socket_.is_open()) {
+    std::string out;
+    protocol::write_error_response(out, "FATAL", error->sqlstate, error->message);
+    co_await net::write_all(socket_, out);
+  }
+  if (error && config_->log_pooler_errors && !error->sqlstate.empty()) {
+    spdlog::warn("C-{}: {}/{}@{}:{} closing because: {}", static_cast<void*>(this), database_,
+                 user_, addr_, port_, error->message);
+  }
+  if (config_->log_disconnections && phase_ != Phase::kLogin) {
+    spdlog::info("C-{}: {}/{}@{}:{} closing because: client close request (age={}s)",
+                 static_cast<void*>(this), database_, user_, addr_, port_,
+                 static_cast<int>(seconds_since(connect_time_, Clock::now())));
+  }
+  boost::system::error_code ec;
+  socket_.shutdown(net::Socket::shutdown_both, ec);
+  socket_.close(ec);
+  // Outstanding reads complete with operation_aborted; wait for them so no
+  // handler outlives what it touches.
+  while (client_reading_ || server_reading_) co_await wake_.wait();
+}
+
+void ClientSession::kill(const Error& reason) {
+  if (kill_reason_) return;
+  kill_reason_ = reason;
+  // Best effort and non-blocking: the client may not be reading.
+  std::string out;
+  protocol::write_error_response(out, "FATAL", reason.sqlstate, reason.message);
+  ::send(socket_.native_handle(), out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  client_closed_ = true;  // nothing more to say to it
+  boost::system::error_code ec;
+  socket_.shutdown(net::Socket::shutdown_both, ec);
+  socket_.cancel(ec);
+  if (server_) {
+    // Its transaction cannot be finished for a client that is gone.
+    server_->socket().cancel(ec);
+    server_closed_ = true;
+  }
+  wake_.notify();
+}
+
+void ClientSession::check_timeouts(Clock::time_point now, const config::Config& c) {
+  auto over = [&](Clock::time_point since, std::chrono::milliseconds limit) {
+    return limit.count() > 0 && since != Clock::time_point{} && now - since >= limit;
+  };
+  switch (phase_) {
+    case Phase::kIdle:
+      if (over(last_activity_, c.client_idle_timeout)) {
+        kill(make_error("08P01", "client_idle_timeout"));
+      }
+      break;
+    case Phase::kActive:
+      if (outstanding_ > 0 && over(query_start_, c.query_timeout)) {
+        kill(make_error("57014", "query_timeout"));
+      } else if (outstanding_ == 0 && tx_status_ != 'I' &&
+                 over(last_activity_, c.idle_transaction_timeout)) {
+        kill(make_error("25P03", "idle transaction timeout"));
+      } else if (tx_status_ != 'I' && over(xact_start_, c.transaction_timeout)) {
+        kill(make_error("25P04", "transaction timeout"));
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+ClientInfo ClientSession::info(Clock::time_point now) const {
+  ClientInfo i;
+  i.user = user_;
+  i.database = database_;
+  switch (phase_) {
+    case Phase::kLogin: i.state = "login"; break;
+    case Phase::kIdle: i.state = "idle"; break;
+    case Phase::kWaiting: i.state = "waiting"; break;
+    case Phase::kActive: i.state = "active"; break;
+    case Phase::kAdmin: i.state = "active"; break;
+  }
+  i.addr = addr_;
+  i.port = port_;
+  i.application_name = params_.has(5) ? params_.get(5) : "";
+  i.connect_time = seconds_since(connect_time_, now);
+  i.request_time = seconds_since(last_activity_, now);
+  i.wait_seconds = phase_ == Phase::kWaiting ? seconds_since(wait_start_, now) : 0;
+  i.pid = cancel_pid_;
+  i.ptr = this;
+  if (server_) {
+    i.has_server = true;
+    i.server_id = server_->id();
+    i.server_addr = server_->remote_addr;
+    i.server_port = server_->remote_port;
+    i.server_pid = server_->backend_pid;
+    i.server_connect_time = seconds_since(server_->created_at, now);
+  }
+  return i;
+}
+
+}  // namespace usher::session

@@ -1,0 +1,165 @@
+// One connected client, served by one coroutine on one worker:
+// startup -> authenticate -> serve. The coroutine's position is the state;
+// `phase_` exists only for the janitor and the admin console.
+//
+// While serving, the session keeps one read outstanding on the client socket
+// at all times and one on its server while it has one, and sleeps on a
+// Wakeup until either completes. Bytes are forwarded in bulk; only message
+// headers (and the few control messages that decide pooling) are decoded.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "net/byte_buffer.h"
+#include "net/message_io.h"
+#include "net/socket.h"
+#include "pool/pool.h"
+#include "protocol/scanner.h"
+#include "protocol/startup.h"
+#include "session/cancel_registry.h"
+#include "session/tracked_params.h"
+#include "session/wakeup.h"
+
+namespace usher::runtime {
+class Runtime;
+struct Worker;
+}  // namespace usher::runtime
+
+namespace usher::session {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+enum class Phase { kLogin, kIdle, kWaiting, kActive, kAdmin };
+
+// A snapshot for SHOW CLIENTS / SHOW SERVERS, taken on the session's worker.
+struct ClientInfo {
+  std::string user, database, state, addr, application_name;
+  int port = 0;
+  int local_port = 0;
+  double connect_time = 0, request_time = 0, wait_seconds = 0;
+  uint32_t pid = 0;
+  uint64_t server_id = 0;
+  bool has_server = false;
+  std::string server_addr;
+  int server_port = 0;
+  uint32_t server_pid = 0;
+  double server_connect_time = 0;
+  const void* ptr = nullptr;
+};
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket);
+  ~ClientSession();
+
+  // Spawns the session's coroutine on its worker.
+  static void start(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket);
+
+  // For the janitor and the admin console, on the session's worker thread.
+  Phase phase() const { return phase_; }
+  void check_timeouts(Clock::time_point now, const config::Config& config);
+  // Sends `reason` as a FATAL error (best effort) and disconnects.
+  void kill(const Error& reason);
+  ClientInfo info(Clock::time_point now) const;
+  const std::string& database() const { return database_; }
+  const std::string& user() const { return user_; }
+
+  // Used by the admin console, which talks to the client directly.
+  net::Socket& socket() { return socket_; }
+  net::ByteBuffer& input() { return in_; }
+  runtime::Runtime& runtime() { return rt_; }
+  asio::awaitable<Status> send(std::string_view bytes);
+
+ private:
+  asio::awaitable<void> run();
+  asio::awaitable<void> finish(const Status& status);
+
+  // startup.cpp: the packet exchange before authentication. Returns false
+  // when the connection was a CancelRequest and is done.
+  asio::awaitable<Result<bool>> startup();
+  Status apply_startup_params(const protocol::StartupMessage& m);
+  asio::awaitable<void> forward_cancel(uint32_t pid, uint32_t secret);
+
+  // client_auth.cpp
+  asio::awaitable<Status> authenticate();
+  asio::awaitable<Status> auth_cleartext(std::string_view stored);
+  asio::awaitable<Status> auth_md5(std::string_view stored);
+  asio::awaitable<Status> auth_scram(std::string_view stored, bool user_known);
+  asio::awaitable<Result<net::Message>> read_auth_message();
+
+  // login.cpp: pool lookup and the welcome messages.
+  asio::awaitable<Status> join_pool();
+
+  // relay.cpp
+  asio::awaitable<Status> serve();
+  Status scan_client();
+  asio::awaitable<Status> link_server();
+  asio::awaitable<Status> forward_to_server();
+  asio::awaitable<Status> forward_to_client();
+  asio::awaitable<Status> unlink_server();
+  asio::awaitable<Status> run_internal(const std::string& sql);
+  void start_reads();
+  bool server_idle() const;
+  void drop_server();
+
+  runtime::Runtime& rt_;
+  runtime::Worker& worker_;
+  net::Socket socket_;
+  net::ByteBuffer in_;
+  Wakeup wake_;
+  std::shared_ptr<const config::Config> config_;  // as of login
+  Phase phase_ = Phase::kLogin;
+
+  // Who the client is.
+  std::string user_;
+  std::string database_;
+  std::string addr_;
+  int port_ = 0;
+  TrackedParams params_;
+  std::optional<config::DatabaseConfig> db_config_;
+  std::shared_ptr<pool::Pool> pool_;
+  config::PoolMode mode_ = config::PoolMode::kSession;
+  uint32_t max_packet_ = 0;
+  bool admin_ = false;
+  bool counted_in_pool_ = false;
+  std::shared_ptr<CancelTarget> cancel_target_;
+  uint32_t cancel_pid_ = 0;
+  // SCRAM keys recovered from the client's proof, for pass-through to the server.
+  std::optional<std::array<uint8_t, 32>> scram_client_key_, scram_server_key_;
+
+  // Relay state.
+  pool::ServerPtr server_;
+  protocol::StreamScanner client_scan_;
+  protocol::StreamScanner server_scan_;
+  size_t pending_ = 0;          // scanned client bytes not yet forwarded
+  bool terminate_ = false;      // client sent Terminate
+  bool client_reading_ = false;
+  bool client_closed_ = false;
+  bool client_read_filled_ = false;
+  bool server_reading_ = false;
+  bool server_closed_ = false;
+  bool server_read_filled_ = false;
+  int outstanding_ = 0;         // ReadyForQuery messages still due from the server
+  bool unsynced_ = false;       // extended-protocol messages sent since the last Sync
+  bool in_copy_ = false;
+  char tx_status_ = 'I';
+  std::optional<Error> kill_reason_;
+
+  // Times, for timeouts and statistics.
+  Clock::time_point connect_time_ = Clock::now();
+  Clock::time_point last_activity_ = connect_time_;  // client sent something
+  Clock::time_point wait_start_{};
+  Clock::time_point link_time_{};
+  Clock::time_point xact_start_{};
+  Clock::time_point query_start_{};
+};
+
+}  // namespace usher::session

@@ -1,0 +1,50 @@
+// After authentication: find the pool, make sure we know the server's
+// parameters, and send the client what PostgreSQL sends at the end of login.
+#include "protocol/writer.h"
+#include "runtime/runtime.h"
+#include "session/client_session.h"
+
+namespace usher::session {
+
+asio::awaitable<Status> ClientSession::join_pool() {
+  db_config_ = config::find_database(*config_, database_);
+  if (!db_config_) {
+    co_return make_error("3D000", "database \"" + database_ + "\" does not exist");
+  }
+  pool_ = rt_.pools().get(*config_, *db_config_, user_);
+  pool_->clients.fetch_add(1);
+  counted_in_pool_ = true;
+  mode_ = pool_->settings().mode;
+  if (scram_client_key_ && !db_config_->password && pool_->target().password.empty()) {
+    pool_->set_scram_keys(*scram_client_key_, *scram_server_key_);
+  }
+
+  // The first client of a pool waits for a server connection: what it
+  // reports (server_version, encodings, ...) is what every client is told.
+  if (!pool_->has_welcome()) {
+    auto server = co_await pool_->acquire(worker_.index, worker_.io);
+    if (!server) co_return server.take_error();
+    pool_->release(std::move(*server));
+  }
+
+  uint32_t secret = random_u32();
+  cancel_target_ = std::make_shared<CancelTarget>(secret);
+  cancel_pid_ = rt_.cancels().add(cancel_target_);
+
+  std::string out;
+  protocol::write_authentication_ok(out);
+  for (const auto& [name, value] : pool_->welcome()) {
+    int i = TrackedParams::index_of(name);
+    if (i >= 0 && params_.has(i)) {
+      protocol::write_parameter_status(out, name, params_.get(i));
+    } else {
+      if (i >= 0) params_.set(name, value);
+      protocol::write_parameter_status(out, name, value);
+    }
+  }
+  protocol::write_backend_key_data(out, cancel_pid_, secret);
+  protocol::write_ready_for_query(out, 'I');
+  co_return co_await send(out);
+}
+
+}  // namespace usher::session

@@ -1,0 +1,347 @@
+// The serve loop: forwards client bytes to a server and server bytes back,
+// taking a server from the pool when the client sends something and giving
+// it back at the end of each transaction (transaction mode) or statement
+// (statement mode).
+//
+// A transaction has ended when the server says ReadyForQuery 'I' and every
+// request that asks for a ReadyForQuery (Query, Sync, FunctionCall) has had
+// its answer, and no extended-protocol message has been sent since the last
+// Sync. Counting outstanding requests is what keeps a pipeline (Parse/Bind/
+// Execute x N, Flush, several Syncs) on one server until it is done.
+#include <spdlog/spdlog.h>
+
+#include "protocol/messages.h"
+#include "protocol/writer.h"
+#include "runtime/runtime.h"
+#include "session/client_session.h"
+
+namespace usher::session {
+
+namespace {
+
+constexpr size_t kReadChunk = 16384;
+// Past these, we stop reading from that side until the other side catches
+// up: the backpressure that keeps a huge result or COPY at bounded memory.
+constexpr size_t kClientBufferLimit = 256 * 1024;
+constexpr size_t kServerBufferLimit = 256 * 1024;
+
+uint64_t micros(Clock::duration d) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
+}  // namespace
+
+asio::awaitable<Status> ClientSession::serve() {
+  while (true) {
+    if (kill_reason_) co_return *kill_reason_;
+    Status st = scan_client();
+    if (!st) co_return st;
+    if (pending_ > 0) {
+      if (!server_) {
+        st = co_await link_server();
+        if (!st) co_return st;
+      }
+      st = co_await forward_to_server();
+      if (!st) co_return st;
+    }
+    if (terminate_) co_return ok_status();
+    if (server_) {
+      st = co_await forward_to_client();
+      if (!st) co_return st;
+    }
+    if (client_closed_ && !client_reading_) co_return ok_status();
+    if (server_ && server_closed_ && !server_reading_) {
+      // Whatever the server said last (often a FATAL such as 57P01) has been
+      // passed on; its transaction is gone, so the client must hear it.
+      co_return make_error("08006", "server conn crashed?");
+    }
+    start_reads();
+    co_await wake_.wait();
+  }
+}
+
+void ClientSession::start_reads() {
+  auto self = shared_from_this();
+  if (!client_reading_ && !client_closed_ && in_.size() < kClientBufferLimit) {
+    if (!server_) in_.shrink_if_empty();
+    auto space = in_.prepare(client_read_filled_ ? kReadChunk : 1);
+    client_reading_ = true;
+    socket_.async_read_some(
+        asio::buffer(space.data(), space.size()),
+        [this, self, size = space.size()](boost::system::error_code ec, size_t n) {
+          client_reading_ = false;
+          if (ec) {
+            client_closed_ = true;
+          } else {
+            in_.commit(n);
+            client_read_filled_ = n == size;
+            last_activity_ = Clock::now();
+          }
+          wake_.notify();
+        });
+  }
+  if (server_ && !server_reading_ && !server_closed_ && server_->in().size() < kServerBufferLimit) {
+    pool::ServerConnection* server = server_.get();
+    auto space = server->in().prepare(server_read_filled_ ? 4 * kReadChunk : kReadChunk);
+    server_reading_ = true;
+    server->socket().async_read_some(
+        asio::buffer(space.data(), space.size()),
+        [this, self, server, gen = server->id(), size = space.size()](
+            boost::system::error_code ec, size_t n) {
+          server_reading_ = false;
+          // A completion for a server we already dropped must not touch it.
+          if (server_ && server_->id() == gen) {
+            if (ec) {
+              server_closed_ = true;
+            } else {
+              server->in().commit(n);
+              server_read_filled_ = n == size;
+            }
+          }
+          wake_.notify();
+        });
+  }
+}
+
+Status ClientSession::scan_client() {
+  auto data = in_.readable();
+  while (!terminate_) {
+    auto piece = client_scan_.next(data.subspan(pending_));
+    using Kind = protocol::StreamScanner::Kind;
+    switch (piece.kind) {
+      case Kind::kNeedMore:
+        return ok_status();
+      case Kind::kInvalid:
+        return protocol::framing_error(piece.header.type, piece.header.length);
+      case Kind::kBody:
+        pending_ += piece.size;
+        break;
+      case Kind::kWhole:  // Terminate: answered here, never forwarded
+        terminate_ = true;
+        return ok_status();
+      case Kind::kStart:
+        switch (piece.header.type) {
+          case 'Q':
+          case 'F':
+            ++outstanding_;
+            break;
+          case 'S':
+            ++outstanding_;
+            unsynced_ = false;
+            break;
+          case 'P':
+          case 'B':
+          case 'D':
+          case 'E':
+          case 'C':
+            unsynced_ = true;
+            break;
+          case 'H':
+          case 'd':
+          case 'c':
+          case 'f':
+            break;
+          default:  // includes 'p': no password messages after login
+            return protocol::framing_error(piece.header.type, piece.header.length);
+        }
+        pending_ += piece.size;
+        break;
+    }
+  }
+  return ok_status();
+}
+
+asio::awaitable<Status> ClientSession::link_server() {
+  phase_ = Phase::kWaiting;
+  wait_start_ = Clock::now();
+  auto server = co_await pool_->acquire(worker_.index, worker_.io);
+  if (kill_reason_) {
+    if (server) pool_->release(std::move(*server));
+    co_return *kill_reason_;
+  }
+  if (!server) co_return server.take_error();
+  server_ = std::move(*server);
+  auto now = Clock::now();
+  auto& stats = pool_->stats().slot(worker_.index);
+  pool::bump(stats.wait_time_us, micros(now - wait_start_));
+  pool::bump(stats.server_assignments, 1);
+  phase_ = Phase::kActive;
+  link_time_ = xact_start_ = now;
+  server_->link_time = now;
+  server_scan_.reset();
+  server_closed_ = false;
+  server_read_filled_ = false;
+  tx_status_ = 'I';
+
+  // Bring the server's tracked settings (TimeZone, ...) to this client's.
+  std::string sql = params_.sync_sql(server_->tracked());
+  if (!sql.empty()) {
+    Status st = co_await run_internal(sql);
+    if (!st) {
+      drop_server();
+      co_return st;
+    }
+    // Adopt the server's spelling ("UTC" for "utc") so we do not SET again.
+    for (size_t i = 0; i < kTrackedNames.size(); ++i) {
+      if (params_.has(int(i)) && server_->tracked().has(int(i))) {
+        params_.set(kTrackedNames[i], server_->tracked().get(int(i)));
+      }
+    }
+  }
+  cancel_target_->set(BackendKey{server_->endpoint, server_->backend_pid, server_->backend_secret});
+  co_return ok_status();
+}
+
+asio::awaitable<Status> ClientSession::forward_to_server() {
+  auto now = Clock::now();
+  if (outstanding_ > 0 && query_start_ == Clock::time_point{}) query_start_ = now;
+  auto data = in_.readable().first(pending_);
+  auto [ec, n] = co_await asio::async_write(server_->socket(), asio::buffer(data.data(), data.size()),
+                                            asio::as_tuple(asio::use_awaitable));
+  pool::bump(pool_->stats().slot(worker_.index).bytes_received, pending_);
+  in_.consume(pending_);
+  pending_ = 0;
+  if (ec) {
+    server_closed_ = true;
+    co_return make_error("08006", "server conn crashed?");
+  }
+  co_return ok_status();
+}
+
+asio::awaitable<Status> ClientSession::forward_to_client() {
+  auto& buf = server_->in();
+  auto data = buf.readable();
+  size_t pos = 0;
+  bool release = false;
+  auto& stats = pool_->stats().slot(worker_.index);
+  using Kind = protocol::StreamScanner::Kind;
+  while (!release) {
+    auto piece = server_scan_.next(data.subspan(pos));
+    if (piece.kind == Kind::kNeedMore) break;
+    if (piece.kind == Kind::kInvalid) {
+      drop_server();
+      co_return make_error("08P01", "server sent an invalid message");
+    }
+    if (piece.kind == Kind::kStart) {
+      switch (piece.header.type) {
+        case 'G':  // CopyInResponse: the client now sends CopyData
+          in_copy_ = true;
+          break;
+        case 'C':
+        case 'E':
+          in_copy_ = false;
+          break;
+        default:
+          break;
+      }
+    } else if (piece.kind == Kind::kWhole && piece.header.type == 'Z') {
+      auto now = Clock::now();
+      if (outstanding_ > 0) --outstanding_;
+      tx_status_ = piece.body.empty() ? 'I' : static_cast<char>(piece.body[0]);
+      in_copy_ = false;
+      pool::bump(stats.query_count, 1);
+      if (query_start_ != Clock::time_point{}) {
+        pool::bump(stats.query_time_us, micros(now - query_start_));
+      }
+      query_start_ = outstanding_ > 0 ? now : Clock::time_point{};
+      if (tx_status_ == 'I' && outstanding_ == 0 && !unsynced_) {
+        pool::bump(stats.xact_count, 1);
+        pool::bump(stats.xact_time_us, micros(now - xact_start_));
+        xact_start_ = now;
+        release = mode_ != config::PoolMode::kSession;
+      } else if (mode_ == config::PoolMode::kStatement && outstanding_ == 0 && !unsynced_) {
+        drop_server();
+        co_return make_error("08P01", "transaction blocks not allowed in statement pooling mode");
+      }
+    } else if (piece.kind == Kind::kWhole && piece.header.type == 'S') {
+      auto ps = protocol::parse_parameter_status(piece.body);
+      if (ps) {
+        server_->set_parameter(ps->name, ps->value);
+        params_.set(ps->name, ps->value);
+      }
+    }
+    pos += piece.size;
+  }
+  if (pos > 0) {
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), pos),
+                                              asio::as_tuple(asio::use_awaitable));
+    pool::bump(stats.bytes_sent, pos);
+    buf.consume(pos);
+    if (ec) {
+      client_closed_ = true;
+      co_return make_error("08006", "client connection lost");
+    }
+  }
+  if (release) {
+    // Anything after the final ReadyForQuery was not asked for: do not pass
+    // such a server to another client.
+    if (!buf.empty() || server_reading_) {
+      drop_server();
+    } else {
+      co_return co_await unlink_server();
+    }
+  }
+  co_return ok_status();
+}
+
+bool ClientSession::server_idle() const {
+  return server_ && outstanding_ == 0 && !unsynced_ && tx_status_ == 'I' && !in_copy_ &&
+         !server_closed_ && server_->in().empty() && !server_scan_.mid_message();
+}
+
+asio::awaitable<Status> ClientSession::unlink_server() {
+  auto settings = pool_->settings();
+  bool reset = server_->needs_reset_query ||
+               (settings.server_reset_query_always && mode_ != config::PoolMode::kSession);
+  server_->needs_reset_query = false;
+  if (reset && !settings.server_reset_query.empty()) {
+    Status st = co_await run_internal(settings.server_reset_query);
+    if (!st) {
+      drop_server();
+      co_return ok_status();  // the client's work is done; only the server is lost
+    }
+  }
+  cancel_target_->set(std::nullopt);
+  pool_->release(std::move(server_));
+  phase_ = Phase::kIdle;
+  co_return ok_status();
+}
+
+void ClientSession::drop_server() {
+  if (!server_) return;
+  cancel_target_->set(std::nullopt);
+  pool_->discard(std::move(server_));
+  phase_ = Phase::kIdle;
+  outstanding_ = 0;
+  unsynced_ = false;
+  in_copy_ = false;
+  tx_status_ = 'I';
+  query_start_ = {};
+}
+
+asio::awaitable<Status> ClientSession::run_internal(const std::string& sql) {
+  std::string out;
+  protocol::write_query(out, sql);
+  Status st = co_await net::write_all(server_->socket(), out);
+  if (!st) co_return st;
+  std::optional<Error> failed;
+  while (true) {
+    auto msg = co_await net::read_message(server_->socket(), server_->in(), 1 << 20);
+    if (!msg) co_return msg.take_error();
+    char type = msg->header.type;
+    if (type == 'S') {
+      auto ps = protocol::parse_parameter_status(msg->body);
+      if (ps) server_->set_parameter(ps->name, ps->value);
+    } else if (type == 'E' && !failed) {
+      auto e = protocol::parse_error_fields(msg->body);
+      failed = e ? make_error(std::string(e->code), std::string(e->message))
+                 : make_error("08P01", "malformed ErrorResponse from server");
+    }
+    server_->in().consume(msg->header.total());
+    if (type == 'Z') break;
+  }
+  if (failed) co_return *failed;
+  co_return ok_status();
+}
+
+}  // namespace usher::session

@@ -1,0 +1,123 @@
+// The startup phase: SSLRequest / GSSENCRequest are declined (TLS is not
+// offered yet), a CancelRequest is forwarded to the backend the client is
+// using, and a StartupMessage names the user, database and parameters.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "protocol/startup.h"
+#include "protocol/writer.h"
+#include "runtime/runtime.h"
+#include "session/client_session.h"
+
+namespace usher::session {
+
+namespace {
+
+// Startup parameters that are not session settings.
+bool is_connection_param(std::string_view key) {
+  return key == "user" || key == "database";
+}
+
+bool contains_ci(const std::vector<std::string>& list, std::string_view key) {
+  return std::any_of(list.begin(), list.end(), [&](const std::string& s) {
+    return s.size() == key.size() &&
+           std::equal(s.begin(), s.end(), key.begin(),
+                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+  });
+}
+
+}  // namespace
+
+asio::awaitable<Result<bool>> ClientSession::startup() {
+  bool negotiated_encryption = false;
+  while (true) {
+    auto st = co_await net::read_at_least(socket_, in_, 4);
+    if (!st) {
+      client_closed_ = true;
+      co_return st.take_error();
+    }
+    auto h = protocol::peek_startup_header(in_.readable());
+    if (h.status == protocol::FrameStatus::kInvalid) {
+      co_return make_error("08P01", "invalid length of startup packet");
+    }
+    st = co_await net::read_at_least(socket_, in_, h.length);
+    if (!st) {
+      client_closed_ = true;
+      co_return st.take_error();
+    }
+    auto packet = protocol::parse_startup_packet(in_.readable().first(h.length));
+    if (!packet) co_return packet.take_error();
+    in_.consume(h.length);
+
+    if (std::holds_alternative<protocol::SslRequest>(*packet) ||
+        std::holds_alternative<protocol::GssEncRequest>(*packet)) {
+      // Declining is a single 'N'; the client then either goes on in
+      // plaintext or disconnects. Only one such exchange is allowed per
+      // direction, as in PostgreSQL.
+      if (negotiated_encryption && std::holds_alternative<protocol::SslRequest>(*packet)) {
+        co_return make_error("08P01", "SSL negotiation already done");
+      }
+      negotiated_encryption = true;
+      std::string n = "N";
+      st = co_await send(n);
+      if (!st) co_return st.take_error();
+      continue;
+    }
+    if (auto* cancel = std::get_if<protocol::CancelRequest>(&*packet)) {
+      co_await forward_cancel(cancel->pid, cancel->secret);
+      co_return false;
+    }
+    auto& m = std::get<protocol::StartupMessage>(*packet);
+    st = apply_startup_params(m);
+    if (!st) co_return st.take_error();
+    if ((m.protocol & 0xffff) != 0) {
+      // A newer 3.x minor: say we speak 3.0 and name the protocol options
+      // (_pq_.*) we do not know, as PostgreSQL 15 does.
+      std::vector<std::string_view> unknown;
+      for (const auto& [k, v] : m.params) {
+        if (k.starts_with("_pq_.")) unknown.push_back(k);
+      }
+      std::string out;
+      protocol::write_negotiate_protocol_version(out, 0, unknown);
+      st = co_await send(out);
+      if (!st) co_return st.take_error();
+    }
+    co_return true;
+  }
+}
+
+Status ClientSession::apply_startup_params(const protocol::StartupMessage& m) {
+  user_ = std::string(m.get("user"));
+  if (user_.empty()) return make_error("28000", "no PostgreSQL user name specified in startup packet");
+  database_ = std::string(m.get("database"));
+  if (database_.empty()) database_ = user_;
+  for (const auto& [key, value] : m.params) {
+    if (is_connection_param(key) || key.starts_with("_pq_.")) continue;
+    if (params_.set(key, value)) continue;
+    if (contains_ci(config_->ignore_startup_parameters, key)) continue;
+    // PgBouncer's wording, so existing runbooks match.
+    return make_error("08P01", "unsupported startup parameter: " + std::string(key));
+  }
+  return ok_status();
+}
+
+asio::awaitable<void> ClientSession::forward_cancel(uint32_t pid, uint32_t secret) {
+  auto key = rt_.cancels().lookup(pid, secret);
+  if (!key) co_return;  // idle client or unknown key: nothing to cancel
+  net::Socket sock(worker_.io);
+  auto [ec] = co_await sock.async_connect(key->endpoint, asio::as_tuple(asio::use_awaitable));
+  if (ec) {
+    spdlog::warn("cancel request could not reach server: {}", ec.message());
+    co_return;
+  }
+  std::string out;
+  protocol::write_cancel_request(out, key->pid, key->secret);
+  co_await net::write_all(sock, out);
+  // PostgreSQL closes the connection when done; wait for that so the cancel
+  // is processed before the client hears back from us.
+  char byte;
+  co_await sock.async_read_some(asio::buffer(&byte, 1), asio::as_tuple(asio::use_awaitable));
+}
+
+}  // namespace usher::session

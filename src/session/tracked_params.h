@@ -1,0 +1,37 @@
+// The session parameters PgBouncer tracks per client and replays on whichever
+// server connection serves it: a client's SET of one of these survives a
+// change of server in transaction mode. Others (search_path, ...) do not, as
+// in PgBouncer; see docs/architecture.md.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace usher::session {
+
+inline constexpr std::array<std::string_view, 6> kTrackedNames = {
+    "client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "standard_conforming_strings",
+    "application_name"};
+
+class TrackedParams {
+ public:
+  // Index of a tracked name (case-insensitive, as PostgreSQL GUC names are),
+  // or -1.
+  static int index_of(std::string_view name);
+
+  // Records a value if the name is tracked; returns whether it was.
+  bool set(std::string_view name, std::string_view value);
+  const std::string& get(int i) const { return values_[i]; }
+  bool has(int i) const { return known_[i]; }
+
+  // SET statements that bring `server` to these values, or "" when they
+  // already agree. Values the client never had are left alone.
+  std::string sync_sql(const TrackedParams& server) const;
+
+ private:
+  std::array<std::string, kTrackedNames.size()> values_;
+  std::array<bool, kTrackedNames.size()> known_{};
+};
+
+}  // namespace usher::session

@@ -1,0 +1,52 @@
+// Lets one coroutine sleep until any of several I/O completions arrives.
+// Read handlers call notify(); the session awaits wait(). All on one worker
+// thread, so no locking. A notify with nobody waiting is remembered, so a
+// completion that lands between two waits is never lost.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/asio/any_completion_handler.hpp>
+#include <optional>
+
+namespace usher::session {
+
+namespace asio = boost::asio;
+
+class Wakeup {
+ public:
+  void notify() {
+    if (handler_) {
+      auto h = std::move(*handler_);
+      handler_.reset();
+      // Post rather than resume inline: the notifier is itself a completion
+      // handler, and resuming the session inside it would nest stacks.
+      // Wrapped in a lambda: posting an any_completion_handler directly
+      // recurses forever in Boost 1.81 (its allocator wraps itself).
+      asio::post(executor_, [h = std::move(h)]() mutable { std::move(h)(); });
+    } else {
+      pending_ = true;
+    }
+  }
+
+  asio::awaitable<void> wait() {
+    if (pending_) {
+      pending_ = false;
+      co_return;
+    }
+    executor_ = co_await asio::this_coro::executor;
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+        [this](asio::any_completion_handler<void()> h) { handler_.emplace(std::move(h)); },
+        asio::use_awaitable);
+    pending_ = false;
+  }
+
+ private:
+  // Boost 1.81's any_completion_handler move-assignment wraps the handler in
+  // itself (infinite recursion on invocation), so it is only ever
+  // move-constructed: emplace() into this optional.
+  std::optional<asio::any_completion_handler<void()>> handler_;
+  asio::any_io_executor executor_;  // the waiting coroutine's
+  bool pending_ = false;
+};
+
+}  // namespace usher::session
