@@ -1,0 +1,25 @@
+# Shared by scripts/quickstart and scripts/test. Sourced, not run.
+
+# Debian 12 packages Usher needs to build and run.
+BUILD_PACKAGES="g++ cmake ninja-build pkg-config libboost1.81-dev libssl-dev libpg-query-dev
+  libhiredis-dev libspdlog-dev libfmt-dev postgresql-15 postgresql-contrib"
+# Extra packages for the test tiers (real peers and clients, fuzzing, format).
+TEST_PACKAGES="libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format
+  pgbouncer redis-server python3-pytest python3-psycopg python3-psycopg2 python3-asyncpg"
+
+# Installs whatever of the given packages is missing (apt-get only when needed).
+ensure_packages() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+PG_BIN=/usr/lib/postgresql/15/bin
