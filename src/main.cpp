@@ -97,8 +97,9 @@ void setup_logging(const Options& o, const usher::config::Config& c) {
   auto logger = std::make_shared<spdlog::logger>("usher", sinks.begin(), sinks.end());
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %Z [%P] %^%l%$ %v");
   int verbose = std::max(o.verbose, c.verbose);
-  logger->set_level(verbose >= 2 ? spdlog::level::trace
-                                 : verbose == 1 ? spdlog::level::debug : spdlog::level::info);
+  logger->set_level(verbose >= 2   ? spdlog::level::trace
+                    : verbose == 1 ? spdlog::level::debug
+                                   : spdlog::level::info);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }
@@ -160,7 +161,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   setup_logging(opts, loaded->config);
-  for (const auto& w : loaded->warnings) spdlog::warn("{}", w);
+  for (const auto& w : loaded->warnings)
+    spdlog::warn("{}", w);
 
   std::signal(SIGPIPE, SIG_IGN);
   std::string pidfile = loaded->config.pidfile;

@@ -34,6 +34,13 @@ std::vector<std::string> split_words(std::string_view sql) {
   return words;
 }
 
+std::string join(const std::vector<std::string>& words) {
+  std::string s;
+  for (const auto& w : words)
+    s += (s.empty() ? "" : " ") + w;
+  return s;
+}
+
 bool is_admin(const config::Config& c, const std::string& user) {
   return std::find(c.admin_users.begin(), c.admin_users.end(), user) != c.admin_users.end();
 }
@@ -67,7 +74,8 @@ asio::awaitable<void> wait_released(const std::vector<std::shared_ptr<pool::Pool
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (true) {
     bool busy = false;
-    for (const auto& p : pools) busy |= p->counts(runtime::Clock::now()).active > 0;
+    for (const auto& p : pools)
+      busy |= p->counts(runtime::Clock::now()).active > 0;
     if (!busy) co_return;
     timer.expires_after(std::chrono::milliseconds(20));
     co_await timer.async_wait(asio::use_awaitable);
@@ -94,8 +102,7 @@ void write_error(std::string& out, std::string_view sqlstate, std::string_view m
 
 // One admin command. Returns the CommandComplete tag, or an error.
 asio::awaitable<Result<std::string>> execute(session::ClientSession& s,
-                                             const std::vector<std::string>& w,
-                                             std::string& out) {
+                                             const std::vector<std::string>& w, std::string& out) {
   auto& rt = s.runtime();
   auto cfg = rt.config();
   std::string cmd = w.empty() ? "" : w[0];
@@ -110,7 +117,7 @@ asio::awaitable<Result<std::string>> execute(session::ClientSession& s,
     rs->write(out);
     co_return std::string();  // the result set carries its CommandComplete
   }
-  if (!is_admin(*cfg, s.user())) co_return make_error("42501", "admin access needed");
+  if (!is_admin(*cfg, s.user())) co_return make_error("08P01", "admin access needed");
   if (cmd == "reload") {
     Status st = rt.reload();
     if (!st) co_return st.take_error();
@@ -118,27 +125,31 @@ asio::awaitable<Result<std::string>> execute(session::ClientSession& s,
   }
   if (cmd == "pause") {
     auto pools = pools_of(rt, arg);
-    for (auto& p : pools) p->set_paused(true);
+    for (auto& p : pools)
+      p->set_paused(true);
     if (arg.empty()) rt.set_paused(true);
     co_await wait_released(pools);
     co_return std::string("PAUSE");
   }
   if (cmd == "resume") {
     if (arg.empty()) rt.set_paused(false);
-    for (auto& p : pools_of(rt, arg)) p->set_paused(false);
+    for (auto& p : pools_of(rt, arg))
+      p->set_paused(false);
     co_return std::string("RESUME");
   }
   if (cmd == "reconnect") {
-    for (auto& p : pools_of(rt, arg)) p->reconnect_all();
+    for (auto& p : pools_of(rt, arg))
+      p->reconnect_all();
     co_return std::string("RECONNECT");
   }
   if (cmd == "kill") {
     if (arg.empty()) co_return make_error("42601", "KILL needs a database name");
-    Error reason = make_error("08P01", "database killed by admin (KILL)");
+    Error reason = make_error("08P01", "database removed");
     co_await for_each_session(rt, [&](session::ClientSession& c) {
       if (c.database() == arg) c.kill(reason);
     });
-    for (auto& p : pools_of(rt, arg)) p->reconnect_all();
+    for (auto& p : pools_of(rt, arg))
+      p->reconnect_all();
     co_return std::string("KILL");
   }
   if (cmd == "shutdown") {
@@ -148,7 +159,7 @@ asio::awaitable<Result<std::string>> execute(session::ClientSession& s,
     rt.shutdown(mode);
     co_return std::string("SHUTDOWN");
   }
-  co_return make_error("42601", "unknown command: " + cmd + " (SHOW HELP lists the commands)");
+  co_return make_error("08P01", "invalid command '" + join(w) + "', use SHOW HELP;");
 }
 
 }  // namespace

@@ -15,7 +15,8 @@ void ResultSet::write(std::string& out) const {
   std::vector<protocol::Field> fields;
   for (const auto& row : rows_) {
     fields.clear();
-    for (const auto& v : row) fields.push_back(v ? protocol::Field{*v, false} : protocol::Field{{}, true});
+    for (const auto& v : row)
+      fields.push_back(v ? protocol::Field{*v, false} : protocol::Field{{}, true});
     protocol::write_data_row(out, fields);
   }
   protocol::write_command_complete(out, "SHOW");

@@ -18,26 +18,33 @@ using Row = std::vector<std::optional<std::string>>;
 
 namespace {
 
-std::string str(int64_t v) { return std::to_string(v); }
-std::string str(uint64_t v) { return std::to_string(v); }
+std::string str(int64_t v) {
+  return std::to_string(v);
+}
+std::string str(uint64_t v) {
+  return std::to_string(v);
+}
 
 const char* mode_name(config::PoolMode m) {
   switch (m) {
-    case config::PoolMode::kSession: return "session";
-    case config::PoolMode::kTransaction: return "transaction";
-    case config::PoolMode::kStatement: return "statement";
+    case config::PoolMode::kSession:
+      return "session";
+    case config::PoolMode::kTransaction:
+      return "transaction";
+    case config::PoolMode::kStatement:
+      return "statement";
   }
   return "session";
 }
 
 // Connection columns shared by SHOW CLIENTS and SHOW SERVERS (PgBouncer 1.18).
 std::vector<Column> connection_columns() {
-  return {{"type", kText},         {"user", kText},         {"database", kText},
-          {"state", kText},        {"addr", kText},         {"port", kInt4},
-          {"local_addr", kText},   {"local_port", kInt4},   {"connect_time", kText},
-          {"request_time", kText}, {"wait", kInt4},         {"wait_us", kInt4},
-          {"close_needed", kInt4}, {"ptr", kText},          {"link", kText},
-          {"remote_pid", kInt4},   {"tls", kText},          {"application_name", kText}};
+  return {{"type", kText},         {"user", kText},       {"database", kText},
+          {"state", kText},        {"addr", kText},       {"port", kInt4},
+          {"local_addr", kText},   {"local_port", kInt4}, {"connect_time", kText},
+          {"request_time", kText}, {"wait", kInt4},       {"wait_us", kInt4},
+          {"close_needed", kInt4}, {"ptr", kText},        {"link", kText},
+          {"remote_pid", kInt4},   {"tls", kText},        {"application_name", kText}};
 }
 
 // PgBouncer prints times as "2024-01-02 03:04:05 UTC"; we report the moment
@@ -54,8 +61,12 @@ std::string wall_time(double seconds_ago) {
   return buf;
 }
 
-std::string ptr_text(const void* p) { return fmt::format("{}", p); }
-std::string server_ptr(uint64_t id) { return fmt::format("0x{:x}", id); }
+std::string ptr_text(const void* p) {
+  return fmt::format("{}", p);
+}
+std::string server_ptr(uint64_t id) {
+  return fmt::format("0x{:x}", id);
+}
 
 asio::awaitable<std::vector<session::ClientInfo>> gather_clients(runtime::Runtime& rt) {
   std::vector<session::ClientInfo> all;
@@ -78,14 +89,22 @@ asio::awaitable<std::vector<session::ClientInfo>> gather_clients(runtime::Runtim
 }
 
 ResultSet show_pools(runtime::Runtime& rt, const std::vector<session::ClientInfo>& clients) {
-  ResultSet rs({{"database", kText},          {"user", kText},
-                {"cl_active", kInt4},         {"cl_waiting", kInt4},
-                {"cl_active_cancel_req", kInt4}, {"cl_waiting_cancel_req", kInt4},
-                {"sv_active", kInt4},         {"sv_active_cancel", kInt4},
-                {"sv_being_canceled", kInt4}, {"sv_idle", kInt4},
-                {"sv_used", kInt4},           {"sv_tested", kInt4},
-                {"sv_login", kInt4},          {"maxwait", kInt4},
-                {"maxwait_us", kInt4},        {"pool_mode", kText}});
+  ResultSet rs({{"database", kText},
+                {"user", kText},
+                {"cl_active", kInt4},
+                {"cl_waiting", kInt4},
+                {"cl_active_cancel_req", kInt4},
+                {"cl_waiting_cancel_req", kInt4},
+                {"sv_active", kInt4},
+                {"sv_active_cancel", kInt4},
+                {"sv_being_canceled", kInt4},
+                {"sv_idle", kInt4},
+                {"sv_used", kInt4},
+                {"sv_tested", kInt4},
+                {"sv_login", kInt4},
+                {"maxwait", kInt4},
+                {"maxwait_us", kInt4},
+                {"pool_mode", kText}});
   auto now = Clock::now();
   for (const auto& p : rt.pools().all()) {
     auto c = p->counts(now);
@@ -101,8 +120,8 @@ ResultSet show_pools(runtime::Runtime& rt, const std::vector<session::ClientInfo
     auto wait_s = static_cast<int64_t>(c.max_wait_seconds);
     auto wait_us = static_cast<int64_t>((c.max_wait_seconds - double(wait_s)) * 1e6);
     rs.add({p->database(), p->user(), str(int64_t(active)), str(int64_t(waiting)), "0", "0",
-            str(int64_t(c.active)), "0", "0", str(int64_t(c.idle)), "0", "0",
-            str(int64_t(c.login)), str(wait_s), str(wait_us), mode_name(p->settings().mode)});
+            str(int64_t(c.active)), "0", "0", str(int64_t(c.idle)), "0", "0", str(int64_t(c.login)),
+            str(wait_s), str(wait_us), mode_name(p->settings().mode)});
   }
   return rs;
 }
@@ -112,10 +131,11 @@ ResultSet show_clients(const std::vector<session::ClientInfo>& clients, int list
   for (const auto& c : clients) {
     auto wait_s = static_cast<int64_t>(c.wait_seconds);
     rs.add({"C", c.user, c.database, c.state == "waiting" ? "waiting" : "active", c.addr,
-            str(int64_t(c.port)), c.addr == "unix" ? "unix" : "127.0.0.1", str(int64_t(listen_port)),
-            wall_time(c.connect_time), wall_time(c.request_time), str(wait_s),
-            str(static_cast<int64_t>((c.wait_seconds - double(wait_s)) * 1e6)), "0",
-            ptr_text(c.ptr), c.has_server ? std::optional<std::string>(server_ptr(c.server_id)) : std::nullopt,
+            str(int64_t(c.port)), c.addr == "unix" ? "unix" : "127.0.0.1",
+            str(int64_t(listen_port)), wall_time(c.connect_time), wall_time(c.request_time),
+            str(wait_s), str(static_cast<int64_t>((c.wait_seconds - double(wait_s)) * 1e6)), "0",
+            ptr_text(c.ptr),
+            c.has_server ? std::optional<std::string>(server_ptr(c.server_id)) : std::nullopt,
             str(int64_t(c.pid)), std::nullopt, c.application_name});
   }
   return rs;
@@ -128,13 +148,13 @@ ResultSet show_servers(runtime::Runtime& rt, const std::vector<session::ClientIn
     if (!c.has_server) continue;
     rs.add({"S", c.user, c.database, "active", c.server_addr, str(int64_t(c.server_port)),
             "127.0.0.1", "0", wall_time(c.server_connect_time), wall_time(c.request_time), "0", "0",
-            "0", server_ptr(c.server_id), ptr_text(c.ptr), str(int64_t(c.server_pid)),
-            std::nullopt, c.application_name});
+            "0", server_ptr(c.server_id), ptr_text(c.ptr), str(int64_t(c.server_pid)), std::nullopt,
+            c.application_name});
   }
   for (const auto& p : rt.pools().all()) {
     for (const auto& s : p->idle_servers(now)) {
-      rs.add({"S", p->user(), p->database(), "idle", s.addr, str(int64_t(s.port)), "127.0.0.1",
-              "0", wall_time(s.connect_seconds), wall_time(s.idle_seconds), "0", "0", "0",
+      rs.add({"S", p->user(), p->database(), "idle", s.addr, str(int64_t(s.port)), "127.0.0.1", "0",
+              wall_time(s.connect_seconds), wall_time(s.idle_seconds), "0", "0", "0",
               server_ptr(s.id), std::nullopt, str(int64_t(s.pid)), std::nullopt, ""});
     }
   }
@@ -171,13 +191,20 @@ std::map<std::string, DbStats> stats_by_db(runtime::Runtime& rt) {
 }
 
 ResultSet show_stats(runtime::Runtime& rt) {
-  ResultSet rs({{"database", kText},          {"total_xact_count", kNumeric},
-                {"total_query_count", kNumeric}, {"total_received", kNumeric},
-                {"total_sent", kNumeric},      {"total_xact_time", kNumeric},
-                {"total_query_time", kNumeric}, {"total_wait_time", kNumeric},
-                {"avg_xact_count", kNumeric},  {"avg_query_count", kNumeric},
-                {"avg_recv", kNumeric},        {"avg_sent", kNumeric},
-                {"avg_xact_time", kNumeric},   {"avg_query_time", kNumeric},
+  ResultSet rs({{"database", kText},
+                {"total_xact_count", kNumeric},
+                {"total_query_count", kNumeric},
+                {"total_received", kNumeric},
+                {"total_sent", kNumeric},
+                {"total_xact_time", kNumeric},
+                {"total_query_time", kNumeric},
+                {"total_wait_time", kNumeric},
+                {"avg_xact_count", kNumeric},
+                {"avg_query_count", kNumeric},
+                {"avg_recv", kNumeric},
+                {"avg_sent", kNumeric},
+                {"avg_xact_time", kNumeric},
+                {"avg_query_time", kNumeric},
                 {"avg_wait_time", kNumeric}});
   for (const auto& [db, d] : stats_by_db(rt)) {
     rs.add({db, str(d.t.xact_count), str(d.t.query_count), str(d.t.bytes_received),
@@ -190,9 +217,14 @@ ResultSet show_stats(runtime::Runtime& rt) {
 }
 
 ResultSet show_stats_part(runtime::Runtime& rt, bool totals) {
-  ResultSet rs({{"database", kText},     {"xact_count", kNumeric}, {"query_count", kNumeric},
-                {"bytes_received", kNumeric}, {"bytes_sent", kNumeric}, {"xact_time", kNumeric},
-                {"query_time", kNumeric}, {"wait_time", kNumeric}});
+  ResultSet rs({{"database", kText},
+                {"xact_count", kNumeric},
+                {"query_count", kNumeric},
+                {"bytes_received", kNumeric},
+                {"bytes_sent", kNumeric},
+                {"xact_time", kNumeric},
+                {"query_time", kNumeric},
+                {"wait_time", kNumeric}});
   for (const auto& [db, d] : stats_by_db(rt)) {
     if (totals) {
       rs.add({db, str(d.t.xact_count), str(d.t.query_count), str(d.t.bytes_received),
@@ -227,28 +259,38 @@ ResultSet show_totals(runtime::Runtime& rt) {
   }
   ResultSet rs({{"name", kText}, {"value", kNumeric}});
   std::pair<const char*, uint64_t> rows[] = {
-      {"total_xact_count", all.t.xact_count},     {"total_query_count", all.t.query_count},
+      {"total_xact_count", all.t.xact_count},       {"total_query_count", all.t.query_count},
       {"total_client_bytes", all.t.bytes_received}, {"total_server_bytes", all.t.bytes_sent},
-      {"total_xact_time", all.t.xact_time_us},    {"total_query_time", all.t.query_time_us},
-      {"total_wait_time", all.t.wait_time_us},    {"avg_xact_count", all.a.xact_count},
-      {"avg_query_count", all.a.query_count},     {"avg_client_bytes", all.a.bytes_received},
-      {"avg_server_bytes", all.a.bytes_sent},     {"avg_xact_time", all.a.xact_time_us},
-      {"avg_query_time", all.a.query_time_us},    {"avg_wait_time", all.a.wait_time_us}};
-  for (const auto& [name, v] : rows) rs.add({name, str(v)});
+      {"total_xact_time", all.t.xact_time_us},      {"total_query_time", all.t.query_time_us},
+      {"total_wait_time", all.t.wait_time_us},      {"avg_xact_count", all.a.xact_count},
+      {"avg_query_count", all.a.query_count},       {"avg_client_bytes", all.a.bytes_received},
+      {"avg_server_bytes", all.a.bytes_sent},       {"avg_xact_time", all.a.xact_time_us},
+      {"avg_query_time", all.a.query_time_us},      {"avg_wait_time", all.a.wait_time_us}};
+  for (const auto& [name, v] : rows)
+    rs.add({name, str(v)});
   return rs;
 }
 
 ResultSet show_databases(runtime::Runtime& rt) {
   auto cfg = rt.config();
-  ResultSet rs({{"name", kText},          {"host", kText},           {"port", kInt4},
-                {"database", kText},      {"force_user", kText},     {"pool_size", kInt4},
-                {"min_pool_size", kInt4}, {"reserve_pool", kInt4},   {"pool_mode", kText},
-                {"max_connections", kInt4}, {"current_connections", kInt4}, {"paused", kInt4},
+  ResultSet rs({{"name", kText},
+                {"host", kText},
+                {"port", kInt4},
+                {"database", kText},
+                {"force_user", kText},
+                {"pool_size", kInt4},
+                {"min_pool_size", kInt4},
+                {"reserve_pool", kInt4},
+                {"pool_mode", kText},
+                {"max_connections", kInt4},
+                {"current_connections", kInt4},
+                {"paused", kInt4},
                 {"disabled", kInt4}});
   std::map<std::string, int> current;
   std::map<std::string, bool> paused;
   auto now = Clock::now();
-  for (const auto& p : rt.pools().all()) current[p->database()] += p->counts(now).total;
+  for (const auto& p : rt.pools().all())
+    current[p->database()] += p->counts(now).total;
   auto add = [&](const config::DatabaseConfig& db) {
     rs.add({db.name, db.host, str(int64_t(db.port)), db.dbname.value_or(db.name),
             db.user ? std::optional<std::string>(*db.user) : std::nullopt,
@@ -262,7 +304,8 @@ ResultSet show_databases(runtime::Runtime& rt) {
   // The admin console itself is listed, as in PgBouncer.
   rs.add({"pgbouncer", std::nullopt, str(int64_t(cfg->listen_port)), "pgbouncer", "pgbouncer", "2",
           "0", "0", "statement", "0", "0", "0", "0"});
-  for (const auto& [name, db] : cfg->databases) add(db);
+  for (const auto& [name, db] : cfg->databases)
+    add(db);
   return rs;
 }
 
@@ -270,8 +313,10 @@ ResultSet show_users(runtime::Runtime& rt) {
   auto cfg = rt.config();
   ResultSet rs({{"name", kText}, {"pool_mode", kText}});
   std::set<std::string> names;
-  for (const auto& [name, u] : cfg->users) names.insert(name);
-  for (const auto& [name, secret] : cfg->auth_users) names.insert(name);
+  for (const auto& [name, u] : cfg->users)
+    names.insert(name);
+  for (const auto& [name, secret] : cfg->auth_users)
+    names.insert(name);
   for (const auto& name : names) {
     std::optional<std::string> mode;
     if (auto it = cfg->users.find(name); it != cfg->users.end() && it->second.pool_mode) {
@@ -299,22 +344,23 @@ ResultSet show_lists(runtime::Runtime& rt, const std::vector<session::ClientInfo
     used_servers += c.active + c.login;
     free_servers += c.idle;
   }
-  for (const auto& c : clients) login += c.state == "login";
+  for (const auto& c : clients)
+    login += c.state == "login";
   ResultSet rs({{"list", kText}, {"items", kInt4}});
-  std::pair<const char*, int64_t> rows[] = {
-      {"databases", int64_t(cfg->databases.size())},
-      {"users", int64_t(cfg->auth_users.size())},
-      {"pools", int64_t(rt.pools().all().size())},
-      {"free_clients", 0},
-      {"used_clients", int64_t(clients.size()) - login},
-      {"login_clients", login},
-      {"free_servers", free_servers},
-      {"used_servers", used_servers},
-      {"dns_names", 0},
-      {"dns_zones", 0},
-      {"dns_queries", 0},
-      {"dns_pending", 0}};
-  for (const auto& [name, v] : rows) rs.add({name, str(v)});
+  std::pair<const char*, int64_t> rows[] = {{"databases", int64_t(cfg->databases.size())},
+                                            {"users", int64_t(cfg->auth_users.size())},
+                                            {"pools", int64_t(rt.pools().all().size())},
+                                            {"free_clients", 0},
+                                            {"used_clients", int64_t(clients.size()) - login},
+                                            {"login_clients", login},
+                                            {"free_servers", free_servers},
+                                            {"used_servers", used_servers},
+                                            {"dns_names", 0},
+                                            {"dns_zones", 0},
+                                            {"dns_queries", 0},
+                                            {"dns_pending", 0}};
+  for (const auto& [name, v] : rows)
+    rs.add({name, str(v)});
   return rs;
 }
 
@@ -361,9 +407,11 @@ asio::awaitable<Result<ResultSet>> show(runtime::Runtime& rt, const std::string&
     rs.add({"suspended", "no"});
     co_return rs;
   }
-  if (what == "dns_hosts") co_return ResultSet({{"hostname", kText}, {"ttl", kInt8}, {"addrs", kText}});
-  if (what == "dns_zones") co_return ResultSet({{"zonename", kText}, {"serial", kInt8}, {"count", kInt4}});
-  co_return make_error("42601", "unknown SHOW command: " + what);
+  if (what == "dns_hosts")
+    co_return ResultSet({{"hostname", kText}, {"ttl", kInt8}, {"addrs", kText}});
+  if (what == "dns_zones")
+    co_return ResultSet({{"zonename", kText}, {"serial", kInt8}, {"count", kInt4}});
+  co_return make_error("08P01", "invalid command 'show " + what + "', use SHOW HELP;");
 }
 
 }  // namespace usher::admin

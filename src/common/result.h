@@ -47,6 +47,8 @@ class [[nodiscard]] Result {
 };
 
 using Status = Result<Ok>;
-inline Status ok_status() { return Ok{}; }
+inline Status ok_status() {
+  return Ok{};
+}
 
 }  // namespace usher

@@ -40,7 +40,8 @@ class ByteBuffer {
         std::memmove(data(), data() + begin_, used);
       } else {
         size_t cap = std::max<size_t>(capacity_ * 2, 16384);
-        while (cap - used < min) cap *= 2;
+        while (cap - used < min)
+          cap *= 2;
         std::unique_ptr<uint8_t[]> bigger(new uint8_t[cap]);
         std::memcpy(bigger.get(), data() + begin_, used);
         heap_ = std::move(bigger);

@@ -100,11 +100,12 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
   ServerTarget target;
   std::chrono::milliseconds timeout;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (login_failed_at_ != Clock::time_point{} &&
         Clock::now() - login_failed_at_ < settings_.server_login_retry) {
       --connecting_;
       close_slot_locked();
+      hand_off_locked(lock);  // the next waiter fails fast too
       co_return login_retry_error();
     }
     target = target_;
@@ -166,12 +167,28 @@ asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& i
       case GrantKind::kServer: {
         ServerPtr server = std::move(grant.server);
         if (server->worker() != worker) server->adopt(io, worker);
-        if (server->idle_and_healthy()) co_return server;
+        if (co_await check(*server)) co_return server;
         discard(std::move(server));  // died while idle: try again
         break;
       }
     }
   }
+}
+
+asio::awaitable<bool> Pool::check(ServerConnection& server) {
+  if (!server.idle_and_healthy()) co_return false;
+  std::string query;
+  {
+    std::lock_guard lock(mu_);
+    if (settings_.server_check_query.empty() ||
+        Clock::now() - server.last_used < settings_.server_check_delay) {
+      co_return true;
+    }
+    query = settings_.server_check_query;
+  }
+  // Idle for longer than server_check_delay: make sure it still answers.
+  Status st = co_await server.run_query(query);
+  co_return st.ok();
 }
 
 void Pool::hand_off_locked(std::unique_lock<std::mutex>& lock) {
@@ -295,8 +312,8 @@ int Pool::maintain(Clock::time_point now) {
         bool too_idle = settings_.server_idle_timeout.count() > 0 &&
                         now - s.last_used > settings_.server_idle_timeout &&
                         total_ > settings_.min_pool_size;
-        bool too_old = settings_.server_lifetime.count() > 0 &&
-                       now - s.created_at > settings_.server_lifetime;
+        bool too_old =
+            settings_.server_lifetime.count() > 0 && now - s.created_at > settings_.server_lifetime;
         if (too_idle || too_old || closed_) {
           to_close.push_back(std::move(*it));
           it = list.erase(it);
@@ -313,7 +330,8 @@ int Pool::maintain(Clock::time_point now) {
       to_open = settings_.min_pool_size - total_;
     }
   }
-  for (auto& s : to_close) s->close();
+  for (auto& s : to_close)
+    s->close();
   return to_open;
 }
 
@@ -323,8 +341,8 @@ void Pool::update_settings(const PoolSettings& settings, const ServerTarget& tar
                         target.dbname != target_.dbname || target.user != target_.user ||
                         target.password != target_.password;
   settings_ = settings;
-  auto keys = std::make_tuple(target_.has_scram_keys, target_.scram_client_key,
-                              target_.scram_server_key);
+  auto keys =
+      std::make_tuple(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key);
   target_ = target;
   std::tie(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key) = keys;
   hand_off_locked(lock);
@@ -366,15 +384,18 @@ void Pool::reconnect_all() {
     std::unique_lock lock(mu_);
     ++generation_;
     for (auto& list : idle_) {
-      for (auto& s : list) to_close.push_back(std::move(s));
+      for (auto& s : list)
+        to_close.push_back(std::move(s));
       list.clear();
     }
-    for (size_t i = 0; i < to_close.size(); ++i) close_slot_locked();
+    for (size_t i = 0; i < to_close.size(); ++i)
+      close_slot_locked();
     idle_count_ = 0;
     welcome_.clear();
     hand_off_locked(lock);
   }
-  for (auto& s : to_close) s->close();
+  for (auto& s : to_close)
+    s->close();
 }
 
 void Pool::close_all(const Error& reason) {

@@ -157,6 +157,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   static void complete(Waiter& w, Grant grant);
 
   asio::awaitable<Result<ServerPtr>> open_connection();
+  // Whether an idle server may serve a client: it must not have spoken or
+  // closed while idle, and after server_check_delay it must answer
+  // server_check_query.
+  asio::awaitable<bool> check(ServerConnection& server);
 
   const std::string database_;
   const std::string user_;

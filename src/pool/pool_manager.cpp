@@ -75,10 +75,10 @@ std::shared_ptr<Pool> PoolManager::get(const config::Config& c, const config::Da
     if (auto it = c.users.find(user); it != c.users.end() && it->second.max_user_connections) {
       max_user = *it->second.max_user_connections;
     }
-    pool = std::make_shared<Pool>(db.name, user, target_for(c, db, user), settings_for(c, db, user),
-                                  workers_,
-                                  limit(db_limits_, db.name, db.max_db_connections.value_or(c.max_db_connections)),
-                                  limit(user_limits_, user, max_user));
+    pool = std::make_shared<Pool>(
+        db.name, user, target_for(c, db, user), settings_for(c, db, user), workers_,
+        limit(db_limits_, db.name, db.max_db_connections.value_or(c.max_db_connections)),
+        limit(user_limits_, user, max_user));
   }
   return pool;
 }
@@ -97,7 +97,8 @@ void PoolManager::apply(const config::Config& c) {
     pool->update_settings(settings_for(c, *db, key.second), target_for(c, *db, key.second));
     limit(db_limits_, db->name, db->max_db_connections.value_or(c.max_db_connections));
     int max_user = c.max_user_connections;
-    if (auto it = c.users.find(key.second); it != c.users.end() && it->second.max_user_connections) {
+    if (auto it = c.users.find(key.second);
+        it != c.users.end() && it->second.max_user_connections) {
       max_user = *it->second.max_user_connections;
     }
     limit(user_limits_, key.second, max_user);
@@ -107,7 +108,8 @@ void PoolManager::apply(const config::Config& c) {
 std::vector<std::shared_ptr<Pool>> PoolManager::all() const {
   std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<Pool>> out;
-  for (const auto& [k, p] : pools_) out.push_back(p);
+  for (const auto& [k, p] : pools_)
+    out.push_back(p);
   return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <optional>
+
 #include "auth/md5.h"
 #include "auth/scram.h"
 #include "net/message_io.h"
@@ -15,7 +17,9 @@ using asio::as_tuple;
 using asio::use_awaitable;
 constexpr uint32_t kMaxLoginMessage = 1 << 20;
 
-Error server_error(const std::string& what) { return make_error("08006", what); }
+Error server_error(const std::string& what) {
+  return make_error("08006", what);
+}
 
 // Answers one authentication request from the server. Returns an empty
 // string when the request needs no answer (AuthenticationOk, SASLFinal).
@@ -27,29 +31,38 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       return out;
     case protocol::AuthCode::kCleartextPassword:
       if (t.password.empty() || auth::is_md5_secret(t.password)) {
-        return make_error("08P01", "server asked for a cleartext password, and none is configured for user \"" + t.user + "\"");
+        return make_error(
+            "08P01", "server asked for a cleartext password, and none is configured for user \"" +
+                         t.user + "\"");
       }
       protocol::write_password_message(out, t.password);
       return out;
     case protocol::AuthCode::kMd5Password:
       if (t.password.empty()) {
-        return make_error("08P01", "server asked for an md5 password, and none is configured for user \"" + t.user + "\"");
+        return make_error(
+            "08P01",
+            "server asked for an md5 password, and none is configured for user \"" + t.user + "\"");
       }
       protocol::write_password_message(out,
                                        auth::md5_salted_response(t.password, t.user, req.md5_salt));
       return out;
     case protocol::AuthCode::kSasl: {
       bool offered = false;
-      for (auto m : req.mechanisms) offered |= (m == auth::kScramSha256Mechanism);
+      for (auto m : req.mechanisms)
+        offered |= (m == auth::kScramSha256Mechanism);
       if (!offered) return make_error("08P01", "server offers no SASL mechanism Usher supports");
       if (t.has_scram_keys) {
         scram = std::make_unique<auth::ScramClient>(t.scram_client_key, t.scram_server_key);
       } else if (!t.password.empty() && !auth::is_md5_secret(t.password)) {
         scram = std::make_unique<auth::ScramClient>(t.password);
       } else {
-        return make_error("08P01", "server asked for SCRAM authentication, and no password is configured for user \"" + t.user + "\"");
+        return make_error(
+            "08P01",
+            "server asked for SCRAM authentication, and no password is configured for user \"" +
+                t.user + "\"");
       }
-      protocol::write_sasl_initial_response(out, auth::kScramSha256Mechanism, scram->client_first());
+      protocol::write_sasl_initial_response(out, auth::kScramSha256Mechanism,
+                                            scram->client_first());
       return out;
     }
     case protocol::AuthCode::kSaslContinue: {
@@ -66,7 +79,8 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       return out;
     }
   }
-  return make_error("08P01", "unsupported authentication method " + std::to_string(req.code) + " requested by server");
+  return make_error("08P01", "unsupported authentication method " + std::to_string(req.code) +
+                                 " requested by server");
 }
 
 asio::awaitable<Result<net::Endpoint>> resolve(const ServerTarget& t) {
@@ -86,13 +100,14 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t) {
   std::string out;
   std::vector<std::pair<std::string, std::string>> params = {{"user", t.user},
                                                              {"database", t.dbname}};
-  for (const auto& p : t.startup_params) params.push_back(p);
+  for (const auto& p : t.startup_params)
+    params.push_back(p);
   protocol::write_startup_message(out, params);
   std::unique_ptr<auth::ScramClient> scram;
   while (true) {
     if (!out.empty()) {
-      auto [ec, n] = co_await asio::async_write(conn.socket(), asio::buffer(out),
-                                                as_tuple(use_awaitable));
+      auto [ec, n] =
+          co_await asio::async_write(conn.socket(), asio::buffer(out), as_tuple(use_awaitable));
       if (ec) co_return server_error("could not send to server: " + ec.message());
       out.clear();
     }
@@ -154,6 +169,31 @@ bool ServerConnection::idle_and_healthy() {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+asio::awaitable<Status> ServerConnection::run_query(std::string_view sql) {
+  std::string out;
+  protocol::write_query(out, sql);
+  Status st = co_await net::write_all(socket_, out);
+  if (!st) co_return st;
+  std::optional<Error> failed;
+  while (true) {
+    auto msg = co_await net::read_message(socket_, in_, kMaxLoginMessage);
+    if (!msg) co_return msg.take_error();
+    char type = msg->header.type;
+    if (type == 'S') {
+      auto ps = protocol::parse_parameter_status(msg->body);
+      if (ps) set_parameter(ps->name, ps->value);
+    } else if (type == 'E' && !failed) {
+      auto e = protocol::parse_error_fields(msg->body);
+      failed = e ? make_error(std::string(e->code), std::string(e->message))
+                 : make_error("08P01", "malformed ErrorResponse from server");
+    }
+    in_.consume(msg->header.total());
+    if (type == 'Z') break;
+  }
+  if (failed) co_return *failed;
+  co_return ok_status();
+}
+
 void ServerConnection::close() {
   boost::system::error_code ec;
   socket_.close(ec);
@@ -195,6 +235,7 @@ asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
   }
   net::tune_socket(conn->socket(), true);
   auto st = co_await login(*conn, target);
+  if (st && !target.connect_query.empty()) st = co_await conn->run_query(target.connect_query);
   deadline.cancel();
   if (!st) {
     if (timed_out) co_return server_error("server login timed out (server_connect_timeout)");

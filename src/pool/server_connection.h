@@ -61,6 +61,12 @@ class ServerConnection {
 
   void close();
 
+  // Runs a simple query for Usher itself (SET replay, server_reset_query,
+  // server_check_query, connect_query) and swallows the results; keeps
+  // tracked parameters up to date. No read may be outstanding on the socket.
+  // Returns the server's first error, if any.
+  asio::awaitable<Status> run_query(std::string_view sql);
+
   // What the server told us at login and since.
   std::vector<std::pair<std::string, std::string>>& parameters() { return parameters_; }
   void set_parameter(std::string_view name, std::string_view value);
@@ -75,7 +81,7 @@ class ServerConnection {
   std::string remote_addr;
   int remote_port = 0;
   bool needs_reset_query = false;  // run server_reset_query before next use
-  uint64_t generation = 0;  // the pool's generation when opened; RECONNECT bumps it
+  uint64_t generation = 0;         // the pool's generation when opened; RECONNECT bumps it
 
  private:
   net::Socket socket_;

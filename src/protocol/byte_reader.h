@@ -44,6 +44,8 @@ class ByteReader {
   }
   // A NUL-terminated string; the view excludes the NUL.
   bool read_cstring(std::string_view& out) {
+    // An empty span may have a null data(): memchr(nullptr, 0, 0) is UB.
+    if (remaining() == 0) return false;
     const void* nul = std::memchr(bytes_.data() + pos_, 0, remaining());
     if (nul == nullptr) return false;
     size_t len = static_cast<const uint8_t*>(nul) - (bytes_.data() + pos_);

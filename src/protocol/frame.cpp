@@ -22,8 +22,20 @@ StartupHeader peek_startup_header(std::span<const uint8_t> bytes) {
 
 bool is_frontend_type(char type) {
   switch (type) {
-    case 'Q': case 'P': case 'B': case 'D': case 'E': case 'C': case 'H': case 'S':
-    case 'F': case 'X': case 'd': case 'c': case 'f': case 'p':
+    case 'Q':
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'E':
+    case 'C':
+    case 'H':
+    case 'S':
+    case 'F':
+    case 'X':
+    case 'd':
+    case 'c':
+    case 'f':
+    case 'p':
       return true;
     default:
       return false;
@@ -35,11 +47,14 @@ Error framing_error(char type, uint32_t length) {
   auto printable = [](char c) { return c >= 0x20 && c < 0x7f; };
   if (!is_frontend_type(type)) {
     if (printable(type)) {
-      return make_error("08P01", std::string("invalid frontend message type ") + std::to_string(int(type)));
+      return make_error("08P01",
+                        std::string("invalid frontend message type ") + std::to_string(int(type)));
     }
-    return make_error("08P01", "invalid frontend message type " + std::to_string(int(uint8_t(type))));
+    return make_error("08P01",
+                      "invalid frontend message type " + std::to_string(int(uint8_t(type))));
   }
-  return make_error("08P01", "message length " + std::to_string(length) + " exceeds max_packet_size");
+  return make_error("08P01",
+                    "message length " + std::to_string(length) + " exceeds max_packet_size");
 }
 
 }  // namespace usher::protocol

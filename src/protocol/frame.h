@@ -12,7 +12,7 @@
 
 namespace usher::protocol {
 
-inline constexpr size_t kHeaderSize = 5;           // type + int32 length
+inline constexpr size_t kHeaderSize = 5;              // type + int32 length
 inline constexpr uint32_t kMaxStartupPacket = 10000;  // PostgreSQL's own limit
 
 struct FrameHeader {

@@ -65,12 +65,23 @@ Result<ErrorFields> parse_error_fields(std::span<const uint8_t> body) {
     std::string_view value;
     if (!r.read_cstring(value)) return malformed("ErrorResponse");
     switch (code) {
-      case 'S': localized_severity = value; break;
-      case 'V': e.severity = value; break;
-      case 'C': e.code = value; break;
-      case 'M': e.message = value; break;
-      case 'D': e.detail = value; break;
-      default: break;
+      case 'S':
+        localized_severity = value;
+        break;
+      case 'V':
+        e.severity = value;
+        break;
+      case 'C':
+        e.code = value;
+        break;
+      case 'M':
+        e.message = value;
+        break;
+      case 'D':
+        e.detail = value;
+        break;
+      default:
+        break;
     }
   }
   if (e.severity.empty()) e.severity = localized_severity;

@@ -37,21 +37,23 @@ Result<StartupPacket> parse_startup_packet(std::span<const uint8_t> packet) {
   }
   if ((code >> 16) != 3) {
     return make_error("0A000", "unsupported frontend protocol " + std::to_string(code >> 16) + "." +
-                                   std::to_string(code & 0xffff) +
-                                   ": server supports 3.0 to 3.0");
+                                   std::to_string(code & 0xffff) + ": server supports 3.0 to 3.0");
   }
   StartupMessage m;
   m.protocol = code;
   // Pairs of NUL-terminated strings, then a final NUL.
   while (true) {
     std::string_view key;
-    if (!r.read_cstring(key)) return make_error("08P01", "invalid startup packet layout: expected terminator as last byte");
+    if (!r.read_cstring(key))
+      return make_error("08P01", "invalid startup packet layout: expected terminator as last byte");
     if (key.empty()) break;
     std::string_view value;
-    if (!r.read_cstring(value)) return make_error("08P01", "invalid startup packet layout: expected terminator as last byte");
+    if (!r.read_cstring(value))
+      return make_error("08P01", "invalid startup packet layout: expected terminator as last byte");
     m.params.emplace_back(key, value);
   }
-  if (!r.empty()) return make_error("08P01", "invalid startup packet layout: expected terminator as last byte");
+  if (!r.empty())
+    return make_error("08P01", "invalid startup packet layout: expected terminator as last byte");
   return StartupPacket{std::move(m)};
 }
 

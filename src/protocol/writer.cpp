@@ -54,7 +54,9 @@ void MessageWriter::finish() {
   out_[start_ + 3] = char(len);
 }
 
-void write_authentication_ok(std::string& out) { MessageWriter(out).begin('R').i32(0).finish(); }
+void write_authentication_ok(std::string& out) {
+  MessageWriter(out).begin('R').i32(0).finish();
+}
 
 void write_authentication_cleartext(std::string& out) {
   MessageWriter(out).begin('R').i32(3).finish();
@@ -127,7 +129,8 @@ void write_negotiate_protocol_version(std::string& out, int32_t newest_minor,
                                       const std::vector<std::string_view>& unrecognized) {
   MessageWriter w(out);
   w.begin('v').i32(int32_t(kProtocolV3) | newest_minor).i32(int32_t(unrecognized.size()));
-  for (auto name : unrecognized) w.cstring(name);
+  for (auto name : unrecognized)
+    w.cstring(name);
   w.finish();
 }
 
@@ -148,13 +151,16 @@ void write_command_complete(std::string& out, std::string_view tag) {
   MessageWriter(out).begin('C').cstring(tag).finish();
 }
 
-void write_empty_query_response(std::string& out) { MessageWriter(out).begin('I').finish(); }
+void write_empty_query_response(std::string& out) {
+  MessageWriter(out).begin('I').finish();
+}
 
 void write_startup_message(std::string& out,
                            const std::vector<std::pair<std::string, std::string>>& params) {
   MessageWriter w(out);
   w.begin_startup().i32(int32_t(kProtocolV3));
-  for (const auto& [k, v] : params) w.cstring(k).cstring(v);
+  for (const auto& [k, v] : params)
+    w.cstring(k).cstring(v);
   w.u8(0).finish();
 }
 
@@ -175,7 +181,9 @@ void write_query(std::string& out, std::string_view sql) {
   MessageWriter(out).begin('Q').cstring(sql).finish();
 }
 
-void write_terminate(std::string& out) { MessageWriter(out).begin('X').finish(); }
+void write_terminate(std::string& out) {
+  MessageWriter(out).begin('X').finish();
+}
 
 void write_cancel_request(std::string& out, uint32_t pid, uint32_t secret) {
   MessageWriter(out)
@@ -186,6 +194,8 @@ void write_cancel_request(std::string& out, uint32_t pid, uint32_t secret) {
       .finish();
 }
 
-void write_ssl_response(std::string& out, bool accept) { out.push_back(accept ? 'S' : 'N'); }
+void write_ssl_response(std::string& out, bool accept) {
+  out.push_back(accept ? 'S' : 'N');
+}
 
 }  // namespace usher::protocol

@@ -28,7 +28,8 @@ Runtime::Runtime(config::LoadResult loaded, std::vector<std::string>)
       janitor_(control_),
       pools_(resolve_workers(config_->workers)) {
   int n = resolve_workers(config_->workers);
-  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i));
+  for (int i = 0; i < n; ++i)
+    workers_.push_back(std::make_unique<Worker>(i));
 }
 
 Runtime::~Runtime() {
@@ -36,6 +37,12 @@ Runtime::~Runtime() {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();
   }
+  // Idle servers' sockets belong to the workers' io_contexts: close them
+  // first. Then destroy the workers, whose sessions still use the pools and
+  // the cancel registry (members destroyed after this body).
+  for (auto& pool : pools_.all())
+    pool->reconnect_all();
+  workers_.clear();
   if (!unix_socket_path_.empty()) ::unlink(unix_socket_path_.c_str());
 }
 
@@ -47,7 +54,8 @@ std::shared_ptr<const config::Config> Runtime::config() const {
 Status Runtime::listen() {
   auto c = config();
   auto add = [&](const net::Endpoint& ep, const std::string& name) -> Status {
-    auto acc = std::make_unique<asio::basic_socket_acceptor<asio::generic::stream_protocol>>(control_);
+    auto acc =
+        std::make_unique<asio::basic_socket_acceptor<asio::generic::stream_protocol>>(control_);
     boost::system::error_code ec;
     acc->open(ep.protocol(), ec);
     if (!ec && ep.protocol().family() != AF_UNIX) {
@@ -84,7 +92,8 @@ Status Runtime::listen() {
     if (!st) return st;
     ::chmod(unix_socket_path_.c_str(), static_cast<mode_t>(c->unix_socket_mode));
   }
-  if (acceptors_.empty()) return make_error("", "nothing to listen on: set listen_addr or unix_socket_dir");
+  if (acceptors_.empty())
+    return make_error("", "nothing to listen on: set listen_addr or unix_socket_dir");
   return ok_status();
 }
 
@@ -94,23 +103,25 @@ void Runtime::start_accept(int index) {
   // is created directly on that worker's io_context.
   Worker* target = workers_[0].get();
   for (auto& w : workers_) {
-    if (w->clients.load(std::memory_order_relaxed) < target->clients.load(std::memory_order_relaxed)) {
+    if (w->clients.load(std::memory_order_relaxed) <
+        target->clients.load(std::memory_order_relaxed)) {
       target = w.get();
     }
   }
-  acc.async_accept(target->io, [this, index, target](boost::system::error_code ec, net::Socket socket) {
-    if (shutdown_.load() != ShutdownMode::kNone) return;  // listeners are closing
-    if (!ec) {
-      asio::post(target->io, [this, target, s = std::move(socket)]() mutable {
-        session::ClientSession::start(*this, *target, std::move(s));
-      });
-    } else if (ec == asio::error::operation_aborted) {
-      return;
-    } else {
-      spdlog::warn("accept failed: {}", ec.message());
-    }
-    start_accept(index);
-  });
+  acc.async_accept(target->io,
+                   [this, index, target](boost::system::error_code ec, net::Socket socket) {
+                     if (shutdown_.load() != ShutdownMode::kNone) return;  // listeners are closing
+                     if (!ec) {
+                       asio::post(target->io, [this, target, s = std::move(socket)]() mutable {
+                         session::ClientSession::start(*this, *target, std::move(s));
+                       });
+                     } else if (ec == asio::error::operation_aborted) {
+                       return;
+                     } else {
+                       spdlog::warn("accept failed: {}", ec.message());
+                     }
+                     start_accept(index);
+                   });
 }
 
 void Runtime::run() {
@@ -120,7 +131,8 @@ void Runtime::run() {
       w->io.run();
     });
   }
-  for (size_t i = 0; i < acceptors_.size(); ++i) start_accept(static_cast<int>(i));
+  for (size_t i = 0; i < acceptors_.size(); ++i)
+    start_accept(static_cast<int>(i));
   signals_.add(SIGHUP);
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
@@ -138,7 +150,8 @@ void Runtime::run() {
     if (!ec) janitor_tick();
   });
   control_.run();
-  for (auto& w : workers_) w->io.stop();
+  for (auto& w : workers_)
+    w->io.stop();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
@@ -149,7 +162,8 @@ void Runtime::on_signal(int sig) {
     case SIGHUP: {
       spdlog::info("got SIGHUP, re-reading config");
       Status st = reload();
-      if (!st) spdlog::error("reload failed, keeping the old configuration: {}", st.error().message);
+      if (!st)
+        spdlog::error("reload failed, keeping the old configuration: {}", st.error().message);
       break;
     }
     case SIGINT:
@@ -173,7 +187,8 @@ Status Runtime::reload() {
   auto current = config();
   auto loaded = config::load_config(current->config_path);
   if (!loaded) return loaded.take_error();
-  for (const auto& w : loaded->warnings) spdlog::warn("{}", w);
+  for (const auto& w : loaded->warnings)
+    spdlog::warn("{}", w);
   auto next = std::make_shared<const config::Config>(std::move(loaded->config));
   {
     std::lock_guard lock(config_mu_);
@@ -185,7 +200,8 @@ Status Runtime::reload() {
 
 void Runtime::set_paused(bool paused) {
   paused_ = paused;
-  for (auto& pool : pools_.all()) pool->set_paused(paused);
+  for (auto& pool : pools_.all())
+    pool->set_paused(paused);
 }
 
 void Runtime::shutdown(ShutdownMode mode) {
@@ -222,15 +238,16 @@ void Runtime::janitor_tick() {
   // SHOW STATS averages cover the last full stats_period.
   if (c->stats_period.count() > 0 && now - last_stats_roll_ >= c->stats_period) {
     double seconds = std::chrono::duration<double>(now - last_stats_roll_).count();
-    for (auto& pool : pools_.all()) pool->stats().roll(seconds);
+    for (auto& pool : pools_.all())
+      pool->stats().roll(seconds);
     last_stats_roll_ = now;
   }
   // Sessions: client-side timeouts, checked on each session's own worker,
   // at a coarser period since it visits every client.
   if (++ticks_ % 5 == 0) {
     for (auto& w : workers_) {
-    asio::post(w->io, [w = w.get(), now, c] {
-      for (auto& weak : w->sessions) {
+      asio::post(w->io, [w = w.get(), now, c] {
+        for (auto& weak : w->sessions) {
           if (auto s = weak.lock()) s->check_timeouts(now, *c);
         }
       });
@@ -243,7 +260,8 @@ void Runtime::janitor_tick() {
     done = client_count.load() == 0;
   } else if (mode == ShutdownMode::kWaitForServers) {
     done = true;
-    for (auto& pool : pools_.all()) done &= pool->counts(now).active == 0;
+    for (auto& pool : pools_.all())
+      done &= pool->counts(now).active == 0;
   }
   if (exiting_) {
     control_.stop();

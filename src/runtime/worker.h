@@ -17,14 +17,16 @@ namespace usher::runtime {
 namespace asio = boost::asio;
 
 struct Worker {
-  explicit Worker(int i) : index(i), io(1) {}
+  explicit Worker(int i) : index(i) {}
   int index;
-  asio::io_context io;  // concurrency hint 1: only this worker's thread runs it
-  std::thread thread;
   std::atomic<int> clients{0};
   // Sessions on this worker, for the janitor and the admin console. Touched
   // only on this worker's thread.
   std::list<std::weak_ptr<session::ClientSession>> sessions;
+  std::thread thread;
+  // Declared last so it is destroyed first: destroying it destroys the
+  // session coroutines, which still use the members above.
+  asio::io_context io{1};  // concurrency hint 1: only this worker's thread runs it
 };
 
 }  // namespace usher::runtime

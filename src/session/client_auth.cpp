@@ -50,8 +50,8 @@ asio::awaitable<Result<net::Message>> ClientSession::read_auth_message() {
     co_return msg.take_error();
   }
   if (msg->header.type != 'p') {
-    co_return make_error("08P01", std::string("expected password response, got message type ") +
-                                      msg->header.type);
+    co_return make_error(
+        "08P01", std::string("expected password response, got message type ") + msg->header.type);
   }
   co_return msg;
 }
@@ -59,7 +59,7 @@ asio::awaitable<Result<net::Message>> ClientSession::read_auth_message() {
 asio::awaitable<Status> ClientSession::authenticate() {
   admin_ = database_ == "pgbouncer";
   if (admin_ && !contains(config_->admin_users, user_) && !contains(config_->stats_users, user_)) {
-    co_return make_error("08P01", "not allowed");  // PgBouncer's answer
+    co_return make_error("28000", "not allowed");  // PgBouncer's text
   }
   auto it = config_->auth_users.find(user_);
   bool known = it != config_->auth_users.end();

@@ -13,9 +13,13 @@ namespace {
 
 // Server-side messages we must see whole: ReadyForQuery decides when the
 // server can go back to the pool, ParameterStatus updates tracked settings.
-bool server_wants_whole(char type) { return type == 'Z' || type == 'S'; }
+bool server_wants_whole(char type) {
+  return type == 'Z' || type == 'S';
+}
 // Client-side: Terminate is answered by Usher, not forwarded.
-bool client_wants_whole(char type) { return type == 'X'; }
+bool client_wants_whole(char type) {
+  return type == 'X';
+}
 
 constexpr uint32_t kMaxControlMessage = 1 << 20;
 
@@ -116,7 +120,8 @@ asio::awaitable<void> ClientSession::finish(const Status& status) {
   if (server_ && server_reading_) {
     boost::system::error_code ec;
     server_->socket().cancel(ec);
-    while (server_reading_) co_await wake_.wait();
+    while (server_reading_)
+      co_await wake_.wait();
   }
   if (server_) {
     if (server_idle()) {
@@ -147,7 +152,8 @@ asio::awaitable<void> ClientSession::finish(const Status& status) {
   socket_.close(ec);
   // Outstanding reads complete with operation_aborted; wait for them so no
   // handler outlives what it touches.
-  while (client_reading_ || server_reading_) co_await wake_.wait();
+  while (client_reading_ || server_reading_)
+    co_await wake_.wait();
 }
 
 void ClientSession::kill(const Error& reason) {
@@ -181,12 +187,12 @@ void ClientSession::check_timeouts(Clock::time_point now, const config::Config& 
       break;
     case Phase::kActive:
       if (outstanding_ > 0 && over(query_start_, c.query_timeout)) {
-        kill(make_error("57014", "query_timeout"));
+        kill(make_error("08P01", "query timeout"));
       } else if (outstanding_ == 0 && tx_status_ != 'I' &&
                  over(last_activity_, c.idle_transaction_timeout)) {
-        kill(make_error("25P03", "idle transaction timeout"));
+        kill(make_error("08P01", "idle transaction timeout"));
       } else if (tx_status_ != 'I' && over(xact_start_, c.transaction_timeout)) {
-        kill(make_error("25P04", "transaction timeout"));
+        kill(make_error("08P01", "transaction timeout"));
       }
       break;
     default:
@@ -199,11 +205,21 @@ ClientInfo ClientSession::info(Clock::time_point now) const {
   i.user = user_;
   i.database = database_;
   switch (phase_) {
-    case Phase::kLogin: i.state = "login"; break;
-    case Phase::kIdle: i.state = "idle"; break;
-    case Phase::kWaiting: i.state = "waiting"; break;
-    case Phase::kActive: i.state = "active"; break;
-    case Phase::kAdmin: i.state = "active"; break;
+    case Phase::kLogin:
+      i.state = "login";
+      break;
+    case Phase::kIdle:
+      i.state = "idle";
+      break;
+    case Phase::kWaiting:
+      i.state = "waiting";
+      break;
+    case Phase::kActive:
+      i.state = "active";
+      break;
+    case Phase::kAdmin:
+      i.state = "active";
+      break;
   }
   i.addr = addr_;
   i.port = port_;

@@ -105,7 +105,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<Status> forward_to_server();
   asio::awaitable<Status> forward_to_client();
   asio::awaitable<Status> unlink_server();
-  asio::awaitable<Status> run_internal(const std::string& sql);
   void start_reads();
   bool server_idle() const;
   void drop_server();
@@ -139,16 +138,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   pool::ServerPtr server_;
   protocol::StreamScanner client_scan_;
   protocol::StreamScanner server_scan_;
-  size_t pending_ = 0;          // scanned client bytes not yet forwarded
-  bool terminate_ = false;      // client sent Terminate
+  size_t pending_ = 0;      // scanned client bytes not yet forwarded
+  bool terminate_ = false;  // client sent Terminate
   bool client_reading_ = false;
   bool client_closed_ = false;
   bool client_read_filled_ = false;
   bool server_reading_ = false;
   bool server_closed_ = false;
   bool server_read_filled_ = false;
-  int outstanding_ = 0;         // ReadyForQuery messages still due from the server
-  bool unsynced_ = false;       // extended-protocol messages sent since the last Sync
+  int outstanding_ = 0;    // ReadyForQuery messages still due from the server
+  bool unsynced_ = false;  // extended-protocol messages sent since the last Sync
   bool in_copy_ = false;
   char tx_status_ = 'I';
   std::optional<Error> kill_reason_;

@@ -9,7 +9,7 @@ namespace usher::session {
 asio::awaitable<Status> ClientSession::join_pool() {
   db_config_ = config::find_database(*config_, database_);
   if (!db_config_) {
-    co_return make_error("3D000", "database \"" + database_ + "\" does not exist");
+    co_return make_error("3D000", "no such database: " + database_);
   }
   pool_ = rt_.pools().get(*config_, *db_config_, user_);
   pool_->clients.fetch_add(1);

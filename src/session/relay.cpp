@@ -84,22 +84,22 @@ void ClientSession::start_reads() {
     pool::ServerConnection* server = server_.get();
     auto space = server->in().prepare(server_read_filled_ ? 4 * kReadChunk : kReadChunk);
     server_reading_ = true;
-    server->socket().async_read_some(
-        asio::buffer(space.data(), space.size()),
-        [this, self, server, gen = server->id(), size = space.size()](
-            boost::system::error_code ec, size_t n) {
-          server_reading_ = false;
-          // A completion for a server we already dropped must not touch it.
-          if (server_ && server_->id() == gen) {
-            if (ec) {
-              server_closed_ = true;
-            } else {
-              server->in().commit(n);
-              server_read_filled_ = n == size;
-            }
-          }
-          wake_.notify();
-        });
+    server->socket().async_read_some(asio::buffer(space.data(), space.size()),
+                                     [this, self, server, gen = server->id(), size = space.size()](
+                                         boost::system::error_code ec, size_t n) {
+                                       server_reading_ = false;
+                                       // A completion for a server we already dropped must not
+                                       // touch it.
+                                       if (server_ && server_->id() == gen) {
+                                         if (ec) {
+                                           server_closed_ = true;
+                                         } else {
+                                           server->in().commit(n);
+                                           server_read_filled_ = n == size;
+                                         }
+                                       }
+                                       wake_.notify();
+                                     });
   }
 }
 
@@ -176,7 +176,7 @@ asio::awaitable<Status> ClientSession::link_server() {
   // Bring the server's tracked settings (TimeZone, ...) to this client's.
   std::string sql = params_.sync_sql(server_->tracked());
   if (!sql.empty()) {
-    Status st = co_await run_internal(sql);
+    Status st = co_await server_->run_query(sql);
     if (!st) {
       drop_server();
       co_return st;
@@ -196,8 +196,9 @@ asio::awaitable<Status> ClientSession::forward_to_server() {
   auto now = Clock::now();
   if (outstanding_ > 0 && query_start_ == Clock::time_point{}) query_start_ = now;
   auto data = in_.readable().first(pending_);
-  auto [ec, n] = co_await asio::async_write(server_->socket(), asio::buffer(data.data(), data.size()),
-                                            asio::as_tuple(asio::use_awaitable));
+  auto [ec, n] =
+      co_await asio::async_write(server_->socket(), asio::buffer(data.data(), data.size()),
+                                 asio::as_tuple(asio::use_awaitable));
   pool::bump(pool_->stats().slot(worker_.index).bytes_received, pending_);
   in_.consume(pending_);
   pending_ = 0;
@@ -295,7 +296,7 @@ asio::awaitable<Status> ClientSession::unlink_server() {
                (settings.server_reset_query_always && mode_ != config::PoolMode::kSession);
   server_->needs_reset_query = false;
   if (reset && !settings.server_reset_query.empty()) {
-    Status st = co_await run_internal(settings.server_reset_query);
+    Status st = co_await server_->run_query(settings.server_reset_query);
     if (!st) {
       drop_server();
       co_return ok_status();  // the client's work is done; only the server is lost
@@ -317,31 +318,6 @@ void ClientSession::drop_server() {
   in_copy_ = false;
   tx_status_ = 'I';
   query_start_ = {};
-}
-
-asio::awaitable<Status> ClientSession::run_internal(const std::string& sql) {
-  std::string out;
-  protocol::write_query(out, sql);
-  Status st = co_await net::write_all(server_->socket(), out);
-  if (!st) co_return st;
-  std::optional<Error> failed;
-  while (true) {
-    auto msg = co_await net::read_message(server_->socket(), server_->in(), 1 << 20);
-    if (!msg) co_return msg.take_error();
-    char type = msg->header.type;
-    if (type == 'S') {
-      auto ps = protocol::parse_parameter_status(msg->body);
-      if (ps) server_->set_parameter(ps->name, ps->value);
-    } else if (type == 'E' && !failed) {
-      auto e = protocol::parse_error_fields(msg->body);
-      failed = e ? make_error(std::string(e->code), std::string(e->message))
-                 : make_error("08P01", "malformed ErrorResponse from server");
-    }
-    server_->in().consume(msg->header.total());
-    if (type == 'Z') break;
-  }
-  if (failed) co_return *failed;
-  co_return ok_status();
 }
 
 }  // namespace usher::session

@@ -89,7 +89,8 @@ asio::awaitable<Result<bool>> ClientSession::startup() {
 
 Status ClientSession::apply_startup_params(const protocol::StartupMessage& m) {
   user_ = std::string(m.get("user"));
-  if (user_.empty()) return make_error("28000", "no PostgreSQL user name specified in startup packet");
+  if (user_.empty())
+    return make_error("28000", "no PostgreSQL user name specified in startup packet");
   database_ = std::string(m.get("database"));
   if (database_.empty()) database_ = user_;
   for (const auto& [key, value] : m.params) {
