@@ -34,6 +34,13 @@ std::vector<std::string> split_words(std::string_view sql) {
   return words;
 }
 
+std::string_view trim(std::string_view s) {
+  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && (space(s.back()) || s.back() == ';')) s.remove_suffix(1);
+  return s;
+}
+
 std::string join(const std::vector<std::string>& words) {
   std::string s;
   for (const auto& w : words)
@@ -101,14 +108,14 @@ void write_error(std::string& out, std::string_view sqlstate, std::string_view m
 }
 
 // One admin command. Returns the CommandComplete tag, or an error.
-asio::awaitable<Result<std::string>> execute(session::ClientSession& s,
+asio::awaitable<Result<std::string>> execute(session::ClientSession& s, std::string_view sql,
                                              const std::vector<std::string>& w, std::string& out) {
   auto& rt = s.runtime();
   auto cfg = rt.config();
   std::string cmd = w.empty() ? "" : w[0];
   std::string arg = w.size() > 1 ? w[1] : "";
   if (cmd == "show" && arg == "help") {
-    protocol::write_notice_response(out, "00000", help_text());
+    protocol::write_notice_response(out, "00000", "Console usage", help_text());
     co_return std::string("SHOW");
   }
   if (cmd == "show") {
@@ -124,33 +131,54 @@ asio::awaitable<Result<std::string>> execute(session::ClientSession& s,
     co_return std::string("RELOAD");
   }
   if (cmd == "pause") {
-    auto pools = pools_of(rt, arg);
-    for (auto& p : pools)
-      p->set_paused(true);
-    if (arg.empty()) rt.set_paused(true);
-    co_await wait_released(pools);
+    rt.pause(arg);
+    co_await wait_released(pools_of(rt, arg));
     co_return std::string("PAUSE");
   }
   if (cmd == "resume") {
-    if (arg.empty()) rt.set_paused(false);
-    for (auto& p : pools_of(rt, arg))
-      p->set_paused(false);
+    Status st = rt.resume(arg);
+    if (!st) co_return st.take_error();
     co_return std::string("RESUME");
   }
+  if (cmd == "disable" || cmd == "enable") {
+    if (arg.empty()) co_return make_error("08P01", "a database name is required");
+    rt.set_disabled(arg, cmd == "disable");
+    co_return cmd == "disable" ? std::string("DISABLE") : std::string("ENABLE");
+  }
   if (cmd == "reconnect") {
-    for (auto& p : pools_of(rt, arg))
+    for (auto& p : pools_of(rt, arg)) {
       p->reconnect_all();
+    }
     co_return std::string("RECONNECT");
   }
   if (cmd == "kill") {
-    if (arg.empty()) co_return make_error("42601", "KILL needs a database name");
+    // Drops every client and server of the database; new clients wait
+    // until RESUME, as in PgBouncer.
+    if (arg.empty()) co_return make_error("08P01", "a database name is required");
+    rt.pause(arg);
     Error reason = make_error("08P01", "database removed");
     co_await for_each_session(rt, [&](session::ClientSession& c) {
       if (c.database() == arg) c.kill(reason);
     });
-    for (auto& p : pools_of(rt, arg))
+    for (auto& p : pools_of(rt, arg)) {
       p->reconnect_all();
+    }
     co_return std::string("KILL");
+  }
+  if (cmd == "set") {
+    // SET key = value: the value keeps its case and may be quoted.
+    auto eq = sql.find('=');
+    if (eq == std::string_view::npos) co_return make_error("08P01", "syntax: SET key = value");
+    std::string key(trim(sql.substr(0, eq)));
+    key = key.substr(key.find_first_of(" \t") + 1);  // drop "SET"
+    key = std::string(trim(key));
+    std::string value(trim(sql.substr(eq + 1)));
+    if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
+      value = value.substr(1, value.size() - 2);
+    }
+    Status st = rt.set(key, value);
+    if (!st) co_return st.take_error();
+    co_return std::string("SET");
   }
   if (cmd == "shutdown") {
     runtime::ShutdownMode mode = runtime::ShutdownMode::kImmediate;
@@ -169,20 +197,25 @@ asio::awaitable<Status> serve_console(session::ClientSession& s) {
   write_welcome(s, out);
   Status st = co_await s.send(out);
   if (!st) co_return st;
+  bool skipping = false;  // after an error in extended protocol, until Sync
   while (true) {
     auto msg = co_await net::read_message(s.socket(), s.input(), 1 << 20);
     if (!msg) co_return ok_status();  // the admin client went away
     char type = msg->header.type;
+    std::string sql;
+    if (type == 'Q') {
+      auto parsed = protocol::parse_query(msg->body);
+      if (parsed) sql = *parsed;
+    }
+    s.input().consume(msg->header.total());
     out.clear();
     if (type == 'X') co_return ok_status();
     if (type == 'Q') {
-      auto sql = protocol::parse_query(msg->body);
-      std::vector<std::string> words = sql ? split_words(*sql) : std::vector<std::string>{};
-      s.input().consume(msg->header.total());
+      std::vector<std::string> words = split_words(sql);
       if (words.empty()) {
         protocol::write_empty_query_response(out);
       } else {
-        auto tag = co_await execute(s, words, out);
+        auto tag = co_await execute(s, sql, words, out);
         if (!tag) {
           write_error(out, tag.error().sqlstate, tag.error().message);
         } else if (!tag->empty()) {
@@ -191,9 +224,16 @@ asio::awaitable<Status> serve_console(session::ClientSession& s) {
       }
       protocol::write_ready_for_query(out, 'I');
     } else {
-      s.input().consume(msg->header.total());
-      write_error(out, "08P01", "only simple queries are supported on the admin console");
-      if (type == 'S') protocol::write_ready_for_query(out, 'I');
+      // Extended protocol: one error, then skip to Sync as PostgreSQL does.
+      if (!skipping) {
+        write_error(out, "08P01", "the admin console supports the simple query protocol only");
+        skipping = true;
+      }
+      if (type == 'S') {
+        protocol::write_ready_for_query(out, 'I');
+        skipping = false;
+      }
+      if (out.empty()) continue;
     }
     st = co_await s.send(out);
     if (!st) co_return ok_status();

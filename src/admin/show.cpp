@@ -299,7 +299,7 @@ ResultSet show_databases(runtime::Runtime& rt) {
             str(int64_t(db.reserve_pool_size.value_or(cfg->reserve_pool_size))),
             db.pool_mode ? std::optional<std::string>(mode_name(*db.pool_mode)) : std::nullopt,
             str(int64_t(db.max_db_connections.value_or(cfg->max_db_connections))),
-            str(int64_t(current[db.name])), rt.paused() ? "1" : "0", "0"});
+            str(int64_t(current[db.name])), rt.paused(db.name) ? "1" : "0", rt.disabled(db.name) ? "1" : "0"});
   };
   // The admin console itself is listed, as in PgBouncer.
   rs.add({"pgbouncer", std::nullopt, str(int64_t(cfg->listen_port)), "pgbouncer", "pgbouncer", "2",
@@ -367,8 +367,7 @@ ResultSet show_lists(runtime::Runtime& rt, const std::vector<session::ClientInfo
 }  // namespace
 
 std::string help_text() {
-  return "Console usage\n"
-         "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
+  return "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
          "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS|LISTS|STATE\n"
          "\tSHOW DNS_HOSTS|DNS_ZONES\n"
          "\tSET key = arg\n"
@@ -376,6 +375,8 @@ std::string help_text() {
          "\tPAUSE [<db>]\n"
          "\tRESUME [<db>]\n"
          "\tKILL <db>\n"
+         "\tDISABLE <db>\n"
+         "\tENABLE <db>\n"
          "\tRECONNECT [<db>]\n"
          "\tSHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]";
 }

@@ -67,6 +67,16 @@ bool Pool::try_grant_locked(int worker, Grant& grant) {
     take_idle(worker);
     return true;
   }
+  // Another worker's idle server before a new connection: moving a socket
+  // costs two epoll_ctl calls; a new connection costs a backend.
+  if (idle_count_ > 0) {
+    for (int w = 0; w < workers_; ++w) {
+      if (!idle_[w].empty()) {
+        take_idle(w);
+        return true;
+      }
+    }
+  }
   if (can_open_locked(false)) {
     if (!db_limit_->try_take()) return false;
     if (!user_limit_->try_take()) {
@@ -76,14 +86,6 @@ bool Pool::try_grant_locked(int worker, Grant& grant) {
     open_slot_locked();
     grant.kind = GrantKind::kConnect;
     return true;
-  }
-  if (idle_count_ > 0) {
-    for (int w = 0; w < workers_; ++w) {
-      if (!idle_[w].empty()) {
-        take_idle(w);
-        return true;
-      }
-    }
   }
   return false;
 }

@@ -110,19 +110,13 @@ void write_error_response(std::string& out, std::string_view severity, std::stri
       .finish();
 }
 
-void write_notice_response(std::string& out, std::string_view sqlstate, std::string_view message) {
-  MessageWriter(out)
-      .begin('N')
-      .u8('S')
-      .cstring("NOTICE")
-      .u8('V')
-      .cstring("NOTICE")
-      .u8('C')
-      .cstring(sqlstate)
-      .u8('M')
-      .cstring(message)
-      .u8(0)
-      .finish();
+void write_notice_response(std::string& out, std::string_view sqlstate, std::string_view message,
+                           std::string_view detail) {
+  MessageWriter w(out);
+  w.begin('N').u8('S').cstring("NOTICE").u8('V').cstring("NOTICE").u8('C').cstring(sqlstate);
+  w.u8('M').cstring(message);
+  if (!detail.empty()) w.u8('D').cstring(detail);
+  w.u8(0).finish();
 }
 
 void write_negotiate_protocol_version(std::string& out, int32_t newest_minor,

@@ -45,7 +45,8 @@ void write_ready_for_query(std::string& out, char status);
 // non-localized ('V') fields are sent, as PostgreSQL does.
 void write_error_response(std::string& out, std::string_view severity, std::string_view sqlstate,
                           std::string_view message);
-void write_notice_response(std::string& out, std::string_view sqlstate, std::string_view message);
+void write_notice_response(std::string& out, std::string_view sqlstate, std::string_view message,
+                           std::string_view detail = {});
 void write_negotiate_protocol_version(std::string& out, int32_t newest_minor,
                                       const std::vector<std::string_view>& unrecognized);
 // A row of text values; std::nullopt-like NULLs are spelled with `is_null`.

@@ -6,6 +6,7 @@
 
 #include <csignal>
 
+#include "config/settings.h"
 #include "session/client_session.h"
 
 namespace usher::runtime {
@@ -137,6 +138,8 @@ void Runtime::run() {
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   signals_.add(SIGQUIT);
+  signals_.add(SIGUSR1);
+  signals_.add(SIGUSR2);
   std::function<void()> wait_signal = [this, &wait_signal] {
     signals_.async_wait([this, &wait_signal](boost::system::error_code ec, int sig) {
       if (ec) return;
@@ -178,6 +181,16 @@ void Runtime::on_signal(int sig) {
       spdlog::info("got SIGQUIT, fast exit");
       shutdown(ShutdownMode::kImmediate);
       break;
+    case SIGUSR1:
+      spdlog::info("got SIGUSR1, pausing all activity");
+      pause("");
+      break;
+    case SIGUSR2: {
+      spdlog::info("got SIGUSR2, resuming");
+      Status st = resume("");
+      if (!st) spdlog::warn("{}", st.error().message);
+      break;
+    }
     default:
       break;
   }
@@ -198,14 +211,75 @@ Status Runtime::reload() {
   return ok_status();
 }
 
-void Runtime::set_paused(bool paused) {
-  paused_ = paused;
-  for (auto& pool : pools_.all())
-    pool->set_paused(paused);
+void Runtime::pause(const std::string& db) {
+  {
+    std::lock_guard lock(state_mu_);
+    if (db.empty()) {
+      paused_ = true;
+    } else {
+      paused_dbs_.insert(db);
+    }
+  }
+  for (auto& pool : pools_.all()) {
+    if (db.empty() || pool->database() == db) pool->set_paused(true);
+  }
+}
+
+Status Runtime::resume(const std::string& db) {
+  {
+    std::lock_guard lock(state_mu_);
+    if (db.empty()) {
+      if (!paused_ && paused_dbs_.empty()) {
+        return make_error("08P01", "pooler is not paused/suspended");
+      }
+      paused_ = false;
+      paused_dbs_.clear();
+    } else if (!paused_dbs_.erase(db) && !paused_) {
+      return make_error("08P01", "database " + db + " is not paused");
+    }
+  }
+  for (auto& pool : pools_.all()) {
+    if (!paused(pool->database())) pool->set_paused(false);
+  }
+  return ok_status();
+}
+
+bool Runtime::paused(const std::string& db) const {
+  std::lock_guard lock(state_mu_);
+  return paused_ || paused_dbs_.count(db) > 0;
+}
+
+void Runtime::set_disabled(const std::string& db, bool disabled) {
+  std::lock_guard lock(state_mu_);
+  if (disabled) {
+    disabled_dbs_.insert(db);
+  } else {
+    disabled_dbs_.erase(db);
+  }
+}
+
+bool Runtime::disabled(const std::string& db) const {
+  std::lock_guard lock(state_mu_);
+  return disabled_dbs_.count(db) > 0;
+}
+
+Status Runtime::set(std::string_view key, std::string_view value) {
+  const config::SettingSpec* spec = config::find_setting(key);
+  if (spec == nullptr) return make_error("08P01", "unknown config parameter: " + std::string(key));
+  if (!spec->changeable) return make_error("08P01", "cannot change " + std::string(key) + " online");
+  auto next = std::make_shared<config::Config>(*config());
+  Status st = config::apply_setting(*next, *spec, value);
+  if (!st) return make_error("08P01", st.error().message);
+  {
+    std::lock_guard lock(config_mu_);
+    config_ = next;
+  }
+  pools_.apply(*next);
+  return ok_status();
 }
 
 void Runtime::shutdown(ShutdownMode mode) {
-  if (mode == ShutdownMode::kWaitForServers) set_paused(true);
+  if (mode == ShutdownMode::kWaitForServers) pause("");
   // A stronger mode may replace a weaker one, never the reverse.
   ShutdownMode current = shutdown_.load();
   while (static_cast<int>(mode) > static_cast<int>(current) &&

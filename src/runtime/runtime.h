@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,17 @@ class Runtime {
   void shutdown(ShutdownMode mode);
   ShutdownMode shutdown_mode() const { return shutdown_.load(); }
 
-  // PAUSE / RESUME: while paused, no new server work starts.
-  void set_paused(bool paused);
+  // PAUSE / RESUME, for all databases (empty name) or one: while paused,
+  // no client is given a server. RESUME of what is not paused is an error.
+  void pause(const std::string& db);
+  Status resume(const std::string& db);
   bool paused() const { return paused_; }
+  bool paused(const std::string& db) const;
+  // DISABLE / ENABLE: new clients of a disabled database are refused.
+  void set_disabled(const std::string& db, bool disabled);
+  bool disabled(const std::string& db) const;
+  // Admin SET: changes one setting until the next reload.
+  Status set(std::string_view key, std::string_view value);
 
   std::atomic<int> client_count{0};
   const Clock::time_point started_at = Clock::now();
@@ -73,6 +82,9 @@ class Runtime {
   session::CancelRegistry cancels_;
   std::atomic<ShutdownMode> shutdown_{ShutdownMode::kNone};
   std::atomic<bool> paused_{false};
+  mutable std::mutex state_mu_;
+  std::set<std::string> paused_dbs_;
+  std::set<std::string> disabled_dbs_;
   std::string unix_socket_path_;
   unsigned ticks_ = 0;
   Clock::time_point last_stats_roll_ = Clock::now();

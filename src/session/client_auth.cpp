@@ -66,6 +66,9 @@ asio::awaitable<Status> ClientSession::authenticate() {
   std::string_view stored = known ? std::string_view(it->second) : std::string_view();
   switch (config_->auth_type) {
     case config::AuthType::kTrust:
+      // No password, but the user must be one we know (PgBouncer's rule).
+      if (!known && !config_->auth_file.empty()) co_return auth_failed(user_);
+      co_return ok_status();
     case config::AuthType::kAny:
       co_return ok_status();
     case config::AuthType::kPlain:

@@ -35,7 +35,8 @@ ClientSession::ClientSession(runtime::Runtime& rt, runtime::Worker& worker, net:
       worker_(worker),
       socket_(std::move(socket)),
       config_(rt.config()),
-      max_packet_(static_cast<uint32_t>(config_->max_packet_size)),
+      // PostgreSQL refuses frontend messages over 1 GB whatever we allow.
+      max_packet_(static_cast<uint32_t>(std::min(config_->max_packet_size, 0x3fffffff))),
       client_scan_(max_packet_, kMaxControlMessage, client_wants_whole),
       server_scan_(0x7fffffff, kMaxControlMessage, server_wants_whole) {
   addr_ = net::peer_name(socket_);
@@ -75,10 +76,6 @@ asio::awaitable<Status> ClientSession::send(std::string_view bytes) {
 asio::awaitable<void> ClientSession::run() {
   auto self = shared_from_this();
   net::tune_socket(socket_, config_->tcp_keepalive);
-  if (rt_.client_count.load() > config_->max_client_conn) {
-    co_await finish(make_error("53300", "no more connections allowed (max_client_conn)"));
-    co_return;
-  }
   // client_login_timeout: closing the socket fails whatever is pending.
   asio::steady_timer login_timer(worker_.io);
   if (config_->client_login_timeout.count() > 0) {
@@ -93,6 +90,13 @@ asio::awaitable<void> ClientSession::run() {
     co_return;
   }
   if (!*started) co_return;  // a CancelRequest: nothing more to say
+  // Checked once the client has said who it is, so a client trying SSL first
+  // gets a plain error; the admin console is exempt so an operator can get
+  // in when clients exhaust the limit, as in PgBouncer.
+  if (database_ != "pgbouncer" && rt_.client_count.load() > config_->max_client_conn) {
+    co_await finish(make_error("53300", "no more connections allowed (max_client_conn)"));
+    co_return;
+  }
   Status st = co_await authenticate();
   if (st && !admin_) st = co_await join_pool();
   login_timer.cancel();
@@ -182,17 +186,17 @@ void ClientSession::check_timeouts(Clock::time_point now, const config::Config& 
   switch (phase_) {
     case Phase::kIdle:
       if (over(last_activity_, c.client_idle_timeout)) {
-        kill(make_error("08P01", "client_idle_timeout"));
+        kill(make_error("57P05", "client_idle_timeout"));
       }
       break;
     case Phase::kActive:
       if (outstanding_ > 0 && over(query_start_, c.query_timeout)) {
-        kill(make_error("08P01", "query timeout"));
+        kill(make_error("57014", "query timeout"));
       } else if (outstanding_ == 0 && tx_status_ != 'I' &&
                  over(last_activity_, c.idle_transaction_timeout)) {
-        kill(make_error("08P01", "idle transaction timeout"));
+        kill(make_error("25P03", "idle transaction timeout"));
       } else if (tx_status_ != 'I' && over(xact_start_, c.transaction_timeout)) {
-        kill(make_error("08P01", "transaction timeout"));
+        kill(make_error("25P04", "transaction timeout"));
       }
       break;
     default:

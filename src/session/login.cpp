@@ -11,7 +11,11 @@ asio::awaitable<Status> ClientSession::join_pool() {
   if (!db_config_) {
     co_return make_error("3D000", "no such database: " + database_);
   }
+  if (rt_.disabled(database_)) {
+    co_return make_error("08P01", "database \"" + database_ + "\" is disabled");
+  }
   pool_ = rt_.pools().get(*config_, *db_config_, user_);
+  if (rt_.paused(database_)) pool_->set_paused(true);  // a pool created while paused
   pool_->clients.fetch_add(1);
   counted_in_pool_ = true;
   mode_ = pool_->settings().mode;

@@ -91,7 +91,9 @@ void ClientSession::start_reads() {
                                        // A completion for a server we already dropped must not
                                        // touch it.
                                        if (server_ && server_->id() == gen) {
-                                         if (ec) {
+                                         // Our own cancel (client leaving, session-mode release) is not
+                                         // the server going away; kill() marks the server closed itself.
+                                         if (ec && ec != asio::error::operation_aborted) {
                                            server_closed_ = true;
                                          } else {
                                            server->in().commit(n);

@@ -30,7 +30,8 @@ bool contains_ci(const std::vector<std::string>& list, std::string_view key) {
 }  // namespace
 
 asio::awaitable<Result<bool>> ClientSession::startup() {
-  bool negotiated_encryption = false;
+  bool ssl_asked = false;
+  bool gss_asked = false;
   while (true) {
     auto st = co_await net::read_at_least(socket_, in_, 4);
     if (!st) {
@@ -52,13 +53,12 @@ asio::awaitable<Result<bool>> ClientSession::startup() {
 
     if (std::holds_alternative<protocol::SslRequest>(*packet) ||
         std::holds_alternative<protocol::GssEncRequest>(*packet)) {
-      // Declining is a single 'N'; the client then either goes on in
-      // plaintext or disconnects. Only one such exchange is allowed per
-      // direction, as in PostgreSQL.
-      if (negotiated_encryption && std::holds_alternative<protocol::SslRequest>(*packet)) {
-        co_return make_error("08P01", "SSL negotiation already done");
-      }
-      negotiated_encryption = true;
+      // Declining is a single 'N'; the client then tries the other kind,
+      // goes on in plaintext, or disconnects. Each may be asked once, as in
+      // PostgreSQL.
+      bool& asked = std::holds_alternative<protocol::SslRequest>(*packet) ? ssl_asked : gss_asked;
+      if (asked) co_return make_error("08P01", "encryption negotiation already done");
+      asked = true;
       std::string n = "N";
       st = co_await send(n);
       if (!st) co_return st.take_error();

@@ -1,0 +1,266 @@
+"""Minimal PostgreSQL v3 wire protocol client for raw-socket tests.
+
+Only what the startup/hostile/cancel tests need: build startup-phase packets,
+authenticate with cleartext/md5/SCRAM-SHA-256, send simple queries, and read
+typed messages with a bounded wait. Message names follow the PostgreSQL docs.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import socket
+import struct
+import time
+
+SSL_REQUEST_CODE = 80877103
+GSSENC_REQUEST_CODE = 80877104
+CANCEL_REQUEST_CODE = 80877102
+
+
+def protocol_version(major, minor):
+    return (major << 16) | minor
+
+
+def startup_packet(params, version=protocol_version(3, 0)):
+    body = struct.pack("!I", version)
+    for k, v in params.items():
+        body += k.encode() + b"\0" + v.encode() + b"\0"
+    body += b"\0"
+    return struct.pack("!I", len(body) + 4) + body
+
+
+def ssl_request():
+    return struct.pack("!II", 8, SSL_REQUEST_CODE)
+
+
+def gssenc_request():
+    return struct.pack("!II", 8, GSSENC_REQUEST_CODE)
+
+
+def cancel_request(pid, key):
+    return struct.pack("!IIII", 16, CANCEL_REQUEST_CODE, pid, key)
+
+
+def message(tag, body=b""):
+    return tag + struct.pack("!I", len(body) + 4) + body
+
+
+def query(sql):
+    return message(b"Q", sql.encode() + b"\0")
+
+
+def terminate():
+    return message(b"X")
+
+
+def parse_fields(body):
+    """ErrorResponse / NoticeResponse fields: {'S':..., 'C':..., 'M':...}."""
+    fields = {}
+    for part in body.split(b"\0"):
+        if part:
+            fields[chr(part[0])] = part[1:].decode(errors="replace")
+    return fields
+
+
+class Closed(Exception):
+    pass
+
+
+class Conn:
+    """A raw client socket with a receive buffer and bounded reads."""
+
+    def __init__(self, host, port, timeout=10.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.timeout = timeout
+        self.buf = b""
+        self.backend_pid = None
+        self.backend_key = None
+        self.params = {}
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no data from peer")
+        self.sock.settimeout(remaining)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise TimeoutError("no data from peer")
+        except ConnectionResetError:
+            raise Closed("connection reset")
+        if not chunk:
+            raise Closed("connection closed by peer")
+        self.buf += chunk
+
+    def read_bytes(self, n, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < n:
+            self._fill(deadline)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_message(self, timeout=None):
+        """(tag, body) of the next backend message."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < 5:
+            self._fill(deadline)
+        tag = self.buf[:1]
+        (length,) = struct.unpack("!I", self.buf[1:5])
+        if length < 4 or length > 1 << 30:
+            raise ValueError(f"bad length {length} from peer (tag {tag!r})")
+        while len(self.buf) < 1 + length:
+            self._fill(deadline)
+        body = self.buf[5:1 + length]
+        self.buf = self.buf[1 + length:]
+        return tag, body
+
+    def read_until(self, tags, timeout=None):
+        """Messages up to and including the first whose tag is in tags."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        out = []
+        for _ in range(100000):
+            tag, body = self.read_message(max(0.01, deadline - time.monotonic()))
+            out.append((tag, body))
+            if tag in tags:
+                return out
+        raise RuntimeError("too many messages")
+
+    def expect_closed(self, timeout=5.0):
+        """True if the peer closes (EOF/reset) within timeout, reading
+        and discarding whatever it sends first."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                self._fill(deadline)
+                self.buf = b""
+        except Closed:
+            return True
+        except TimeoutError:
+            return False
+
+    # ------------------------------------------------------------- startup
+    def startup(self, user, database, password=None, params=None,
+                version=protocol_version(3, 0)):
+        """Send StartupMessage and authenticate; returns list of messages
+        received through ReadyForQuery (or up to the ErrorResponse)."""
+        p = {"user": user, "database": database}
+        if params:
+            p.update(params)
+        self.send(startup_packet(p, version))
+        return self.finish_login(user, password)
+
+    def finish_login(self, user, password):
+        msgs = []
+        scram = None
+        for _ in range(1000):
+            tag, body = self.read_message()
+            msgs.append((tag, body))
+            if tag == b"E":
+                return msgs
+            if tag == b"Z":
+                return msgs
+            if tag == b"K":
+                self.backend_pid, self.backend_key = struct.unpack("!II", body)
+            elif tag == b"S":
+                k, v, _ = body.split(b"\0", 2)
+                self.params[k.decode()] = v.decode()
+            elif tag == b"R":
+                (code,) = struct.unpack("!I", body[:4])
+                if code == 0:
+                    continue
+                if code == 3:  # AuthenticationCleartextPassword
+                    self.send(message(b"p", password.encode() + b"\0"))
+                elif code == 5:  # AuthenticationMD5Password
+                    salt = body[4:8]
+                    inner = hashlib.md5((password + user).encode()).hexdigest()
+                    outer = hashlib.md5(inner.encode() + salt).hexdigest()
+                    self.send(message(b"p", b"md5" + outer.encode() + b"\0"))
+                elif code == 10:  # AuthenticationSASL
+                    scram = _Scram(password)
+                    first = scram.client_first()
+                    mech = b"SCRAM-SHA-256\0"
+                    self.send(message(b"p", mech + struct.pack("!i", len(first)) + first))
+                elif code == 11:  # AuthenticationSASLContinue
+                    self.send(message(b"p", scram.client_final(body[4:])))
+                elif code == 12:  # AuthenticationSASLFinal
+                    scram.verify_server(body[4:])
+                else:
+                    raise RuntimeError(f"unsupported auth request {code}")
+        raise RuntimeError("login did not finish")
+
+    def simple_query(self, sql, timeout=None):
+        """Send a Query; returns messages through ReadyForQuery."""
+        self.send(query(sql))
+        return self.read_until({b"Z"}, timeout)
+
+
+def rows_of(msgs):
+    """Text values of DataRow messages."""
+    rows = []
+    for tag, body in msgs:
+        if tag != b"D":
+            continue
+        (n,) = struct.unpack("!H", body[:2])
+        pos = 2
+        row = []
+        for _ in range(n):
+            (ln,) = struct.unpack("!i", body[pos:pos + 4])
+            pos += 4
+            if ln < 0:
+                row.append(None)
+            else:
+                row.append(body[pos:pos + ln].decode())
+                pos += ln
+        rows.append(tuple(row))
+    return rows
+
+
+def errors_of(msgs):
+    return [parse_fields(body) for tag, body in msgs if tag == b"E"]
+
+
+class _Scram:
+    def __init__(self, password):
+        self.password = password.encode()
+        self.nonce = base64.b64encode(os.urandom(18)).decode()
+        self.client_first_bare = f"n=,r={self.nonce}".encode()
+
+    def client_first(self):
+        return b"n,," + self.client_first_bare
+
+    def client_final(self, server_first):
+        attrs = dict(kv.split("=", 1) for kv in server_first.decode().split(","))
+        salt = base64.b64decode(attrs["s"])
+        iters = int(attrs["i"])
+        salted = hashlib.pbkdf2_hmac("sha256", self.password, salt, iters)
+        client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+        stored_key = hashlib.sha256(client_key).digest()
+        without_proof = f"c=biws,r={attrs['r']}".encode()
+        auth_message = self.client_first_bare + b"," + server_first + b"," + without_proof
+        sig = hmac.new(stored_key, auth_message, "sha256").digest()
+        proof = bytes(a ^ b for a, b in zip(client_key, sig))
+        server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+        self.server_sig = hmac.new(server_key, auth_message, "sha256").digest()
+        return without_proof + b",p=" + base64.b64encode(proof)
+
+    def verify_server(self, server_final):
+        attrs = dict(kv.split("=", 1) for kv in server_final.decode().split(","))
+        if base64.b64decode(attrs["v"]) != self.server_sig:
+            raise RuntimeError("server signature mismatch")
