@@ -36,8 +36,10 @@ std::vector<std::string> split_words(std::string_view sql) {
 
 std::string_view trim(std::string_view s) {
   auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && (space(s.back()) || s.back() == ';')) s.remove_suffix(1);
+  while (!s.empty() && space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && (space(s.back()) || s.back() == ';'))
+    s.remove_suffix(1);
   return s;
 }
 

@@ -299,7 +299,8 @@ ResultSet show_databases(runtime::Runtime& rt) {
             str(int64_t(db.reserve_pool_size.value_or(cfg->reserve_pool_size))),
             db.pool_mode ? std::optional<std::string>(mode_name(*db.pool_mode)) : std::nullopt,
             str(int64_t(db.max_db_connections.value_or(cfg->max_db_connections))),
-            str(int64_t(current[db.name])), rt.paused(db.name) ? "1" : "0", rt.disabled(db.name) ? "1" : "0"});
+            str(int64_t(current[db.name])), rt.paused(db.name) ? "1" : "0",
+            rt.disabled(db.name) ? "1" : "0"});
   };
   // The admin console itself is listed, as in PgBouncer.
   rs.add({"pgbouncer", std::nullopt, str(int64_t(cfg->listen_port)), "pgbouncer", "pgbouncer", "2",

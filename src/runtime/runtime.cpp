@@ -266,7 +266,8 @@ bool Runtime::disabled(const std::string& db) const {
 Status Runtime::set(std::string_view key, std::string_view value) {
   const config::SettingSpec* spec = config::find_setting(key);
   if (spec == nullptr) return make_error("08P01", "unknown config parameter: " + std::string(key));
-  if (!spec->changeable) return make_error("08P01", "cannot change " + std::string(key) + " online");
+  if (!spec->changeable)
+    return make_error("08P01", "cannot change " + std::string(key) + " online");
   auto next = std::make_shared<config::Config>(*config());
   Status st = config::apply_setting(*next, *spec, value);
   if (!st) return make_error("08P01", st.error().message);

@@ -23,6 +23,9 @@ bool client_wants_whole(char type) {
 
 constexpr uint32_t kMaxControlMessage = 1 << 20;
 
+// A client idle this long gives its read buffer back.
+constexpr auto kParkAfter = std::chrono::seconds(1);
+
 double seconds_since(Clock::time_point then, Clock::time_point now) {
   if (then == Clock::time_point{}) return 0;
   return std::chrono::duration<double>(now - then).count();
@@ -76,46 +79,49 @@ asio::awaitable<Status> ClientSession::send(std::string_view bytes) {
 asio::awaitable<void> ClientSession::run() {
   auto self = shared_from_this();
   net::tune_socket(socket_, config_->tcp_keepalive);
-  // client_login_timeout: closing the socket fails whatever is pending.
-  asio::steady_timer login_timer(worker_.io);
-  if (config_->client_login_timeout.count() > 0) {
-    login_timer.expires_after(config_->client_login_timeout);
-    login_timer.async_wait([this, self](boost::system::error_code ec) {
-      if (!ec && phase_ == Phase::kLogin) kill(make_error("08P01", "client_login_timeout"));
-    });
-  }
-  auto started = co_await startup();
-  if (!started) {
-    co_await finish(started.error());
+  // A coroutine of its own, so its locals are freed once the client is in.
+  auto login = co_await log_in();
+  if (!login) {
+    co_await finish(login.error());
     co_return;
   }
-  if (!*started) co_return;  // a CancelRequest: nothing more to say
-  // Checked once the client has said who it is, so a client trying SSL first
-  // gets a plain error; the admin console is exempt so an operator can get
-  // in when clients exhaust the limit, as in PgBouncer.
-  if (database_ != "pgbouncer" && rt_.client_count.load() > config_->max_client_conn) {
-    co_await finish(make_error("53300", "no more connections allowed (max_client_conn)"));
-    co_return;
-  }
-  Status st = co_await authenticate();
-  if (st && !admin_) st = co_await join_pool();
-  login_timer.cancel();
-  if (!st) {
-    co_await finish(st);
-    co_return;
-  }
+  if (!*login) co_return;  // a CancelRequest: nothing more to say
   if (config_->log_connections) {
     spdlog::info("C-{}: {}/{}@{}:{} login attempt: db={} user={}", static_cast<void*>(this),
                  database_, user_, addr_, port_, database_, user_);
   }
   if (admin_) {
     phase_ = Phase::kAdmin;
-    st = co_await admin::serve_console(*this);
-  } else {
-    phase_ = Phase::kIdle;
-    st = co_await serve();
+    co_await finish(co_await admin::serve_console(*this));
+    co_return;
   }
-  co_await finish(st);
+  phase_ = Phase::kIdle;
+  in_.release_if_empty(false);  // an idle client holds no buffer
+  parked_ = true;
+  co_await finish(co_await serve());
+}
+
+asio::awaitable<Result<bool>> ClientSession::log_in() {
+  // client_login_timeout: closing the socket fails whatever is pending.
+  asio::steady_timer login_timer(worker_.io);
+  if (config_->client_login_timeout.count() > 0) {
+    login_timer.expires_after(config_->client_login_timeout);
+    login_timer.async_wait([this, self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec && phase_ == Phase::kLogin) kill(make_error("08P01", "client_login_timeout"));
+    });
+  }
+  auto started = co_await startup();
+  if (!started || !*started) co_return started;
+  // Checked once the client has said who it is, so a client trying SSL first
+  // gets a plain error; the admin console is exempt so an operator can get
+  // in when clients exhaust the limit, as in PgBouncer.
+  if (database_ != "pgbouncer" && rt_.client_count.load() > config_->max_client_conn) {
+    co_return make_error("53300", "no more connections allowed (max_client_conn)");
+  }
+  Status st = co_await authenticate();
+  if (st && !admin_) st = co_await join_pool();
+  if (!st) co_return st.take_error();
+  co_return true;
 }
 
 // Ends the session: the server goes back to its pool when it is clean, the
@@ -187,6 +193,12 @@ void ClientSession::check_timeouts(Clock::time_point now, const config::Config& 
     case Phase::kIdle:
       if (over(last_activity_, c.client_idle_timeout)) {
         kill(make_error("57P05", "client_idle_timeout"));
+      } else if (!parked_ && client_reading_ && in_.empty() && now - last_activity_ >= kParkAfter) {
+        // Swap the pending read for a buffer-free readiness wait (see
+        // start_reads); the cancelled read completes with operation_aborted.
+        parked_ = true;
+        boost::system::error_code ec;
+        socket_.cancel(ec);
       }
       break;
     case Phase::kActive:

@@ -80,6 +80,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
  private:
   asio::awaitable<void> run();
+  // Startup, authentication and joining the pool. false: the connection was
+  // a CancelRequest and is done.
+  asio::awaitable<Result<bool>> log_in();
   asio::awaitable<void> finish(const Status& status);
 
   // startup.cpp: the packet exchange before authentication. Returns false
@@ -123,7 +126,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string addr_;
   int port_ = 0;
   TrackedParams params_;
-  std::optional<config::DatabaseConfig> db_config_;
   std::shared_ptr<pool::Pool> pool_;
   config::PoolMode mode_ = config::PoolMode::kSession;
   uint32_t max_packet_ = 0;
@@ -143,6 +145,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool client_reading_ = false;
   bool client_closed_ = false;
   bool client_read_filled_ = false;
+  bool parked_ = false;  // idle: waiting for readability with no buffer
   bool server_reading_ = false;
   bool server_closed_ = false;
   bool server_read_filled_ = false;

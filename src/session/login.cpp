@@ -7,19 +7,19 @@
 namespace usher::session {
 
 asio::awaitable<Status> ClientSession::join_pool() {
-  db_config_ = config::find_database(*config_, database_);
-  if (!db_config_) {
+  auto db_config = config::find_database(*config_, database_);
+  if (!db_config) {
     co_return make_error("3D000", "no such database: " + database_);
   }
   if (rt_.disabled(database_)) {
     co_return make_error("08P01", "database \"" + database_ + "\" is disabled");
   }
-  pool_ = rt_.pools().get(*config_, *db_config_, user_);
+  pool_ = rt_.pools().get(*config_, *db_config, user_);
   if (rt_.paused(database_)) pool_->set_paused(true);  // a pool created while paused
   pool_->clients.fetch_add(1);
   counted_in_pool_ = true;
   mode_ = pool_->settings().mode;
-  if (scram_client_key_ && !db_config_->password && pool_->target().password.empty()) {
+  if (scram_client_key_ && !db_config->password && pool_->target().password.empty()) {
     pool_->set_scram_keys(*scram_client_key_, *scram_server_key_);
   }
 

@@ -62,8 +62,20 @@ asio::awaitable<Status> ClientSession::serve() {
 
 void ClientSession::start_reads() {
   auto self = shared_from_this();
-  if (!client_reading_ && !client_closed_ && in_.size() < kClientBufferLimit) {
-    if (!server_) in_.shrink_if_empty();
+  if (!client_reading_ && !client_closed_ && parked_) {
+    // Idle: wait for readability without holding a buffer. Costs one
+    // epoll_ctl when the client wakes up, which is why active clients use a
+    // plain read instead.
+    in_.release_if_empty(false);
+    client_reading_ = true;
+    socket_.async_wait(net::Socket::wait_read, [this, self](boost::system::error_code ec) {
+      client_reading_ = false;
+      parked_ = false;
+      if (ec && ec != asio::error::operation_aborted) client_closed_ = true;
+      wake_.notify();
+    });
+  } else if (!client_reading_ && !client_closed_ && in_.size() < kClientBufferLimit) {
+    if (!server_) in_.release_if_empty(true);
     auto space = in_.prepare(client_read_filled_ ? kReadChunk : 1);
     client_reading_ = true;
     socket_.async_read_some(
@@ -71,8 +83,11 @@ void ClientSession::start_reads() {
         [this, self, size = space.size()](boost::system::error_code ec, size_t n) {
           client_reading_ = false;
           if (ec) {
-            client_closed_ = true;
+            // operation_aborted is our own cancel when parking the client;
+            // kill() marks the client closed itself.
+            if (ec != asio::error::operation_aborted) client_closed_ = true;
           } else {
+            parked_ = false;
             in_.commit(n);
             client_read_filled_ = n == size;
             last_activity_ = Clock::now();
@@ -91,8 +106,9 @@ void ClientSession::start_reads() {
                                        // A completion for a server we already dropped must not
                                        // touch it.
                                        if (server_ && server_->id() == gen) {
-                                         // Our own cancel (client leaving, session-mode release) is not
-                                         // the server going away; kill() marks the server closed itself.
+                                         // Our own cancel (client leaving, session-mode release) is
+                                         // not the server going away; kill() marks the server
+                                         // closed itself.
                                          if (ec && ec != asio::error::operation_aborted) {
                                            server_closed_ = true;
                                          } else {

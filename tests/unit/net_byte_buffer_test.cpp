@@ -20,12 +20,12 @@ std::string contents(const ByteBuffer& b) {
   return std::string(reinterpret_cast<const char*>(r.data()), r.size());
 }
 
-TEST(ByteBuffer, StartsInlineAndHoldsSmallMessages) {
+TEST(ByteBuffer, AllocatesOnFirstUse) {
   ByteBuffer b;
-  EXPECT_EQ(b.capacity(), ByteBuffer::kInline);
+  EXPECT_EQ(b.capacity(), 0u);
   append(b, "hello");
   EXPECT_EQ(contents(b), "hello");
-  EXPECT_EQ(b.capacity(), ByteBuffer::kInline);
+  EXPECT_EQ(b.capacity(), ByteBuffer::kInitial);
 }
 
 TEST(ByteBuffer, ConsumeOnlyMovesTheStart) {
@@ -53,7 +53,7 @@ TEST(ByteBuffer, CompactsBeforeGrowing) {
   append(b, std::string(400, 'a'));
   b.consume(390);
   append(b, std::string(300, 'b'));  // fits once the consumed bytes are reclaimed
-  EXPECT_EQ(b.capacity(), ByteBuffer::kInline);
+  EXPECT_EQ(b.capacity(), ByteBuffer::kInitial);
   EXPECT_EQ(contents(b), std::string(10, 'a') + std::string(300, 'b'));
 }
 
@@ -61,10 +61,22 @@ TEST(ByteBuffer, ShrinksBackWhenDrained) {
   ByteBuffer b;
   append(b, std::string(50000, 'q'));
   b.consume(50000);
-  b.shrink_if_empty();
-  EXPECT_EQ(b.capacity(), ByteBuffer::kInline);
+  b.release_if_empty(true);
+  EXPECT_EQ(b.capacity(), ByteBuffer::kInitial);
   append(b, "again");
   EXPECT_EQ(contents(b), "again");
+}
+
+TEST(ByteBuffer, ReleasesStorageOnlyWhenEmpty) {
+  ByteBuffer b;
+  append(b, "pending");
+  b.release_if_empty(false);
+  EXPECT_EQ(contents(b), "pending");
+  b.consume(7);
+  b.release_if_empty(false);
+  EXPECT_EQ(b.capacity(), 0u);
+  append(b, "back");
+  EXPECT_EQ(contents(b), "back");
 }
 
 }  // namespace
