@@ -216,7 +216,7 @@ asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
   auto endpoint = co_await resolve(target);
   if (!endpoint) co_return endpoint.take_error();
   auto conn = std::make_unique<ServerConnection>(net::Socket(ex), id);
-  conn->endpoint = *endpoint;
+  conn->endpoint = std::make_shared<const net::Endpoint>(*endpoint);
   // The deadline covers connect and login: on expiry the socket is closed,
   // which fails whichever operation is pending.
   asio::steady_timer deadline(ex, timeout);

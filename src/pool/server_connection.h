@@ -74,7 +74,7 @@ class ServerConnection {
 
   uint32_t backend_pid = 0;
   uint32_t backend_secret = 0;
-  net::Endpoint endpoint;  // where it connects, for CancelRequest
+  std::shared_ptr<const net::Endpoint> endpoint;  // where it connects, for CancelRequest
   Clock::time_point created_at = Clock::now();
   Clock::time_point last_used = Clock::now();
   Clock::time_point link_time{};  // when the current client took it

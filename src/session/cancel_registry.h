@@ -15,7 +15,7 @@
 namespace usher::session {
 
 struct BackendKey {
-  net::Endpoint endpoint;
+  std::shared_ptr<const net::Endpoint> endpoint;  // shared with the server connection
   uint32_t pid = 0;
   uint32_t secret = 0;
 };

@@ -58,18 +58,31 @@ ClientSession::~ClientSession() {
 void ClientSession::start(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket) {
   auto session = std::make_shared<ClientSession>(rt, worker, std::move(socket));
   worker.sessions.push_back(session);
-  auto it = std::prev(worker.sessions.end());
-  asio::co_spawn(worker.io, session->run(), [&worker, it](std::exception_ptr e) {
-    worker.sessions.erase(it);
-    if (!e) return;
-    // A bug, not bad input: bad input is handled as values. Log it loudly;
-    // the other clients carry on.
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::critical("client session failed: {}", ex.what());
-    }
-  });
+  session->registry_it_ = std::prev(worker.sessions.end());
+  session->spawn(session->run());
+}
+
+void ClientSession::spawn(asio::awaitable<void> coroutine) {
+  asio::co_spawn(worker_.io, std::move(coroutine),
+                 [self = shared_from_this()](std::exception_ptr e) {
+                   // A suspended session lives on in its parked wait; it leaves the
+                   // worker's list only when it is done.
+                   if (e || !self->suspended_) self->worker_.sessions.erase(self->registry_it_);
+                   if (!e) return;
+                   // A bug, not bad input: bad input is handled as values. Log it loudly;
+                   // the other clients carry on.
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     spdlog::critical("client session failed: {}", ex.what());
+                   }
+                 });
+}
+
+asio::awaitable<void> ClientSession::serve_and_finish() {
+  Status st = co_await serve();
+  if (suspended_) co_return;  // parked: the wait's handler spawns us again
+  co_await finish(st);
 }
 
 asio::awaitable<Status> ClientSession::send(std::string_view bytes) {
@@ -98,7 +111,7 @@ asio::awaitable<void> ClientSession::run() {
   phase_ = Phase::kIdle;
   in_.release_if_empty(false);  // an idle client holds no buffer
   parked_ = true;
-  co_await finish(co_await serve());
+  co_await serve_and_finish();
 }
 
 asio::awaitable<Result<bool>> ClientSession::log_in() {

@@ -10,6 +10,7 @@
 
 #include <boost/asio.hpp>
 #include <chrono>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,6 +81,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
  private:
   asio::awaitable<void> run();
+  void spawn(asio::awaitable<void> coroutine);
+  // Serves until the client leaves, or until it parks (suspended_): then the
+  // coroutine ends, freeing its frames, and the parked wait spawns a new one
+  // when the client speaks again.
+  asio::awaitable<void> serve_and_finish();
   // Startup, authentication and joining the pool. false: the connection was
   // a CancelRequest and is done.
   asio::awaitable<Result<bool>> log_in();
@@ -145,7 +151,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool client_reading_ = false;
   bool client_closed_ = false;
   bool client_read_filled_ = false;
-  bool parked_ = false;  // idle: waiting for readability with no buffer
+  bool parked_ = false;     // idle: waiting for readability with no buffer
+  bool suspended_ = false;  // parked with no coroutine running
+  std::list<std::weak_ptr<ClientSession>>::iterator registry_it_;
   bool server_reading_ = false;
   bool server_closed_ = false;
   bool server_read_filled_ = false;

@@ -56,6 +56,10 @@ asio::awaitable<Status> ClientSession::serve() {
       co_return make_error("08006", "server conn crashed?");
     }
     start_reads();
+    if (parked_ && client_reading_ && !server_) {
+      suspended_ = true;  // see serve_and_finish()
+      co_return ok_status();
+    }
     co_await wake_.wait();
   }
 }
@@ -72,7 +76,12 @@ void ClientSession::start_reads() {
       client_reading_ = false;
       parked_ = false;
       if (ec && ec != asio::error::operation_aborted) client_closed_ = true;
-      wake_.notify();
+      if (suspended_) {
+        suspended_ = false;
+        spawn(serve_and_finish());
+      } else {
+        wake_.notify();
+      }
     });
   } else if (!client_reading_ && !client_closed_ && in_.size() < kClientBufferLimit) {
     if (!server_) in_.release_if_empty(true);

@@ -107,7 +107,7 @@ asio::awaitable<void> ClientSession::forward_cancel(uint32_t pid, uint32_t secre
   auto key = rt_.cancels().lookup(pid, secret);
   if (!key) co_return;  // idle client or unknown key: nothing to cancel
   net::Socket sock(worker_.io);
-  auto [ec] = co_await sock.async_connect(key->endpoint, asio::as_tuple(asio::use_awaitable));
+  auto [ec] = co_await sock.async_connect(*key->endpoint, asio::as_tuple(asio::use_awaitable));
   if (ec) {
     spdlog::warn("cancel request could not reach server: {}", ec.message());
     co_return;
