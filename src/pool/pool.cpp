@@ -10,6 +10,8 @@ namespace {
 
 std::atomic<uint64_t> next_server_id{1};
 
+constexpr auto kPeekAfterIdle = std::chrono::milliseconds(10);
+
 Error wait_timeout_error() {
   // PgBouncer's wording, so existing alerting keeps matching.
   return make_error("08P01", "query_wait_timeout");
@@ -32,6 +34,7 @@ Pool::Pool(std::string database, std::string user, ServerTarget target, PoolSett
       target_(std::move(target)),
       settings_(std::move(settings)),
       idle_(workers),
+      waiters_(workers),
       stats_(workers) {}
 
 bool Pool::can_open_locked(bool reserve) const {
@@ -90,14 +93,6 @@ bool Pool::try_grant_locked(int worker, Grant& grant) {
   return false;
 }
 
-void Pool::complete(Waiter& w, Grant grant) {
-  // Runs on the waiter's own worker, whichever thread completes it.
-  // A lambda, not the handler itself: see Wakeup::notify.
-  asio::post(w.executor, [h = std::move(w.handler), g = std::move(grant)]() mutable {
-    std::move(h)(std::move(g));
-  });
-}
-
 asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
   ServerTarget target;
   std::chrono::milliseconds timeout;
@@ -150,9 +145,9 @@ asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& i
             Waiter w{worker, Clock::now(), executor, std::move(handler)};
             Grant now;
             if (try_grant_locked(worker, now)) {
-              complete(w, std::move(now));
+              w.complete(std::move(now));
             } else {
-              waiters_.push_back(std::move(w));
+              waiters_.push(std::move(w));
             }
           },
           use_awaitable);
@@ -178,12 +173,16 @@ asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& i
 }
 
 asio::awaitable<bool> Pool::check(ServerConnection& server) {
-  if (!server.idle_and_healthy()) co_return false;
+  // A backend that was terminated or restarted while idle has already sent
+  // its FATAL or closed; one recv(MSG_PEEK) finds out. Skipped for a server
+  // released moments ago (it costs a syscall per transaction, and that
+  // window is the race any pooler has).
+  auto idle = Clock::now() - server.last_used;
+  if (idle >= kPeekAfterIdle && !server.idle_and_healthy()) co_return false;
   std::string query;
   {
     std::lock_guard lock(mu_);
-    if (settings_.server_check_query.empty() ||
-        Clock::now() - server.last_used < settings_.server_check_delay) {
+    if (settings_.server_check_query.empty() || idle < settings_.server_check_delay) {
       co_return true;
     }
     query = settings_.server_check_query;
@@ -202,9 +201,8 @@ void Pool::hand_off_locked(std::unique_lock<std::mutex>& lock) {
       return;
     }
     open_slot_locked();
-    Waiter w = std::move(waiters_.front());
-    waiters_.pop_front();
-    complete(w, Grant{GrantKind::kConnect, nullptr, {}});
+    Waiter w = waiters_.pop_oldest();
+    w.complete(Grant{GrantKind::kConnect, nullptr, {}});
   }
 }
 
@@ -225,10 +223,9 @@ void Pool::release(ServerPtr server) {
     return;
   }
   if (!waiters_.empty() && !paused_) {
-    Waiter w = std::move(waiters_.front());
-    waiters_.pop_front();
+    Waiter w = waiters_.pop_for(server->worker());
     ++active_;
-    complete(w, Grant{GrantKind::kServer, std::move(server), {}});
+    w.complete(Grant{GrantKind::kServer, std::move(server), {}});
     return;
   }
   int w = server->worker();
@@ -242,11 +239,10 @@ void Pool::set_paused(bool paused) {
   if (paused_) return;
   for (auto& list : idle_) {
     while (!list.empty() && !waiters_.empty()) {
-      Waiter w = std::move(waiters_.front());
-      waiters_.pop_front();
+      Waiter w = waiters_.pop_oldest();
       --idle_count_;
       ++active_;
-      complete(w, Grant{GrantKind::kServer, std::move(list.back()), {}});
+      w.complete(Grant{GrantKind::kServer, std::move(list.back()), {}});
       list.pop_back();
     }
   }
@@ -286,21 +282,19 @@ int Pool::maintain(Clock::time_point now) {
     // query_wait_timeout: waiters are in arrival order, so expired ones are
     // a prefix of the queue.
     auto timeout = settings_.query_wait_timeout;
-    while (timeout.count() > 0 && !waiters_.empty() && now - waiters_.front().since >= timeout) {
-      Waiter w = std::move(waiters_.front());
-      waiters_.pop_front();
-      complete(w, Grant{GrantKind::kError, nullptr, wait_timeout_error()});
+    while (timeout.count() > 0 && !waiters_.empty() && now - waiters_.oldest().since >= timeout) {
+      Waiter w = waiters_.pop_oldest();
+      w.complete(Grant{GrantKind::kError, nullptr, wait_timeout_error()});
     }
     // Reserve pool: a waiter that has waited reserve_pool_timeout may open a
     // connection beyond pool_size.
     if (!waiters_.empty() && settings_.reserve_pool_size > 0 &&
-        now - waiters_.front().since >= settings_.reserve_pool_timeout && can_open_locked(true) &&
+        now - waiters_.oldest().since >= settings_.reserve_pool_timeout && can_open_locked(true) &&
         db_limit_->try_take()) {
       if (user_limit_->try_take()) {
         open_slot_locked();
-        Waiter w = std::move(waiters_.front());
-        waiters_.pop_front();
-        complete(w, Grant{GrantKind::kConnect, nullptr, {}});
+        Waiter w = waiters_.pop_oldest();
+        w.complete(Grant{GrantKind::kConnect, nullptr, {}});
       } else {
         db_limit_->give_back();
       }
@@ -406,9 +400,8 @@ void Pool::close_all(const Error& reason) {
     closed_ = true;
     closed_reason_ = reason;
     while (!waiters_.empty()) {
-      Waiter w = std::move(waiters_.front());
-      waiters_.pop_front();
-      complete(w, Grant{GrantKind::kError, nullptr, reason});
+      Waiter w = waiters_.pop_oldest();
+      w.complete(Grant{GrantKind::kError, nullptr, reason});
     }
   }
   reconnect_all();
@@ -423,7 +416,7 @@ PoolCounts Pool::counts(Clock::time_point now) const {
   c.login = connecting_;
   c.total = total_;
   if (!waiters_.empty()) {
-    c.max_wait_seconds = std::chrono::duration<double>(now - waiters_.front().since).count();
+    c.max_wait_seconds = std::chrono::duration<double>(now - waiters_.oldest().since).count();
   }
   return c;
 }

@@ -10,9 +10,7 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
-#include <boost/asio/any_completion_handler.hpp>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +20,7 @@
 #include "config/config.h"
 #include "pool/pool_stats.h"
 #include "pool/server_connection.h"
+#include "pool/wait_queue.h"
 
 namespace usher::pool {
 
@@ -57,14 +56,6 @@ struct SharedLimit {
     return false;
   }
   void give_back() { count.fetch_sub(1); }
-};
-
-// What a waiting client is handed.
-enum class GrantKind { kServer, kConnect, kError };
-struct Grant {
-  GrantKind kind = GrantKind::kError;
-  ServerPtr server;  // kServer
-  Error error;       // kError
 };
 
 // An idle server, for SHOW SERVERS.
@@ -141,20 +132,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::atomic<int> clients{0};  // clients logged into this pool
 
  private:
-  struct Waiter {
-    int worker;
-    Clock::time_point since;
-    asio::any_io_executor executor;  // the waiting client's worker
-    asio::any_completion_handler<void(Grant)> handler;
-  };
-
   // Under mu_: a grant that needs no waiting, or none.
   bool try_grant_locked(int worker, Grant& grant);
   bool can_open_locked(bool reserve) const;
   void open_slot_locked();
   void close_slot_locked();
   void hand_off_locked(std::unique_lock<std::mutex>& lock);
-  static void complete(Waiter& w, Grant grant);
 
   asio::awaitable<Result<ServerPtr>> open_connection();
   // Whether an idle server may serve a client: it must not have spoken or
@@ -172,7 +155,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   ServerTarget target_;
   PoolSettings settings_;
   std::vector<std::vector<ServerPtr>> idle_;  // per worker, most recently used at the back
-  std::deque<Waiter> waiters_;
+  WaitQueue waiters_;
   int idle_count_ = 0;
   int active_ = 0;
   int connecting_ = 0;

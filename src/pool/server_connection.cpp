@@ -154,10 +154,9 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t) {
 }  // namespace
 
 void ServerConnection::adopt(asio::io_context& io, int worker) {
-  auto protocol = socket_.local_endpoint().protocol();
   int fd = socket_.release();
   net::Socket moved(io);
-  moved.assign(protocol, fd);
+  moved.assign(endpoint->protocol(), fd);
   socket_ = std::move(moved);
   worker_ = worker;
 }

@@ -1,0 +1,91 @@
+// Clients waiting for a server, oldest first. One FIFO per worker, so that a
+// server released on a worker can go to a waiter on the same worker (no
+// socket move between event loops) unless a waiter elsewhere has waited
+// noticeably longer: fairness is kept within kLocalityWindow, which is what
+// keeps tail latency close to the median when clients far outnumber servers.
+// Not thread-safe: the pool's mutex guards it.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/asio/any_completion_handler.hpp>
+#include <chrono>
+#include <deque>
+#include <vector>
+
+#include "pool/server_connection.h"
+
+namespace usher::pool {
+
+// What a waiting client is handed.
+enum class GrantKind { kServer, kConnect, kError };
+struct Grant {
+  GrantKind kind = GrantKind::kError;
+  ServerPtr server;  // kServer
+  Error error;       // kError
+};
+
+struct Waiter {
+  int worker;
+  Clock::time_point since;
+  asio::any_io_executor executor;  // the waiting client's worker
+  asio::any_completion_handler<void(Grant)> handler;
+
+  // Completes the wait on the waiter's own worker, whichever thread calls.
+  // A lambda rather than the handler itself: posting an
+  // any_completion_handler directly recurses forever in Boost 1.81.
+  void complete(Grant grant) {
+    asio::post(executor, [h = std::move(handler), g = std::move(grant)]() mutable {
+      std::move(h)(std::move(g));
+    });
+  }
+};
+
+class WaitQueue {
+ public:
+  static constexpr auto kLocalityWindow = std::chrono::milliseconds(1);
+
+  explicit WaitQueue(int workers) : queues_(workers) {}
+
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  void push(Waiter w) {
+    queues_[w.worker].push_back(std::move(w));
+    ++size_;
+  }
+  // The longest-waiting client; the queue must not be empty.
+  const Waiter& oldest() const { return queues_[oldest_index()].front(); }
+  Waiter pop_oldest() { return pop(oldest_index()); }
+  // For a server released on `worker`: that worker's oldest waiter, unless
+  // another has waited longer by more than kLocalityWindow.
+  Waiter pop_for(int worker) {
+    size_t o = oldest_index();
+    const auto& local = queues_[worker];
+    if (!local.empty() && local.front().since <= queues_[o].front().since + kLocalityWindow) {
+      return pop(worker);
+    }
+    return pop(o);
+  }
+
+ private:
+  size_t oldest_index() const {
+    size_t best = queues_.size();
+    for (size_t i = 0; i < queues_.size(); ++i) {
+      if (!queues_[i].empty() &&
+          (best == queues_.size() || queues_[i].front().since < queues_[best].front().since)) {
+        best = i;
+      }
+    }
+    return best;
+  }
+  Waiter pop(size_t i) {
+    Waiter w = std::move(queues_[i].front());
+    queues_[i].pop_front();
+    --size_;
+    return w;
+  }
+
+  std::vector<std::deque<Waiter>> queues_;
+  size_t size_ = 0;
+};
+
+}  // namespace usher::pool
