@@ -15,10 +15,15 @@ namespace {
 
 constexpr auto kJanitorPeriod = std::chrono::milliseconds(100);
 
+// workers = 0: half the cores, at least one. A pooler usually shares its
+// host with PostgreSQL or the application; on 2 shared cores one worker
+// costs 32-40 us of CPU per transaction against 40-44 us for two, because
+// every cross-worker hand-off wakes the other thread (an IPI in a VM). See
+// docs/benchmarks.md.
 int resolve_workers(int configured) {
   if (configured > 0) return configured;
   unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
+  return std::max(1, static_cast<int>(n / 2));
 }
 
 }  // namespace

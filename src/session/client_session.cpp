@@ -233,26 +233,12 @@ ClientInfo ClientSession::info(Clock::time_point now) const {
   ClientInfo i;
   i.user = user_;
   i.database = database_;
-  switch (phase_) {
-    case Phase::kLogin:
-      i.state = "login";
-      break;
-    case Phase::kIdle:
-      i.state = "idle";
-      break;
-    case Phase::kWaiting:
-      i.state = "waiting";
-      break;
-    case Phase::kActive:
-      i.state = "active";
-      break;
-    case Phase::kAdmin:
-      i.state = "active";
-      break;
-  }
+  static constexpr const char* kStateNames[] = {"login", "idle", "waiting", "active", "active"};
+  i.state = kStateNames[static_cast<int>(phase_)];
   i.addr = addr_;
   i.port = port_;
-  i.application_name = params_.has(5) ? params_.get(5) : "";
+  int app = TrackedParams::kApplicationName;
+  i.application_name = params_.has(app) ? params_.get(app) : "";
   i.connect_time = seconds_since(connect_time_, now);
   i.request_time = seconds_since(last_activity_, now);
   i.wait_seconds = phase_ == Phase::kWaiting ? seconds_since(wait_start_, now) : 0;

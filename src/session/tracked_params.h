@@ -16,6 +16,8 @@ inline constexpr std::array<std::string_view, 6> kTrackedNames = {
 
 class TrackedParams {
  public:
+  static constexpr int kApplicationName = 5;  // index in kTrackedNames
+
   // Index of a tracked name (case-insensitive, as PostgreSQL GUC names are),
   // or -1.
   static int index_of(std::string_view name);

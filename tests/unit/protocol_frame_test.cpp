@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "protocol_test_util.h"
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -9,9 +11,8 @@
 namespace usher::protocol {
 namespace {
 
-std::span<const uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
+using testing::be32;
+using testing::bytes_of;
 
 // A typed header: type byte then the big-endian length word.
 std::string header(char type, uint32_t length) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "protocol_test_util.h"
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -12,15 +14,10 @@
 namespace usher::protocol {
 namespace {
 
+using testing::be32;
+using testing::bytes_of;
+
 using namespace std::string_literals;
-
-std::span<const uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-std::string be32(uint32_t v) {
-  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
-}
 
 // The body of the single message in `wire`, after checking its type and
 // that its length word covers exactly the rest.

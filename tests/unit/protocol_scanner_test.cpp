@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "protocol_test_util.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <span>
@@ -13,6 +15,9 @@
 
 namespace usher::protocol {
 namespace {
+
+using testing::be32;
+using testing::bytes_of;
 
 using namespace std::string_literals;
 using Kind = StreamScanner::Kind;
@@ -28,14 +33,6 @@ bool wants_nothing(char) {
 }
 bool wants_everything(char) {
   return true;
-}
-
-std::span<const uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-std::string be32(uint32_t v) {
-  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
 }
 
 struct Message {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "protocol_test_util.h"
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -13,11 +15,10 @@
 namespace usher::protocol {
 namespace {
 
-using namespace std::string_literals;
+using testing::be32;
+using testing::bytes_of;
 
-std::span<const uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
+using namespace std::string_literals;
 
 std::string hex(const std::string& s) {
   static const char* kDigits = "0123456789abcdef";
