@@ -896,7 +896,7 @@ def render(bench):
         f"- versions: {info.get('postgresql')}; {info.get('pgbouncer')}; {info.get('usher')}; "
         f"{info.get('pgbench')}",
         f"- settings: pool_mode transaction, default_pool_size {a.pool_size}, Usher workers "
-        f"{a.workers}, auth scram-sha-256 (userlist: {a.userlist_secret} secret), poolers to "
+        f"{a.workers or 'default (half the cores)'}, auth scram-sha-256 (userlist: {a.userlist_secret} secret), poolers to "
         f"PostgreSQL over {'TCP 127.0.0.1' if a.server_transport == 'tcp' else 'Unix socket'}, "
         f"pgbench over TCP 127.0.0.1; pgbench scale {a.scale}, `-n -S -j {a.jobs}`; "
         f"{a.rounds} round(s) x {a.seconds} s per target, interleaved, medians",
@@ -969,8 +969,9 @@ def parse_args(argv):
     ap.add_argument("--clients", default="50,500", help="comma list of pgbench client counts (default 50,500)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="pgbench -j (default: number of cores)")
     ap.add_argument("--pool-size", type=int, default=20, help="default_pool_size for both poolers (default 20)")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                    help="Usher's workers setting (default: number of cores)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="Usher's workers setting (default 0: Usher's own default, "
+                         "half the cores)")
     ap.add_argument("--usher-bin", default=os.path.join(REPO_ROOT, "build", "usher"),
                     help="Usher binary, copied into the work dir at start (default build/usher)")
     ap.add_argument("--targets", default=",".join(TARGETS), help="comma list of targets (default direct,pgbouncer,usher)")
