@@ -47,7 +47,7 @@ std::string unix_socket_path(const std::string& dir, int port) {
   return dir + "/.s.PGSQL." + std::to_string(port);
 }
 
-bool make_endpoint(const std::string& host, int port, Endpoint& out, std::string& error) {
+bool make_endpoint(const std::string& host, int port, Endpoint& out) {
   if (host.empty() || host[0] == '/') {
     std::string path = unix_socket_path(host.empty() ? "/tmp" : host, port);
     out = Endpoint(asio::local::stream_protocol::endpoint(path));
@@ -55,14 +55,16 @@ bool make_endpoint(const std::string& host, int port, Endpoint& out, std::string
   }
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
-  if (!ec) {
-    out = Endpoint(asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(port)));
-    return true;
-  }
-  // A host name: resolve synchronously. Lookups happen when a pool opens a
-  // connection, not per query.
+  if (ec) return false;  // a host name: the caller resolves it
+  out = Endpoint(asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(port)));
+  return true;
+}
+
+bool resolve_blocking(const std::string& host, int port, Endpoint& out, std::string& error) {
+  if (make_endpoint(host, port, out)) return true;
   asio::io_context io;
   asio::ip::tcp::resolver resolver(io);
+  boost::system::error_code ec;
   auto results = resolver.resolve(host, std::to_string(port), ec);
   if (ec || results.empty()) {
     error = "could not resolve host \"" + host + "\": " + ec.message();

@@ -22,8 +22,10 @@ int peer_port(const Socket& socket);
 // A Unix socket path for PostgreSQL's convention: <dir>/.s.PGSQL.<port>.
 std::string unix_socket_path(const std::string& dir, int port);
 
-// Resolves `host` (an IP address, a name, or a directory for a Unix socket)
-// and port into an endpoint.
-bool make_endpoint(const std::string& host, int port, Endpoint& out, std::string& error);
+// An endpoint for an IP address or a Unix socket directory (empty: /tmp).
+// False for a host name, which needs a resolver: asynchronously on the data
+// path, or resolve_blocking() at startup.
+bool make_endpoint(const std::string& host, int port, Endpoint& out);
+bool resolve_blocking(const std::string& host, int port, Endpoint& out, std::string& error);
 
 }  // namespace usher::net

@@ -85,8 +85,7 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
 
 asio::awaitable<Result<net::Endpoint>> resolve(const ServerTarget& t) {
   net::Endpoint ep;
-  std::string error;
-  if (net::make_endpoint(t.host, t.port, ep, error)) co_return ep;
+  if (net::make_endpoint(t.host, t.port, ep)) co_return ep;
   asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
   auto [ec, results] =
       co_await resolver.async_resolve(t.host, std::to_string(t.port), as_tuple(use_awaitable));

@@ -44,12 +44,8 @@ bool is_frontend_type(char type) {
 
 Error framing_error(char type, uint32_t length) {
   if (length < 4) return make_error("08P01", "invalid message length");
-  auto printable = [](char c) { return c >= 0x20 && c < 0x7f; };
   if (!is_frontend_type(type)) {
-    if (printable(type)) {
-      return make_error("08P01",
-                        std::string("invalid frontend message type ") + std::to_string(int(type)));
-    }
+    // PostgreSQL's wording, with the type as a number (it may not print).
     return make_error("08P01",
                       "invalid frontend message type " + std::to_string(int(uint8_t(type))));
   }

@@ -28,7 +28,7 @@ int resolve_workers(int configured) {
 
 }  // namespace
 
-Runtime::Runtime(config::LoadResult loaded, std::vector<std::string>)
+Runtime::Runtime(config::LoadResult loaded)
     : config_(std::make_shared<const config::Config>(std::move(loaded.config))),
       signals_(control_),
       janitor_(control_),
@@ -84,7 +84,7 @@ Status Runtime::listen() {
     for (const auto& host : hosts) {
       net::Endpoint ep;
       std::string error;
-      if (!net::make_endpoint(host, c->listen_port, ep, error)) return make_error("", error);
+      if (!net::resolve_blocking(host, c->listen_port, ep, error)) return make_error("", error);
       Status st = add(ep, host + ":" + std::to_string(c->listen_port));
       if (!st && addr == "*" && host == "::") continue;  // no IPv6 on this host
       if (!st) return st;

@@ -30,7 +30,7 @@ enum class ShutdownMode { kNone, kWaitForClients, kWaitForServers, kImmediate };
 
 class Runtime {
  public:
-  Runtime(config::LoadResult loaded, std::vector<std::string> warnings_out = {});
+  explicit Runtime(config::LoadResult loaded);
   ~Runtime();
 
   // Binds the listeners; errors name the address. Then run() serves until
