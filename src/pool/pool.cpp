@@ -35,6 +35,7 @@ Pool::Pool(std::string database, std::string user, ServerTarget target, PoolSett
       settings_(std::move(settings)),
       idle_(workers),
       waiters_(workers),
+      reset_query_always_(settings_.server_reset_query_always),
       stats_(workers) {}
 
 bool Pool::can_open_locked(bool reserve) const {
@@ -337,6 +338,7 @@ void Pool::update_settings(const PoolSettings& settings, const ServerTarget& tar
                         target.dbname != target_.dbname || target.user != target_.user ||
                         target.password != target_.password;
   settings_ = settings;
+  reset_query_always_.store(settings.server_reset_query_always, std::memory_order_relaxed);
   auto keys =
       std::make_tuple(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key);
   target_ = target;

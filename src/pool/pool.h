@@ -104,7 +104,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   int maintain(Clock::time_point now);
 
   void update_settings(const PoolSettings& settings, const ServerTarget& target);
-  PoolSettings settings() const;
+  PoolSettings settings() const;  // a copy under the lock: not for per-transaction use
+  // server_reset_query_always without the lock, for every transaction end.
+  bool reset_query_always() const { return reset_query_always_.load(std::memory_order_relaxed); }
   ServerTarget target() const;
   void set_scram_keys(const std::array<uint8_t, 32>& client_key,
                       const std::array<uint8_t, 32>& server_key);
@@ -159,7 +161,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   int idle_count_ = 0;
   int active_ = 0;
   int connecting_ = 0;
-  int total_ = 0;  // idle + active + connecting
+  int total_ = 0;                         // idle + active + connecting
+  std::atomic<bool> reset_query_always_;  // mirrors settings_ for lock-free reads
   bool closed_ = false;
   bool paused_ = false;
   Error closed_reason_;

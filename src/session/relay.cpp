@@ -318,12 +318,14 @@ bool ClientSession::server_idle() const {
 }
 
 asio::awaitable<Status> ClientSession::unlink_server() {
-  auto settings = pool_->settings();
+  // Settings are read (a copy under the pool lock) only when a reset runs,
+  // not at every transaction end.
   bool reset = server_->needs_reset_query ||
-               (settings.server_reset_query_always && mode_ != config::PoolMode::kSession);
+               (pool_->reset_query_always() && mode_ != config::PoolMode::kSession);
   server_->needs_reset_query = false;
-  if (reset && !settings.server_reset_query.empty()) {
-    Status st = co_await server_->run_query(settings.server_reset_query);
+  std::string reset_query = reset ? pool_->settings().server_reset_query : std::string();
+  if (!reset_query.empty()) {
+    Status st = co_await server_->run_query(reset_query);
     if (!st) {
       drop_server();
       co_return ok_status();  // the client's work is done; only the server is lost
