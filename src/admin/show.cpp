@@ -179,6 +179,12 @@ std::map<std::string, DbStats> stats_by_db(runtime::Runtime& rt) {
     d.t.xact_time_us += t.xact_time_us;
     d.t.query_time_us += t.query_time_us;
     d.t.wait_time_us += t.wait_time_us;
+    d.t.client_parse_count += t.client_parse_count;
+    d.t.server_parse_count += t.server_parse_count;
+    d.t.bind_count += t.bind_count;
+    d.a.client_parse_count += a.client_parse_count;
+    d.a.server_parse_count += a.server_parse_count;
+    d.a.bind_count += a.bind_count;
     d.a.xact_count += a.xact_count;
     d.a.query_count += a.query_count;
     d.a.bytes_received += a.bytes_received;
@@ -199,19 +205,41 @@ ResultSet show_stats(runtime::Runtime& rt) {
                 {"total_xact_time", kNumeric},
                 {"total_query_time", kNumeric},
                 {"total_wait_time", kNumeric},
+                {"total_client_parse_count", kNumeric},
+                {"total_server_parse_count", kNumeric},
+                {"total_bind_count", kNumeric},
                 {"avg_xact_count", kNumeric},
                 {"avg_query_count", kNumeric},
                 {"avg_recv", kNumeric},
                 {"avg_sent", kNumeric},
                 {"avg_xact_time", kNumeric},
                 {"avg_query_time", kNumeric},
-                {"avg_wait_time", kNumeric}});
+                {"avg_wait_time", kNumeric},
+                {"avg_client_parse_count", kNumeric},
+                {"avg_server_parse_count", kNumeric},
+                {"avg_bind_count", kNumeric}});
   for (const auto& [db, d] : stats_by_db(rt)) {
-    rs.add({db, str(d.t.xact_count), str(d.t.query_count), str(d.t.bytes_received),
-            str(d.t.bytes_sent), str(d.t.xact_time_us), str(d.t.query_time_us),
-            str(d.t.wait_time_us), str(d.a.xact_count), str(d.a.query_count),
-            str(d.a.bytes_received), str(d.a.bytes_sent), str(d.a.xact_time_us),
-            str(d.a.query_time_us), str(d.a.wait_time_us)});
+    rs.add({db,
+            str(d.t.xact_count),
+            str(d.t.query_count),
+            str(d.t.bytes_received),
+            str(d.t.bytes_sent),
+            str(d.t.xact_time_us),
+            str(d.t.query_time_us),
+            str(d.t.wait_time_us),
+            str(d.t.client_parse_count),
+            str(d.t.server_parse_count),
+            str(d.t.bind_count),
+            str(d.a.xact_count),
+            str(d.a.query_count),
+            str(d.a.bytes_received),
+            str(d.a.bytes_sent),
+            str(d.a.xact_time_us),
+            str(d.a.query_time_us),
+            str(d.a.wait_time_us),
+            str(d.a.client_parse_count),
+            str(d.a.server_parse_count),
+            str(d.a.bind_count)});
   }
   return rs;
 }

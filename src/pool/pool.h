@@ -21,6 +21,7 @@
 #include "pool/pool_stats.h"
 #include "pool/server_connection.h"
 #include "pool/wait_queue.h"
+#include "prepared/statement.h"
 
 namespace usher::pool {
 
@@ -130,6 +131,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   PoolCounts counts(Clock::time_point now) const;
   std::vector<IdleServerInfo> idle_servers(Clock::time_point now) const;
   PoolStats& stats() { return stats_; }
+  // The prepared statements this pool's clients hold, shared between them.
+  prepared::StatementRegistry& statements() { return statements_; }
 
   std::atomic<int> clients{0};  // clients logged into this pool
 
@@ -172,6 +175,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   uint64_t generation_ = 0;  // bumped by reconnect_all
 
   PoolStats stats_;
+  prepared::StatementRegistry statements_;
 };
 
 }  // namespace usher::pool

@@ -18,11 +18,18 @@ struct alignas(64) StatsSlot {
   std::atomic<uint64_t> query_time_us{0};
   std::atomic<uint64_t> wait_time_us{0};
   std::atomic<uint64_t> server_assignments{0};
+  // Prepared statements (transaction and statement mode).
+  std::atomic<uint64_t> client_parse_count{0};   // client Parse or PREPARE of a new name
+  std::atomic<uint64_t> server_parse_count{0};   // Parse or PREPARE sent to a server
+  std::atomic<uint64_t> bind_count{0};           // Bind or EXECUTE of a named statement
+  std::atomic<uint64_t> statement_evictions{0};  // closed on a server to stay in bounds
 };
 
 struct StatsTotals {
   uint64_t xact_count = 0, query_count = 0, bytes_received = 0, bytes_sent = 0;
   uint64_t xact_time_us = 0, query_time_us = 0, wait_time_us = 0, server_assignments = 0;
+  uint64_t client_parse_count = 0, server_parse_count = 0, bind_count = 0;
+  uint64_t statement_evictions = 0;
 };
 
 // Per-second rates and per-event averages over the last stats_period, as
@@ -30,6 +37,7 @@ struct StatsTotals {
 struct StatsAverages {
   uint64_t xact_count = 0, query_count = 0, bytes_received = 0, bytes_sent = 0;
   uint64_t xact_time_us = 0, query_time_us = 0, wait_time_us = 0, server_assignments = 0;
+  uint64_t client_parse_count = 0, server_parse_count = 0, bind_count = 0;
 };
 
 class PoolStats {
@@ -48,6 +56,10 @@ class PoolStats {
       t.query_time_us += s.query_time_us.load(std::memory_order_relaxed);
       t.wait_time_us += s.wait_time_us.load(std::memory_order_relaxed);
       t.server_assignments += s.server_assignments.load(std::memory_order_relaxed);
+      t.client_parse_count += s.client_parse_count.load(std::memory_order_relaxed);
+      t.server_parse_count += s.server_parse_count.load(std::memory_order_relaxed);
+      t.bind_count += s.bind_count.load(std::memory_order_relaxed);
+      t.statement_evictions += s.statement_evictions.load(std::memory_order_relaxed);
     }
     return t;
   }
@@ -65,6 +77,9 @@ class PoolStats {
     a.bytes_received = rate(now.bytes_received, period_start_.bytes_received);
     a.bytes_sent = rate(now.bytes_sent, period_start_.bytes_sent);
     a.server_assignments = rate(now.server_assignments, period_start_.server_assignments);
+    a.client_parse_count = rate(now.client_parse_count, period_start_.client_parse_count);
+    a.server_parse_count = rate(now.server_parse_count, period_start_.server_parse_count);
+    a.bind_count = rate(now.bind_count, period_start_.bind_count);
     a.xact_time_us = per(now.xact_time_us - period_start_.xact_time_us,
                          now.xact_count - period_start_.xact_count);
     a.query_time_us = per(now.query_time_us - period_start_.query_time_us,

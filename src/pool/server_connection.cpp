@@ -168,6 +168,7 @@ bool ServerConnection::idle_and_healthy() {
 }
 
 asio::awaitable<Status> ServerConnection::run_query(std::string_view sql) {
+  unnamed_owner = 0;  // a simple Query replaces the unnamed statement
   std::string out;
   protocol::write_query(out, sql);
   Status st = co_await net::write_all(socket_, out);

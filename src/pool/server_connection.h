@@ -16,6 +16,7 @@
 #include "common/result.h"
 #include "net/byte_buffer.h"
 #include "net/socket.h"
+#include "prepared/server_statements.h"
 #include "session/tracked_params.h"
 
 namespace usher::pool {
@@ -82,6 +83,11 @@ class ServerConnection {
   int remote_port = 0;
   bool needs_reset_query = false;  // run server_reset_query before next use
   uint64_t generation = 0;         // the pool's generation when opened; RECONNECT bumps it
+  // Prepared statements (transaction and statement mode): the shared ones
+  // this connection has, and which client's unnamed statement it holds
+  // (0: none or unknown; a simple Query replaces the unnamed statement).
+  prepared::ServerStatements statements;
+  uint64_t unnamed_owner = 0;
 
  private:
   net::Socket socket_;

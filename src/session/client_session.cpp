@@ -41,7 +41,8 @@ ClientSession::ClientSession(runtime::Runtime& rt, runtime::Worker& worker, net:
       // PostgreSQL refuses frontend messages over 1 GB whatever we allow.
       max_packet_(static_cast<uint32_t>(std::min(config_->max_packet_size, 0x3fffffff))),
       client_scan_(max_packet_, kMaxControlMessage, client_wants_whole),
-      server_scan_(0x7fffffff, kMaxControlMessage, server_wants_whole) {
+      server_scan_(0x7fffffff, kMaxControlMessage, server_wants_whole),
+      relay_scan_(max_packet_, kMaxControlMessage, client_wants_whole) {
   addr_ = net::peer_name(socket_);
   port_ = net::peer_port(socket_);
   rt_.client_count.fetch_add(1);

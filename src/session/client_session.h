@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -22,9 +23,11 @@
 #include "net/message_io.h"
 #include "net/socket.h"
 #include "pool/pool.h"
+#include "prepared/response_tracker.h"
 #include "protocol/scanner.h"
 #include "protocol/startup.h"
 #include "session/cancel_registry.h"
+#include "session/outbox.h"
 #include "session/tracked_params.h"
 #include "session/wakeup.h"
 
@@ -117,6 +120,36 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void start_reads();
   bool server_idle() const;
   void drop_server();
+  // Handles a ReadyForQuery the client receives; true when the server can go
+  // back to the pool.
+  Result<bool> ready_for_query(char status);
+
+  // statements.cpp: prepared statements in transaction and statement mode.
+  void enable_statement_tracking(size_t max_per_server);
+  // Builds to_server_ from the scanned client bytes, with statement names
+  // translated and missing statements prepared first.
+  void translate_to_server();
+  void on_parse(std::span<const uint8_t> msg, std::span<const uint8_t> body);
+  void on_bind(std::span<const uint8_t> msg, std::span<const uint8_t> body);
+  void on_describe(std::span<const uint8_t> msg, std::span<const uint8_t> body);
+  void on_close(std::span<const uint8_t> msg, std::span<const uint8_t> body);
+  void on_query(std::span<const uint8_t> msg, std::span<const uint8_t> body);
+  // Makes sure the server has `s`, preparing it (and closing the least
+  // recently used one) when it does not. `simple`: inside a simple Query
+  // exchange, where the preparation must be invisible and self-contained.
+  void ensure_prepared(const prepared::StatementPtr& s, bool simple);
+  // Records `s` on the server; past max_prepared_statements, closes the
+  // least recently used statement there first.
+  void make_room(const prepared::StatementPtr& s, bool simple);
+  void ensure_unnamed();
+  void expect(prepared::Entry e);
+  void expect(prepared::Reply reply) { expect(prepared::Entry{.reply = reply}); }
+  void fake(prepared::Reply reply, std::string bytes, prepared::Undo client_undo = {},
+            bool ready_for_query = false);
+  void apply_undos();
+  // Adds the made-up answers that are now due to to_client_; true when one
+  // of them ends the transaction.
+  Result<bool> emit_due_fakes();
 
   runtime::Runtime& rt_;
   runtime::Worker& worker_;
@@ -162,6 +195,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool in_copy_ = false;
   char tx_status_ = 'I';
   std::optional<Error> kill_reason_;
+  Outbox to_client_;
+  bool server_msg_forwarded_ = true;  // the server message in progress goes to the client
+
+  // Prepared statements (statements.cpp).
+  bool tracking_ = false;
+  size_t max_prepared_ = 0;
+  uint64_t client_id_ = 0;  // for ServerConnection::unnamed_owner
+  std::unordered_map<std::string, prepared::StatementPtr> statements_;  // by client name
+  std::string unnamed_parse_;  // the last Parse(""), replayed on a server that lacks it
+  prepared::ResponseTracker tracker_;
+  protocol::StreamScanner relay_scan_;  // re-walks what scan_client() framed
+  Outbox to_server_;
+  std::vector<prepared::Undo> undone_;
 
   // Times, for timeouts and statistics.
   Clock::time_point connect_time_ = Clock::now();

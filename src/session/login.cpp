@@ -19,6 +19,9 @@ asio::awaitable<Status> ClientSession::join_pool() {
   pool_->clients.fetch_add(1);
   counted_in_pool_ = true;
   mode_ = pool_->settings().mode;
+  if (mode_ != config::PoolMode::kSession && config_->max_prepared_statements > 0) {
+    enable_statement_tracking(static_cast<size_t>(config_->max_prepared_statements));
+  }
   if (scram_client_key_ && !db_config->password && pool_->target().password.empty()) {
     pool_->set_scram_keys(*scram_client_key_, *scram_server_key_);
   }

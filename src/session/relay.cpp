@@ -10,6 +10,7 @@
 // Execute x N, Flush, several Syncs) on one server until it is done.
 #include <spdlog/spdlog.h>
 
+#include "prepared/sql_command.h"
 #include "protocol/messages.h"
 #include "protocol/writer.h"
 #include "runtime/runtime.h"
@@ -83,7 +84,10 @@ void ClientSession::start_reads() {
         wake_.notify();
       }
     });
-  } else if (!client_reading_ && !client_closed_ && in_.size() < kClientBufferLimit) {
+  } else if (!client_reading_ && !client_closed_ &&
+             (in_.size() < kClientBufferLimit || pending_ == 0)) {
+    // With nothing scanned to forward, what is buffered is the start of a
+    // message that must arrive whole (a large Parse or Bind): read on.
     if (!server_) in_.release_if_empty(true);
     auto space = in_.prepare(client_read_filled_ ? kReadChunk : 1);
     client_reading_ = true;
@@ -143,10 +147,12 @@ Status ClientSession::scan_client() {
       case Kind::kBody:
         pending_ += piece.size;
         break;
-      case Kind::kWhole:  // Terminate: answered here, never forwarded
-        terminate_ = true;
-        return ok_status();
+      case Kind::kWhole:
       case Kind::kStart:
+        if (piece.header.type == 'X') {  // Terminate: answered here, never forwarded
+          terminate_ = true;
+          return ok_status();
+        }
         switch (piece.header.type) {
           case 'Q':
           case 'F':
@@ -196,6 +202,8 @@ asio::awaitable<Status> ClientSession::link_server() {
   link_time_ = xact_start_ = now;
   server_->link_time = now;
   server_scan_.reset();
+  server_msg_forwarded_ = true;
+  tracker_.clear();
   server_closed_ = false;
   server_read_filled_ = false;
   tx_status_ = 'I';
@@ -222,10 +230,17 @@ asio::awaitable<Status> ClientSession::link_server() {
 asio::awaitable<Status> ClientSession::forward_to_server() {
   auto now = Clock::now();
   if (outstanding_ > 0 && query_start_ == Clock::time_point{}) query_start_ = now;
-  auto data = in_.readable().first(pending_);
-  auto [ec, n] =
-      co_await asio::async_write(server_->socket(), asio::buffer(data.data(), data.size()),
-                                 asio::as_tuple(asio::use_awaitable));
+  to_server_.clear();
+  if (tracking_) {
+    translate_to_server();
+  } else {
+    to_server_.pass(in_.readable().first(pending_));
+  }
+  boost::system::error_code ec;
+  if (!to_server_.empty()) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(server_->socket(), to_server_.buffers(),
+                                                           asio::as_tuple(asio::use_awaitable));
+  }
   pool::bump(pool_->stats().slot(worker_.index).bytes_received, pending_);
   in_.consume(pending_);
   pending_ = 0;
@@ -240,67 +255,80 @@ asio::awaitable<Status> ClientSession::forward_to_client() {
   auto& buf = server_->in();
   auto data = buf.readable();
   size_t pos = 0;
-  bool release = false;
+  to_client_.clear();
   auto& stats = pool_->stats().slot(worker_.index);
+  // Answers Usher made up are due before the server's next message.
+  auto release = emit_due_fakes();
   using Kind = protocol::StreamScanner::Kind;
-  while (!release) {
+  while (release && !*release) {
     auto piece = server_scan_.next(data.subspan(pos));
     if (piece.kind == Kind::kNeedMore) break;
     if (piece.kind == Kind::kInvalid) {
       drop_server();
       co_return make_error("08P01", "server sent an invalid message");
     }
-    if (piece.kind == Kind::kStart) {
-      switch (piece.header.type) {
-        case 'G':  // CopyInResponse: the client now sends CopyData
-          in_copy_ = true;
-          break;
-        case 'C':
-        case 'E':
-          in_copy_ = false;
-          break;
-        default:
-          break;
-      }
-    } else if (piece.kind == Kind::kWhole && piece.header.type == 'Z') {
-      auto now = Clock::now();
-      if (outstanding_ > 0) --outstanding_;
-      tx_status_ = piece.body.empty() ? 'I' : static_cast<char>(piece.body[0]);
-      in_copy_ = false;
-      pool::bump(stats.query_count, 1);
-      if (query_start_ != Clock::time_point{}) {
-        pool::bump(stats.query_time_us, micros(now - query_start_));
-      }
-      query_start_ = outstanding_ > 0 ? now : Clock::time_point{};
-      if (tx_status_ == 'I' && outstanding_ == 0 && !unsynced_) {
-        pool::bump(stats.xact_count, 1);
-        pool::bump(stats.xact_time_us, micros(now - xact_start_));
-        xact_start_ = now;
-        release = mode_ != config::PoolMode::kSession;
-      } else if (mode_ == config::PoolMode::kStatement && outstanding_ == 0 && !unsynced_) {
-        drop_server();
-        co_return make_error("08P01", "transaction blocks not allowed in statement pooling mode");
-      }
-    } else if (piece.kind == Kind::kWhole && piece.header.type == 'S') {
-      auto ps = protocol::parse_parameter_status(piece.body);
-      if (ps) {
-        server_->set_parameter(ps->name, ps->value);
-        params_.set(ps->name, ps->value);
+    auto bytes = data.subspan(pos, piece.size);
+    pos += piece.size;
+    if (piece.kind == Kind::kBody) {
+      if (server_msg_forwarded_) to_client_.pass(bytes);
+      continue;
+    }
+    char type = piece.header.type;
+    server_msg_forwarded_ = true;
+    if (tracking_) {
+      auto outcome = tracker_.on_message(type, undone_);
+      apply_undos();
+      if (outcome.clears_server) server_->statements.clear();
+      server_msg_forwarded_ = outcome.verdict == prepared::ResponseTracker::Verdict::kForward;
+      if (outcome.verdict == prepared::ResponseTracker::Verdict::kReplace) {
+        size_t from = to_client_.own().size();
+        to_client_.own().append(outcome.replacement);
+        to_client_.add_own(from);
       }
     }
-    pos += piece.size;
+    if (server_msg_forwarded_) to_client_.pass(bytes);
+    switch (type) {
+      case 'G':  // CopyInResponse: the client now sends CopyData
+        in_copy_ = true;
+        break;
+      case 'C':
+      case 'E':
+        in_copy_ = false;
+        break;
+      case 'Z':
+        if (piece.kind != Kind::kWhole) break;
+        tx_status_ = piece.body.empty() ? 'I' : static_cast<char>(piece.body[0]);
+        // Usher's own Sync is not one the client is waiting for.
+        if (server_msg_forwarded_) release = ready_for_query(tx_status_);
+        break;
+      case 'S':
+        if (piece.kind != Kind::kWhole) break;
+        if (auto ps = protocol::parse_parameter_status(piece.body)) {
+          server_->set_parameter(ps->name, ps->value);
+          params_.set(ps->name, ps->value);
+        }
+        break;
+      default:
+        break;
+    }
+    if (tracking_ && release && !*release) release = emit_due_fakes();
   }
-  if (pos > 0) {
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), pos),
+  if (!release) {
+    drop_server();
+    co_return release.take_error();
+  }
+  if (!to_client_.empty()) {
+    auto [ec, n] = co_await asio::async_write(socket_, to_client_.buffers(),
                                               asio::as_tuple(asio::use_awaitable));
-    pool::bump(stats.bytes_sent, pos);
-    buf.consume(pos);
+    pool::bump(stats.bytes_sent, n);
     if (ec) {
+      buf.consume(pos);
       client_closed_ = true;
       co_return make_error("08006", "client connection lost");
     }
   }
-  if (release) {
+  buf.consume(pos);
+  if (*release) {
     // Anything after the final ReadyForQuery was not asked for: do not pass
     // such a server to another client.
     if (!buf.empty() || server_reading_) {
@@ -312,9 +340,33 @@ asio::awaitable<Status> ClientSession::forward_to_client() {
   co_return ok_status();
 }
 
+Result<bool> ClientSession::ready_for_query(char status) {
+  auto now = Clock::now();
+  auto& stats = pool_->stats().slot(worker_.index);
+  if (outstanding_ > 0) --outstanding_;
+  in_copy_ = false;
+  pool::bump(stats.query_count, 1);
+  if (query_start_ != Clock::time_point{}) {
+    pool::bump(stats.query_time_us, micros(now - query_start_));
+  }
+  query_start_ = outstanding_ > 0 ? now : Clock::time_point{};
+  if (outstanding_ > 0 || unsynced_) return false;
+  if (status == 'I') {
+    pool::bump(stats.xact_count, 1);
+    pool::bump(stats.xact_time_us, micros(now - xact_start_));
+    xact_start_ = now;
+    return mode_ != config::PoolMode::kSession;
+  }
+  if (mode_ == config::PoolMode::kStatement) {
+    return make_error("08P01", "transaction blocks not allowed in statement pooling mode");
+  }
+  return false;
+}
+
 bool ClientSession::server_idle() const {
   return server_ && outstanding_ == 0 && !unsynced_ && tx_status_ == 'I' && !in_copy_ &&
-         !server_closed_ && server_->in().empty() && !server_scan_.mid_message();
+         !server_closed_ && server_->in().empty() && !server_scan_.mid_message() &&
+         tracker_.empty();
 }
 
 asio::awaitable<Status> ClientSession::unlink_server() {
@@ -329,6 +381,12 @@ asio::awaitable<Status> ClientSession::unlink_server() {
     if (!st) {
       drop_server();
       co_return ok_status();  // the client's work is done; only the server is lost
+    }
+    // DISCARD ALL (the default) also drops every prepared statement.
+    auto cmd = prepared::classify_sql(reset_query);
+    using Cmd = prepared::SqlCommand::Kind;
+    if (cmd && (cmd->kind == Cmd::kDiscardAll || cmd->kind == Cmd::kDeallocateAll)) {
+      server_->statements.clear();
     }
   }
   cancel_target_->set(std::nullopt);
@@ -347,6 +405,7 @@ void ClientSession::drop_server() {
   in_copy_ = false;
   tx_status_ = 'I';
   query_start_ = {};
+  tracker_.clear();
 }
 
 }  // namespace usher::session

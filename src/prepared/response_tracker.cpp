@@ -1,0 +1,110 @@
+#include "prepared/response_tracker.h"
+
+#include <algorithm>
+
+namespace usher::prepared {
+namespace {
+
+// True when `type` is the last message of the answer to `reply`.
+bool ends(Reply reply, char type) {
+  switch (reply) {
+    case Reply::kParse:
+      return type == '1';
+    case Reply::kBind:
+      return type == '2';
+    case Reply::kDescribeStatement:
+    case Reply::kDescribePortal:
+      return type == 'T' || type == 'n';
+    case Reply::kExecute:
+      return type == 'C' || type == 'I' || type == 's';
+    case Reply::kClose:
+      return type == '3';
+    case Reply::kSync:
+    case Reply::kQuery:
+      return type == 'Z';
+  }
+  return false;
+}
+
+bool extended(Reply reply) {
+  return reply != Reply::kSync && reply != Reply::kQuery;
+}
+
+void add_undo(Undo& u, std::vector<Undo>& undone) {
+  if (u.kind != Undo::Kind::kNone) undone.push_back(std::move(u));
+}
+
+// The client's record first, then the server's: callers apply in order, and
+// the list is reversed as a whole afterwards, so later requests come first.
+void take_undos(Entry& e, std::vector<Undo>& undone) {
+  add_undo(e.server_undo, undone);
+  add_undo(e.client_undo, undone);
+}
+
+}  // namespace
+
+void ResponseTracker::push(Entry e, std::vector<Undo>& undone) {
+  if (skipping_) {
+    if (e.reply != Reply::kSync) {
+      take_undos(e, undone);
+      return;
+    }
+    skipping_ = false;
+  }
+  entries_.push_back(std::move(e));
+}
+
+void ResponseTracker::drop_front(std::vector<Undo>& undone) {
+  take_undos(entries_.front(), undone);
+  entries_.pop_front();
+}
+
+ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo>& undone) {
+  Outcome out;
+  // Notices, notifications and parameter changes can come at any time and
+  // belong to no request.
+  if (type == 'N' || type == 'A' || type == 'S' || entries_.empty()) return out;
+  Entry& head = entries_.front();
+
+  switch (head.handling) {
+    case Handling::kForward:
+    case Handling::kFake:  // not reached: fakes are taken before server messages
+      break;
+    case Handling::kSwallow:
+      if (type != 'E') out.verdict = Verdict::kDrop;
+      break;
+    case Handling::kSwallowAll:
+      out.verdict = Verdict::kDrop;
+      break;
+    case Handling::kReplaceError:
+      if (type == 'E') {
+        out.verdict = Verdict::kReplace;
+        out.replacement = std::move(head.bytes);
+      }
+      break;
+  }
+
+  size_t first_undo = undone.size();
+  if (type == 'E') {
+    if (!extended(head.reply)) {
+      head.failed = true;
+    } else {
+      // The request failed and PostgreSQL now skips to the next Sync.
+      drop_front(undone);
+      while (!entries_.empty() && entries_.front().reply != Reply::kSync)
+        drop_front(undone);
+      skipping_ = entries_.empty();
+    }
+  } else if (ends(head.reply, type)) {
+    if (head.failed) {
+      take_undos(head, undone);
+    } else {
+      out.clears_server = head.clears_server;
+    }
+    entries_.pop_front();
+  }
+  std::reverse(undone.begin() + static_cast<std::ptrdiff_t>(first_undo), undone.end());
+  return out;
+}
+
+}  // namespace usher::prepared

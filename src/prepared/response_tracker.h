@@ -1,0 +1,116 @@
+// Keeps the server's answers in step with what the client asked for, when
+// Usher has changed the conversation: it sends Parse messages the client did
+// not (to prepare a statement on a server that lacks it), leaves out some the
+// client did send (a Parse of a statement the server already has, a Close
+// of a shared statement), and answers those itself.
+//
+// Every message sent to the server that the server answers gets an Entry,
+// in order, and so does every answer Usher makes up. Server messages are
+// matched against the head entry: each kind of request ends with a known
+// message (BindComplete, CommandComplete, ReadyForQuery, ...). Made-up
+// answers at the head are due as soon as everything before them is done.
+//
+// PostgreSQL skips everything up to the next Sync after an error in the
+// extended protocol; so does the tracker, dropping skipped entries (their
+// made-up answers are never sent) and reporting their Undo so the caller
+// can take back what it recorded when it sent them.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "prepared/statement.h"
+
+namespace usher::prepared {
+
+// What kind of request an entry stands for, which says how its answer ends.
+enum class Reply : uint8_t {
+  kParse,              // ParseComplete
+  kBind,               // BindComplete
+  kDescribeStatement,  // ParameterDescription, then RowDescription or NoData
+  kDescribePortal,     // RowDescription or NoData
+  kExecute,            // CommandComplete, EmptyQueryResponse or PortalSuspended
+  kClose,              // CloseComplete
+  kSync,               // ReadyForQuery
+  kQuery,              // Query or FunctionCall: ends with ReadyForQuery
+};
+
+enum class Handling : uint8_t {
+  kForward,       // the client's request: the answer goes to the client
+  kSwallow,       // Usher's request: the answer is dropped, but an error reaches the client
+  kSwallowAll,    // Usher's request: everything is dropped, errors too
+  kReplaceError,  // the client's request, sent so that it fails: the error becomes `bytes`
+  kFake,          // nothing was sent: Usher answers `bytes` itself
+};
+
+// Something recorded when a request was sent, to take back if the server
+// refuses or skips it.
+struct Undo {
+  enum class Kind : uint8_t {
+    kNone,
+    kForgetClientName,   // a client Parse/PREPARE of `name` did not happen
+    kRestoreClientName,  // a client Close/DEALLOCATE of `name` (was `stmt`) did not happen
+    kForgetOnServer,     // `stmt` was not prepared on the server after all
+    kRestoreOnServer,    // `stmt` was not closed on the server after all
+    kForgetUnnamed,      // the client's unnamed statement failed to parse
+  };
+  Kind kind = Kind::kNone;
+  std::string name;
+  StatementPtr stmt;
+};
+
+struct Entry {
+  Reply reply = Reply::kSync;
+  Handling handling = Handling::kForward;
+  // kFake answering a whole Query: Usher adds ReadyForQuery with the
+  // transaction status of the moment.
+  bool ready_for_query = false;
+  // A DISCARD ALL: when it succeeds the server has no statements left.
+  bool clears_server = false;
+  bool failed = false;  // an ErrorResponse was seen in a Query/Sync answer
+  std::string bytes;    // kFake, kReplaceError
+  Undo client_undo;
+  Undo server_undo;
+};
+
+class ResponseTracker {
+ public:
+  // What to do with one server message.
+  enum class Verdict : uint8_t { kForward, kDrop, kReplace };
+  struct Outcome {
+    Verdict verdict = Verdict::kForward;
+    std::string replacement;     // kReplace
+    bool clears_server = false;  // a DISCARD ALL finished
+  };
+
+  // Records a request just sent (or answered by Usher). While the server is
+  // skipping to Sync, anything but a Sync is dropped at once.
+  void push(Entry e, std::vector<Undo>& undone);
+
+  // Classifies a server message by its type byte, at its start. Undo records
+  // of failed or skipped requests are appended to `undone`, latest first.
+  Outcome on_message(char type, std::vector<Undo>& undone);
+
+  // The head entry when it is a made-up answer that is now due.
+  Entry* due_fake() {
+    return !entries_.empty() && entries_.front().handling == Handling::kFake ? &entries_.front()
+                                                                             : nullptr;
+  }
+  void pop_fake() { entries_.pop_front(); }
+
+  bool empty() const { return entries_.empty(); }
+  void clear() {
+    entries_.clear();
+    skipping_ = false;
+  }
+
+ private:
+  void drop_front(std::vector<Undo>& undone);
+
+  std::deque<Entry> entries_;
+  bool skipping_ = false;  // an error was seen and no Sync has been sent since
+};
+
+}  // namespace usher::prepared

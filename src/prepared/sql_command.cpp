@@ -1,0 +1,161 @@
+#include "prepared/sql_command.h"
+
+#include <pg_query.h>
+
+#include <boost/json.hpp>
+#include <cctype>
+
+namespace usher::prepared {
+namespace {
+
+namespace json = boost::json;
+
+// Skips blanks, -- comments and (nested) /* */ comments from `pos`.
+size_t skip_space(std::string_view s, size_t pos) {
+  while (pos < s.size()) {
+    char c = s[pos];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++pos;
+    } else if (s.substr(pos, 2) == "--") {
+      pos = s.find('\n', pos);
+      if (pos == std::string_view::npos) return s.size();
+    } else if (s.substr(pos, 2) == "/*") {
+      int depth = 0;
+      while (pos < s.size()) {
+        if (s.substr(pos, 2) == "/*") {
+          ++depth;
+          pos += 2;
+        } else if (s.substr(pos, 2) == "*/") {
+          pos += 2;
+          if (--depth == 0) break;
+        } else {
+          ++pos;
+        }
+      }
+    } else {
+      break;
+    }
+  }
+  return pos;
+}
+
+bool ident_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+// Reads an identifier at `pos`: "quoted" (with "" for a quote) or plain
+// (folded to lower case). Returns the end, or npos.
+size_t read_identifier(std::string_view s, size_t pos, std::string& name) {
+  name.clear();
+  if (pos < s.size() && s[pos] == '"') {
+    ++pos;
+    while (pos < s.size()) {
+      if (s[pos] == '"') {
+        if (pos + 1 < s.size() && s[pos + 1] == '"') {
+          name.push_back('"');
+          pos += 2;
+          continue;
+        }
+        return pos + 1;
+      }
+      name.push_back(s[pos++]);
+    }
+    return std::string_view::npos;
+  }
+  size_t start = pos;
+  while (pos < s.size() && ident_char(s[pos])) {
+    name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(s[pos]))));
+    ++pos;
+  }
+  return pos == start ? std::string_view::npos : pos;
+}
+
+// The single statement's node ({"PrepareStmt": {...}}), or null.
+std::optional<json::object> parse_single(std::string_view sql) {
+  std::string text(sql);
+  PgQueryParseResult r = pg_query_parse(text.c_str());
+  std::optional<json::object> out;
+  if (r.error == nullptr && r.parse_tree != nullptr) {
+    boost::system::error_code ec;
+    json::value tree = json::parse(r.parse_tree, ec);
+    if (!ec) {
+      const json::array* stmts =
+          tree.as_object().if_contains("stmts") ? tree.as_object().at("stmts").if_array() : nullptr;
+      if (stmts != nullptr && stmts->size() == 1) {
+        if (const auto* stmt = stmts->at(0).as_object().if_contains("stmt")) {
+          if (stmt->is_object()) out = stmt->as_object();
+        }
+      }
+    }
+  }
+  pg_query_free_parse_result(r);
+  return out;
+}
+
+std::string string_field(const json::object& node, std::string_view key) {
+  const json::value* v = node.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+std::string first_word(std::string_view sql) {
+  size_t pos = skip_space(sql, 0);
+  std::string word;
+  while (pos < sql.size() && word.size() < 16 &&
+         std::isalpha(static_cast<unsigned char>(sql[pos]))) {
+    word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(sql[pos++]))));
+  }
+  return word;
+}
+
+std::optional<SqlCommand> classify_sql(std::string_view sql) {
+  std::string word = first_word(sql);
+  if (word != "prepare" && word != "execute" && word != "deallocate" && word != "discard") {
+    return std::nullopt;
+  }
+  auto node = parse_single(sql);
+  if (!node || node->size() != 1) return std::nullopt;
+  const auto& [type, value] = *node->begin();
+  if (!value.is_object()) return std::nullopt;
+  const json::object& fields = value.as_object();
+
+  SqlCommand cmd;
+  if (type == "DiscardStmt") {
+    if (string_field(fields, "target") != "DISCARD_ALL") return std::nullopt;
+    cmd.kind = SqlCommand::Kind::kDiscardAll;
+    return cmd;
+  }
+  if (type == "PrepareStmt") {
+    cmd.kind = SqlCommand::Kind::kPrepare;
+  } else if (type == "ExecuteStmt") {
+    cmd.kind = SqlCommand::Kind::kExecute;
+  } else if (type == "DeallocateStmt") {
+    cmd.kind = SqlCommand::Kind::kDeallocate;
+  } else {
+    return std::nullopt;
+  }
+  std::string parsed_name = string_field(fields, "name");
+  if (parsed_name.empty()) {
+    if (cmd.kind != SqlCommand::Kind::kDeallocate) return std::nullopt;
+    cmd.kind = SqlCommand::Kind::kDeallocateAll;
+    return cmd;
+  }
+  // Find where the name is written, to splice Usher's name in its place.
+  size_t pos = skip_space(sql, 0) + word.size();
+  pos = skip_space(sql, pos);
+  std::string name;
+  size_t end = read_identifier(sql, pos, name);
+  if (cmd.kind == SqlCommand::Kind::kDeallocate && end != std::string_view::npos &&
+      name == "prepare" && sql[pos] != '"') {
+    pos = skip_space(sql, end);
+    end = read_identifier(sql, pos, name);
+  }
+  if (end == std::string_view::npos || name != parsed_name) return std::nullopt;
+  cmd.name = std::move(name);
+  cmd.tail = sql.substr(end);
+  return cmd;
+}
+
+}  // namespace usher::prepared

@@ -1,0 +1,27 @@
+// Recognises the SQL statements that act on prepared statements: PREPARE,
+// EXECUTE, DEALLOCATE [PREPARE] name | ALL, and DISCARD ALL. A cheap look
+// at the first word turns away every other query; only a candidate goes
+// through PostgreSQL's own parser (libpg_query), so comments, case and
+// quoting cannot fool it. A query of several statements is not recognised.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace usher::prepared {
+
+struct SqlCommand {
+  enum class Kind { kPrepare, kExecute, kDeallocate, kDeallocateAll, kDiscardAll };
+  Kind kind;
+  std::string name;       // as PostgreSQL folds it (kPrepare, kExecute, kDeallocate)
+  std::string_view tail;  // the text after the name: "(int) AS ..." or "(1, 2)"
+};
+
+std::optional<SqlCommand> classify_sql(std::string_view sql);
+
+// The first word of `sql` (after blanks and comments), lowercased, at most
+// 16 characters; empty when there is none.
+std::string first_word(std::string_view sql);
+
+}  // namespace usher::prepared

@@ -1,0 +1,52 @@
+// Prepared statements as Usher shares them between clients.
+//
+// A client's statement names are its own (client_statements.h). Behind each
+// name is a Statement: the text and parameter types that define it, and the
+// name Usher prepares it under on server connections. Two clients that
+// prepare the same text with the same parameter types share one Statement,
+// so a server connection prepares it once for both. Equality is the full
+// text and types, never a hash alone.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace usher::prepared {
+
+// How the statement is created on a server.
+enum class Origin : uint8_t {
+  kProtocol,  // a Parse message: `query` and `param_types` (raw OIDs)
+  kSql,       // SQL PREPARE: `query` is what follows the name ("(int) AS ...")
+};
+
+struct Statement {
+  uint64_t id = 0;
+  Origin origin = Origin::kProtocol;
+  std::string server_name;  // "usher_<id>": never reused, so a name means one text
+  std::string query;
+  std::string param_types;
+};
+using StatementPtr = std::shared_ptr<const Statement>;
+
+// One per pool: the statements its clients currently hold. Thread-safe.
+// Entries live while a client or a server connection holds them; expired
+// ones are swept as the table grows.
+class StatementRegistry {
+ public:
+  StatementPtr intern(Origin origin, std::string_view query, std::string_view param_types);
+  size_t size();  // live statements, for SHOW PREPARED_STATEMENTS
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::weak_ptr<const Statement>> by_key_;
+  size_t sweep_at_ = 64;
+};
+
+// Ids are global, so a server name is unique across pools and reloads.
+uint64_t next_statement_id();
+
+}  // namespace usher::prepared

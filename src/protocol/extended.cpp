@@ -1,0 +1,91 @@
+#include "protocol/extended.h"
+
+#include "protocol/byte_reader.h"
+#include "protocol/messages.h"
+#include "protocol/writer.h"
+
+namespace usher::protocol {
+namespace {
+
+Error malformed(std::string_view what) {
+  return make_error("08P01", "invalid " + std::string(what) + " message format");
+}
+
+Result<TargetMessage> parse_target(std::span<const uint8_t> body, std::string_view what) {
+  ByteReader r(body);
+  uint8_t kind = 0;
+  TargetMessage m;
+  if (!r.read_u8(kind) || !r.read_cstring(m.name) || !r.empty()) return malformed(what);
+  if (kind != 'S' && kind != 'P') return malformed(what);
+  m.kind = static_cast<char>(kind);
+  return m;
+}
+
+}  // namespace
+
+Result<ParseMessage> parse_parse(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  ParseMessage m;
+  int16_t count = 0;
+  if (!r.read_cstring(m.name) || !r.read_cstring(m.query)) return malformed("Parse");
+  auto types = r.rest();
+  if (!r.read_i16(count) || count < 0) return malformed("Parse");
+  if (r.remaining() != size_t(count) * 4) return malformed("Parse");
+  m.param_types = as_chars(types);
+  return m;
+}
+
+Result<BindMessage> parse_bind(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  BindMessage m;
+  if (!r.read_cstring(m.portal) || !r.read_cstring(m.statement)) return malformed("Bind");
+  m.rest = r.rest();
+  return m;
+}
+
+Result<TargetMessage> parse_describe(std::span<const uint8_t> body) {
+  return parse_target(body, "Describe");
+}
+
+Result<TargetMessage> parse_close(std::span<const uint8_t> body) {
+  return parse_target(body, "Close");
+}
+
+void write_parse(std::string& out, std::string_view name, std::string_view query,
+                 std::string_view param_types) {
+  MessageWriter(out).begin('P').cstring(name).cstring(query).bytes(param_types).finish();
+}
+
+void write_bind(std::string& out, std::string_view portal, std::string_view statement,
+                std::span<const uint8_t> rest) {
+  MessageWriter(out).begin('B').cstring(portal).cstring(statement).bytes(as_chars(rest)).finish();
+}
+
+void write_describe(std::string& out, char kind, std::string_view name) {
+  MessageWriter(out).begin('D').u8(static_cast<uint8_t>(kind)).cstring(name).finish();
+}
+
+void write_close(std::string& out, char kind, std::string_view name) {
+  MessageWriter(out).begin('C').u8(static_cast<uint8_t>(kind)).cstring(name).finish();
+}
+
+void write_sync(std::string& out) {
+  MessageWriter(out).begin('S').finish();
+}
+void write_parse_complete(std::string& out) {
+  MessageWriter(out).begin('1').finish();
+}
+void write_bind_complete(std::string& out) {
+  MessageWriter(out).begin('2').finish();
+}
+void write_close_complete(std::string& out) {
+  MessageWriter(out).begin('3').finish();
+}
+void write_no_data(std::string& out) {
+  MessageWriter(out).begin('n').finish();
+}
+void write_empty_parameter_description(std::string& out) {
+  MessageWriter(out).begin('t').i16(0).finish();
+}
+
+}  // namespace usher::protocol

@@ -1,0 +1,69 @@
+// Bytes for one gather write: runs of a buffer we read into, passed on
+// without copying, interleaved with messages Usher writes itself. Runs that
+// touch are merged, so plain forwarding is still a single buffer.
+#pragma once
+
+#include <boost/asio/buffer.hpp>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace usher::session {
+
+class Outbox {
+ public:
+  void clear() {
+    segments_.clear();
+    own_.clear();
+    buffers_.clear();
+  }
+  bool empty() const { return segments_.empty(); }
+
+  // Passes `bytes` on; they must stay valid until the write completes.
+  void pass(std::span<const uint8_t> bytes) {
+    if (bytes.empty()) return;
+    if (!segments_.empty() && !segments_.back().own &&
+        segments_.back().data + segments_.back().size == bytes.data()) {
+      segments_.back().size += bytes.size();
+      return;
+    }
+    segments_.push_back({false, bytes.data(), 0, bytes.size()});
+  }
+
+  // Usher's own bytes: append to own(), then call add_own() with the size
+  // own() had before.
+  std::string& own() { return own_; }
+  void add_own(size_t from) {
+    if (own_.size() == from) return;
+    if (!segments_.empty() && segments_.back().own &&
+        segments_.back().offset + segments_.back().size == from) {
+      segments_.back().size += own_.size() - from;
+      return;
+    }
+    segments_.push_back({true, nullptr, from, own_.size() - from});
+  }
+
+  // The buffer sequence for asio::async_write; valid until the next change.
+  const std::vector<boost::asio::const_buffer>& buffers() {
+    buffers_.clear();
+    for (const auto& s : segments_) {
+      buffers_.emplace_back(s.own ? own_.data() + s.offset : static_cast<const void*>(s.data),
+                            s.size);
+    }
+    return buffers_;
+  }
+
+ private:
+  struct Segment {
+    bool own;
+    const uint8_t* data;  // !own
+    size_t offset;        // own: into own_, which may move while it grows
+    size_t size;
+  };
+  std::vector<Segment> segments_;
+  std::string own_;
+  std::vector<boost::asio::const_buffer> buffers_;
+};
+
+}  // namespace usher::session

@@ -1,0 +1,420 @@
+// Prepared statements in transaction and statement mode.
+//
+// A client's statement names live here, not on any server. Whatever server
+// the client gets, its Bind, Describe and EXECUTE are rewritten to Usher's
+// name for the statement (prepared there first if that server lacks it), a
+// Parse of a statement the server already has is answered by Usher, and a
+// Close only forgets the client's name. The ResponseTracker keeps the
+// answers in the order PostgreSQL would have sent them.
+//
+// PostgreSQL's errors are produced by PostgreSQL where we can: an unknown
+// name is sent as the client wrote it, so the server answers 26000 with
+// that name. A duplicate name, which the server cannot see, is sent as a
+// statement that fails to parse; the server then aborts the transaction
+// and skips to Sync exactly as for the real error, and Usher swaps the
+// error's text for 42P05's.
+#include <atomic>
+
+#include "prepared/sql_command.h"
+#include "protocol/extended.h"
+#include "protocol/messages.h"
+#include "protocol/writer.h"
+#include "runtime/runtime.h"
+#include "session/client_session.h"
+
+namespace usher::session {
+
+namespace {
+
+using prepared::Entry;
+using prepared::Handling;
+using prepared::Reply;
+using prepared::Undo;
+
+// With statements tracked, these must arrive whole to be rewritten.
+bool tracking_wants_whole(char type) {
+  switch (type) {
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'C':
+    case 'Q':
+    case 'X':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A statement the server refuses to parse: used to make it raise an error in
+// place of one only Usher can see.
+constexpr std::string_view kFailingStatement = "usher: prepared statement error";
+// Never created: the failing statement above does not parse.
+constexpr std::string_view kFailingName = "usher_failed";
+
+std::string error_bytes(std::string_view sqlstate, std::string message) {
+  std::string out;
+  protocol::write_error_response(out, "ERROR", sqlstate, message);
+  return out;
+}
+
+std::string command_complete(std::string_view tag) {
+  std::string out;
+  protocol::write_command_complete(out, tag);
+  return out;
+}
+
+template <typename Write>
+void add(Outbox& box, Write&& write) {
+  size_t from = box.own().size();
+  write(box.own());
+  box.add_own(from);
+}
+
+}  // namespace
+
+void ClientSession::enable_statement_tracking(size_t max_per_server) {
+  static std::atomic<uint64_t> next_id{1};
+  tracking_ = true;
+  max_prepared_ = max_per_server;
+  client_id_ = next_id.fetch_add(1, std::memory_order_relaxed);
+  client_scan_ = protocol::StreamScanner(max_packet_, max_packet_, tracking_wants_whole);
+  relay_scan_ = protocol::StreamScanner(max_packet_, max_packet_, tracking_wants_whole);
+}
+
+void ClientSession::translate_to_server() {
+  to_server_.clear();
+  auto data = in_.readable().first(pending_);
+  size_t pos = 0;
+  using Kind = protocol::StreamScanner::Kind;
+  while (pos < data.size()) {
+    auto piece = relay_scan_.next(data.subspan(pos));
+    auto bytes = data.subspan(pos, piece.size);
+    pos += piece.size;
+    if (piece.kind == Kind::kBody) {
+      to_server_.pass(bytes);
+      continue;
+    }
+    if (piece.kind == Kind::kWhole) {
+      switch (piece.header.type) {
+        case 'P':
+          on_parse(bytes, piece.body);
+          continue;
+        case 'B':
+          on_bind(bytes, piece.body);
+          continue;
+        case 'D':
+          on_describe(bytes, piece.body);
+          continue;
+        case 'C':
+          on_close(bytes, piece.body);
+          continue;
+        case 'Q':
+          on_query(bytes, piece.body);
+          continue;
+        default:
+          break;
+      }
+    }
+    // Streamed messages (Execute, Sync, Flush, FunctionCall, COPY data).
+    to_server_.pass(bytes);
+    switch (piece.header.type) {
+      case 'E':
+        expect(Reply::kExecute);
+        break;
+      case 'S':
+        expect(Reply::kSync);
+        break;
+      case 'F':
+        expect(Reply::kQuery);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void ClientSession::on_parse(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
+  auto parse = protocol::parse_parse(body);
+  if (!parse || parse->name.empty()) {
+    // The unnamed statement stays the server's, as the client sent it; we
+    // keep a copy to replay if the client's Bind lands on another server.
+    to_server_.pass(msg);
+    if (!parse) {
+      expect(Reply::kParse);
+      return;
+    }
+    unnamed_parse_.assign(reinterpret_cast<const char*>(msg.data()), msg.size());
+    server_->unnamed_owner = client_id_;
+    expect(Entry{.reply = Reply::kParse, .client_undo = {.kind = Undo::Kind::kForgetUnnamed}});
+    return;
+  }
+  auto& stats = pool_->stats().slot(worker_.index);
+  std::string name(parse->name);
+  if (statements_.contains(name)) {
+    add(to_server_, [](std::string& out) {
+      protocol::write_parse(out, kFailingName, kFailingStatement, std::string_view("\0\0", 2));
+    });
+    expect(
+        Entry{.reply = Reply::kParse,
+              .handling = Handling::kReplaceError,
+              .bytes = error_bytes("42P05", "prepared statement \"" + name + "\" already exists")});
+    return;
+  }
+  pool::bump(stats.client_parse_count, 1);
+  auto s =
+      pool_->statements().intern(prepared::Origin::kProtocol, parse->query, parse->param_types);
+  statements_[name] = s;
+  Undo forget{.kind = Undo::Kind::kForgetClientName, .name = std::move(name)};
+  if (server_->statements.touch(s->id)) {
+    std::string done;
+    protocol::write_parse_complete(done);
+    fake(Reply::kParse, std::move(done), std::move(forget));
+    return;
+  }
+  make_room(s, false);
+  pool::bump(stats.server_parse_count, 1);
+  add(to_server_, [&](std::string& out) {
+    protocol::write_parse(out, s->server_name, s->query, s->param_types);
+  });
+  expect(Entry{.reply = Reply::kParse,
+               .client_undo = std::move(forget),
+               .server_undo = {.kind = Undo::Kind::kForgetOnServer, .stmt = s}});
+}
+
+void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
+  auto bind = protocol::parse_bind(body);
+  auto it = bind && !bind->statement.empty() ? statements_.find(std::string(bind->statement))
+                                             : statements_.end();
+  if (it == statements_.end()) {
+    // Unnamed, or unknown: the server answers 26000 with the client's name.
+    if (bind && bind->statement.empty()) ensure_unnamed();
+    to_server_.pass(msg);
+  } else {
+    pool::bump(pool_->stats().slot(worker_.index).bind_count, 1);
+    ensure_prepared(it->second, false);
+    add(to_server_, [&](std::string& out) {
+      protocol::write_bind(out, bind->portal, it->second->server_name, bind->rest);
+    });
+  }
+  expect(Reply::kBind);
+}
+
+void ClientSession::on_describe(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
+  auto describe = protocol::parse_describe(body);
+  if (!describe || describe->kind == 'P') {
+    to_server_.pass(msg);
+    expect(Reply::kDescribePortal);
+    return;
+  }
+  auto it = statements_.find(std::string(describe->name));
+  if (it == statements_.end()) {
+    if (describe->name.empty()) ensure_unnamed();
+    to_server_.pass(msg);
+  } else {
+    ensure_prepared(it->second, false);
+    add(to_server_,
+        [&](std::string& out) { protocol::write_describe(out, 'S', it->second->server_name); });
+  }
+  expect(Reply::kDescribeStatement);
+}
+
+void ClientSession::on_close(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
+  auto close = protocol::parse_close(body);
+  if (!close || close->kind == 'P' || close->name.empty()) {
+    to_server_.pass(msg);
+    if (close && close->kind == 'S') server_->unnamed_owner = 0;
+    expect(Reply::kClose);
+    return;
+  }
+  // The server keeps the statement (others may share it; the LRU bounds
+  // it). Closing a name that does not exist is not an error.
+  Undo restore;
+  auto it = statements_.find(std::string(close->name));
+  if (it != statements_.end()) {
+    restore = {.kind = Undo::Kind::kRestoreClientName, .name = it->first, .stmt = it->second};
+    statements_.erase(it);
+  }
+  std::string done;
+  protocol::write_close_complete(done);
+  fake(Reply::kClose, std::move(done), std::move(restore));
+}
+
+void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
+  server_->unnamed_owner = 0;  // a simple Query replaces the unnamed statement
+  auto sql = protocol::parse_query(body);
+  std::optional<prepared::SqlCommand> cmd;
+  if (sql) cmd = prepared::classify_sql(*sql);
+  using Cmd = prepared::SqlCommand::Kind;
+  // In a failed transaction PostgreSQL refuses everything with 25P02: let
+  // the server say so.
+  if (!cmd || (tx_status_ == 'E' && cmd->kind != Cmd::kExecute)) {
+    to_server_.pass(msg);
+    expect(Reply::kQuery);
+    return;
+  }
+  auto& stats = pool_->stats().slot(worker_.index);
+  auto it = statements_.find(cmd->name);
+  switch (cmd->kind) {
+    case Cmd::kPrepare: {
+      if (it != statements_.end()) {
+        add(to_server_, [](std::string& out) { protocol::write_query(out, kFailingStatement); });
+        expect(Entry{.reply = Reply::kQuery,
+                     .handling = Handling::kReplaceError,
+                     .bytes = error_bytes(
+                         "42P05", "prepared statement \"" + cmd->name + "\" already exists")});
+        return;
+      }
+      pool::bump(stats.client_parse_count, 1);
+      auto s = pool_->statements().intern(prepared::Origin::kSql, cmd->tail, {});
+      statements_[cmd->name] = s;
+      Undo forget{.kind = Undo::Kind::kForgetClientName, .name = cmd->name};
+      if (server_->statements.touch(s->id)) {
+        fake(Reply::kQuery, command_complete("PREPARE"), std::move(forget), true);
+        return;
+      }
+      make_room(s, true);
+      pool::bump(stats.server_parse_count, 1);
+      add(to_server_, [&](std::string& out) {
+        protocol::write_query(out, "PREPARE " + s->server_name + s->query);
+      });
+      expect(Entry{.reply = Reply::kQuery,
+                   .client_undo = std::move(forget),
+                   .server_undo = {.kind = Undo::Kind::kForgetOnServer, .stmt = s}});
+      return;
+    }
+    case Cmd::kExecute:
+      if (it == statements_.end()) break;  // the server answers 26000
+      pool::bump(stats.bind_count, 1);
+      ensure_prepared(it->second, true);
+      add(to_server_, [&](std::string& out) {
+        protocol::write_query(out, "EXECUTE " + it->second->server_name + std::string(cmd->tail));
+      });
+      expect(Reply::kQuery);
+      return;
+    case Cmd::kDeallocate: {
+      if (it == statements_.end()) break;  // the server answers 26000
+      Undo restore{.kind = Undo::Kind::kRestoreClientName, .name = it->first, .stmt = it->second};
+      statements_.erase(it);
+      fake(Reply::kQuery, command_complete("DEALLOCATE"), std::move(restore), true);
+      return;
+    }
+    case Cmd::kDeallocateAll:
+      statements_.clear();
+      fake(Reply::kQuery, command_complete("DEALLOCATE ALL"), {}, true);
+      return;
+    case Cmd::kDiscardAll:
+      // Runs on the server (it resets more than statements), which then has
+      // none of Usher's statements left.
+      statements_.clear();
+      unnamed_parse_.clear();
+      to_server_.pass(msg);
+      expect(Entry{.reply = Reply::kQuery, .clears_server = true});
+      return;
+  }
+  to_server_.pass(msg);
+  expect(Reply::kQuery);
+}
+
+void ClientSession::ensure_prepared(const prepared::StatementPtr& s, bool simple) {
+  if (server_->statements.touch(s->id)) return;
+  auto& stats = pool_->stats().slot(worker_.index);
+  // Inside a simple Query exchange, Usher's own messages end with a Sync and
+  // every answer, errors included, is dropped; in the extended protocol the
+  // client's Sync ends them, and an error is the client's (its Bind fails).
+  Handling handling = simple ? Handling::kSwallowAll : Handling::kSwallow;
+  make_room(s, simple);
+  pool::bump(stats.server_parse_count, 1);
+  Undo forget{.kind = Undo::Kind::kForgetOnServer, .stmt = s};
+  if (s->origin == prepared::Origin::kSql) {
+    add(to_server_, [&](std::string& out) {
+      protocol::write_query(out, "PREPARE " + s->server_name + s->query);
+    });
+    expect(Entry{.reply = Reply::kQuery, .handling = Handling::kSwallowAll, .server_undo = forget});
+    return;
+  }
+  add(to_server_, [&](std::string& out) {
+    protocol::write_parse(out, s->server_name, s->query, s->param_types);
+    if (simple) protocol::write_sync(out);
+  });
+  expect(Entry{.reply = Reply::kParse, .handling = handling, .server_undo = std::move(forget)});
+  if (simple) expect(Entry{.reply = Reply::kSync, .handling = Handling::kSwallowAll});
+}
+
+void ClientSession::make_room(const prepared::StatementPtr& s, bool simple) {
+  auto victim = server_->statements.insert(s, max_prepared_);
+  if (!victim) return;
+  pool::bump(pool_->stats().slot(worker_.index).statement_evictions, 1);
+  add(to_server_, [&](std::string& out) {
+    protocol::write_close(out, 'S', (*victim)->server_name);
+    if (simple) protocol::write_sync(out);
+  });
+  Handling handling = simple ? Handling::kSwallowAll : Handling::kSwallow;
+  expect(Entry{.reply = Reply::kClose,
+               .handling = handling,
+               .server_undo = {.kind = Undo::Kind::kRestoreOnServer, .stmt = *victim}});
+  if (simple) expect(Entry{.reply = Reply::kSync, .handling = Handling::kSwallowAll});
+}
+
+void ClientSession::ensure_unnamed() {
+  if (unnamed_parse_.empty() || server_->unnamed_owner == client_id_) return;
+  pool::bump(pool_->stats().slot(worker_.index).server_parse_count, 1);
+  add(to_server_, [&](std::string& out) { out.append(unnamed_parse_); });
+  server_->unnamed_owner = client_id_;
+  expect(Entry{.reply = Reply::kParse, .handling = Handling::kSwallow});
+}
+
+void ClientSession::expect(Entry e) {
+  tracker_.push(std::move(e), undone_);
+  apply_undos();
+}
+
+void ClientSession::fake(Reply reply, std::string bytes, Undo client_undo, bool ready_for_query) {
+  expect(Entry{.reply = reply,
+               .handling = Handling::kFake,
+               .ready_for_query = ready_for_query,
+               .bytes = std::move(bytes),
+               .client_undo = std::move(client_undo)});
+}
+
+void ClientSession::apply_undos() {
+  for (auto& u : undone_) {
+    switch (u.kind) {
+      case Undo::Kind::kNone:
+        break;
+      case Undo::Kind::kForgetClientName:
+        statements_.erase(u.name);
+        break;
+      case Undo::Kind::kRestoreClientName:
+        statements_[u.name] = std::move(u.stmt);
+        break;
+      case Undo::Kind::kForgetOnServer:
+        if (server_) server_->statements.erase(u.stmt->id);
+        break;
+      case Undo::Kind::kRestoreOnServer:
+        if (server_) server_->statements.restore(std::move(u.stmt));
+        break;
+      case Undo::Kind::kForgetUnnamed:
+        unnamed_parse_.clear();
+        if (server_ && server_->unnamed_owner == client_id_) server_->unnamed_owner = 0;
+        break;
+    }
+  }
+  undone_.clear();
+}
+
+Result<bool> ClientSession::emit_due_fakes() {
+  while (auto* e = tracker_.due_fake()) {
+    add(to_client_, [&](std::string& out) { out.append(e->bytes); });
+    bool rfq = e->ready_for_query;
+    tracker_.pop_fake();
+    if (rfq) {
+      add(to_client_, [&](std::string& out) { protocol::write_ready_for_query(out, tx_status_); });
+      auto release = ready_for_query(tx_status_);
+      if (!release || *release) return release;
+    }
+  }
+  return false;
+}
+
+}  // namespace usher::session
