@@ -70,7 +70,6 @@ def test_pgbench_select_only_reconnect_per_transaction(pooler, pg):
 
 @pytest.mark.usher_only
 @pytest.mark.slow
-@pytest.mark.skip(reason="issue #3: prepared statements in transaction mode")
 def test_pgbench_prepared_transaction_mode(pooler, pg):
     """-M prepared (named statements) in transaction mode: Usher's headline
     fix. PgBouncer 1.18 fails with 'prepared statement "P0_1" does not
@@ -78,8 +77,11 @@ def test_pgbench_prepared_transaction_mode(pooler, pg):
     p = pooler(pool_mode="transaction", default_pool_size=POOL,
                extra_ini={"query_wait_timeout": 20})
     before = _history_count(pg)
+    # One thread per client: pgbench prepares with a blocking PQprepare, so a
+    # thread serving several clients stalls them all while one of them waits
+    # for a server, and those hold their servers mid-transaction.
     res = clients.run_pgbench(
-        p, ["-M", "prepared", "-c", str(CLIENTS), "-j", "4", "-t", "40"], timeout=90
+        p, ["-M", "prepared", "-c", str(CLIENTS), "-j", str(CLIENTS), "-t", "40"], timeout=90
     )
     assert res.returncode == 0, res.stdout
     stats = clients.parse_pgbench(res.stdout)

@@ -9,11 +9,7 @@ import pytest
 
 from harness import clients
 
-# Prepared statements in transaction mode are issue #3; enable when it lands.
-pytestmark = [
-    pytest.mark.usher_only,
-    pytest.mark.skip(reason="issue #3: prepared statements in transaction mode"),
-]
+pytestmark = [pytest.mark.usher_only]
 
 
 def test_protocol_level_named_statements_many_clients(pooler):

@@ -264,3 +264,48 @@ class _Scram:
         attrs = dict(kv.split("=", 1) for kv in server_final.decode().split(","))
         if base64.b64decode(attrs["v"]) != self.server_sig:
             raise RuntimeError("server signature mismatch")
+
+
+# ------------------------------------------------------- extended protocol
+def parse(name, sql, types=()):
+    body = name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!h", len(types))
+    body += b"".join(struct.pack("!I", t) for t in types)
+    return message(b"P", body)
+
+
+def bind(statement, params=(), portal=""):
+    """Text-format parameters (None is NULL), text results."""
+    body = portal.encode() + b"\0" + statement.encode() + b"\0" + struct.pack("!h", 0)
+    body += struct.pack("!h", len(params))
+    for p in params:
+        if p is None:
+            body += struct.pack("!i", -1)
+        else:
+            v = p if isinstance(p, bytes) else str(p).encode()
+            body += struct.pack("!i", len(v)) + v
+    return message(b"B", body + struct.pack("!h", 0))
+
+
+def describe(kind, name):
+    return message(b"D", kind.encode() + name.encode() + b"\0")
+
+
+def execute(portal="", max_rows=0):
+    return message(b"E", portal.encode() + b"\0" + struct.pack("!i", max_rows))
+
+
+def close(kind, name):
+    return message(b"C", kind.encode() + name.encode() + b"\0")
+
+
+def sync():
+    return message(b"S")
+
+
+def flush():
+    return message(b"H")
+
+
+def tags_of(msgs):
+    """The message types as a string, e.g. '12DCZ'."""
+    return "".join(tag.decode() for tag, _ in msgs)
