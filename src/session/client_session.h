@@ -134,6 +134,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void on_describe(std::span<const uint8_t> msg, std::span<const uint8_t> body);
   void on_close(std::span<const uint8_t> msg, std::span<const uint8_t> body);
   void on_query(std::span<const uint8_t> msg, std::span<const uint8_t> body);
+  void on_execute(std::span<const uint8_t> msg, std::span<const uint8_t> body);
+  // A DEALLOCATE in an unnamed Parse: answered by Usher. False: not one.
+  bool parse_unnamed_command(std::string_view query);
   // Makes sure the server has `s`, preparing it (and closing the least
   // recently used one) when it does not. `simple`: inside a simple Query
   // exchange, where the preparation must be invisible and self-contained.
@@ -204,6 +207,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint64_t client_id_ = 0;  // for ServerConnection::unnamed_owner
   std::unordered_map<std::string, prepared::StatementPtr> statements_;  // by client name
   std::string unnamed_parse_;  // the last Parse(""), replayed on a server that lacks it
+  // The unnamed statement (and portal) when it is a DEALLOCATE Usher answers.
+  struct UnnamedCommand {
+    bool all = false;
+    std::string name;
+  };
+  std::optional<UnnamedCommand> unnamed_command_;
+  bool portal_command_ = false;
   prepared::ResponseTracker tracker_;
   protocol::StreamScanner relay_scan_;  // re-walks what scan_client() framed
   Outbox to_server_;

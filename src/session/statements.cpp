@@ -16,6 +16,7 @@
 #include <atomic>
 
 #include "prepared/sql_command.h"
+#include "protocol/byte_reader.h"
 #include "protocol/extended.h"
 #include "protocol/messages.h"
 #include "protocol/writer.h"
@@ -38,6 +39,7 @@ bool tracking_wants_whole(char type) {
     case 'B':
     case 'D':
     case 'C':
+    case 'E':
     case 'Q':
     case 'X':
       return true;
@@ -112,16 +114,16 @@ void ClientSession::translate_to_server() {
         case 'Q':
           on_query(bytes, piece.body);
           continue;
+        case 'E':
+          on_execute(bytes, piece.body);
+          continue;
         default:
           break;
       }
     }
-    // Streamed messages (Execute, Sync, Flush, FunctionCall, COPY data).
+    // Streamed messages (Sync, Flush, FunctionCall, COPY data).
     to_server_.pass(bytes);
     switch (piece.header.type) {
-      case 'E':
-        expect(Reply::kExecute);
-        break;
       case 'S':
         expect(Reply::kSync);
         break;
@@ -137,6 +139,8 @@ void ClientSession::translate_to_server() {
 void ClientSession::on_parse(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
   auto parse = protocol::parse_parse(body);
   if (!parse || parse->name.empty()) {
+    unnamed_command_.reset();
+    if (parse && parse_unnamed_command(parse->query)) return;
     // The unnamed statement stays the server's, as the client sent it; we
     // keep a copy to replay if the client's Bind lands on another server.
     to_server_.pass(msg);
@@ -184,6 +188,15 @@ void ClientSession::on_parse(std::span<const uint8_t> msg, std::span<const uint8
 
 void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
   auto bind = protocol::parse_bind(body);
+  if (bind && bind->portal.empty()) portal_command_ = false;
+  if (bind && bind->statement.empty() && unnamed_command_) {
+    // Binding a DEALLOCATE sent through the extended protocol.
+    portal_command_ = bind->portal.empty();
+    std::string done;
+    protocol::write_bind_complete(done);
+    fake(Reply::kBind, std::move(done));
+    return;
+  }
   auto it = bind && !bind->statement.empty() ? statements_.find(std::string(bind->statement))
                                              : statements_.end();
   if (it == statements_.end()) {
@@ -202,6 +215,16 @@ void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_
 
 void ClientSession::on_describe(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
   auto describe = protocol::parse_describe(body);
+  if (describe && describe->name.empty() &&
+      (describe->kind == 'P' ? portal_command_ : unnamed_command_.has_value())) {
+    // A DEALLOCATE takes no parameters and returns no rows.
+    std::string answer;
+    if (describe->kind == 'S') protocol::write_empty_parameter_description(answer);
+    protocol::write_no_data(answer);
+    fake(describe->kind == 'S' ? Reply::kDescribeStatement : Reply::kDescribePortal,
+         std::move(answer));
+    return;
+  }
   if (!describe || describe->kind == 'P') {
     to_server_.pass(msg);
     expect(Reply::kDescribePortal);
@@ -221,6 +244,13 @@ void ClientSession::on_describe(std::span<const uint8_t> msg, std::span<const ui
 
 void ClientSession::on_close(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
   auto close = protocol::parse_close(body);
+  if (close && close->name.empty()) {
+    if (close->kind == 'S') {
+      unnamed_command_.reset();
+      unnamed_parse_.clear();
+    }
+    portal_command_ = false;  // closing the unnamed statement closes its portal too
+  }
   if (!close || close->kind == 'P' || close->name.empty()) {
     to_server_.pass(msg);
     if (close && close->kind == 'S') server_->unnamed_owner = 0;
@@ -241,7 +271,10 @@ void ClientSession::on_close(std::span<const uint8_t> msg, std::span<const uint8
 }
 
 void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
-  server_->unnamed_owner = 0;  // a simple Query replaces the unnamed statement
+  // A simple Query replaces the unnamed statement and portal.
+  server_->unnamed_owner = 0;
+  unnamed_command_.reset();
+  portal_command_ = false;
   auto sql = protocol::parse_query(body);
   std::optional<prepared::SqlCommand> cmd;
   if (sql) cmd = prepared::classify_sql(*sql);
@@ -314,6 +347,50 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
   }
   to_server_.pass(msg);
   expect(Reply::kQuery);
+}
+
+bool ClientSession::parse_unnamed_command(std::string_view query) {
+  auto cmd = prepared::classify_sql(query);
+  using Cmd = prepared::SqlCommand::Kind;
+  if (!cmd || (cmd->kind != Cmd::kDeallocate && cmd->kind != Cmd::kDeallocateAll)) return false;
+  // psycopg 3 sends DEALLOCATE as Parse/Bind/Describe/Execute: the whole
+  // exchange is Usher's to answer, since the statement is not on the server
+  // under the client's name. The name is looked up when it is executed.
+  unnamed_command_ = UnnamedCommand{cmd->kind == Cmd::kDeallocateAll, std::move(cmd->name)};
+  unnamed_parse_.clear();
+  std::string done;
+  protocol::write_parse_complete(done);
+  fake(Reply::kParse, std::move(done));
+  return true;
+}
+
+void ClientSession::on_execute(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
+  std::string_view portal;
+  protocol::ByteReader reader(body);
+  if (!portal_command_ || !reader.read_cstring(portal) || !portal.empty() || !unnamed_command_) {
+    to_server_.pass(msg);
+    expect(Reply::kExecute);
+    return;
+  }
+  if (unnamed_command_->all) {
+    statements_.clear();
+    fake(Reply::kExecute, command_complete("DEALLOCATE ALL"));
+    return;
+  }
+  auto it = statements_.find(unnamed_command_->name);
+  if (it == statements_.end()) {
+    add(to_server_, [](std::string& out) {
+      protocol::write_parse(out, kFailingName, kFailingStatement, std::string_view("\0\0", 2));
+    });
+    expect(Entry{.reply = Reply::kExecute,
+                 .handling = Handling::kReplaceError,
+                 .bytes = error_bytes("26000", "prepared statement \"" + unnamed_command_->name +
+                                                   "\" does not exist")});
+    return;
+  }
+  Undo restore{.kind = Undo::Kind::kRestoreClientName, .name = it->first, .stmt = it->second};
+  statements_.erase(it);
+  fake(Reply::kExecute, command_complete("DEALLOCATE"), std::move(restore));
 }
 
 void ClientSession::ensure_prepared(const prepared::StatementPtr& s, bool simple) {

@@ -257,3 +257,24 @@ def test_show_stats_counts_parses_and_binds(p):
     assert int(rows["appdb"]["total_client_parse_count"]) == 2
     assert int(rows["appdb"]["total_server_parse_count"]) == 1
     assert int(rows["appdb"]["total_bind_count"]) == 3
+
+
+def test_deallocate_through_the_extended_protocol(p):
+    """psycopg 3 evicts with DEALLOCATE sent as Parse/Bind/Describe/Execute."""
+    def deallocate(conn, sql):
+        return run(conn, wire.parse("", sql), wire.bind(""), wire.describe("P", ""),
+                   wire.execute(), wire.sync())
+
+    with login(p) as a, login(p) as b:
+        run(a, wire.parse("_pg3_0", "select 1"), wire.sync())
+        run(b, wire.parse("_pg3_0", "select 2"), wire.sync())
+        msgs = deallocate(a, "DEALLOCATE _pg3_0")
+        assert wire.tags_of(msgs) == "12nCZ", msgs
+        assert msgs[3][1] == b"DEALLOCATE\0"
+        assert sqlstate(run(a, wire.bind("_pg3_0"), wire.execute(), wire.sync()))[0] == "26000"
+        assert value(run(b, wire.bind("_pg3_0"), wire.execute(), wire.sync())) == "2"
+        msgs = deallocate(a, "DEALLOCATE _pg3_0")
+        assert wire.tags_of(msgs) == "12nEZ", msgs
+        assert sqlstate(msgs) == ("26000", 'prepared statement "_pg3_0" does not exist')
+        assert wire.tags_of(deallocate(b, "DEALLOCATE ALL")) == "12nCZ"
+        assert sqlstate(run(b, wire.bind("_pg3_0"), wire.execute(), wire.sync()))[0] == "26000"
