@@ -393,12 +393,29 @@ ResultSet show_lists(runtime::Runtime& rt, const std::vector<session::ClientInfo
   return rs;
 }
 
+// Usher's own: prepared statements per pool (transaction and statement mode).
+ResultSet show_prepared_statements(runtime::Runtime& rt) {
+  ResultSet rs({{"database", kText},
+                {"user", kText},
+                {"statements", kNumeric},
+                {"client_parse_count", kNumeric},
+                {"server_parse_count", kNumeric},
+                {"bind_count", kNumeric},
+                {"evictions", kNumeric}});
+  for (const auto& p : rt.pools().all()) {
+    auto t = p->stats().totals();
+    rs.add({p->database(), p->user(), str(p->statements().size()), str(t.client_parse_count),
+            str(t.server_parse_count), str(t.bind_count), str(t.statement_evictions)});
+  }
+  return rs;
+}
+
 }  // namespace
 
 std::string help_text() {
   return "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
          "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS|LISTS|STATE\n"
-         "\tSHOW DNS_HOSTS|DNS_ZONES\n"
+         "\tSHOW DNS_HOSTS|DNS_ZONES|PREPARED_STATEMENTS\n"
          "\tSET key = arg\n"
          "\tRELOAD\n"
          "\tPAUSE [<db>]\n"
@@ -423,6 +440,7 @@ asio::awaitable<Result<ResultSet>> show(runtime::Runtime& rt, const std::string&
   if (what == "stats_averages") co_return show_stats_part(rt, false);
   if (what == "totals") co_return show_totals(rt);
   if (what == "databases") co_return show_databases(rt);
+  if (what == "prepared_statements") co_return show_prepared_statements(rt);
   if (what == "users") co_return show_users(rt);
   if (what == "config") co_return show_config(rt);
   if (what == "version") {

@@ -278,3 +278,17 @@ def test_deallocate_through_the_extended_protocol(p):
         assert sqlstate(msgs) == ("26000", 'prepared statement "_pg3_0" does not exist')
         assert wire.tags_of(deallocate(b, "DEALLOCATE ALL")) == "12nCZ"
         assert sqlstate(run(b, wire.bind("_pg3_0"), wire.execute(), wire.sync()))[0] == "26000"
+
+
+def test_show_prepared_statements(p):
+    with login(p) as a:
+        for i in range(8):  # more than max_prepared_statements (5)
+            run(a, wire.parse(f"s{i}", f"select {i}"), wire.sync())
+        rows = [r for r in p.admin("show prepared_statements").dicts()
+                if r["database"] == "appdb" and r["user"] == "app"]
+        assert len(rows) == 1
+        row = rows[0]
+        assert int(row["statements"]) == 8
+        assert int(row["client_parse_count"]) == 8
+        assert int(row["server_parse_count"]) == 8
+        assert int(row["evictions"]) == 3
