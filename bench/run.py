@@ -151,6 +151,16 @@ def proc_rss_bytes(pid):
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def private_bytes(pid):
+    """Memory only this process uses (not shared buffers), 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return sum(int(line.split()[1]) * 1024 for line in f
+                       if line.startswith(("Private_Clean:", "Private_Dirty:")))
+    except OSError:
+        return 0
+
+
 def tail(path, n=15):
     try:
         with open(path, errors="replace") as f:
@@ -428,6 +438,7 @@ class Bench:
         self.conn_est = {}  # (target, clients) -> pgbench's initial connection time, s
         self.results = []
         self.idle_results = []
+        self.many_results = []
         self.info = {}
 
     # ------------------------------------------------------------- setup
@@ -688,6 +699,64 @@ class Bench:
                  "skipped": {}}
         self.results.append(entry)
         return entry
+
+    # ------------------------------------------------------ many statements
+    MANY_SCRIPTS, MANY_PER_SCRIPT, MANY_CLIENTS = 100, 10, 100
+
+    def many_statements(self):
+        """1,000 distinct statements (100 pgbench scripts of 10) from 100
+        clients with -M prepared, direct and through Usher: every direct
+        backend ends up holding all 1,000, each of Usher's pool holds at most
+        max_prepared_statements. Reports TPS and the private memory of the
+        backends serving the run (from /proc/PID/smaps_rollup)."""
+        a = self.args
+        d = os.path.join(self.base, "pgbench", "many")
+        os.makedirs(d, exist_ok=True)
+        chown_service(d)
+        files = []
+        for i in range(self.MANY_SCRIPTS):
+            path = os.path.join(d, f"s{i}.sql")
+            with open(path, "w") as f:
+                f.write("\\set aid random(1, 100000 * :scale)\n")
+                for k in range(self.MANY_PER_SCRIPT):
+                    n = i * self.MANY_PER_SCRIPT + k
+                    f.write(f"SELECT abalance + {n} FROM pgbench_accounts WHERE aid = :aid;\n")
+            files += ["-f", path]
+        if "pgbouncer" in self.poolers:  # its idle servers would count as the bench user's
+            self.poolers["pgbouncer"].stop()
+        for target in ("direct", "usher"):
+            res = {"target": target, "clients": self.MANY_CLIENTS, "error": None}
+            self.many_results.append(res)
+            if target == "usher" and self.ensure_alive("usher"):
+                res["error"] = "usher not running"
+                continue
+            pooler = self.poolers.get(target)
+            cmd = [f"{PG_BIN}/pgbench", "-n", "-M", "prepared", "-c", str(self.MANY_CLIENTS),
+                   "-j", str(min(a.jobs, self.MANY_CLIENTS)), "-T", str(a.seconds + 5)] + files + [
+                   "-h", LOOPBACK, "-p", str(self.target_port(target)), "-U", BENCH_USER, BENCH_DB]
+            env = dict(self.pg.env(), PGPASSWORD=BENCH_PASSWORD, PGSSLMODE="disable")
+            proc = PROCS.add(subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                              stderr=subprocess.STDOUT, text=True, env=env))
+            cpu0 = proc_cpu_ticks(pooler.pid) if pooler else None
+            # Measure while the clients are still connected (direct backends
+            # exit with them).
+            time.sleep(a.seconds + 2)
+            pids = [int(x) for x in self.pg.psql(
+                f"SELECT pid FROM pg_stat_activity WHERE usename = '{BENCH_USER}' "
+                "AND pid <> pg_backend_pid()").split()]
+            res["backends"] = len(pids)
+            res["backend_private_mib"] = sum(private_bytes(pid) for pid in pids) / 2**20
+            out, _ = proc.communicate(timeout=120)
+            PROCS.discard(proc)
+            m = {k: r.search(out) for k, r in PGBENCH_RE.items()}
+            res["tps"] = float(m["tps"].group(1)) if m["tps"] else None
+            res["failed"] = int(m["failed"].group(1)) if m["failed"] else None
+            processed = int(m["processed"].group(1)) if m["processed"] else 0
+            if proc.returncode != 0 or not processed:
+                res["error"] = f"pgbench rc {proc.returncode}: {first_line(out[-500:])}"
+            if pooler and processed:
+                res["cpu_us_per_txn"] = (proc_cpu_ticks(pooler.pid) - cpu0) / CLK_TCK * 1e6 / processed
+            log(f"many-statements {target}: {res}")
 
     # ---------------------------------------------------------- idle memory
     def idle_memory(self):
@@ -956,6 +1025,19 @@ def render(bench):
                          f"{mib('rss_after')} | {fmt(r.get('bytes_per_client'), '.0f')} | "
                          f"{fmt(r.get('seconds_to_open'), '.1f')} | {status} |")
         lines.append("")
+    if bench.many_results:
+        lines += [f"## many-statements: 1,000 distinct statements (100 scripts of 10), "
+                  f"`pgbench -n -M prepared -c {Bench.MANY_CLIENTS}`, {a.seconds} s", "",
+                  "| target | TPS | CPU µs/txn | failed txns | server backends "
+                  "| their private memory MiB | status |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        for r in bench.many_results:
+            status = "ok" if not r["error"] else f"FAILED: {r['error']}".replace("|", "/")
+            lines.append(f"| {r['target']} | {fmt(r.get('tps'), '.0f')} | "
+                         f"{fmt(r.get('cpu_us_per_txn'), '.1f')} | {r.get('failed')} | "
+                         f"{r.get('backends')} | {fmt(r.get('backend_private_mib'), '.1f')} | "
+                         f"{status} |")
+        lines.append("")
     lines.append(f"Load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return "\n".join(lines) + "\n"
 
@@ -1013,14 +1095,16 @@ def parse_args(argv):
     if bad:
         ap.error(f"unknown targets {bad}; choose from {', '.join(TARGETS)}")
     a.run_idle = True
+    a.run_many = True
     if a.scenarios is not None:
         names = {s.strip() for s in a.scenarios.split(",") if s.strip()}
         a.run_idle = bool(names & {"idle", "idle-memory"})
-        names -= {"idle", "idle-memory"}
+        a.run_many = "many-statements" in names
+        names -= {"idle", "idle-memory", "many-statements"}
         known = set(PROTOCOLS) | {f"{p}-{c}" for p in PROTOCOLS for c in a.clients}
         if names - known:
             ap.error(f"unknown scenarios {sorted(names - known)}; known: "
-                     f"{', '.join(sorted(known))}, idle-memory")
+                     f"{', '.join(sorted(known))}, idle-memory, many-statements")
         a.scenarios = names
     if not a.run_idle:
         a.idle_clients = 0
@@ -1061,6 +1145,9 @@ def main(argv=None):
         for name, proto, clients in bench.scenarios():
             log(f"scenario {name}")
             bench.run_scenario(name, proto, clients)
+        if a.run_many and "usher" in a.targets:
+            log("scenario many-statements")
+            bench.many_statements()
         if a.run_idle and a.idle_clients > 0:
             log("scenario idle-memory")
             bench.idle_memory()
@@ -1075,7 +1162,7 @@ def main(argv=None):
             bench.cleanup()
         except KeyboardInterrupt:
             log("interrupted again during cleanup; some processes may remain")
-    if bench.results or bench.idle_results:
+    if bench.results or bench.idle_results or bench.many_results:
         report = render(bench)
         if a.markdown:
             with open(a.markdown, "w") as f:
@@ -1085,7 +1172,8 @@ def main(argv=None):
                 json.dump({"info": bench.info, "args": {k: v if not isinstance(v, set)
                                                         else sorted(v)
                                                         for k, v in vars(a).items()},
-                           "scenarios": bench.results, "idle_memory": bench.idle_results},
+                           "scenarios": bench.results, "idle_memory": bench.idle_results,
+                           "many_statements": bench.many_results},
                           f, indent=1, default=str)
         try:
             print(report, flush=True)

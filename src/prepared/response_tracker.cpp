@@ -99,7 +99,7 @@ ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo
     if (head.failed) {
       take_undos(head, undone);
     } else {
-      out.clears_server = head.clears_server;
+      out.discarded_all = head.discards_all;
     }
     entries_.pop_front();
   }

@@ -67,8 +67,9 @@ struct Entry {
   // kFake answering a whole Query: Usher adds ReadyForQuery with the
   // transaction status of the moment.
   bool ready_for_query = false;
-  // A DISCARD ALL: when it succeeds the server has no statements left.
-  bool clears_server = false;
+  // A DISCARD ALL: when it succeeds neither the server nor the client has
+  // statements left.
+  bool discards_all = false;
   bool failed = false;  // an ErrorResponse was seen in a Query/Sync answer
   std::string bytes;    // kFake, kReplaceError
   Undo client_undo;
@@ -82,7 +83,7 @@ class ResponseTracker {
   struct Outcome {
     Verdict verdict = Verdict::kForward;
     std::string replacement;     // kReplace
-    bool clears_server = false;  // a DISCARD ALL finished
+    bool discarded_all = false;  // a DISCARD ALL succeeded
   };
 
   // Records a request just sent (or answered by Usher). While the server is

@@ -149,8 +149,13 @@ std::optional<SqlCommand> classify_sql(std::string_view sql) {
   size_t end = read_identifier(sql, pos, name);
   if (cmd.kind == SqlCommand::Kind::kDeallocate && end != std::string_view::npos &&
       name == "prepare" && sql[pos] != '"') {
-    pos = skip_space(sql, end);
-    end = read_identifier(sql, pos, name);
+    // DEALLOCATE PREPARE name; but "DEALLOCATE prepare" names a statement.
+    std::string next;
+    size_t next_end = read_identifier(sql, skip_space(sql, end), next);
+    if (next_end != std::string_view::npos) {
+      name = std::move(next);
+      end = next_end;
+    }
   }
   if (end == std::string_view::npos || name != parsed_name) return std::nullopt;
   cmd.name = std::move(name);

@@ -116,6 +116,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<Status> link_server();
   asio::awaitable<Status> forward_to_server();
   asio::awaitable<Status> forward_to_client();
+  // One pass over what the server sent; true when more arrived meanwhile.
+  asio::awaitable<Result<bool>> forward_to_client_once();
   asio::awaitable<Status> unlink_server();
   void start_reads();
   bool server_idle() const;

@@ -252,6 +252,14 @@ asio::awaitable<Status> ClientSession::forward_to_server() {
 }
 
 asio::awaitable<Status> ClientSession::forward_to_client() {
+  while (true) {
+    auto st = co_await forward_to_client_once();
+    if (!st) co_return st.take_error();
+    if (!*st) co_return ok_status();
+  }
+}
+
+asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
   auto& buf = server_->in();
   auto data = buf.readable();
   size_t pos = 0;
@@ -278,7 +286,11 @@ asio::awaitable<Status> ClientSession::forward_to_client() {
     if (tracking_) {
       auto outcome = tracker_.on_message(type, undone_);
       apply_undos();
-      if (outcome.clears_server) server_->statements.clear();
+      if (outcome.discarded_all) {
+        server_->statements.clear();
+        statements_.clear();
+        unnamed_parse_.clear();
+      }
       server_msg_forwarded_ = outcome.verdict == prepared::ResponseTracker::Verdict::kForward;
       if (outcome.verdict == prepared::ResponseTracker::Verdict::kReplace) {
         size_t from = to_client_.own().size();
@@ -317,6 +329,7 @@ asio::awaitable<Status> ClientSession::forward_to_client() {
     drop_server();
     co_return release.take_error();
   }
+  size_t unscanned = data.size() - pos;
   if (!to_client_.empty()) {
     auto [ec, n] = co_await asio::async_write(socket_, to_client_.buffers(),
                                               asio::as_tuple(asio::use_awaitable));
@@ -328,16 +341,29 @@ asio::awaitable<Status> ClientSession::forward_to_client() {
     }
   }
   buf.consume(pos);
-  if (*release) {
-    // Anything after the final ReadyForQuery was not asked for: do not pass
-    // such a server to another client.
-    if (!buf.empty() || server_reading_) {
-      drop_server();
-    } else {
-      co_return co_await unlink_server();
-    }
+  if (!*release) {
+    // A server read that completed while we wrote: scan it now, before
+    // another read is started.
+    co_return buf.size() > unscanned;
   }
-  co_return ok_status();
+  if (server_reading_ && buf.empty()) {
+    // The transaction ended with an answer Usher made up, or a read was
+    // started before it ended: nothing more is due, so stop waiting.
+    boost::system::error_code ec;
+    server_->socket().cancel(ec);
+    while (server_reading_)
+      co_await wake_.wait();
+    wake_.notify();  // the wait may have taken a client read's wake-up
+  }
+  // Anything after the final ReadyForQuery was not asked for: do not pass
+  // such a server to another client.
+  if (!buf.empty() || server_closed_) {
+    drop_server();
+    co_return false;
+  }
+  auto st = co_await unlink_server();
+  if (!st) co_return st.take_error();
+  co_return false;
 }
 
 Result<bool> ClientSession::ready_for_query(char status) {

@@ -337,12 +337,10 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
       fake(Reply::kQuery, command_complete("DEALLOCATE ALL"), {}, true);
       return;
     case Cmd::kDiscardAll:
-      // Runs on the server (it resets more than statements), which then has
-      // none of Usher's statements left.
-      statements_.clear();
-      unnamed_parse_.clear();
+      // Runs on the server (it resets more than statements); if it succeeds
+      // (not in a transaction block), the statements are gone on both sides.
       to_server_.pass(msg);
-      expect(Entry{.reply = Reply::kQuery, .clears_server = true});
+      expect(Entry{.reply = Reply::kQuery, .discards_all = true});
       return;
   }
   to_server_.pass(msg);

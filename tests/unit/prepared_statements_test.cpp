@@ -80,6 +80,11 @@ TEST(SqlCommand, DeallocateForms) {
   auto named_prepare = classify_sql("deallocate \"prepare\"");
   ASSERT_TRUE(named_prepare);
   EXPECT_EQ(named_prepare->name, "prepare");
+  auto bare_prepare = classify_sql("DEALLOCATE prepare;");
+  ASSERT_TRUE(bare_prepare);
+  EXPECT_EQ(bare_prepare->name, "prepare");
+  EXPECT_EQ(bare_prepare->tail, ";");
+  EXPECT_EQ(classify_sql("deallocate prepare prepare")->name, "prepare");
   EXPECT_EQ(classify_sql("DEALLOCATE ALL")->kind, SqlCommand::Kind::kDeallocateAll);
   EXPECT_EQ(classify_sql("deallocate prepare all")->kind, SqlCommand::Kind::kDeallocateAll);
   EXPECT_EQ(classify_sql("discard all")->kind, SqlCommand::Kind::kDiscardAll);
