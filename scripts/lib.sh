@@ -4,8 +4,11 @@
 BUILD_PACKAGES="g++ cmake ninja-build pkg-config libboost1.81-dev libssl-dev libpg-query-dev
   libhiredis-dev libspdlog-dev libfmt-dev postgresql-15 postgresql-contrib"
 # Extra packages for the test tiers (real peers and clients, fuzzing, format).
+# The second line: drivers of other languages for tests/integration/test_clients.py
+# (Node and npm are not Debian's: see ensure_node_clients).
 TEST_PACKAGES="libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format
-  pgbouncer redis-server python3-pytest python3-psycopg python3-psycopg2 python3-asyncpg"
+  pgbouncer redis-server python3-pytest python3-psycopg python3-psycopg2 python3-asyncpg
+  default-jdk-headless libpostgresql-jdbc-java golang-go golang-github-jackc-pgx-v4-dev ruby ruby-pg"
 
 # Installs whatever of the given packages is missing (apt-get only when needed).
 ensure_packages() {
@@ -19,6 +22,18 @@ ensure_packages() {
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# npm packages of tests/clients/node (node-postgres, postgres.js), from its
+# package-lock.json; only when node_modules is missing or older than the lock.
+ensure_node_clients() {
+  local dir=tests/clients/node
+  command -v npm >/dev/null || { echo "== npm not found: the Node driver tests will be skipped"; return 0; }
+  if [ ! -f $dir/node_modules/.package-lock.json ] ||
+     [ $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]; then
+    echo "== npm ci ($dir)"
+    (cd $dir && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 }
 

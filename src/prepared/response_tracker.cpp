@@ -85,6 +85,7 @@ ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo
   }
 
   size_t first_undo = undone.size();
+  if (type == 'E' && out.verdict == Verdict::kForward) out.renamed = head.renamed;
   if (type == 'E') {
     if (!extended(head.reply)) {
       head.failed = true;

@@ -71,7 +71,10 @@ struct Entry {
   // statements left.
   bool discards_all = false;
   bool failed = false;  // an ErrorResponse was seen in a Query/Sync answer
-  std::string bytes;    // kFake, kReplaceError
+  // The client's statement name was replaced by this statement's server
+  // name: an error that quotes it must quote the client's name instead.
+  StatementPtr renamed;
+  std::string bytes;  // kFake, kReplaceError
   Undo client_undo;
   Undo server_undo;
 };
@@ -84,6 +87,7 @@ class ResponseTracker {
     Verdict verdict = Verdict::kForward;
     std::string replacement;     // kReplace
     bool discarded_all = false;  // a DISCARD ALL succeeded
+    StatementPtr renamed;        // kForward of an ErrorResponse: see Entry::renamed
   };
 
   // Records a request just sent (or answered by Usher). While the server is

@@ -9,19 +9,19 @@
 
 namespace usher::session {
 
-namespace {
+namespace {}  // namespace
 
 // Server-side messages we must see whole: ReadyForQuery decides when the
 // server can go back to the pool, ParameterStatus updates tracked settings.
 bool server_wants_whole(char type) {
   return type == 'Z' || type == 'S';
 }
+
+namespace {
 // Client-side: Terminate is answered by Usher, not forwarded.
 bool client_wants_whole(char type) {
   return type == 'X';
 }
-
-constexpr uint32_t kMaxControlMessage = 1 << 20;
 
 // A client idle this long gives its read buffer back.
 constexpr auto kParkAfter = std::chrono::seconds(1);

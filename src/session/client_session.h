@@ -43,6 +43,10 @@ using Clock = std::chrono::steady_clock;
 
 enum class Phase { kLogin, kIdle, kWaiting, kActive, kAdmin };
 
+// Messages the relay inspects must arrive whole and fit in this.
+inline constexpr uint32_t kMaxControlMessage = 1 << 20;
+bool server_wants_whole(char type);
+
 // A snapshot for SHOW CLIENTS / SHOW SERVERS, taken on the session's worker.
 struct ClientInfo {
   std::string user, database, state, addr, application_name;
@@ -152,6 +156,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void fake(prepared::Reply reply, std::string bytes, prepared::Undo client_undo = {},
             bool ready_for_query = false);
   void apply_undos();
+  // `error` (a whole ErrorResponse) with Usher's name for `s` replaced by the
+  // client's; nullopt when it does not mention it.
+  std::optional<std::string> restore_client_name(std::span<const uint8_t> error,
+                                                 const prepared::Statement& s);
   // Adds the made-up answers that are now due to to_client_; true when one
   // of them ends the transaction.
   Result<bool> emit_due_fakes();

@@ -292,6 +292,13 @@ asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
         unnamed_parse_.clear();
       }
       server_msg_forwarded_ = outcome.verdict == prepared::ResponseTracker::Verdict::kForward;
+      if (outcome.renamed && piece.kind == Kind::kWhole) {
+        if (auto fixed = restore_client_name(bytes, *outcome.renamed)) {
+          outcome.verdict = prepared::ResponseTracker::Verdict::kReplace;
+          outcome.replacement = std::move(*fixed);
+          server_msg_forwarded_ = false;
+        }
+      }
       if (outcome.verdict == prepared::ResponseTracker::Verdict::kReplace) {
         size_t from = to_client_.own().size();
         to_client_.own().append(outcome.replacement);

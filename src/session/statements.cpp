@@ -18,6 +18,7 @@
 #include "prepared/sql_command.h"
 #include "protocol/byte_reader.h"
 #include "protocol/extended.h"
+#include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "protocol/writer.h"
 #include "runtime/runtime.h"
@@ -82,6 +83,31 @@ void ClientSession::enable_statement_tracking(size_t max_per_server) {
   client_id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   client_scan_ = protocol::StreamScanner(max_packet_, max_packet_, tracking_wants_whole);
   relay_scan_ = protocol::StreamScanner(max_packet_, max_packet_, tracking_wants_whole);
+  // Errors too, to put the client's statement name back in them.
+  server_scan_ = protocol::StreamScanner(0x7fffffff, kMaxControlMessage, [](char type) {
+    return type == 'E' || server_wants_whole(type);
+  });
+}
+
+std::optional<std::string> ClientSession::restore_client_name(std::span<const uint8_t> error,
+                                                              const prepared::Statement& s) {
+  std::string quoted = "\"" + s.server_name + "\"";
+  std::string_view text = protocol::as_chars(error);
+  if (text.find(quoted) == std::string_view::npos) return std::nullopt;
+  const std::string* client_name = nullptr;
+  for (const auto& [name, stmt] : statements_) {
+    if (stmt.get() == &s) client_name = &name;
+  }
+  if (client_name == nullptr) return std::nullopt;
+  std::string body(text.substr(protocol::kHeaderSize));
+  std::string replacement = "\"" + *client_name + "\"";
+  for (size_t at = body.find(quoted); at != std::string::npos;
+       at = body.find(quoted, at + replacement.size())) {
+    body.replace(at, quoted.size(), replacement);
+  }
+  std::string out;
+  protocol::MessageWriter(out).begin('E').bytes(body).finish();
+  return out;
 }
 
 void ClientSession::translate_to_server() {
@@ -209,6 +235,8 @@ void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_
     add(to_server_, [&](std::string& out) {
       protocol::write_bind(out, bind->portal, it->second->server_name, bind->rest);
     });
+    expect(Entry{.reply = Reply::kBind, .renamed = it->second});
+    return;
   }
   expect(Reply::kBind);
 }
@@ -238,6 +266,8 @@ void ClientSession::on_describe(std::span<const uint8_t> msg, std::span<const ui
     ensure_prepared(it->second, false);
     add(to_server_,
         [&](std::string& out) { protocol::write_describe(out, 'S', it->second->server_name); });
+    expect(Entry{.reply = Reply::kDescribeStatement, .renamed = it->second});
+    return;
   }
   expect(Reply::kDescribeStatement);
 }
@@ -323,7 +353,7 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
       add(to_server_, [&](std::string& out) {
         protocol::write_query(out, "EXECUTE " + it->second->server_name + std::string(cmd->tail));
       });
-      expect(Reply::kQuery);
+      expect(Entry{.reply = Reply::kQuery, .renamed = it->second});
       return;
     case Cmd::kDeallocate: {
       if (it == statements_.end()) break;  // the server answers 26000

@@ -292,3 +292,14 @@ def test_show_prepared_statements(p):
         assert int(row["client_parse_count"]) == 8
         assert int(row["server_parse_count"]) == 8
         assert int(row["evictions"]) == 3
+
+
+def test_errors_quote_the_clients_statement_name(p):
+    with login(p) as a:
+        run(a, wire.parse("mine", "select $1::int"), wire.sync())
+        msgs = run(a, wire.bind("mine", []), wire.execute(), wire.sync())
+        assert sqlstate(msgs) == (
+            "08P01", 'bind message supplies 0 parameters, but prepared statement "mine" requires 1')
+        run(a, wire.query("prepare sq(int, int) as select $1 + $2"))
+        msgs = run(a, wire.query("execute sq(1)"))
+        assert sqlstate(msgs) == ("42601", 'wrong number of parameters for prepared statement "sq"')
