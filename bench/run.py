@@ -724,8 +724,13 @@ class Bench:
             files += ["-f", path]
         if "pgbouncer" in self.poolers:  # its idle servers would count as the bench user's
             self.poolers["pgbouncer"].stop()
+        backends_sql = (f"SELECT pid FROM pg_stat_activity WHERE usename = '{BENCH_USER}' "
+                        "AND pid <> pg_backend_pid()")
         for target in ("direct", "usher"):
             res = {"target": target, "clients": self.MANY_CLIENTS, "error": None}
+            # Usher's idle servers are not part of a direct run.
+            before = {int(x) for x in self.pg.psql(backends_sql).split()} if target == "direct" \
+                else set()
             self.many_results.append(res)
             if target == "usher" and self.ensure_alive("usher"):
                 res["error"] = "usher not running"
@@ -741,9 +746,7 @@ class Bench:
             # Measure while the clients are still connected (direct backends
             # exit with them).
             time.sleep(a.seconds + 2)
-            pids = [int(x) for x in self.pg.psql(
-                f"SELECT pid FROM pg_stat_activity WHERE usename = '{BENCH_USER}' "
-                "AND pid <> pg_backend_pid()").split()]
+            pids = [int(x) for x in self.pg.psql(backends_sql).split() if int(x) not in before]
             res["backends"] = len(pids)
             res["backend_private_mib"] = sum(private_bytes(pid) for pid in pids) / 2**20
             out, _ = proc.communicate(timeout=120)

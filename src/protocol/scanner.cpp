@@ -20,7 +20,9 @@ StreamScanner::Piece StreamScanner::next(std::span<const uint8_t> bytes) {
     p.kind = Kind::kInvalid;
     return p;
   }
-  if (wants_whole_(h.header.type)) {
+  bool stream_it = streams_when_large_ != nullptr && h.header.length > large_ &&
+                   streams_when_large_(h.header.type);
+  if (!stream_it && wants_whole_(h.header.type)) {
     if (h.header.length > max_whole_) {
       p.kind = Kind::kInvalid;
       return p;

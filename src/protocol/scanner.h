@@ -29,8 +29,16 @@ class StreamScanner {
   };
   using WantsWhole = bool (*)(char type);
 
-  StreamScanner(uint32_t max_length, uint32_t max_whole, WantsWhole wants_whole)
-      : max_length_(max_length), max_whole_(max_whole), wants_whole_(wants_whole) {}
+  // `streams_when_large`, if given, names wanted types that are streamed
+  // (kStart) rather than refused when longer than `large`: they are worth
+  // inspecting only when small.
+  StreamScanner(uint32_t max_length, uint32_t max_whole, WantsWhole wants_whole,
+                WantsWhole streams_when_large = nullptr, uint32_t large = 0)
+      : max_length_(max_length),
+        max_whole_(max_whole),
+        wants_whole_(wants_whole),
+        streams_when_large_(streams_when_large),
+        large_(large) {}
 
   // `bytes` must start right after the last piece returned. The scanner's own
   // position advances by the returned piece's size.
@@ -46,6 +54,8 @@ class StreamScanner {
   uint32_t max_length_;
   uint32_t max_whole_;
   WantsWhole wants_whole_;
+  WantsWhole streams_when_large_;
+  uint32_t large_;
   size_t body_left_ = 0;
 };
 

@@ -160,6 +160,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // client's; nullopt when it does not mention it.
   std::optional<std::string> restore_client_name(std::span<const uint8_t> error,
                                                  const prepared::Statement& s);
+  // Matches a server message (its start; `whole` when all of it) to what
+  // was asked; true when it goes to the client as it is. Replacements are
+  // added to to_client_ here.
+  bool track_server_message(char type, std::span<const uint8_t> bytes, bool whole);
   // Adds the made-up answers that are now due to to_client_; true when one
   // of them ends the transaction.
   Result<bool> emit_due_fakes();

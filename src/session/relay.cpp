@@ -284,26 +284,7 @@ asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
     char type = piece.header.type;
     server_msg_forwarded_ = true;
     if (tracking_) {
-      auto outcome = tracker_.on_message(type, undone_);
-      apply_undos();
-      if (outcome.discarded_all) {
-        server_->statements.clear();
-        statements_.clear();
-        unnamed_parse_.clear();
-      }
-      server_msg_forwarded_ = outcome.verdict == prepared::ResponseTracker::Verdict::kForward;
-      if (outcome.renamed && piece.kind == Kind::kWhole) {
-        if (auto fixed = restore_client_name(bytes, *outcome.renamed)) {
-          outcome.verdict = prepared::ResponseTracker::Verdict::kReplace;
-          outcome.replacement = std::move(*fixed);
-          server_msg_forwarded_ = false;
-        }
-      }
-      if (outcome.verdict == prepared::ResponseTracker::Verdict::kReplace) {
-        size_t from = to_client_.own().size();
-        to_client_.own().append(outcome.replacement);
-        to_client_.add_own(from);
-      }
+      server_msg_forwarded_ = track_server_message(type, bytes, piece.kind == Kind::kWhole);
     }
     if (server_msg_forwarded_) to_client_.pass(bytes);
     switch (type) {

@@ -81,8 +81,13 @@ void ClientSession::enable_statement_tracking(size_t max_per_server) {
   tracking_ = true;
   max_prepared_ = max_per_server;
   client_id_ = next_id.fetch_add(1, std::memory_order_relaxed);
-  client_scan_ = protocol::StreamScanner(max_packet_, max_packet_, tracking_wants_whole);
-  relay_scan_ = protocol::StreamScanner(max_packet_, max_packet_, tracking_wants_whole);
+  // A Query is looked at for PREPARE/EXECUTE/DEALLOCATE only when it is
+  // small: a multi-megabyte INSERT still streams through.
+  auto is_query = [](char type) { return type == 'Q'; };
+  client_scan_ = protocol::StreamScanner(max_packet_, max_packet_, tracking_wants_whole, is_query,
+                                         kMaxControlMessage);
+  relay_scan_ = protocol::StreamScanner(max_packet_, max_packet_, tracking_wants_whole, is_query,
+                                        kMaxControlMessage);
   // Errors too, to put the client's statement name back in them.
   server_scan_ = protocol::StreamScanner(0x7fffffff, kMaxControlMessage, [](char type) {
     return type == 'E' || server_wants_whole(type);
@@ -146,6 +151,10 @@ void ClientSession::translate_to_server() {
         default:
           break;
       }
+    }
+    if (piece.header.type == 'Q') {  // too large to be one of ours: streamed
+      on_query(bytes, {});
+      continue;
     }
     // Streamed messages (Sync, Flush, FunctionCall, COPY data).
     to_server_.pass(bytes);
@@ -506,6 +515,27 @@ void ClientSession::apply_undos() {
     }
   }
   undone_.clear();
+}
+
+bool ClientSession::track_server_message(char type, std::span<const uint8_t> bytes, bool whole) {
+  using Verdict = prepared::ResponseTracker::Verdict;
+  auto outcome = tracker_.on_message(type, undone_);
+  apply_undos();
+  if (outcome.discarded_all) {
+    server_->statements.clear();
+    statements_.clear();
+    unnamed_parse_.clear();
+  }
+  if (outcome.renamed && whole) {
+    if (auto fixed = restore_client_name(bytes, *outcome.renamed)) {
+      outcome.verdict = Verdict::kReplace;
+      outcome.replacement = std::move(*fixed);
+    }
+  }
+  if (outcome.verdict == Verdict::kReplace) {
+    add(to_client_, [&](std::string& out) { out.append(outcome.replacement); });
+  }
+  return outcome.verdict == Verdict::kForward;
 }
 
 Result<bool> ClientSession::emit_due_fakes() {

@@ -303,3 +303,13 @@ def test_errors_quote_the_clients_statement_name(p):
         run(a, wire.query("prepare sq(int, int) as select $1 + $2"))
         msgs = run(a, wire.query("execute sq(1)"))
         assert sqlstate(msgs) == ("42601", 'wrong number of parameters for prepared statement "sq"')
+
+
+def test_large_simple_query_streams_through(p):
+    """Queries are inspected for PREPARE & co. only when small; a large one
+    (a multi-megabyte INSERT) is forwarded as it arrives."""
+    big = "z" * 3_000_000
+    with login(p) as a:
+        assert value(run(a, wire.query(f"select length('{big}')"))) == str(len(big))
+        run(a, wire.query("prepare after_big as select 'ok'"))
+        assert value(run(a, wire.query("execute after_big"))) == "ok"

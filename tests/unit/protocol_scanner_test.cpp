@@ -288,6 +288,26 @@ TEST(ProtocolScanner, WantedMessageOverMaxWholeIsInvalid) {
   EXPECT_EQ(p.size, streamed.size());
 }
 
+TEST(ProtocolScanner, TypesInspectedOnlyWhenSmallStreamWhenLarge) {
+  auto wants_query = [](char type) { return type == 'Q' || type == 'Z'; };
+  auto only_query = [](char type) { return type == 'Q'; };
+  StreamScanner s(kMaxLength, kMaxWhole, wants_query, only_query, 16);
+  std::string small = "Q"s + be32(16) + std::string(12, 'x');
+  auto p = s.next(bytes_of(small));
+  EXPECT_EQ(p.kind, Kind::kWhole);
+  std::string large = "Q"s + be32(17) + std::string(13, 'x');
+  p = s.next(bytes_of(large).first(8));
+  EXPECT_EQ(p.kind, Kind::kStart);  // streamed, without waiting for the rest
+  EXPECT_EQ(p.size, 8u);
+  EXPECT_TRUE(s.mid_message());
+  p = s.next(bytes_of(large).subspan(8));
+  EXPECT_EQ(p.kind, Kind::kBody);
+  // Other wanted types are still whole, up to max_whole.
+  std::string ready = "Z"s + be32(17) + std::string(13, 'x');
+  p = s.next(bytes_of(ready));
+  EXPECT_EQ(p.kind, Kind::kWhole);
+}
+
 TEST(ProtocolScanner, BadLengthIsInvalid) {
   for (char type : {'D', 'Z'}) {
     for (uint32_t len : {0u, 3u, kMaxLength + 1, 0xffffffffu}) {
