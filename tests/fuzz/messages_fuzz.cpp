@@ -1,4 +1,5 @@
-// libFuzzer target for the message decoders in protocol/messages.h. The first
+// libFuzzer target for the message decoders in protocol/messages.h and
+// protocol/extended.h. The first
 // input byte picks the parser, the rest is the message body. Beyond "never
 // crash", every view a parser returns must lie inside the body, and where the
 // layout is canonical the writer must reproduce the bytes the parser read.
@@ -10,6 +11,7 @@
 #include <string_view>
 
 #include "protocol/byte_reader.h"
+#include "protocol/extended.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "protocol/writer.h"
@@ -169,13 +171,38 @@ void fuzz_password_message() {
   check_reencodes(wire);
 }
 
+// Parse, Bind, Describe and Close: what Usher rewrites must re-encode to the
+// exact bytes it came from.
+void fuzz_extended() {
+  if (auto p = protocol::parse_parse(body_span)) {
+    check(inside(p->name) && inside(p->query) && inside(p->param_types));
+    std::string wire;
+    protocol::write_parse(wire, p->name, p->query, p->param_types);
+    check_reencodes(wire, body_span.size());
+  }
+  if (auto b = protocol::parse_bind(body_span)) {
+    check(inside(b->portal) && inside(b->statement) && inside(as_chars(b->rest)));
+    std::string wire;
+    protocol::write_bind(wire, b->portal, b->statement, b->rest);
+    check_reencodes(wire, body_span.size());
+  }
+  for (auto parse : {protocol::parse_describe, protocol::parse_close}) {
+    if (auto t = parse(body_span)) {
+      check((t->kind == 'S' || t->kind == 'P') && inside(t->name));
+      std::string wire;
+      protocol::write_close(wire, t->kind, t->name);
+      check_reencodes(wire, body_span.size());
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   // The rest of libFuzzer's exact-size buffer: reads past it hit ASan.
   body_span = std::span<const uint8_t>(data + 1, size - 1);
-  switch (data[0] % 7) {
+  switch (data[0] % 8) {
     case 0:
       fuzz_authentication();
       break;
@@ -196,6 +223,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 6:
       fuzz_password_message();
+      break;
+    case 7:
+      fuzz_extended();
       break;
   }
   return 0;
