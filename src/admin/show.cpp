@@ -401,11 +401,13 @@ ResultSet show_prepared_statements(runtime::Runtime& rt) {
                 {"client_parse_count", kNumeric},
                 {"server_parse_count", kNumeric},
                 {"bind_count", kNumeric},
-                {"evictions", kNumeric}});
+                {"evictions", kNumeric},
+                {"retries", kNumeric}});
   for (const auto& p : rt.pools().all()) {
     auto t = p->stats().totals();
     rs.add({p->database(), p->user(), str(p->statements().size()), str(t.client_parse_count),
-            str(t.server_parse_count), str(t.bind_count), str(t.statement_evictions)});
+            str(t.server_parse_count), str(t.bind_count), str(t.statement_evictions),
+            str(t.statement_retries)});
   }
   return rs;
 }

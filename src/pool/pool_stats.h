@@ -23,13 +23,14 @@ struct alignas(64) StatsSlot {
   std::atomic<uint64_t> server_parse_count{0};   // Parse or PREPARE sent to a server
   std::atomic<uint64_t> bind_count{0};           // Bind or EXECUTE of a named statement
   std::atomic<uint64_t> statement_evictions{0};  // closed on a server to stay in bounds
+  std::atomic<uint64_t> statement_retries{0};    // re-prepared after 0A000 and run again
 };
 
 struct StatsTotals {
   uint64_t xact_count = 0, query_count = 0, bytes_received = 0, bytes_sent = 0;
   uint64_t xact_time_us = 0, query_time_us = 0, wait_time_us = 0, server_assignments = 0;
   uint64_t client_parse_count = 0, server_parse_count = 0, bind_count = 0;
-  uint64_t statement_evictions = 0;
+  uint64_t statement_evictions = 0, statement_retries = 0;
 };
 
 // Per-second rates and per-event averages over the last stats_period, as
@@ -60,6 +61,7 @@ class PoolStats {
       t.server_parse_count += s.server_parse_count.load(std::memory_order_relaxed);
       t.bind_count += s.bind_count.load(std::memory_order_relaxed);
       t.statement_evictions += s.statement_evictions.load(std::memory_order_relaxed);
+      t.statement_retries += s.statement_retries.load(std::memory_order_relaxed);
     }
     return t;
   }

@@ -106,6 +106,11 @@ class ResponseTracker {
   void pop_fake() { entries_.pop_front(); }
 
   bool empty() const { return entries_.empty(); }
+  size_t size() const { return entries_.size(); }
+  const Entry* front() const { return entries_.empty() ? nullptr : &entries_.front(); }
+  // The answer to the head request goes to no one (a retried exchange's
+  // Sync, whose ReadyForQuery the retry will send).
+  void swallow_front() { entries_.front().handling = Handling::kSwallowAll; }
   void clear() {
     entries_.clear();
     skipping_ = false;

@@ -24,6 +24,7 @@ class ServerStatements {
   // Records `s` without evicting anything (taking back a Close that did not
   // happen); the next insert() restores the bound.
   void restore(StatementPtr s);
+  bool contains(uint64_t id) const { return index_.contains(id); }
   void erase(uint64_t id);
   void clear();
   size_t size() const { return index_.size(); }

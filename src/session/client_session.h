@@ -156,6 +156,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void fake(prepared::Reply reply, std::string bytes, prepared::Undo client_undo = {},
             bool ready_for_query = false);
   void apply_undos();
+  // After translate_to_server(): keeps the exchange for a 0A000 retry when
+  // it qualifies. And when that error comes, whether to retry.
+  void arm_retry(bool tracker_was_empty);
+  bool take_retry(std::span<const uint8_t> error);
+  void push_retry();
   // `error` (a whole ErrorResponse) with Usher's name for `s` replaced by the
   // client's; nullopt when it does not mention it.
   std::optional<std::string> restore_client_name(std::span<const uint8_t> error,
@@ -219,7 +224,22 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool tracking_ = false;
   size_t max_prepared_ = 0;
   uint64_t client_id_ = 0;  // for ServerConnection::unnamed_owner
-  std::unordered_map<std::string, prepared::StatementPtr> statements_;  // by client name
+  // By client name; looked up by string_view without a copy.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, prepared::StatementPtr, NameHash, std::equal_to<>> statements_;
+  // The last exchange that may be run again if its Bind fails with 0A000
+  // "cached plan must not change result type" (see statements.cpp).
+  struct Retry {
+    prepared::StatementPtr stmt;  // null: none
+    std::string shape;            // message types of the exchange, "BES" or "BDES"
+    std::string bytes;            // what was sent to the server
+    bool now = false;             // triggered: send it again
+  };
+  Retry retry_;
+  prepared::StatementPtr retry_candidate_;  // set by on_bind while translating
   std::string unnamed_parse_;  // the last Parse(""), replayed on a server that lacks it
   // The unnamed statement (and portal) when it is a DEALLOCATE Usher answers.
   struct UnnamedCommand {

@@ -317,6 +317,16 @@ asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
     drop_server();
     co_return release.take_error();
   }
+  if (retry_.now) {
+    to_server_.clear();
+    push_retry();
+    auto [ec, n] = co_await asio::async_write(server_->socket(), to_server_.buffers(),
+                                              asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      server_closed_ = true;
+      co_return make_error("08006", "server conn crashed?");
+    }
+  }
   size_t unscanned = data.size() - pos;
   if (!to_client_.empty()) {
     auto [ec, n] = co_await asio::async_write(socket_, to_client_.buffers(),

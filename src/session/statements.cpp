@@ -117,6 +117,9 @@ std::optional<std::string> ClientSession::restore_client_name(std::span<const ui
 
 void ClientSession::translate_to_server() {
   to_server_.clear();
+  bool tracker_was_empty = tracker_.empty();
+  retry_.shape.clear();
+  retry_candidate_.reset();
   auto data = in_.readable().first(pending_);
   size_t pos = 0;
   using Kind = protocol::StreamScanner::Kind;
@@ -128,6 +131,7 @@ void ClientSession::translate_to_server() {
       to_server_.pass(bytes);
       continue;
     }
+    if (retry_.shape.size() < 8) retry_.shape.push_back(piece.header.type);
     if (piece.kind == Kind::kWhole) {
       switch (piece.header.type) {
         case 'P':
@@ -169,6 +173,7 @@ void ClientSession::translate_to_server() {
         break;
     }
   }
+  arm_retry(tracker_was_empty);
 }
 
 void ClientSession::on_parse(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
@@ -232,14 +237,15 @@ void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_
     fake(Reply::kBind, std::move(done));
     return;
   }
-  auto it = bind && !bind->statement.empty() ? statements_.find(std::string(bind->statement))
-                                             : statements_.end();
+  auto it =
+      bind && !bind->statement.empty() ? statements_.find(bind->statement) : statements_.end();
   if (it == statements_.end()) {
     // Unnamed, or unknown: the server answers 26000 with the client's name.
     if (bind && bind->statement.empty()) ensure_unnamed();
     to_server_.pass(msg);
   } else {
     pool::bump(pool_->stats().slot(worker_.index).bind_count, 1);
+    if (server_->statements.contains(it->second->id)) retry_candidate_ = it->second;
     ensure_prepared(it->second, false);
     add(to_server_, [&](std::string& out) {
       protocol::write_bind(out, bind->portal, it->second->server_name, bind->rest);
@@ -267,7 +273,7 @@ void ClientSession::on_describe(std::span<const uint8_t> msg, std::span<const ui
     expect(Reply::kDescribePortal);
     return;
   }
-  auto it = statements_.find(std::string(describe->name));
+  auto it = statements_.find(describe->name);
   if (it == statements_.end()) {
     if (describe->name.empty()) ensure_unnamed();
     to_server_.pass(msg);
@@ -299,7 +305,7 @@ void ClientSession::on_close(std::span<const uint8_t> msg, std::span<const uint8
   // The server keeps the statement (others may share it; the LRU bounds
   // it). Closing a name that does not exist is not an error.
   Undo restore;
-  auto it = statements_.find(std::string(close->name));
+  auto it = statements_.find(close->name);
   if (it != statements_.end()) {
     restore = {.kind = Undo::Kind::kRestoreClientName, .name = it->first, .stmt = it->second};
     statements_.erase(it);
@@ -517,8 +523,79 @@ void ClientSession::apply_undos() {
   undone_.clear();
 }
 
+// A shared statement whose table changed (ALTER TABLE ... ADD COLUMN under
+// SELECT *) fails at Bind with 0A000 "cached plan must not change result
+// type" on every server that prepared it. PostgreSQL leaves that to the
+// client; Usher prepares it again on that server and runs the exchange once
+// more, when that is invisible: the client has received nothing for it, it
+// is not in a transaction block (the failed Bind aborted nothing), and
+// nothing was sent to the server after it.
+void ClientSession::arm_retry(bool tracker_was_empty) {
+  retry_.stmt.reset();
+  if (!retry_candidate_ || !tracker_was_empty || tx_status_ != 'I') return;
+  if (retry_.shape != "BES" && retry_.shape != "BDES") return;
+  if (tracker_.size() != retry_.shape.size()) return;  // Usher added messages of its own
+  retry_.stmt = std::move(retry_candidate_);
+  retry_.bytes.clear();
+  for (const auto& b : to_server_.buffers()) {
+    retry_.bytes.append(static_cast<const char*>(b.data()), b.size());
+  }
+}
+
+bool ClientSession::take_retry(std::span<const uint8_t> error) {
+  const prepared::Entry* head = tracker_.front();
+  if (!retry_.stmt || head == nullptr || head->reply != Reply::kBind ||
+      tracker_.size() != retry_.shape.size() || head->renamed != retry_.stmt) {
+    return false;
+  }
+  auto fields = protocol::parse_error_fields(error.subspan(protocol::kHeaderSize));
+  if (!fields || fields->code != "0A000" ||
+      !fields->message.starts_with("cached plan must not change result type")) {
+    return false;
+  }
+  retry_.now = true;
+  return true;
+}
+
+void ClientSession::push_retry() {
+  retry_.now = false;
+  auto s = std::move(retry_.stmt);
+  auto& stats = pool_->stats().slot(worker_.index);
+  pool::bump(stats.statement_retries, 1);
+  pool::bump(stats.server_parse_count, 1);
+  add(to_server_, [&](std::string& out) {
+    protocol::write_close(out, 'S', s->server_name);
+    protocol::write_parse(out, s->server_name, s->query, s->param_types);
+    out.append(retry_.bytes);
+  });
+  expect(Entry{.reply = Reply::kClose, .handling = Handling::kSwallow});
+  expect(Entry{.reply = Reply::kParse, .handling = Handling::kSwallow});
+  for (char type : retry_.shape) {
+    switch (type) {
+      case 'B':
+        expect(Entry{.reply = Reply::kBind, .renamed = s});
+        break;
+      case 'D':
+        expect(Reply::kDescribePortal);
+        break;
+      case 'E':
+        expect(Reply::kExecute);
+        break;
+      default:
+        expect(Reply::kSync);
+        break;
+    }
+  }
+}
+
 bool ClientSession::track_server_message(char type, std::span<const uint8_t> bytes, bool whole) {
   using Verdict = prepared::ResponseTracker::Verdict;
+  if (type == 'E' && whole && take_retry(bytes)) {
+    tracker_.on_message(type, undone_);  // skips to the Sync
+    apply_undos();
+    tracker_.swallow_front();
+    return false;
+  }
   auto outcome = tracker_.on_message(type, undone_);
   apply_undos();
   if (outcome.discarded_all) {

@@ -313,3 +313,43 @@ def test_large_simple_query_streams_through(p):
         assert value(run(a, wire.query(f"select length('{big}')"))) == str(len(big))
         run(a, wire.query("prepare after_big as select 'ok'"))
         assert value(run(a, wire.query("execute after_big"))) == "ok"
+
+
+def _ddl_table(pg, name):
+    pg.sql(f"drop table if exists {name}", db="appdb")
+    pg.sql(f"create table {name} (a int)", db="appdb")
+    pg.sql(f"insert into {name} values (1)", db="appdb")
+    pg.sql(f"grant all on {name} to app", db="appdb")
+
+
+def test_result_type_change_after_ddl_is_retried_transparently(p, pg):
+    """0A000 'cached plan must not change result type': PostgreSQL gives it to
+    the client; Usher prepares the statement again and runs the exchange once
+    more, since nothing reached the client and no transaction was open."""
+    _ddl_table(pg, "prep_ddl")
+    with login(p) as a:
+        run(a, wire.parse("star", "select * from prep_ddl"), wire.sync())
+        msgs = run(a, wire.bind("star"), wire.describe("P", ""), wire.execute(), wire.sync())
+        assert wire.rows_of(msgs) == [("1",)]
+        pg.sql("alter table prep_ddl add column b int default 7", db="appdb")
+        msgs = run(a, wire.bind("star"), wire.describe("P", ""), wire.execute(), wire.sync())
+        assert wire.tags_of(msgs) == "2TDCZ", msgs
+        assert wire.rows_of(msgs) == [("1", "7")]
+        pg.sql("alter table prep_ddl add column c text default 'x'", db="appdb")
+        msgs = run(a, wire.bind("star"), wire.execute(), wire.sync())
+        assert wire.rows_of(msgs) == [("1", "7", "x")]
+    rows = [r for r in p.admin("show prepared_statements").dicts() if r["database"] == "appdb"]
+    assert int(rows[0]["retries"]) == 2
+
+
+def test_result_type_change_inside_a_transaction_reaches_the_client(p, pg):
+    _ddl_table(pg, "prep_ddl_tx")
+    with login(p) as a:
+        run(a, wire.parse("star", "select * from prep_ddl_tx"), wire.sync())
+        run(a, wire.bind("star"), wire.execute(), wire.sync())
+        pg.sql("alter table prep_ddl_tx add column b int", db="appdb")
+        run(a, wire.query("begin"))
+        msgs = run(a, wire.bind("star"), wire.execute(), wire.sync())
+        assert sqlstate(msgs) == ("0A000", "cached plan must not change result type")
+        assert msgs[-1][1] == b"E"
+        run(a, wire.query("rollback"))
