@@ -58,7 +58,20 @@ void write_parse(std::string& out, std::string_view name, std::string_view query
 
 void write_bind(std::string& out, std::string_view portal, std::string_view statement,
                 std::span<const uint8_t> rest) {
-  MessageWriter(out).begin('B').cstring(portal).cstring(statement).bytes(as_chars(rest)).finish();
+  write_bind_header(out, portal, statement, rest.size());
+  out.append(as_chars(rest));
+}
+
+void write_bind_header(std::string& out, std::string_view portal, std::string_view statement,
+                       size_t rest_size) {
+  uint32_t length = static_cast<uint32_t>(4 + portal.size() + 1 + statement.size() + 1 + rest_size);
+  out.push_back('B');
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>(length >> shift));
+  out.append(portal);
+  out.push_back('\0');
+  out.append(statement);
+  out.push_back('\0');
 }
 
 void write_describe(std::string& out, char kind, std::string_view name) {

@@ -42,6 +42,10 @@ void write_parse(std::string& out, std::string_view name, std::string_view query
                  std::string_view param_types);
 void write_bind(std::string& out, std::string_view portal, std::string_view statement,
                 std::span<const uint8_t> rest);
+// A Bind up to the statement name, for `rest_size` more bytes the caller
+// sends after it (the parameters, passed on without a copy).
+void write_bind_header(std::string& out, std::string_view portal, std::string_view statement,
+                       size_t rest_size);
 void write_describe(std::string& out, char kind, std::string_view name);
 void write_close(std::string& out, char kind, std::string_view name);
 void write_sync(std::string& out);

@@ -248,8 +248,9 @@ void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_
     if (server_->statements.contains(it->second->id)) retry_candidate_ = it->second;
     ensure_prepared(it->second, false);
     add(to_server_, [&](std::string& out) {
-      protocol::write_bind(out, bind->portal, it->second->server_name, bind->rest);
+      protocol::write_bind_header(out, bind->portal, it->second->server_name, bind->rest.size());
     });
+    to_server_.pass(bind->rest);
     expect(Entry{.reply = Reply::kBind, .renamed = it->second});
     return;
   }
@@ -535,6 +536,11 @@ void ClientSession::arm_retry(bool tracker_was_empty) {
   if (!retry_candidate_ || !tracker_was_empty || tx_status_ != 'I') return;
   if (retry_.shape != "BES" && retry_.shape != "BDES") return;
   if (tracker_.size() != retry_.shape.size()) return;  // Usher added messages of its own
+  constexpr size_t kMaxRetryBytes = 64 * 1024;         // large parameters are not worth a copy
+  size_t size = 0;
+  for (const auto& b : to_server_.buffers())
+    size += b.size();
+  if (size > kMaxRetryBytes) return;
   retry_.stmt = std::move(retry_candidate_);
   retry_.bytes.clear();
   for (const auto& b : to_server_.buffers()) {

@@ -49,6 +49,14 @@ TEST(Extended, BindKeepsEverythingAfterTheNames) {
   EXPECT_FALSE(parse_bind(bytes_of("portal\0stmt"s)));
 }
 
+TEST(Extended, BindHeaderPlusRestIsABind) {
+  std::string rest = "\0\0\0\1\0\0\0\3abc\0\0"s;
+  std::string whole, split;
+  write_bind(whole, "p", "usher_1", bytes_of(rest));
+  write_bind_header(split, "p", "usher_1", rest.size());
+  EXPECT_EQ(split + rest, whole);
+}
+
 TEST(Extended, DescribeAndClose) {
   std::string wire;
   write_describe(wire, 'S', "name");
