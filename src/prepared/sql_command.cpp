@@ -163,4 +163,16 @@ std::optional<SqlCommand> classify_sql(std::string_view sql) {
   return cmd;
 }
 
+bool drops_all_statements(const std::string& sql) {
+  thread_local std::string last_sql;
+  thread_local bool last_answer = false;
+  if (sql != last_sql) {
+    auto cmd = classify_sql(sql);
+    last_answer = cmd && (cmd->kind == SqlCommand::Kind::kDiscardAll ||
+                          cmd->kind == SqlCommand::Kind::kDeallocateAll);
+    last_sql = sql;
+  }
+  return last_answer;
+}
+
 }  // namespace usher::prepared

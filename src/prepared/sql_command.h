@@ -20,6 +20,11 @@ struct SqlCommand {
 
 std::optional<SqlCommand> classify_sql(std::string_view sql);
 
+// Whether `sql` (a server_reset_query) is DISCARD ALL or DEALLOCATE ALL.
+// Remembers the last answer per thread: the reset query rarely changes and
+// may run at every transaction end.
+bool drops_all_statements(const std::string& sql);
+
 // The first word of `sql` (after blanks and comments), lowercased, at most
 // 16 characters; empty when there is none.
 std::string first_word(std::string_view sql);

@@ -141,12 +141,7 @@ asio::awaitable<Result<bool>> ClientSession::log_in() {
 // Ends the session: the server goes back to its pool when it is clean, the
 // client gets the error if there was one, and both sockets close.
 asio::awaitable<void> ClientSession::finish(const Status& status) {
-  if (server_ && server_reading_) {
-    boost::system::error_code ec;
-    server_->socket().cancel(ec);
-    while (server_reading_)
-      co_await wake_.wait();
-  }
+  if (server_ && server_reading_) co_await stop_server_read();
   if (server_) {
     if (server_idle()) {
       if (mode_ == config::PoolMode::kSession) server_->needs_reset_query = true;

@@ -126,6 +126,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void start_reads();
   bool server_idle() const;
   void drop_server();
+  // Cancels an outstanding server read and waits for its completion.
+  asio::awaitable<void> stop_server_read();
+  // Writes to_server_; on failure the server is marked closed.
+  asio::awaitable<Status> send_to_server();
   // Handles a ReadyForQuery the client receives; true when the server can go
   // back to the pool.
   Result<bool> ready_for_query(char status);
@@ -146,7 +150,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Makes sure the server has `s`, preparing it (and closing the least
   // recently used one) when it does not. `simple`: inside a simple Query
   // exchange, where the preparation must be invisible and self-contained.
-  void ensure_prepared(const prepared::StatementPtr& s, bool simple);
+  // Returns true when the server already had it.
+  bool ensure_prepared(const prepared::StatementPtr& s, bool simple);
+  // Answers the request with PostgreSQL's `sqlstate` error: sends the server
+  // a statement that fails to parse (so it aborts the transaction and skips
+  // to Sync as for the real error) and replaces its error with ours.
+  void refuse(prepared::Reply reply, std::string_view sqlstate, std::string message);
   // Records `s` on the server; past max_prepared_statements, closes the
   // least recently used statement there first.
   void make_room(const prepared::StatementPtr& s, bool simple);

@@ -236,19 +236,30 @@ asio::awaitable<Status> ClientSession::forward_to_server() {
   } else {
     to_server_.pass(in_.readable().first(pending_));
   }
-  boost::system::error_code ec;
-  if (!to_server_.empty()) {
-    std::tie(ec, std::ignore) = co_await asio::async_write(server_->socket(), to_server_.buffers(),
-                                                           asio::as_tuple(asio::use_awaitable));
-  }
+  Status st = co_await send_to_server();
   pool::bump(pool_->stats().slot(worker_.index).bytes_received, pending_);
   in_.consume(pending_);
   pending_ = 0;
+  co_return st;
+}
+
+asio::awaitable<Status> ClientSession::send_to_server() {
+  if (to_server_.empty()) co_return ok_status();
+  auto [ec, n] = co_await asio::async_write(server_->socket(), to_server_.buffers(),
+                                            asio::as_tuple(asio::use_awaitable));
   if (ec) {
     server_closed_ = true;
     co_return make_error("08006", "server conn crashed?");
   }
   co_return ok_status();
+}
+
+asio::awaitable<void> ClientSession::stop_server_read() {
+  boost::system::error_code ec;
+  server_->socket().cancel(ec);
+  while (server_reading_)
+    co_await wake_.wait();
+  wake_.notify();  // the wait may have taken a client read's wake-up
 }
 
 asio::awaitable<Status> ClientSession::forward_to_client() {
@@ -320,12 +331,8 @@ asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
   if (retry_.now) {
     to_server_.clear();
     push_retry();
-    auto [ec, n] = co_await asio::async_write(server_->socket(), to_server_.buffers(),
-                                              asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      server_closed_ = true;
-      co_return make_error("08006", "server conn crashed?");
-    }
+    Status st = co_await send_to_server();
+    if (!st) co_return st.take_error();
   }
   size_t unscanned = data.size() - pos;
   if (!to_client_.empty()) {
@@ -347,11 +354,7 @@ asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
   if (server_reading_ && buf.empty()) {
     // The transaction ended with an answer Usher made up, or a read was
     // started before it ended: nothing more is due, so stop waiting.
-    boost::system::error_code ec;
-    server_->socket().cancel(ec);
-    while (server_reading_)
-      co_await wake_.wait();
-    wake_.notify();  // the wait may have taken a client read's wake-up
+    co_await stop_server_read();
   }
   // Anything after the final ReadyForQuery was not asked for: do not pass
   // such a server to another client.
@@ -407,11 +410,7 @@ asio::awaitable<Status> ClientSession::unlink_server() {
       co_return ok_status();  // the client's work is done; only the server is lost
     }
     // DISCARD ALL (the default) also drops every prepared statement.
-    auto cmd = prepared::classify_sql(reset_query);
-    using Cmd = prepared::SqlCommand::Kind;
-    if (cmd && (cmd->kind == Cmd::kDiscardAll || cmd->kind == Cmd::kDeallocateAll)) {
-      server_->statements.clear();
-    }
+    if (prepared::drops_all_statements(reset_query)) server_->statements.clear();
   }
   cancel_target_->set(std::nullopt);
   pool_->release(std::move(server_));

@@ -196,13 +196,7 @@ void ClientSession::on_parse(std::span<const uint8_t> msg, std::span<const uint8
   auto& stats = pool_->stats().slot(worker_.index);
   std::string name(parse->name);
   if (statements_.contains(name)) {
-    add(to_server_, [](std::string& out) {
-      protocol::write_parse(out, kFailingName, kFailingStatement, std::string_view("\0\0", 2));
-    });
-    expect(
-        Entry{.reply = Reply::kParse,
-              .handling = Handling::kReplaceError,
-              .bytes = error_bytes("42P05", "prepared statement \"" + name + "\" already exists")});
+    refuse(Reply::kParse, "42P05", "prepared statement \"" + name + "\" already exists");
     return;
   }
   pool::bump(stats.client_parse_count, 1);
@@ -245,8 +239,7 @@ void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_
     to_server_.pass(msg);
   } else {
     pool::bump(pool_->stats().slot(worker_.index).bind_count, 1);
-    if (server_->statements.contains(it->second->id)) retry_candidate_ = it->second;
-    ensure_prepared(it->second, false);
+    if (ensure_prepared(it->second, false)) retry_candidate_ = it->second;
     add(to_server_, [&](std::string& out) {
       protocol::write_bind_header(out, bind->portal, it->second->server_name, bind->rest.size());
     });
@@ -337,11 +330,7 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
   switch (cmd->kind) {
     case Cmd::kPrepare: {
       if (it != statements_.end()) {
-        add(to_server_, [](std::string& out) { protocol::write_query(out, kFailingStatement); });
-        expect(Entry{.reply = Reply::kQuery,
-                     .handling = Handling::kReplaceError,
-                     .bytes = error_bytes(
-                         "42P05", "prepared statement \"" + cmd->name + "\" already exists")});
+        refuse(Reply::kQuery, "42P05", "prepared statement \"" + cmd->name + "\" already exists");
         return;
       }
       pool::bump(stats.client_parse_count, 1);
@@ -423,13 +412,8 @@ void ClientSession::on_execute(std::span<const uint8_t> msg, std::span<const uin
   }
   auto it = statements_.find(unnamed_command_->name);
   if (it == statements_.end()) {
-    add(to_server_, [](std::string& out) {
-      protocol::write_parse(out, kFailingName, kFailingStatement, std::string_view("\0\0", 2));
-    });
-    expect(Entry{.reply = Reply::kExecute,
-                 .handling = Handling::kReplaceError,
-                 .bytes = error_bytes("26000", "prepared statement \"" + unnamed_command_->name +
-                                                   "\" does not exist")});
+    refuse(Reply::kExecute, "26000",
+           "prepared statement \"" + unnamed_command_->name + "\" does not exist");
     return;
   }
   Undo restore{.kind = Undo::Kind::kRestoreClientName, .name = it->first, .stmt = it->second};
@@ -437,8 +421,21 @@ void ClientSession::on_execute(std::span<const uint8_t> msg, std::span<const uin
   fake(Reply::kExecute, command_complete("DEALLOCATE"), std::move(restore));
 }
 
-void ClientSession::ensure_prepared(const prepared::StatementPtr& s, bool simple) {
-  if (server_->statements.touch(s->id)) return;
+void ClientSession::refuse(Reply reply, std::string_view sqlstate, std::string message) {
+  add(to_server_, [&](std::string& out) {
+    if (reply == Reply::kQuery) {
+      protocol::write_query(out, kFailingStatement);
+    } else {
+      protocol::write_parse(out, kFailingName, kFailingStatement, std::string_view("\0\0", 2));
+    }
+  });
+  expect(Entry{.reply = reply,
+               .handling = Handling::kReplaceError,
+               .bytes = error_bytes(sqlstate, std::move(message))});
+}
+
+bool ClientSession::ensure_prepared(const prepared::StatementPtr& s, bool simple) {
+  if (server_->statements.touch(s->id)) return true;
   auto& stats = pool_->stats().slot(worker_.index);
   // Inside a simple Query exchange, Usher's own messages end with a Sync and
   // every answer, errors included, is dropped; in the extended protocol the
@@ -452,7 +449,7 @@ void ClientSession::ensure_prepared(const prepared::StatementPtr& s, bool simple
       protocol::write_query(out, "PREPARE " + s->server_name + s->query);
     });
     expect(Entry{.reply = Reply::kQuery, .handling = Handling::kSwallowAll, .server_undo = forget});
-    return;
+    return false;
   }
   add(to_server_, [&](std::string& out) {
     protocol::write_parse(out, s->server_name, s->query, s->param_types);
@@ -460,6 +457,7 @@ void ClientSession::ensure_prepared(const prepared::StatementPtr& s, bool simple
   });
   expect(Entry{.reply = Reply::kParse, .handling = handling, .server_undo = std::move(forget)});
   if (simple) expect(Entry{.reply = Reply::kSync, .handling = Handling::kSwallowAll});
+  return false;
 }
 
 void ClientSession::make_room(const prepared::StatementPtr& s, bool simple) {
@@ -537,15 +535,12 @@ void ClientSession::arm_retry(bool tracker_was_empty) {
   if (retry_.shape != "BES" && retry_.shape != "BDES") return;
   if (tracker_.size() != retry_.shape.size()) return;  // Usher added messages of its own
   constexpr size_t kMaxRetryBytes = 64 * 1024;         // large parameters are not worth a copy
-  size_t size = 0;
-  for (const auto& b : to_server_.buffers())
-    size += b.size();
-  if (size > kMaxRetryBytes) return;
-  retry_.stmt = std::move(retry_candidate_);
   retry_.bytes.clear();
   for (const auto& b : to_server_.buffers()) {
+    if (retry_.bytes.size() + b.size() > kMaxRetryBytes) return;
     retry_.bytes.append(static_cast<const char*>(b.data()), b.size());
   }
+  retry_.stmt = std::move(retry_candidate_);
 }
 
 bool ClientSession::take_retry(std::span<const uint8_t> error) {
