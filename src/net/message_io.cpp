@@ -1,5 +1,9 @@
 #include "net/message_io.h"
 
+#include <sys/socket.h>
+
+#include <array>
+
 namespace usher::net {
 
 using asio::as_tuple;
@@ -33,10 +37,61 @@ asio::awaitable<Result<Message>> read_message(Socket& socket, ByteBuffer& buf,
 }
 
 asio::awaitable<Status> write_all(Socket& socket, std::string_view bytes) {
-  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()),
-                                            as_tuple(use_awaitable));
+  asio::const_buffer buffer(bytes.data(), bytes.size());
+  auto [ec, n] = co_await write_all(socket, std::span(&buffer, 1));
   if (ec) co_return make_error("08006", "write failed: " + ec.message());
   co_return ok_status();
+}
+
+namespace {
+
+// One sendmsg that never blocks: the bytes the kernel took (0 when the
+// socket has no room). MSG_DONTWAIT rather than the socket's own flag, so a
+// socket that moved between event loops needs no ioctl.
+size_t send_now(Socket& socket, std::span<const asio::const_buffer> buffers,
+                boost::system::error_code& ec) {
+  std::array<iovec, 64> iov;
+  size_t count = std::min(buffers.size(), iov.size());
+  for (size_t i = 0; i < count; ++i) {
+    iov[i] = {const_cast<void*>(buffers[i].data()), buffers[i].size()};
+  }
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = count;
+  while (true) {
+    ssize_t n = ::sendmsg(socket.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      ec = boost::system::error_code(errno, asio::error::get_system_category());
+    }
+    return 0;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<WriteResult> write_all(Socket& socket,
+                                       std::span<const asio::const_buffer> buffers) {
+  size_t total = asio::buffer_size(buffers);
+  WriteResult result;
+  result.written = send_now(socket, buffers, result.ec);
+  if (result.ec || result.written == total) co_return result;
+  // The rest, once there is room.
+  std::vector<asio::const_buffer> rest;
+  size_t skip = result.written;
+  for (const auto& b : buffers) {
+    if (skip >= b.size()) {
+      skip -= b.size();
+      continue;
+    }
+    rest.push_back(b + skip);
+    skip = 0;
+  }
+  auto [ec, n] = co_await asio::async_write(socket, rest, as_tuple(use_awaitable));
+  result.ec = ec;
+  result.written += n;
+  co_return result;
 }
 
 }  // namespace usher::net

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <span>
 
 #include "common/result.h"
 #include "net/byte_buffer.h"
@@ -25,5 +26,16 @@ asio::awaitable<Result<Message>> read_message(Socket& socket, ByteBuffer& buf, u
 asio::awaitable<Status> read_at_least(Socket& socket, ByteBuffer& buf, size_t n);
 
 asio::awaitable<Status> write_all(Socket& socket, std::string_view bytes);
+
+// Writes every buffer, in order. The relay's writes are small and the socket
+// almost always has room, so this first sends without waiting (one sendmsg,
+// no operation object, no trip through the event loop) and only waits for
+// room for what did not fit. Returns the error, if any, and the bytes
+// written.
+struct WriteResult {
+  boost::system::error_code ec;
+  size_t written = 0;
+};
+asio::awaitable<WriteResult> write_all(Socket& socket, std::span<const asio::const_buffer> buffers);
 
 }  // namespace usher::net

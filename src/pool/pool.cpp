@@ -36,6 +36,7 @@ Pool::Pool(std::string database, std::string user, ServerTarget target, PoolSett
       idle_(workers),
       waiters_(workers),
       reset_query_always_(settings_.server_reset_query_always),
+      server_check_delay_(settings_.server_check_delay),
       stats_(workers) {}
 
 bool Pool::can_open_locked(bool reserve) const {
@@ -132,8 +133,8 @@ asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& i
   asio::any_io_executor executor = co_await asio::this_coro::executor;
   while (true) {
     Grant grant;
-    bool granted;
-    {
+    bool granted = false;
+    if (!waiters_.has_waiters_hint()) {
       std::lock_guard lock(mu_);
       granted = try_grant_locked(worker, grant);
     }
@@ -165,6 +166,11 @@ asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& i
       case GrantKind::kServer: {
         ServerPtr server = std::move(grant.server);
         if (server->worker() != worker) server->adopt(io, worker);
+        // Most servers come straight from another client: no check is due.
+        auto idle = Clock::now() - server->last_used;
+        if (idle < kPeekAfterIdle && idle < server_check_delay_.load(std::memory_order_relaxed)) {
+          co_return server;
+        }
         if (co_await check(*server)) co_return server;
         discard(std::move(server));  // died while idle: try again
         break;
@@ -339,6 +345,7 @@ void Pool::update_settings(const PoolSettings& settings, const ServerTarget& tar
                         target.password != target_.password;
   settings_ = settings;
   reset_query_always_.store(settings.server_reset_query_always, std::memory_order_relaxed);
+  server_check_delay_.store(settings.server_check_delay, std::memory_order_relaxed);
   auto keys =
       std::make_tuple(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key);
   target_ = target;

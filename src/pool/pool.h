@@ -164,8 +164,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   int idle_count_ = 0;
   int active_ = 0;
   int connecting_ = 0;
-  int total_ = 0;                         // idle + active + connecting
-  std::atomic<bool> reset_query_always_;  // mirrors settings_ for lock-free reads
+  int total_ = 0;  // idle + active + connecting
+  // Mirrors of settings_ for lock-free reads at every transaction.
+  std::atomic<bool> reset_query_always_;
+  std::atomic<std::chrono::milliseconds> server_check_delay_;
   bool closed_ = false;
   bool paused_ = false;
   Error closed_reason_;

@@ -6,6 +6,7 @@
 // Not thread-safe: the pool's mutex guards it.
 #pragma once
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/any_completion_handler.hpp>
 #include <chrono>
@@ -46,11 +47,14 @@ class WaitQueue {
 
   explicit WaitQueue(int workers) : queues_(workers) {}
 
-  bool empty() const { return size_ == 0; }
-  size_t size() const { return size_; }
+  bool empty() const { return size() == 0; }
+  size_t size() const { return size_.load(std::memory_order_relaxed); }
+  // Readable without the pool's lock, as a hint: a client that sees waiters
+  // will queue behind them anyway, so it need not try for a server first.
+  bool has_waiters_hint() const { return size() > 0; }
   void push(Waiter w) {
     queues_[w.worker].push_back(std::move(w));
-    ++size_;
+    size_.store(size() + 1, std::memory_order_relaxed);
   }
   // The longest-waiting client; the queue must not be empty.
   const Waiter& oldest() const { return queues_[oldest_index()].front(); }
@@ -80,12 +84,12 @@ class WaitQueue {
   Waiter pop(size_t i) {
     Waiter w = std::move(queues_[i].front());
     queues_[i].pop_front();
-    --size_;
+    size_.store(size() - 1, std::memory_order_relaxed);
     return w;
   }
 
   std::vector<std::deque<Waiter>> queues_;
-  size_t size_ = 0;
+  std::atomic<size_t> size_ = 0;  // written under the pool's lock only
 };
 
 }  // namespace usher::pool

@@ -103,9 +103,10 @@ std::string string_field(const json::object& node, std::string_view key) {
 std::string first_word(std::string_view sql) {
   size_t pos = skip_space(sql, 0);
   std::string word;
-  while (pos < sql.size() && word.size() < 16 &&
-         std::isalpha(static_cast<unsigned char>(sql[pos]))) {
-    word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(sql[pos++]))));
+  // ASCII only, as PostgreSQL's keywords are: no locale lookups per query.
+  auto is_letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  while (pos < sql.size() && word.size() < 16 && is_letter(sql[pos])) {
+    word.push_back(static_cast<char>(sql[pos++] | 0x20));
   }
   return word;
 }

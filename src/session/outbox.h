@@ -44,7 +44,7 @@ class Outbox {
     segments_.push_back({true, nullptr, from, own_.size() - from});
   }
 
-  // The buffer sequence for asio::async_write; valid until the next change.
+  // The buffer sequence for net::write_all; valid until the next change.
   const std::vector<boost::asio::const_buffer>& buffers() {
     buffers_.clear();
     for (const auto& s : segments_) {

@@ -81,7 +81,7 @@ void ClientSession::start_reads() {
         suspended_ = false;
         spawn(serve_and_finish());
       } else {
-        wake_.notify();
+        wake_.notify_from_handler();
       }
     });
   } else if (!client_reading_ && !client_closed_ &&
@@ -105,7 +105,7 @@ void ClientSession::start_reads() {
             client_read_filled_ = n == size;
             last_activity_ = Clock::now();
           }
-          wake_.notify();
+          wake_.notify_from_handler();
         });
   }
   if (server_ && !server_reading_ && !server_closed_ && server_->in().size() < kServerBufferLimit) {
@@ -129,7 +129,7 @@ void ClientSession::start_reads() {
                                            server_read_filled_ = n == size;
                                          }
                                        }
-                                       wake_.notify();
+                                       wake_.notify_from_handler();
                                      });
   }
 }
@@ -245,8 +245,7 @@ asio::awaitable<Status> ClientSession::forward_to_server() {
 
 asio::awaitable<Status> ClientSession::send_to_server() {
   if (to_server_.empty()) co_return ok_status();
-  auto [ec, n] = co_await asio::async_write(server_->socket(), to_server_.buffers(),
-                                            asio::as_tuple(asio::use_awaitable));
+  auto [ec, n] = co_await net::write_all(server_->socket(), to_server_.buffers());
   if (ec) {
     server_closed_ = true;
     co_return make_error("08006", "server conn crashed?");
@@ -336,8 +335,7 @@ asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
   }
   size_t unscanned = data.size() - pos;
   if (!to_client_.empty()) {
-    auto [ec, n] = co_await asio::async_write(socket_, to_client_.buffers(),
-                                              asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await net::write_all(socket_, to_client_.buffers());
     pool::bump(stats.bytes_sent, n);
     if (ec) {
       buf.consume(pos);

@@ -14,6 +14,20 @@ namespace asio = boost::asio;
 
 class Wakeup {
  public:
+  // From a completion handler, which the event loop runs at the top of its
+  // stack: resume the waiter right here. Posting instead would cost a second
+  // trip through the event loop for every read.
+  void notify_from_handler() {
+    if (handler_) {
+      auto h = std::move(*handler_);
+      handler_.reset();
+      std::move(h)();
+    } else {
+      pending_ = true;
+    }
+  }
+
+  // From anywhere else on the worker (a timer sweep, the session itself).
   void notify() {
     if (handler_) {
       auto h = std::move(*handler_);
