@@ -7,6 +7,8 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <mutex>
+#include <unordered_map>
 #include <utility>
 
 #include "auth/base64.h"
@@ -297,9 +299,34 @@ std::string format_scram_secret(const ScramSecret& secret) {
 ScramServer::ScramServer(std::string user, ScramSecret secret, NonceSource nonce)
     : user_(std::move(user)), secret_(std::move(secret)), nonce_source_(std::move(nonce)) {}
 
+namespace {
+
+// Secrets derived from plaintext passwords, one per user. Deriving costs
+// about a millisecond of the worker's time, and paying it at every login
+// turns a reconnect storm into seconds of delay for every client on that
+// worker. PostgreSQL itself hands a user the same salt at every login, so
+// reusing one reveals nothing new. Replaced when the password changes (a
+// reload), so the cache is never larger than the user list.
+ScramSecret secret_for_password(const std::string& user, std::string_view password) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::pair<std::string, ScramSecret>> cache;
+  {
+    std::lock_guard lock(mu);
+    auto it = cache.find(user);
+    if (it != cache.end() && it->second.first == password) return it->second.second;
+  }
+  ScramSecret secret = make_scram_secret(password);  // outside the lock: it is slow
+  std::lock_guard lock(mu);
+  cache[user] = {std::string(password), secret};
+  return secret;
+}
+
+}  // namespace
+
 ScramServer ScramServer::from_password(std::string user, std::string_view password,
                                        NonceSource nonce) {
-  return ScramServer(std::move(user), make_scram_secret(password), std::move(nonce));
+  ScramSecret secret = secret_for_password(user, password);
+  return ScramServer(std::move(user), std::move(secret), std::move(nonce));
 }
 
 Result<ScramServer> ScramServer::from_stored(std::string user, std::string_view stored,

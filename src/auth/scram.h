@@ -95,7 +95,8 @@ class ScramServer {
   ScramServer(std::string user, ScramSecret secret, NonceSource nonce = {});
 
   // For a plaintext password: derives a secret with a random 16-byte salt and
-  // 4096 iterations (a millisecond of CPU per call; see make_scram_secret).
+  // 4096 iterations (a millisecond of CPU; see make_scram_secret) the first
+  // time, and reuses it for that user while the password stays the same.
   static ScramServer from_password(std::string user, std::string_view password,
                                    NonceSource nonce = {});
 

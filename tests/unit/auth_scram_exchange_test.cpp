@@ -139,6 +139,25 @@ TEST(AuthScramExchange, PlainPasswordServer) {
   EXPECT_TRUE(status.ok()) << status.error().message;
 }
 
+TEST(AuthScramExchange, PlainPasswordSecretIsDerivedOncePerUser) {
+  auto first = ScramServer::from_password("carol", "one");
+  // Same user and password: the cached secret (same salt), and it still verifies.
+  auto again = ScramServer::from_password("carol", "one");
+  EXPECT_EQ(again.secret(), first.secret());
+  ScramClient client("one");
+  EXPECT_TRUE(run_exchange(client, again).ok());
+  // Another user with the same password gets a salt of its own.
+  EXPECT_NE(ScramServer::from_password("dave", "one").secret().salt, first.secret().salt);
+  // A changed password (reload) derives a new secret; the old one no longer verifies.
+  auto changed = ScramServer::from_password("carol", "two");
+  EXPECT_NE(changed.secret(), first.secret());
+  ScramClient old_password("one");
+  EXPECT_FALSE(run_exchange(old_password, changed).ok());
+  ScramClient new_password("two");
+  auto current = ScramServer::from_password("carol", "two");
+  EXPECT_TRUE(run_exchange(new_password, current).ok());
+}
+
 TEST(AuthScramExchange, ServerFromStored) {
   auto from_secret = ScramServer::from_stored("u", format_scram_secret(pencil_secret()));
   ASSERT_TRUE(from_secret.ok());
