@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <cctype>
+#include <vector>
 
 namespace usher::prepared {
 namespace {
@@ -71,21 +72,28 @@ size_t read_identifier(std::string_view s, size_t pos, std::string& name) {
   return pos == start ? std::string_view::npos : pos;
 }
 
-// The single statement's node ({"PrepareStmt": {...}}), or null.
-std::optional<json::object> parse_single(std::string_view sql) {
+std::string string_field(const json::object& node, std::string_view key) {
+  const json::value* v = node.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// Each statement's node ({"PrepareStmt": {...}}, ...), or nothing when the
+// text does not parse (the server will say why).
+std::optional<std::vector<json::object>> parse_statements(std::string_view sql) {
   std::string text(sql);
   PgQueryParseResult r = pg_query_parse(text.c_str());
-  std::optional<json::object> out;
+  std::optional<std::vector<json::object>> out;
   if (r.error == nullptr && r.parse_tree != nullptr) {
     boost::system::error_code ec;
     json::value tree = json::parse(r.parse_tree, ec);
-    if (!ec) {
-      const json::array* stmts =
-          tree.as_object().if_contains("stmts") ? tree.as_object().at("stmts").if_array() : nullptr;
-      if (stmts != nullptr && stmts->size() == 1) {
-        if (const auto* stmt = stmts->at(0).as_object().if_contains("stmt")) {
-          if (stmt->is_object()) out = stmt->as_object();
-        }
+    const json::array* stmts = nullptr;
+    if (!ec && tree.as_object().if_contains("stmts")) stmts = tree.as_object().at("stmts").if_array();
+    if (stmts != nullptr) {
+      out.emplace();
+      for (const auto& entry : *stmts) {
+        const json::value* stmt = entry.is_object() ? entry.as_object().if_contains("stmt") : nullptr;
+        if (stmt == nullptr || !stmt->is_object()) return std::nullopt;
+        out->push_back(stmt->as_object());
       }
     }
   }
@@ -93,10 +101,55 @@ std::optional<json::object> parse_single(std::string_view sql) {
   return out;
 }
 
-std::string string_field(const json::object& node, std::string_view key) {
-  const json::value* v = node.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+// What one statement's node is to us: its kind and, where it has one, the
+// name as PostgreSQL parsed it (the text's position is found later).
+std::optional<SqlCommand> classify_node(const json::object& node) {
+  if (node.size() != 1) return std::nullopt;
+  const auto& [type, value] = *node.begin();
+  if (!value.is_object()) return std::nullopt;
+  const json::object& fields = value.as_object();
+  SqlCommand cmd;
+  if (type == "DiscardStmt") {
+    if (string_field(fields, "target") != "DISCARD_ALL") return std::nullopt;
+    cmd.kind = SqlCommand::Kind::kDiscardAll;
+    cmd.drops_all = true;
+    return cmd;
+  }
+  if (type == "PrepareStmt") {
+    cmd.kind = SqlCommand::Kind::kPrepare;
+  } else if (type == "ExecuteStmt") {
+    cmd.kind = SqlCommand::Kind::kExecute;
+  } else if (type == "DeallocateStmt") {
+    cmd.kind = SqlCommand::Kind::kDeallocate;
+  } else {
+    return std::nullopt;
+  }
+  cmd.name = string_field(fields, "name");
+  if (cmd.name.empty()) {
+    if (cmd.kind != SqlCommand::Kind::kDeallocate) return std::nullopt;
+    cmd.kind = SqlCommand::Kind::kDeallocateAll;
+    cmd.drops_all = true;
+  }
+  return cmd;
 }
+
+bool is_candidate_word(std::string_view word) {
+  return word == "prepare" || word == "execute" || word == "deallocate" || word == "discard";
+}
+
+// Whether a statement after the first could be one of ours: a ';' with one
+// of the keywords somewhere after it. Only then is the parser asked.
+bool may_hide_command(std::string_view sql) {
+  size_t semi = sql.find(';');
+  if (semi == std::string_view::npos) return false;
+  std::string rest(sql.substr(semi));
+  for (char& c : rest) c = static_cast<char>(c | 0x20);  // ASCII lower case (and some noise)
+  for (std::string_view word : {"prepare", "execute", "deallocate", "discard"}) {
+    if (rest.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
 
 }  // namespace
 
@@ -113,42 +166,30 @@ std::string first_word(std::string_view sql) {
 
 std::optional<SqlCommand> classify_sql(std::string_view sql) {
   std::string word = first_word(sql);
-  if (word != "prepare" && word != "execute" && word != "deallocate" && word != "discard") {
-    return std::nullopt;
+  bool candidate = is_candidate_word(word);
+  if (!candidate && !may_hide_command(sql)) return std::nullopt;
+  auto stmts = parse_statements(sql);
+  if (!stmts || stmts->empty()) return std::nullopt;
+  if (stmts->size() > 1) {
+    SqlCommand combined{.kind = SqlCommand::Kind::kCombined};
+    bool ours = false;
+    for (const auto& stmt : *stmts) {
+      auto one = classify_node(stmt);
+      ours = ours || one.has_value();
+      combined.drops_all = combined.drops_all || (one && one->drops_all);
+    }
+    if (!ours) return std::nullopt;
+    return combined;
   }
-  auto node = parse_single(sql);
-  if (!node || node->size() != 1) return std::nullopt;
-  const auto& [type, value] = *node->begin();
-  if (!value.is_object()) return std::nullopt;
-  const json::object& fields = value.as_object();
-
-  SqlCommand cmd;
-  if (type == "DiscardStmt") {
-    if (string_field(fields, "target") != "DISCARD_ALL") return std::nullopt;
-    cmd.kind = SqlCommand::Kind::kDiscardAll;
-    return cmd;
-  }
-  if (type == "PrepareStmt") {
-    cmd.kind = SqlCommand::Kind::kPrepare;
-  } else if (type == "ExecuteStmt") {
-    cmd.kind = SqlCommand::Kind::kExecute;
-  } else if (type == "DeallocateStmt") {
-    cmd.kind = SqlCommand::Kind::kDeallocate;
-  } else {
-    return std::nullopt;
-  }
-  std::string parsed_name = string_field(fields, "name");
-  if (parsed_name.empty()) {
-    if (cmd.kind != SqlCommand::Kind::kDeallocate) return std::nullopt;
-    cmd.kind = SqlCommand::Kind::kDeallocateAll;
-    return cmd;
-  }
+  if (!candidate) return std::nullopt;
+  auto cmd = classify_node(stmts->front());
+  if (!cmd || cmd->drops_all) return cmd;
   // Find where the name is written, to splice Usher's name in its place.
   size_t pos = skip_space(sql, 0) + word.size();
   pos = skip_space(sql, pos);
   std::string name;
   size_t end = read_identifier(sql, pos, name);
-  if (cmd.kind == SqlCommand::Kind::kDeallocate && end != std::string_view::npos &&
+  if (cmd->kind == SqlCommand::Kind::kDeallocate && end != std::string_view::npos &&
       name == "prepare" && sql[pos] != '"') {
     // DEALLOCATE PREPARE name; but "DEALLOCATE prepare" names a statement.
     std::string next;
@@ -158,9 +199,8 @@ std::optional<SqlCommand> classify_sql(std::string_view sql) {
       end = next_end;
     }
   }
-  if (end == std::string_view::npos || name != parsed_name) return std::nullopt;
-  cmd.name = std::move(name);
-  cmd.tail = sql.substr(end);
+  if (end == std::string_view::npos || name != cmd->name) return std::nullopt;
+  cmd->tail = sql.substr(end);
   return cmd;
 }
 
@@ -169,8 +209,7 @@ bool drops_all_statements(const std::string& sql) {
   thread_local bool last_answer = false;
   if (sql != last_sql) {
     auto cmd = classify_sql(sql);
-    last_answer = cmd && (cmd->kind == SqlCommand::Kind::kDiscardAll ||
-                          cmd->kind == SqlCommand::Kind::kDeallocateAll);
+    last_answer = cmd && cmd->drops_all;
     last_sql = sql;
   }
   return last_answer;

@@ -2,7 +2,8 @@
 // EXECUTE, DEALLOCATE [PREPARE] name | ALL, and DISCARD ALL. A cheap look
 // at the first word turns away every other query; only a candidate goes
 // through PostgreSQL's own parser (libpg_query), so comments, case and
-// quoting cannot fool it. A query of several statements is not recognised.
+// quoting cannot fool it. A query of several statements is recognised only
+// as kCombined, when one of them is such a statement.
 #pragma once
 
 #include <optional>
@@ -12,10 +13,18 @@
 namespace usher::prepared {
 
 struct SqlCommand {
-  enum class Kind { kPrepare, kExecute, kDeallocate, kDeallocateAll, kDiscardAll };
+  enum class Kind {
+    kPrepare,
+    kExecute,
+    kDeallocate,
+    kDeallocateAll,
+    kDiscardAll,
+    kCombined,  // several statements, one of them among the above
+  };
   Kind kind;
-  std::string name;       // as PostgreSQL folds it (kPrepare, kExecute, kDeallocate)
-  std::string_view tail;  // the text after the name: "(int) AS ..." or "(1, 2)"
+  std::string name;        // as PostgreSQL folds it (kPrepare, kExecute, kDeallocate)
+  std::string_view tail;   // the text after the name: "(int) AS ..." or "(1, 2)"
+  bool drops_all = false;  // DISCARD ALL or DEALLOCATE ALL, alone or combined
 };
 
 std::optional<SqlCommand> classify_sql(std::string_view sql);

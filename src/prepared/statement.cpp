@@ -24,7 +24,7 @@ StatementPtr StatementRegistry::intern(Origin origin, std::string_view query,
   auto s = std::make_shared<Statement>();
   s->id = next_statement_id();
   s->origin = origin;
-  s->server_name = "usher_" + std::to_string(s->id);
+  s->server_name = "usher_" + std::to_string(s->id);  // see is_server_name()
   s->query = query;
   s->param_types = param_types;
   slot = s;

@@ -61,6 +61,10 @@ std::string error_bytes(std::string_view sqlstate, std::string message) {
   return out;
 }
 
+std::string not_found(std::string_view name) {
+  return "prepared statement \"" + std::string(name) + "\" does not exist";
+}
+
 std::string command_complete(std::string_view tag) {
   std::string out;
   protocol::write_command_complete(out, tag);
@@ -234,6 +238,10 @@ void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_
   auto it =
       bind && !bind->statement.empty() ? statements_.find(bind->statement) : statements_.end();
   if (it == statements_.end()) {
+    if (bind && prepared::is_server_name(bind->statement)) {
+      refuse(Reply::kBind, "26000", not_found(bind->statement));
+      return;
+    }
     // Unnamed, or unknown: the server answers 26000 with the client's name.
     if (bind && bind->statement.empty()) ensure_unnamed();
     to_server_.pass(msg);
@@ -269,6 +277,10 @@ void ClientSession::on_describe(std::span<const uint8_t> msg, std::span<const ui
   }
   auto it = statements_.find(describe->name);
   if (it == statements_.end()) {
+    if (prepared::is_server_name(describe->name)) {
+      refuse(Reply::kDescribeStatement, "26000", not_found(describe->name));
+      return;
+    }
     if (describe->name.empty()) ensure_unnamed();
     to_server_.pass(msg);
   } else {
@@ -327,6 +339,11 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
   }
   auto& stats = pool_->stats().slot(worker_.index);
   auto it = statements_.find(cmd->name);
+  bool names_existing = cmd->kind == Cmd::kExecute || cmd->kind == Cmd::kDeallocate;
+  if (names_existing && it == statements_.end() && prepared::is_server_name(cmd->name)) {
+    refuse(Reply::kQuery, "26000", not_found(cmd->name));
+    return;
+  }
   switch (cmd->kind) {
     case Cmd::kPrepare: {
       if (it != statements_.end()) {
@@ -371,6 +388,14 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
       statements_.clear();
       fake(Reply::kQuery, command_complete("DEALLOCATE ALL"), {}, true);
       return;
+    case Cmd::kCombined:
+      // Each client's names live only in Usher; splitting the query and
+      // answering part of it here would change what an error in one
+      // statement does to the others. A clear error loses nothing.
+      refuse(Reply::kQuery, "0A000",
+             "PREPARE, EXECUTE, DEALLOCATE and DISCARD ALL must be sent as a query of their "
+             "own in transaction pooling mode");
+      return;
     case Cmd::kDiscardAll:
       // Runs on the server (it resets more than statements); if it succeeds
       // (not in a transaction block), the statements are gone on both sides.
@@ -412,8 +437,7 @@ void ClientSession::on_execute(std::span<const uint8_t> msg, std::span<const uin
   }
   auto it = statements_.find(unnamed_command_->name);
   if (it == statements_.end()) {
-    refuse(Reply::kExecute, "26000",
-           "prepared statement \"" + unnamed_command_->name + "\" does not exist");
+    refuse(Reply::kExecute, "26000", not_found(unnamed_command_->name));
     return;
   }
   Undo restore{.kind = Undo::Kind::kRestoreClientName, .name = it->first, .stmt = it->second};

@@ -247,6 +247,40 @@ def test_sql_deallocate_in_a_transaction_does_not_abort_it(p):
         run(a, wire.query("commit"))
 
 
+def test_sql_prepare_combined_with_other_statements_is_refused(p):
+    with login(p) as a, login(p) as b:
+        msgs = run(a, wire.query("select 1; PREPARE hidden AS select 2"))
+        assert sqlstate(msgs)[0] == "0A000"
+        assert msgs[-1][1] == b"I"
+        # Nothing reached the server: no statement under the client's name
+        # for another client to stumble on.
+        assert sqlstate(run(b, wire.query("execute hidden")))[0] == "26000"
+        # The session lives on; inside a transaction block the error aborts
+        # it, as any error would.
+        run(a, wire.query("begin"))
+        assert sqlstate(run(a, wire.query("prepare x as select 1; execute x")))[0] == "0A000"
+        assert run(a, wire.query("rollback"))[-1][1] == b"I"
+        assert wire.rows_of(run(a, wire.query("select 1; select 'prepare'"))) == [["1"], ["prepare"]]
+
+
+def test_usher_names_never_reach_another_clients_statement(p):
+    with login(p) as a, login(p) as b:
+        # a's statement is usher_<n> on the shared server; b guesses names.
+        run(a, wire.parse("mine", "select 'secret'"), wire.sync())
+        assert value(run(a, wire.bind("mine"), wire.execute(), wire.sync())) == "secret"
+        for n in range(1, 50):
+            name = f"usher_{n}"
+            assert sqlstate(run(b, wire.bind(name), wire.execute(), wire.sync())) == (
+                "26000", f'prepared statement "{name}" does not exist')
+            assert sqlstate(run(b, wire.describe("S", name), wire.sync()))[0] == "26000"
+            assert sqlstate(run(b, wire.query(f"execute {name}")))[0] == "26000"
+            assert sqlstate(run(b, wire.query(f"deallocate {name}")))[0] == "26000"
+        # Nothing was deallocated behind a's back; b may use the name itself.
+        assert value(run(a, wire.bind("mine"), wire.execute(), wire.sync())) == "secret"
+        run(b, wire.query("prepare usher_1 as select 'own'"))
+        assert value(run(b, wire.query("execute usher_1"))) == "own"
+
+
 def test_show_stats_counts_parses_and_binds(p):
     with login(p) as a, login(p) as b:
         run(a, wire.parse("x", "select 1"), wire.sync())

@@ -91,10 +91,34 @@ TEST(SqlCommand, DeallocateForms) {
   EXPECT_FALSE(classify_sql("discard plans"));
 }
 
-TEST(SqlCommand, SeveralStatementsOrBrokenSqlAreNotRecognised) {
-  EXPECT_FALSE(classify_sql("prepare a as select 1; execute a"));
+TEST(SqlCommand, BrokenSqlIsNotRecognised) {
   EXPECT_FALSE(classify_sql("prepare"));
   EXPECT_FALSE(classify_sql("execute"));
+  EXPECT_FALSE(classify_sql("select 1; prepare"));
+}
+
+TEST(SqlCommand, SeveralStatementsWithOneOfOursAreCombined) {
+  EXPECT_EQ(classify_sql("prepare a as select 1; execute a")->kind, SqlCommand::Kind::kCombined);
+  auto hidden = classify_sql("select 1;\n/* x */ EXECUTE a");
+  ASSERT_TRUE(hidden);
+  EXPECT_EQ(hidden->kind, SqlCommand::Kind::kCombined);
+  EXPECT_FALSE(hidden->drops_all);
+  EXPECT_TRUE(classify_sql("select 1; discard all")->drops_all);
+  EXPECT_TRUE(classify_sql("DEALLOCATE ALL; select 1")->drops_all);
+  // Ordinary statements, even with our keywords in strings or comments.
+  EXPECT_FALSE(classify_sql("select 1; select 'prepare'"));
+  EXPECT_FALSE(classify_sql("select 1; -- execute a"));
+  EXPECT_FALSE(classify_sql("select 1; discard plans"));
+  // One statement and a trailing semicolon is still one statement.
+  EXPECT_EQ(classify_sql("execute a;")->kind, SqlCommand::Kind::kExecute);
+}
+
+TEST(SqlCommand, ResetQueriesThatDropStatements) {
+  EXPECT_TRUE(drops_all_statements("DISCARD ALL"));
+  EXPECT_TRUE(drops_all_statements("deallocate all"));
+  EXPECT_TRUE(drops_all_statements("RESET ALL; DISCARD ALL"));
+  EXPECT_FALSE(drops_all_statements("RESET ALL"));
+  EXPECT_FALSE(drops_all_statements("DISCARD PLANS"));
 }
 
 }  // namespace
