@@ -260,7 +260,7 @@ def test_sql_prepare_combined_with_other_statements_is_refused(p):
         run(a, wire.query("begin"))
         assert sqlstate(run(a, wire.query("prepare x as select 1; execute x")))[0] == "0A000"
         assert run(a, wire.query("rollback"))[-1][1] == b"I"
-        assert wire.rows_of(run(a, wire.query("select 1; select 'prepare'"))) == [["1"], ["prepare"]]
+        assert wire.rows_of(run(a, wire.query("select 1; select 'prepare'"))) == [("1",), ("prepare",)]
 
 
 def test_usher_names_never_reach_another_clients_statement(p):
