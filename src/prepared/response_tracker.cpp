@@ -54,17 +54,30 @@ void ResponseTracker::push(Entry e, std::vector<Undo>& undone) {
   entries_.push_back(std::move(e));
 }
 
+void ResponseTracker::pop_head() {
+  entries_[head_] = Entry{};
+  ++head_;
+  if (head_ == entries_.size()) {
+    entries_.clear();
+    head_ = 0;
+  } else if (head_ >= 64 && head_ * 2 >= entries_.size()) {
+    // A pipeline that never drains: drop the spent half.
+    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+}
+
 void ResponseTracker::drop_front(std::vector<Undo>& undone) {
-  take_undos(entries_.front(), undone);
-  entries_.pop_front();
+  take_undos(head(), undone);
+  pop_head();
 }
 
 ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo>& undone) {
   Outcome out;
   // Notices, notifications and parameter changes can come at any time and
   // belong to no request.
-  if (type == 'N' || type == 'A' || type == 'S' || entries_.empty()) return out;
-  Entry& head = entries_.front();
+  if (type == 'N' || type == 'A' || type == 'S' || empty()) return out;
+  Entry& head = this->head();
 
   switch (head.handling) {
     case Handling::kForward:
@@ -92,9 +105,9 @@ ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo
     } else {
       // The request failed and PostgreSQL now skips to the next Sync.
       drop_front(undone);
-      while (!entries_.empty() && entries_.front().reply != Reply::kSync)
+      while (!empty() && this->head().reply != Reply::kSync)
         drop_front(undone);
-      skipping_ = entries_.empty();
+      skipping_ = empty();
     }
   } else if (ends(head.reply, type)) {
     if (head.failed) {
@@ -102,7 +115,7 @@ ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo
     } else {
       out.discarded_all = head.discards_all;
     }
-    entries_.pop_front();
+    pop_head();
   }
   std::reverse(undone.begin() + static_cast<std::ptrdiff_t>(first_undo), undone.end());
   return out;

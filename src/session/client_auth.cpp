@@ -176,8 +176,8 @@ asio::awaitable<Status> ClientSession::auth_scram(std::string_view stored, bool 
   st = co_await send(out);
   if (!st) co_return st;
   if (auth::is_scram_secret(stored) && server->client_key()) {
-    scram_client_key_ = *server->client_key();
-    scram_server_key_ = server->secret().server_key;
+    scram_keys_ =
+        std::make_unique<ScramKeys>(ScramKeys{*server->client_key(), server->secret().server_key});
   }
   co_return ok_status();
 }

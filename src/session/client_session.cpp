@@ -37,6 +37,7 @@ ClientSession::ClientSession(runtime::Runtime& rt, runtime::Worker& worker, net:
     : rt_(rt),
       worker_(worker),
       socket_(std::move(socket)),
+      wake_(worker.io),
       config_(rt.config()),
       // PostgreSQL refuses frontend messages over 1 GB whatever we allow.
       max_packet_(static_cast<uint32_t>(std::min(config_->max_packet_size, 0x3fffffff))),
@@ -177,7 +178,7 @@ asio::awaitable<void> ClientSession::finish(const Status& status) {
 
 void ClientSession::kill(const Error& reason) {
   if (kill_reason_) return;
-  kill_reason_ = reason;
+  kill_reason_ = std::make_unique<Error>(reason);
   // Best effort and non-blocking: the client may not be reading.
   std::string out;
   protocol::write_error_response(out, "FATAL", reason.sqlstate, reason.message);

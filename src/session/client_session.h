@@ -203,10 +203,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool counted_in_pool_ = false;
   std::shared_ptr<CancelTarget> cancel_target_;
   uint32_t cancel_pid_ = 0;
-  // SCRAM keys recovered from the client's proof, for pass-through to the server.
-  std::optional<std::array<uint8_t, 32>> scram_client_key_, scram_server_key_;
+  // SCRAM keys recovered from the client's proof, for pass-through to the
+  // server; used once, at login.
+  struct ScramKeys {
+    std::array<uint8_t, 32> client_key;
+    std::array<uint8_t, 32> server_key;
+  };
+  std::unique_ptr<ScramKeys> scram_keys_;
 
   // Relay state.
+  std::list<std::weak_ptr<ClientSession>>::iterator registry_it_;
   pool::ServerPtr server_;
   protocol::StreamScanner client_scan_;
   protocol::StreamScanner server_scan_;
@@ -217,7 +223,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool client_read_filled_ = false;
   bool parked_ = false;     // idle: waiting for readability with no buffer
   bool suspended_ = false;  // parked with no coroutine running
-  std::list<std::weak_ptr<ClientSession>>::iterator registry_it_;
   bool server_reading_ = false;
   bool server_closed_ = false;
   bool server_read_filled_ = false;
@@ -225,9 +230,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool unsynced_ = false;  // extended-protocol messages sent since the last Sync
   bool in_copy_ = false;
   char tx_status_ = 'I';
-  std::optional<Error> kill_reason_;
+  bool server_msg_forwarded_ = true;    // the server message in progress goes to the client
+  std::unique_ptr<Error> kill_reason_;  // set by kill(); a pointer keeps idle sessions small
   Outbox to_client_;
-  bool server_msg_forwarded_ = true;  // the server message in progress goes to the client
 
   // Prepared statements (statements.cpp).
   bool tracking_ = false;
@@ -247,7 +252,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string bytes;            // what was sent to the server
     bool now = false;             // triggered: send it again
   };
-  Retry retry_;
+  std::unique_ptr<Retry> retry_;  // from the first exchange; dropped when the client parks
+  Retry& retry() {
+    if (!retry_) retry_ = std::make_unique<Retry>();
+    return *retry_;
+  }
   prepared::StatementPtr retry_candidate_;  // set by on_bind while translating
   std::string unnamed_parse_;  // the last Parse(""), replayed on a server that lacks it
   // The unnamed statement (and portal) when it is a DEALLOCATE Usher answers.
@@ -255,7 +264,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool all = false;
     std::string name;
   };
-  std::optional<UnnamedCommand> unnamed_command_;
+  std::unique_ptr<UnnamedCommand> unnamed_command_;  // rare: a pointer keeps sessions small
   bool portal_command_ = false;
   prepared::ResponseTracker tracker_;
   protocol::StreamScanner relay_scan_;  // re-walks what scan_client() framed

@@ -22,9 +22,10 @@ asio::awaitable<Status> ClientSession::join_pool() {
   if (mode_ != config::PoolMode::kSession && config_->max_prepared_statements > 0) {
     enable_statement_tracking(static_cast<size_t>(config_->max_prepared_statements));
   }
-  if (scram_client_key_ && !db_config->password && pool_->target().password.empty()) {
-    pool_->set_scram_keys(*scram_client_key_, *scram_server_key_);
+  if (scram_keys_ && !db_config->password && pool_->target().password.empty()) {
+    pool_->set_scram_keys(scram_keys_->client_key, scram_keys_->server_key);
   }
+  scram_keys_.reset();  // not needed again
 
   // The first client of a pool waits for a server connection: what it
   // reports (server_version, encodings, ...) is what every client is told.

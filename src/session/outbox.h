@@ -19,6 +19,13 @@ class Outbox {
     buffers_.clear();
   }
   bool empty() const { return segments_.empty(); }
+  // Gives the memory back (an idle client).
+  void release() {
+    clear();
+    segments_.shrink_to_fit();
+    own_.shrink_to_fit();
+    buffers_.shrink_to_fit();
+  }
 
   // Passes `bytes` on; they must stay valid until the write completes.
   void pass(std::span<const uint8_t> bytes) {

@@ -72,6 +72,10 @@ void ClientSession::start_reads() {
     // epoll_ctl when the client wakes up, which is why active clients use a
     // plain read instead.
     in_.release_if_empty(false);
+    to_client_.release();
+    to_server_.release();
+    tracker_.release();
+    retry_.reset();
     client_reading_ = true;
     socket_.async_wait(net::Socket::wait_read, [this, self](boost::system::error_code ec) {
       client_reading_ = false;
@@ -327,7 +331,7 @@ asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
     drop_server();
     co_return release.take_error();
   }
-  if (retry_.now) {
+  if (retry_ && retry_->now) {
     to_server_.clear();
     push_retry();
     Status st = co_await send_to_server();

@@ -122,7 +122,7 @@ std::optional<std::string> ClientSession::restore_client_name(std::span<const ui
 void ClientSession::translate_to_server() {
   to_server_.clear();
   bool tracker_was_empty = tracker_.empty();
-  retry_.shape.clear();
+  retry().shape.clear();
   retry_candidate_.reset();
   auto data = in_.readable().first(pending_);
   size_t pos = 0;
@@ -135,7 +135,7 @@ void ClientSession::translate_to_server() {
       to_server_.pass(bytes);
       continue;
     }
-    if (retry_.shape.size() < 8) retry_.shape.push_back(piece.header.type);
+    if (retry().shape.size() < 8) retry().shape.push_back(piece.header.type);
     if (piece.kind == Kind::kWhole) {
       switch (piece.header.type) {
         case 'P':
@@ -261,7 +261,7 @@ void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_
 void ClientSession::on_describe(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
   auto describe = protocol::parse_describe(body);
   if (describe && describe->name.empty() &&
-      (describe->kind == 'P' ? portal_command_ : unnamed_command_.has_value())) {
+      (describe->kind == 'P' ? portal_command_ : unnamed_command_ != nullptr)) {
     // A DEALLOCATE takes no parameters and returns no rows.
     std::string answer;
     if (describe->kind == 'S') protocol::write_empty_parameter_description(answer);
@@ -414,7 +414,8 @@ bool ClientSession::parse_unnamed_command(std::string_view query) {
   // psycopg 3 sends DEALLOCATE as Parse/Bind/Describe/Execute: the whole
   // exchange is Usher's to answer, since the statement is not on the server
   // under the client's name. The name is looked up when it is executed.
-  unnamed_command_ = UnnamedCommand{cmd->kind == Cmd::kDeallocateAll, std::move(cmd->name)};
+  unnamed_command_ = std::make_unique<UnnamedCommand>(
+      UnnamedCommand{cmd->kind == Cmd::kDeallocateAll, std::move(cmd->name)});
   unnamed_parse_.clear();
   std::string done;
   protocol::write_parse_complete(done);
@@ -554,23 +555,23 @@ void ClientSession::apply_undos() {
 // is not in a transaction block (the failed Bind aborted nothing), and
 // nothing was sent to the server after it.
 void ClientSession::arm_retry(bool tracker_was_empty) {
-  retry_.stmt.reset();
+  retry().stmt.reset();
   if (!retry_candidate_ || !tracker_was_empty || tx_status_ != 'I') return;
-  if (retry_.shape != "BES" && retry_.shape != "BDES") return;
-  if (tracker_.size() != retry_.shape.size()) return;  // Usher added messages of its own
-  constexpr size_t kMaxRetryBytes = 64 * 1024;         // large parameters are not worth a copy
-  retry_.bytes.clear();
+  if (retry().shape != "BES" && retry().shape != "BDES") return;
+  if (tracker_.size() != retry().shape.size()) return;  // Usher added messages of its own
+  constexpr size_t kMaxRetryBytes = 64 * 1024;          // large parameters are not worth a copy
+  retry().bytes.clear();
   for (const auto& b : to_server_.buffers()) {
-    if (retry_.bytes.size() + b.size() > kMaxRetryBytes) return;
-    retry_.bytes.append(static_cast<const char*>(b.data()), b.size());
+    if (retry().bytes.size() + b.size() > kMaxRetryBytes) return;
+    retry().bytes.append(static_cast<const char*>(b.data()), b.size());
   }
-  retry_.stmt = std::move(retry_candidate_);
+  retry().stmt = std::move(retry_candidate_);
 }
 
 bool ClientSession::take_retry(std::span<const uint8_t> error) {
   const prepared::Entry* head = tracker_.front();
-  if (!retry_.stmt || head == nullptr || head->reply != Reply::kBind ||
-      tracker_.size() != retry_.shape.size() || head->renamed != retry_.stmt) {
+  if (!retry().stmt || head == nullptr || head->reply != Reply::kBind ||
+      tracker_.size() != retry().shape.size() || head->renamed != retry().stmt) {
     return false;
   }
   auto fields = protocol::parse_error_fields(error.subspan(protocol::kHeaderSize));
@@ -578,24 +579,24 @@ bool ClientSession::take_retry(std::span<const uint8_t> error) {
       !fields->message.starts_with("cached plan must not change result type")) {
     return false;
   }
-  retry_.now = true;
+  retry().now = true;
   return true;
 }
 
 void ClientSession::push_retry() {
-  retry_.now = false;
-  auto s = std::move(retry_.stmt);
+  retry().now = false;
+  auto s = std::move(retry().stmt);
   auto& stats = pool_->stats().slot(worker_.index);
   pool::bump(stats.statement_retries, 1);
   pool::bump(stats.server_parse_count, 1);
   add(to_server_, [&](std::string& out) {
     protocol::write_close(out, 'S', s->server_name);
     protocol::write_parse(out, s->server_name, s->query, s->param_types);
-    out.append(retry_.bytes);
+    out.append(retry().bytes);
   });
   expect(Entry{.reply = Reply::kClose, .handling = Handling::kSwallow});
   expect(Entry{.reply = Reply::kParse, .handling = Handling::kSwallow});
-  for (char type : retry_.shape) {
+  for (char type : retry().shape) {
     switch (type) {
       case 'B':
         expect(Entry{.reply = Reply::kBind, .renamed = s});

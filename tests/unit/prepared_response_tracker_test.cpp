@@ -43,6 +43,28 @@ TEST(ResponseTracker, InjectedParseIsSwallowedAndFakesWaitTheirTurn) {
   EXPECT_TRUE(undone.empty());
 }
 
+TEST(ResponseTracker, ALongPipelineThatNeverDrainsKeepsItsOrder) {
+  // Always a few requests ahead of the answers, for longer than the point
+  // where the spent head of the queue is dropped.
+  ResponseTracker t;
+  std::vector<Undo> undone;
+  auto push_round = [&](int i) {
+    t.push(entry(Reply::kBind, i % 2 ? Handling::kSwallow : Handling::kForward), undone);
+    t.push(entry(Reply::kSync), undone);
+  };
+  for (int i = 0; i < 3; ++i)
+    push_round(i);
+  for (int i = 0; i < 500; ++i) {
+    push_round(i + 3);
+    EXPECT_EQ(feed(t, "2Z", undone), i % 2 ? "df" : "ff") << i;
+    EXPECT_EQ(t.size(), 6u);
+  }
+  EXPECT_EQ(feed(t, "2Z2Z2Z", undone), "ffdfff");  // rounds 500, 501, 502
+  EXPECT_TRUE(t.empty());
+  t.release();
+  EXPECT_TRUE(t.empty());
+}
+
 TEST(ResponseTracker, AsyncMessagesBelongToNoRequest) {
   ResponseTracker t;
   std::vector<Undo> undone;
