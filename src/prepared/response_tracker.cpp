@@ -55,7 +55,8 @@ void ResponseTracker::push(Entry e, std::vector<Undo>& undone) {
 }
 
 void ResponseTracker::pop_head() {
-  entries_[head_] = Entry{};
+  // The spent entry is destroyed when the queue drains (at the latest when
+  // the transaction ends), not here: one less Entry built per message.
   ++head_;
   if (head_ == entries_.size()) {
     entries_.clear();
