@@ -1,7 +1,8 @@
 // Lets one coroutine sleep until any of several I/O completions arrives.
-// Read handlers call notify(); the session awaits wait(). All on one worker
-// thread, so no locking. A notify with nobody waiting is remembered, so a
-// completion that lands between two waits is never lost.
+// Read handlers call notify_from_handler(), anything else notify(); the
+// session awaits wait(). All on one worker thread, so no locking. A notify
+// with nobody waiting is remembered, so a completion that lands between two
+// waits is never lost.
 #pragma once
 
 #include <boost/asio.hpp>
