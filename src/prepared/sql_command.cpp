@@ -2,6 +2,7 @@
 
 #include <pg_query.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
 #include <vector>
@@ -87,12 +88,17 @@ std::optional<std::vector<json::object>> parse_statements(std::string_view sql) 
     boost::system::error_code ec;
     json::value tree = json::parse(r.parse_tree, ec);
     const json::array* stmts = nullptr;
-    if (!ec && tree.as_object().if_contains("stmts")) stmts = tree.as_object().at("stmts").if_array();
+    if (!ec && tree.as_object().if_contains("stmts"))
+      stmts = tree.as_object().at("stmts").if_array();
     if (stmts != nullptr) {
       out.emplace();
       for (const auto& entry : *stmts) {
-        const json::value* stmt = entry.is_object() ? entry.as_object().if_contains("stmt") : nullptr;
-        if (stmt == nullptr || !stmt->is_object()) return std::nullopt;
+        const json::value* stmt =
+            entry.is_object() ? entry.as_object().if_contains("stmt") : nullptr;
+        if (stmt == nullptr || !stmt->is_object()) {
+          out.reset();
+          break;
+        }
         out->push_back(stmt->as_object());
       }
     }
@@ -142,14 +148,16 @@ bool is_candidate_word(std::string_view word) {
 bool may_hide_command(std::string_view sql) {
   size_t semi = sql.find(';');
   if (semi == std::string_view::npos) return false;
-  std::string rest(sql.substr(semi));
-  for (char& c : rest) c = static_cast<char>(c | 0x20);  // ASCII lower case (and some noise)
+  std::string_view rest = sql.substr(semi);
+  // ASCII case folding (c | 0x20 also maps a few symbols; the parser decides).
+  auto same = [](char c, char lower) { return (c | 0x20) == lower; };
   for (std::string_view word : {"prepare", "execute", "deallocate", "discard"}) {
-    if (rest.find(word) != std::string::npos) return true;
+    if (std::search(rest.begin(), rest.end(), word.begin(), word.end(), same) != rest.end()) {
+      return true;
+    }
   }
   return false;
 }
-
 
 }  // namespace
 
