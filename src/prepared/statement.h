@@ -35,7 +35,9 @@ using StatementPtr = std::shared_ptr<const Statement>;
 // Whether a client's name has the form of Usher's server names. Such a name
 // that the client never prepared must not be passed on: the server would
 // find another client's statement under it.
-inline bool is_server_name(std::string_view name) { return name.starts_with("usher_"); }
+inline bool is_server_name(std::string_view name) {
+  return name.starts_with("usher_");
+}
 
 // One per pool: the statements its clients currently hold. Thread-safe.
 // Entries live while a client or a server connection holds them; expired
