@@ -166,17 +166,17 @@ asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& i
       case GrantKind::kServer: {
         ServerPtr server = std::move(grant.server);
         if (server->worker() != worker) server->adopt(io, worker);
-        // Most servers come straight from another client: no check is due.
-        auto idle = Clock::now() - server->last_used;
-        if (idle < kPeekAfterIdle && idle < server_check_delay_.load(std::memory_order_relaxed)) {
-          co_return server;
-        }
-        if (co_await check(*server)) co_return server;
+        if (!check_due(*server) || co_await check(*server)) co_return server;
         discard(std::move(server));  // died while idle: try again
         break;
       }
     }
   }
+}
+
+bool Pool::check_due(const ServerConnection& server) const {
+  auto idle = Clock::now() - server.last_used;
+  return idle >= kPeekAfterIdle || idle >= server_check_delay_.load(std::memory_order_relaxed);
 }
 
 asio::awaitable<bool> Pool::check(ServerConnection& server) {
@@ -186,14 +186,13 @@ asio::awaitable<bool> Pool::check(ServerConnection& server) {
   // window is the race any pooler has).
   auto idle = Clock::now() - server.last_used;
   if (idle >= kPeekAfterIdle && !server.idle_and_healthy()) co_return false;
+  if (idle < server_check_delay_.load(std::memory_order_relaxed)) co_return true;
   std::string query;
   {
     std::lock_guard lock(mu_);
-    if (settings_.server_check_query.empty() || idle < settings_.server_check_delay) {
-      co_return true;
-    }
     query = settings_.server_check_query;
   }
+  if (query.empty()) co_return true;
   // Idle for longer than server_check_delay: make sure it still answers.
   Status st = co_await server.run_query(query);
   co_return st.ok();

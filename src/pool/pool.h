@@ -147,7 +147,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   asio::awaitable<Result<ServerPtr>> open_connection();
   // Whether an idle server may serve a client: it must not have spoken or
   // closed while idle, and after server_check_delay it must answer
-  // server_check_query.
+  // server_check_query. check_due() is false for a server released moments
+  // ago (most hand-offs), which needs neither: no lock, no coroutine.
+  bool check_due(const ServerConnection& server) const;
   asio::awaitable<bool> check(ServerConnection& server);
 
   const std::string database_;

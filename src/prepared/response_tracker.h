@@ -114,7 +114,9 @@ class ResponseTracker {
   }
   // Gives the memory back (an idle client); only when empty.
   void release() {
-    if (empty()) clear(), entries_.shrink_to_fit();
+    if (!empty()) return;
+    clear();
+    entries_.shrink_to_fit();
   }
 
  private:

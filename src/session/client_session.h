@@ -156,6 +156,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // a statement that fails to parse (so it aborts the transaction and skips
   // to Sync as for the real error) and replaces its error with ours.
   void refuse(prepared::Reply reply, std::string_view sqlstate, std::string message);
+  // For a name the client never prepared: when it has the form of Usher's
+  // own names, refuses with 26000 (true) rather than let the server find
+  // another client's statement under it.
+  bool refuse_server_name(prepared::Reply reply, std::string_view name);
   // Records `s` on the server; past max_prepared_statements, closes the
   // least recently used statement there first.
   void make_room(const prepared::StatementPtr& s, bool simple);

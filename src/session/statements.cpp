@@ -65,6 +65,10 @@ std::string not_found(std::string_view name) {
   return "prepared statement \"" + std::string(name) + "\" does not exist";
 }
 
+std::string already_exists(std::string_view name) {
+  return "prepared statement \"" + std::string(name) + "\" already exists";
+}
+
 std::string command_complete(std::string_view tag) {
   std::string out;
   protocol::write_command_complete(out, tag);
@@ -122,7 +126,8 @@ std::optional<std::string> ClientSession::restore_client_name(std::span<const ui
 void ClientSession::translate_to_server() {
   to_server_.clear();
   bool tracker_was_empty = tracker_.empty();
-  retry().shape.clear();
+  std::string& shape = retry().shape;  // the message types, for arm_retry()
+  shape.clear();
   retry_candidate_.reset();
   auto data = in_.readable().first(pending_);
   size_t pos = 0;
@@ -135,7 +140,7 @@ void ClientSession::translate_to_server() {
       to_server_.pass(bytes);
       continue;
     }
-    if (retry().shape.size() < 8) retry().shape.push_back(piece.header.type);
+    if (shape.size() < 8) shape.push_back(piece.header.type);
     if (piece.kind == Kind::kWhole) {
       switch (piece.header.type) {
         case 'P':
@@ -200,7 +205,7 @@ void ClientSession::on_parse(std::span<const uint8_t> msg, std::span<const uint8
   auto& stats = pool_->stats().slot(worker_.index);
   std::string name(parse->name);
   if (statements_.contains(name)) {
-    refuse(Reply::kParse, "42P05", "prepared statement \"" + name + "\" already exists");
+    refuse(Reply::kParse, "42P05", already_exists(name));
     return;
   }
   pool::bump(stats.client_parse_count, 1);
@@ -238,10 +243,7 @@ void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_
   auto it =
       bind && !bind->statement.empty() ? statements_.find(bind->statement) : statements_.end();
   if (it == statements_.end()) {
-    if (bind && prepared::is_server_name(bind->statement)) {
-      refuse(Reply::kBind, "26000", not_found(bind->statement));
-      return;
-    }
+    if (bind && refuse_server_name(Reply::kBind, bind->statement)) return;
     // Unnamed, or unknown: the server answers 26000 with the client's name.
     if (bind && bind->statement.empty()) ensure_unnamed();
     to_server_.pass(msg);
@@ -277,10 +279,7 @@ void ClientSession::on_describe(std::span<const uint8_t> msg, std::span<const ui
   }
   auto it = statements_.find(describe->name);
   if (it == statements_.end()) {
-    if (prepared::is_server_name(describe->name)) {
-      refuse(Reply::kDescribeStatement, "26000", not_found(describe->name));
-      return;
-    }
+    if (refuse_server_name(Reply::kDescribeStatement, describe->name)) return;
     if (describe->name.empty()) ensure_unnamed();
     to_server_.pass(msg);
   } else {
@@ -340,14 +339,13 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
   auto& stats = pool_->stats().slot(worker_.index);
   auto it = statements_.find(cmd->name);
   bool names_existing = cmd->kind == Cmd::kExecute || cmd->kind == Cmd::kDeallocate;
-  if (names_existing && it == statements_.end() && prepared::is_server_name(cmd->name)) {
-    refuse(Reply::kQuery, "26000", not_found(cmd->name));
+  if (names_existing && it == statements_.end() && refuse_server_name(Reply::kQuery, cmd->name)) {
     return;
   }
   switch (cmd->kind) {
     case Cmd::kPrepare: {
       if (it != statements_.end()) {
-        refuse(Reply::kQuery, "42P05", "prepared statement \"" + cmd->name + "\" already exists");
+        refuse(Reply::kQuery, "42P05", already_exists(cmd->name));
         return;
       }
       pool::bump(stats.client_parse_count, 1);
@@ -444,6 +442,12 @@ void ClientSession::on_execute(std::span<const uint8_t> msg, std::span<const uin
   Undo restore{.kind = Undo::Kind::kRestoreClientName, .name = it->first, .stmt = it->second};
   statements_.erase(it);
   fake(Reply::kExecute, command_complete("DEALLOCATE"), std::move(restore));
+}
+
+bool ClientSession::refuse_server_name(Reply reply, std::string_view name) {
+  if (!prepared::is_server_name(name)) return false;
+  refuse(reply, "26000", not_found(name));
+  return true;
 }
 
 void ClientSession::refuse(Reply reply, std::string_view sqlstate, std::string message) {

@@ -22,28 +22,16 @@ class Wakeup {
   // stack: resume the waiter right here. Posting instead would cost a second
   // trip through the event loop for every read.
   void notify_from_handler() {
-    if (handler_) {
-      auto h = std::move(*handler_);
-      handler_.reset();
-      std::move(h)();
-    } else {
-      pending_ = true;
-    }
+    if (auto h = take()) std::move (*h)();
   }
 
   // From anywhere else on the worker (a timer sweep, the session itself).
   void notify() {
-    if (handler_) {
-      auto h = std::move(*handler_);
-      handler_.reset();
-      // Post rather than resume inline: the notifier is itself a completion
-      // handler, and resuming the session inside it would nest stacks.
-      // Wrapped in a lambda: posting an any_completion_handler directly
-      // recurses forever in Boost 1.81 (its allocator wraps itself).
-      asio::post(executor_, [h = std::move(h)]() mutable { std::move(h)(); });
-    } else {
-      pending_ = true;
-    }
+    // Post rather than resume inline: the notifier may be in the middle of
+    // its own work (a sweep over sessions), and resuming here would nest.
+    // Wrapped in a lambda: posting an any_completion_handler directly
+    // recurses forever in Boost 1.81 (its allocator wraps itself).
+    if (auto h = take()) asio::post(executor_, [h = std::move(*h)]() mutable { std::move(h)(); });
   }
 
   asio::awaitable<void> wait() {
@@ -58,6 +46,17 @@ class Wakeup {
   }
 
  private:
+  // The waiter's handler, or none (the notify is remembered for the next wait).
+  std::optional<asio::any_completion_handler<void()>> take() {
+    if (!handler_) {
+      pending_ = true;
+      return std::nullopt;
+    }
+    std::optional<asio::any_completion_handler<void()>> h(std::move(handler_));
+    handler_.reset();
+    return h;
+  }
+
   // Boost 1.81's any_completion_handler move-assignment wraps the handler in
   // itself (infinite recursion on invocation), so it is only ever
   // move-constructed: emplace() into this optional.
