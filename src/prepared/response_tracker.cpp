@@ -37,13 +37,14 @@ void add_undo(Undo& u, std::vector<Undo>& undone) {
 // The client's record first, then the server's: callers apply in order, and
 // the list is reversed as a whole afterwards, so later requests come first.
 void take_undos(Entry& e, std::vector<Undo>& undone) {
-  add_undo(e.server_undo, undone);
-  add_undo(e.client_undo, undone);
+  if (!e.detail) return;
+  add_undo(e.detail->server_undo, undone);
+  add_undo(e.detail->client_undo, undone);
 }
 
 }  // namespace
 
-void ResponseTracker::push(Entry e, std::vector<Undo>& undone) {
+void ResponseTracker::push(Entry&& e, std::vector<Undo>& undone) {
   if (skipping_) {
     if (e.reply != Reply::kSync) {
       take_undos(e, undone);
@@ -91,9 +92,9 @@ ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo
       out.verdict = Verdict::kDrop;
       break;
     case Handling::kReplaceError:
-      if (type == 'E') {
+      if (type == 'E' && head.detail) {
         out.verdict = Verdict::kReplace;
-        out.replacement = std::move(head.bytes);
+        out.replacement = std::move(head.detail->bytes);
       }
       break;
   }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,15 @@ struct Undo {
   StatementPtr stmt;
 };
 
+// What only some entries carry: made-up answers, and the records to take
+// back on failure. Behind a pointer, so the plain requests that make up
+// nearly all traffic are small and cheap to queue.
+struct Detail {
+  std::string bytes;  // kFake, kReplaceError
+  Undo client_undo;
+  Undo server_undo;
+};
+
 struct Entry {
   Reply reply = Reply::kSync;
   Handling handling = Handling::kForward;
@@ -73,10 +83,12 @@ struct Entry {
   // The client's statement name was replaced by this statement's server
   // name: an error that quotes it must quote the client's name instead.
   StatementPtr renamed;
-  std::string bytes;  // kFake, kReplaceError
-  Undo client_undo;
-  Undo server_undo;
+  std::unique_ptr<Detail> detail;
 };
+
+inline std::unique_ptr<Detail> detail(Detail d) {
+  return std::make_unique<Detail>(std::move(d));
+}
 
 class ResponseTracker {
  public:
@@ -91,7 +103,7 @@ class ResponseTracker {
 
   // Records a request just sent (or answered by Usher). While the server is
   // skipping to Sync, anything but a Sync is dropped at once.
-  void push(Entry e, std::vector<Undo>& undone);
+  void push(Entry&& e, std::vector<Undo>& undone);
 
   // Classifies a server message by its type byte, at its start. Undo records
   // of failed or skipped requests are appended to `undone`, latest first.

@@ -164,7 +164,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // least recently used statement there first.
   void make_room(const prepared::StatementPtr& s, bool simple);
   void ensure_unnamed();
-  void expect(prepared::Entry e);
+  void expect(prepared::Entry&& e);
   void expect(prepared::Reply reply) { expect(prepared::Entry{.reply = reply}); }
   void fake(prepared::Reply reply, std::string bytes, prepared::Undo client_undo = {},
             bool ready_for_query = false);

@@ -28,6 +28,7 @@ namespace usher::session {
 
 namespace {
 
+using prepared::detail;
 using prepared::Entry;
 using prepared::Handling;
 using prepared::Reply;
@@ -199,7 +200,8 @@ void ClientSession::on_parse(std::span<const uint8_t> msg, std::span<const uint8
     }
     unnamed_parse_.assign(reinterpret_cast<const char*>(msg.data()), msg.size());
     server_->unnamed_owner = client_id_;
-    expect(Entry{.reply = Reply::kParse, .client_undo = {.kind = Undo::Kind::kForgetUnnamed}});
+    expect(Entry{.reply = Reply::kParse,
+                 .detail = detail({.client_undo = {.kind = Undo::Kind::kForgetUnnamed}})});
     return;
   }
   auto& stats = pool_->stats().slot(worker_.index);
@@ -224,9 +226,10 @@ void ClientSession::on_parse(std::span<const uint8_t> msg, std::span<const uint8
   add(to_server_, [&](std::string& out) {
     protocol::write_parse(out, s->server_name, s->query, s->param_types);
   });
-  expect(Entry{.reply = Reply::kParse,
-               .client_undo = std::move(forget),
-               .server_undo = {.kind = Undo::Kind::kForgetOnServer, .stmt = s}});
+  expect(
+      Entry{.reply = Reply::kParse,
+            .detail = detail({.client_undo = std::move(forget),
+                              .server_undo = {.kind = Undo::Kind::kForgetOnServer, .stmt = s}})});
 }
 
 void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_t> body) {
@@ -361,9 +364,10 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
       add(to_server_, [&](std::string& out) {
         protocol::write_query(out, "PREPARE " + s->server_name + s->query);
       });
-      expect(Entry{.reply = Reply::kQuery,
-                   .client_undo = std::move(forget),
-                   .server_undo = {.kind = Undo::Kind::kForgetOnServer, .stmt = s}});
+      expect(Entry{
+          .reply = Reply::kQuery,
+          .detail = detail({.client_undo = std::move(forget),
+                            .server_undo = {.kind = Undo::Kind::kForgetOnServer, .stmt = s}})});
       return;
     }
     case Cmd::kExecute:
@@ -460,7 +464,7 @@ void ClientSession::refuse(Reply reply, std::string_view sqlstate, std::string m
   });
   expect(Entry{.reply = reply,
                .handling = Handling::kReplaceError,
-               .bytes = error_bytes(sqlstate, std::move(message))});
+               .detail = detail({.bytes = error_bytes(sqlstate, std::move(message))})});
 }
 
 bool ClientSession::ensure_prepared(const prepared::StatementPtr& s, bool simple) {
@@ -477,14 +481,18 @@ bool ClientSession::ensure_prepared(const prepared::StatementPtr& s, bool simple
     add(to_server_, [&](std::string& out) {
       protocol::write_query(out, "PREPARE " + s->server_name + s->query);
     });
-    expect(Entry{.reply = Reply::kQuery, .handling = Handling::kSwallowAll, .server_undo = forget});
+    expect(Entry{.reply = Reply::kQuery,
+                 .handling = Handling::kSwallowAll,
+                 .detail = detail({.server_undo = forget})});
     return false;
   }
   add(to_server_, [&](std::string& out) {
     protocol::write_parse(out, s->server_name, s->query, s->param_types);
     if (simple) protocol::write_sync(out);
   });
-  expect(Entry{.reply = Reply::kParse, .handling = handling, .server_undo = std::move(forget)});
+  expect(Entry{.reply = Reply::kParse,
+               .handling = handling,
+               .detail = detail({.server_undo = std::move(forget)})});
   if (simple) expect(Entry{.reply = Reply::kSync, .handling = Handling::kSwallowAll});
   return false;
 }
@@ -498,9 +506,10 @@ void ClientSession::make_room(const prepared::StatementPtr& s, bool simple) {
     if (simple) protocol::write_sync(out);
   });
   Handling handling = simple ? Handling::kSwallowAll : Handling::kSwallow;
-  expect(Entry{.reply = Reply::kClose,
-               .handling = handling,
-               .server_undo = {.kind = Undo::Kind::kRestoreOnServer, .stmt = *victim}});
+  expect(Entry{
+      .reply = Reply::kClose,
+      .handling = handling,
+      .detail = detail({.server_undo = {.kind = Undo::Kind::kRestoreOnServer, .stmt = *victim}})});
   if (simple) expect(Entry{.reply = Reply::kSync, .handling = Handling::kSwallowAll});
 }
 
@@ -512,17 +521,17 @@ void ClientSession::ensure_unnamed() {
   expect(Entry{.reply = Reply::kParse, .handling = Handling::kSwallow});
 }
 
-void ClientSession::expect(Entry e) {
+void ClientSession::expect(Entry&& e) {
   tracker_.push(std::move(e), undone_);
   apply_undos();
 }
 
 void ClientSession::fake(Reply reply, std::string bytes, Undo client_undo, bool ready_for_query) {
-  expect(Entry{.reply = reply,
-               .handling = Handling::kFake,
-               .ready_for_query = ready_for_query,
-               .bytes = std::move(bytes),
-               .client_undo = std::move(client_undo)});
+  expect(
+      Entry{.reply = reply,
+            .handling = Handling::kFake,
+            .ready_for_query = ready_for_query,
+            .detail = detail({.bytes = std::move(bytes), .client_undo = std::move(client_undo)})});
 }
 
 void ClientSession::apply_undos() {
@@ -647,7 +656,7 @@ bool ClientSession::track_server_message(char type, std::span<const uint8_t> byt
 
 Result<bool> ClientSession::emit_due_fakes() {
   while (auto* e = tracker_.due_fake()) {
-    add(to_client_, [&](std::string& out) { out.append(e->bytes); });
+    add(to_client_, [&](std::string& out) { out.append(e->detail->bytes); });
     bool rfq = e->ready_for_query;
     tracker_.pop_fake();
     if (rfq) {

@@ -31,12 +31,14 @@ TEST(ResponseTracker, InjectedParseIsSwallowedAndFakesWaitTheirTurn) {
   t.push(entry(Reply::kParse, Handling::kSwallow), undone);  // Usher's Parse
   t.push(entry(Reply::kBind), undone);
   t.push(entry(Reply::kExecute), undone);
-  t.push(Entry{.reply = Reply::kClose, .handling = Handling::kFake, .bytes = "3"}, undone);
+  t.push(
+      Entry{.reply = Reply::kClose, .handling = Handling::kFake, .detail = detail({.bytes = "3"})},
+      undone);
   t.push(entry(Reply::kSync), undone);
   EXPECT_EQ(t.due_fake(), nullptr);
   EXPECT_EQ(feed(t, "12DDC", undone), "dffff");
   ASSERT_NE(t.due_fake(), nullptr);
-  EXPECT_EQ(t.due_fake()->bytes, "3");
+  EXPECT_EQ(t.due_fake()->detail->bytes, "3");
   t.pop_fake();
   EXPECT_EQ(feed(t, "Z", undone), "f");
   EXPECT_TRUE(t.empty());
@@ -77,15 +79,18 @@ TEST(ResponseTracker, ErrorSkipsToSyncAndUndoesLatestFirst) {
   ResponseTracker t;
   std::vector<Undo> undone;
   t.push(Entry{.reply = Reply::kParse,
-               .client_undo = {.kind = Undo::Kind::kForgetClientName, .name = "a"}},
+               .detail =
+                   detail({.client_undo = {.kind = Undo::Kind::kForgetClientName, .name = "a"}})},
          undone);
   t.push(Entry{.reply = Reply::kClose,
                .handling = Handling::kFake,
-               .bytes = "3",
-               .client_undo = {.kind = Undo::Kind::kRestoreClientName, .name = "b"}},
+               .detail =
+                   detail({.bytes = "3",
+                           .client_undo = {.kind = Undo::Kind::kRestoreClientName, .name = "b"}})},
          undone);
   t.push(Entry{.reply = Reply::kParse,
-               .client_undo = {.kind = Undo::Kind::kForgetClientName, .name = "c"}},
+               .detail =
+                   detail({.client_undo = {.kind = Undo::Kind::kForgetClientName, .name = "c"}})},
          undone);
   t.push(entry(Reply::kSync), undone);
   t.push(entry(Reply::kBind), undone);  // after the Sync: not skipped
@@ -107,9 +112,11 @@ TEST(ResponseTracker, AfterAnErrorWithNoSyncYetLaterRequestsAreSkipped) {
   // Sent before the client's Sync: PostgreSQL ignores them.
   t.push(Entry{.reply = Reply::kParse,
                .handling = Handling::kSwallow,
-               .server_undo = {.kind = Undo::Kind::kForgetOnServer}},
+               .detail = detail({.server_undo = {.kind = Undo::Kind::kForgetOnServer}})},
          undone);
-  t.push(Entry{.reply = Reply::kParse, .handling = Handling::kFake, .bytes = "1"}, undone);
+  t.push(
+      Entry{.reply = Reply::kParse, .handling = Handling::kFake, .detail = detail({.bytes = "1"})},
+      undone);
   ASSERT_EQ(undone.size(), 1u);
   EXPECT_EQ(undone[0].kind, Undo::Kind::kForgetOnServer);
   EXPECT_TRUE(t.empty());
@@ -121,7 +128,9 @@ TEST(ResponseTracker, AfterAnErrorWithNoSyncYetLaterRequestsAreSkipped) {
 TEST(ResponseTracker, ReplacedErrorAndFailedQueryUndo) {
   ResponseTracker t;
   std::vector<Undo> undone;
-  t.push(Entry{.reply = Reply::kQuery, .handling = Handling::kReplaceError, .bytes = "mine"},
+  t.push(Entry{.reply = Reply::kQuery,
+               .handling = Handling::kReplaceError,
+               .detail = detail({.bytes = "mine"})},
          undone);
   auto o = t.on_message('E', undone);
   EXPECT_EQ(o.verdict, Verdict::kReplace);
@@ -130,7 +139,7 @@ TEST(ResponseTracker, ReplacedErrorAndFailedQueryUndo) {
 
   t.push(Entry{.reply = Reply::kQuery,
                .handling = Handling::kSwallowAll,
-               .server_undo = {.kind = Undo::Kind::kForgetOnServer}},
+               .detail = detail({.server_undo = {.kind = Undo::Kind::kForgetOnServer}})},
          undone);
   EXPECT_EQ(feed(t, "E", undone), "d");
   EXPECT_TRUE(undone.empty());  // a Query's error ends nothing: its ReadyForQuery does
