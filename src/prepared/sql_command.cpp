@@ -139,8 +139,13 @@ std::optional<SqlCommand> classify_node(const json::object& node) {
   return cmd;
 }
 
+// `word` is letters only, so c | 0x20 is its lowercase.
 bool is_candidate_word(std::string_view word) {
-  return word == "prepare" || word == "execute" || word == "deallocate" || word == "discard";
+  auto is = [word](std::string_view keyword) {
+    return std::equal(word.begin(), word.end(), keyword.begin(), keyword.end(),
+                      [](char c, char lower) { return (c | 0x20) == lower; });
+  };
+  return is("prepare") || is("execute") || is("deallocate") || is("discard");
 }
 
 // Whether a statement after the first could be one of ours: a ';' with one
@@ -161,19 +166,18 @@ bool may_hide_command(std::string_view sql) {
 
 }  // namespace
 
-std::string first_word(std::string_view sql) {
+std::string_view first_word(std::string_view sql) {
   size_t pos = skip_space(sql, 0);
-  std::string word;
+  size_t end = pos;
   // ASCII only, as PostgreSQL's keywords are: no locale lookups per query.
   auto is_letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  while (pos < sql.size() && word.size() < 16 && is_letter(sql[pos])) {
-    word.push_back(static_cast<char>(sql[pos++] | 0x20));
-  }
-  return word;
+  while (end < sql.size() && end - pos < 16 && is_letter(sql[end]))
+    ++end;
+  return sql.substr(pos, end - pos);
 }
 
 std::optional<SqlCommand> classify_sql(std::string_view sql) {
-  std::string word = first_word(sql);
+  std::string_view word = first_word(sql);
   bool candidate = is_candidate_word(word);
   if (!candidate && !may_hide_command(sql)) return std::nullopt;
   auto stmts = parse_statements(sql);

@@ -34,8 +34,8 @@ std::optional<SqlCommand> classify_sql(std::string_view sql);
 // may run at every transaction end.
 bool drops_all_statements(const std::string& sql);
 
-// The first word of `sql` (after blanks and comments), lowercased, at most
-// 16 characters; empty when there is none.
-std::string first_word(std::string_view sql);
+// The first word of `sql` (after blanks and comments), as written, at most
+// 16 letters; empty when there is none.
+std::string_view first_word(std::string_view sql);
 
 }  // namespace usher::prepared

@@ -56,7 +56,8 @@ TEST(SqlCommand, OrdinaryQueriesAreNotParsed) {
   EXPECT_FALSE(classify_sql("  /* prepare */ select 'execute'"));
   EXPECT_FALSE(classify_sql("explain execute s1"));
   EXPECT_FALSE(classify_sql(""));
-  EXPECT_EQ(first_word("-- c\n /* a /* nested */ b */ DEALLOCATE x"), "deallocate");
+  EXPECT_EQ(first_word("-- c\n /* a /* nested */ b */ DEALLOCATE x"), "DEALLOCATE");
+  EXPECT_TRUE(classify_sql("DeAlLoCaTe x"));
 }
 
 TEST(SqlCommand, PrepareAndExecuteWithTheirTails) {
