@@ -57,7 +57,7 @@ void Pool::close_slot_locked() {
 
 bool Pool::try_grant_locked(int worker, Grant& grant) {
   if (closed_) {
-    grant = Grant{GrantKind::kError, nullptr, closed_reason_};
+    grant = Grant{GrantKind::kError, nullptr, std::make_unique<Error>(closed_reason_)};
     return true;
   }
   if (paused_ || !waiters_.empty()) return false;  // never jump the queue
@@ -156,7 +156,7 @@ asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& i
     }
     switch (grant.kind) {
       case GrantKind::kError:
-        co_return grant.error;
+        co_return std::move(*grant.error);
       case GrantKind::kConnect: {
         auto server = co_await open_connection();
         if (!server) co_return server.take_error();
@@ -290,7 +290,7 @@ int Pool::maintain(Clock::time_point now) {
     auto timeout = settings_.query_wait_timeout;
     while (timeout.count() > 0 && !waiters_.empty() && now - waiters_.oldest().since >= timeout) {
       Waiter w = waiters_.pop_oldest();
-      w.complete(Grant{GrantKind::kError, nullptr, wait_timeout_error()});
+      w.complete(Grant{GrantKind::kError, nullptr, std::make_unique<Error>(wait_timeout_error())});
     }
     // Reserve pool: a waiter that has waited reserve_pool_timeout may open a
     // connection beyond pool_size.
@@ -409,7 +409,7 @@ void Pool::close_all(const Error& reason) {
     closed_reason_ = reason;
     while (!waiters_.empty()) {
       Waiter w = waiters_.pop_oldest();
-      w.complete(Grant{GrantKind::kError, nullptr, reason});
+      w.complete(Grant{GrantKind::kError, nullptr, std::make_unique<Error>(reason)});
     }
   }
   reconnect_all();

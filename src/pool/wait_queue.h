@@ -11,6 +11,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <vector>
 
 #include "pool/server_connection.h"
@@ -21,8 +22,8 @@ namespace usher::pool {
 enum class GrantKind { kServer, kConnect, kError };
 struct Grant {
   GrantKind kind = GrantKind::kError;
-  ServerPtr server;  // kServer
-  Error error;       // kError
+  ServerPtr server;              // kServer
+  std::unique_ptr<Error> error;  // kError; a pointer keeps the Grant cheap to pass along
 };
 
 struct Waiter {
