@@ -5,27 +5,6 @@
 namespace usher::prepared {
 namespace {
 
-// True when `type` is the last message of the answer to `reply`.
-bool ends(Reply reply, char type) {
-  switch (reply) {
-    case Reply::kParse:
-      return type == '1';
-    case Reply::kBind:
-      return type == '2';
-    case Reply::kDescribeStatement:
-    case Reply::kDescribePortal:
-      return type == 'T' || type == 'n';
-    case Reply::kExecute:
-      return type == 'C' || type == 'I' || type == 's';
-    case Reply::kClose:
-      return type == '3';
-    case Reply::kSync:
-    case Reply::kQuery:
-      return type == 'Z';
-  }
-  return false;
-}
-
 bool extended(Reply reply) {
   return reply != Reply::kSync && reply != Reply::kQuery;
 }

@@ -90,6 +90,27 @@ inline std::unique_ptr<Detail> detail(Detail d) {
   return std::make_unique<Detail>(std::move(d));
 }
 
+// True when `type` is the last message of the answer to `reply`.
+inline bool ends(Reply reply, char type) {
+  switch (reply) {
+    case Reply::kParse:
+      return type == '1';
+    case Reply::kBind:
+      return type == '2';
+    case Reply::kDescribeStatement:
+    case Reply::kDescribePortal:
+      return type == 'T' || type == 'n';
+    case Reply::kExecute:
+      return type == 'C' || type == 'I' || type == 's';
+    case Reply::kClose:
+      return type == '3';
+    case Reply::kSync:
+    case Reply::kQuery:
+      return type == 'Z';
+  }
+  return false;
+}
+
 class ResponseTracker {
  public:
   // What to do with one server message.
@@ -108,6 +129,19 @@ class ResponseTracker {
   // Classifies a server message by its type byte, at its start. Undo records
   // of failed or skipped requests are appended to `undone`, latest first.
   Outcome on_message(char type, std::vector<Undo>& undone);
+
+  // The common case, without building an Outcome: a message other than an
+  // error that answers a plain forwarded request (or no request) goes to
+  // the client as it is. Returns false, having changed nothing, when
+  // on_message() must decide.
+  bool passes(char type) {
+    if (type == 'E') return false;
+    if (type == 'N' || type == 'A' || type == 'S' || empty()) return true;
+    Entry& h = head();
+    if (h.handling != Handling::kForward || h.failed || h.discards_all) return false;
+    if (ends(h.reply, type)) pop_head();
+    return true;
+  }
 
   // The head entry when it is a made-up answer that is now due.
   Entry* due_fake() { return !empty() && head().handling == Handling::kFake ? &head() : nullptr; }

@@ -6,13 +6,6 @@
 
 namespace usher::protocol {
 
-HeaderResult peek_header(std::span<const uint8_t> bytes, uint32_t max_length) {
-  if (bytes.size() < kHeaderSize) return {FrameStatus::kNeedMore, {}};
-  FrameHeader h{static_cast<char>(bytes[0]), load_u32(bytes.data() + 1)};
-  if (h.length < 4 || h.length > max_length) return {FrameStatus::kInvalid, h};
-  return {FrameStatus::kReady, h};
-}
-
 StartupHeader peek_startup_header(std::span<const uint8_t> bytes) {
   if (bytes.size() < 4) return {FrameStatus::kNeedMore, 0};
   uint32_t len = load_u32(bytes.data());

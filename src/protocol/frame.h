@@ -30,8 +30,15 @@ struct HeaderResult {
 };
 
 // Reads the 5-byte header at the front of `bytes`. kInvalid when the length is
-// below 4 or above `max_length`.
-HeaderResult peek_header(std::span<const uint8_t> bytes, uint32_t max_length);
+// below 4 or above `max_length`. Inline: it runs for every message relayed.
+inline HeaderResult peek_header(std::span<const uint8_t> bytes, uint32_t max_length) {
+  if (bytes.size() < kHeaderSize) return {FrameStatus::kNeedMore, {}};
+  const uint8_t* p = bytes.data() + 1;
+  uint32_t length = uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+  FrameHeader h{static_cast<char>(bytes[0]), length};
+  if (h.length < 4 || h.length > max_length) return {FrameStatus::kInvalid, h};
+  return {FrameStatus::kReady, h};
+}
 
 // The length of a startup-phase packet at the front of `bytes`, validated to
 // 8..kMaxStartupPacket (PostgreSQL rejects anything else).

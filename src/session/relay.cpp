@@ -325,7 +325,7 @@ asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
       default:
         break;
     }
-    if (tracking_ && release && !*release) release = emit_due_fakes();
+    if (tracking_ && tracker_.due_fake() && release && !*release) release = emit_due_fakes();
   }
   if (!release) {
     drop_server();

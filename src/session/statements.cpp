@@ -635,6 +635,7 @@ bool ClientSession::track_server_message(char type, std::span<const uint8_t> byt
     tracker_.swallow_front();
     return false;
   }
+  if (tracker_.passes(type)) return true;
   auto outcome = tracker_.on_message(type, undone_);
   apply_undos();
   if (outcome.discarded_all) {
