@@ -72,15 +72,15 @@ size_t send_now(Socket& socket, std::span<const asio::const_buffer> buffers,
 
 }  // namespace
 
-asio::awaitable<WriteResult> write_all(Socket& socket,
-                                       std::span<const asio::const_buffer> buffers) {
-  size_t total = asio::buffer_size(buffers);
-  WriteResult result;
+bool write_now(Socket& socket, std::span<const asio::const_buffer> buffers, WriteResult& result) {
   result.written = send_now(socket, buffers, result.ec);
-  if (result.ec || result.written == total) co_return result;
-  // The rest, once there is room.
+  return result.ec || result.written == asio::buffer_size(buffers);
+}
+
+asio::awaitable<WriteResult> write_rest(Socket& socket, std::span<const asio::const_buffer> buffers,
+                                        WriteResult sent) {
   std::vector<asio::const_buffer> rest;
-  size_t skip = result.written;
+  size_t skip = sent.written;
   for (const auto& b : buffers) {
     if (skip >= b.size()) {
       skip -= b.size();
@@ -90,9 +90,16 @@ asio::awaitable<WriteResult> write_all(Socket& socket,
     skip = 0;
   }
   auto [ec, n] = co_await asio::async_write(socket, rest, as_tuple(use_awaitable));
-  result.ec = ec;
-  result.written += n;
-  co_return result;
+  sent.ec = ec;
+  sent.written += n;
+  co_return sent;
+}
+
+asio::awaitable<WriteResult> write_all(Socket& socket,
+                                       std::span<const asio::const_buffer> buffers) {
+  WriteResult result;
+  if (write_now(socket, buffers, result)) co_return result;
+  co_return co_await write_rest(socket, buffers, result);
 }
 
 }  // namespace usher::net

@@ -38,4 +38,12 @@ struct WriteResult {
 };
 asio::awaitable<WriteResult> write_all(Socket& socket, std::span<const asio::const_buffer> buffers);
 
+// The two halves of write_all(), for the relay's hot path, where even an
+// awaitable that never suspends costs a coroutine frame: write_now() sends
+// what the socket takes at once and returns true when that was everything
+// (or it failed); only otherwise does the caller await write_rest().
+bool write_now(Socket& socket, std::span<const asio::const_buffer> buffers, WriteResult& result);
+asio::awaitable<WriteResult> write_rest(Socket& socket, std::span<const asio::const_buffer> buffers,
+                                        WriteResult sent);
+
 }  // namespace usher::net

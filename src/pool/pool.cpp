@@ -174,6 +174,20 @@ asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& i
   }
 }
 
+ServerPtr Pool::try_take_idle(int worker) {
+  if (waiters_.has_waiters_hint()) return nullptr;
+  std::lock_guard lock(mu_);
+  auto& list = idle_[worker];
+  if (closed_ || paused_ || !waiters_.empty() || list.empty() || check_due(*list.back())) {
+    return nullptr;
+  }
+  ServerPtr server = std::move(list.back());
+  list.pop_back();
+  --idle_count_;
+  ++active_;
+  return server;
+}
+
 bool Pool::check_due(const ServerConnection& server) const {
   auto idle = Clock::now() - server.last_used;
   return idle >= kPeekAfterIdle || idle >= server_check_delay_.load(std::memory_order_relaxed);

@@ -92,6 +92,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // bound to `io`. Errors: the server's own login error, 08P01 for
   // query_wait_timeout, 57P01 while shutting down.
   asio::awaitable<Result<ServerPtr>> acquire(int worker, asio::io_context& io);
+  // acquire()'s common case without a coroutine: an idle server of this
+  // worker that needs no check, when nobody waits. Null otherwise.
+  ServerPtr try_take_idle(int worker);
 
   // Returns a connection that is idle (ReadyForQuery 'I', reset done, no
   // operation outstanding on its socket).

@@ -117,12 +117,23 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // relay.cpp
   asio::awaitable<Status> serve();
   Status scan_client();
+  // Takes an idle server without waiting; false when link_server() must.
+  bool link_idle_server();
   asio::awaitable<Status> link_server();
-  asio::awaitable<Status> forward_to_server();
+  void attach_server(pool::ServerPtr server, Clock::duration waited);
+  asio::awaitable<Status> sync_server_params(const std::string& sql);
+  // Fills to_server_ from the scanned client bytes.
+  void build_to_server();
+  Status server_write_status(const net::WriteResult& sent);
   asio::awaitable<Status> forward_to_client();
-  // One pass over what the server sent; true when more arrived meanwhile.
-  asio::awaitable<Result<bool>> forward_to_client_once();
+  // One pass over what the server sent, from `pos` on: fills to_client_ and
+  // advances `pos`; true when the transaction ended and the server can go.
+  Result<bool> relay_from_server(size_t& pos);
+  // Whether the server needs server_reset_query before going back.
+  bool reset_due() const;
+  // Runs the reset query, then release_server().
   asio::awaitable<Status> unlink_server();
+  void release_server();
   void start_reads();
   bool server_idle() const;
   void drop_server();

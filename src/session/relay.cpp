@@ -37,16 +37,42 @@ asio::awaitable<Status> ClientSession::serve() {
     if (kill_reason_) co_return *kill_reason_;
     Status st = scan_client();
     if (!st) co_return st;
+    // The steps below await only when they must: each nested coroutine
+    // costs a frame and a resumption per transaction even when it never
+    // suspends, so the common case of each (an idle server ready, a write
+    // the socket takes at once) runs as a plain call.
     if (pending_ > 0) {
       if (!server_) {
-        st = co_await link_server();
-        if (!st) co_return st;
+        if (!link_idle_server()) {
+          st = co_await link_server();
+          if (!st) co_return st;
+        }
+        // Bring the server's tracked settings (TimeZone, ...) to this client's.
+        std::string sql = params_.sync_sql(server_->tracked());
+        if (!sql.empty()) {
+          st = co_await sync_server_params(sql);
+          if (!st) co_return st;
+        }
+        cancel_target_->set(
+            BackendKey{server_->endpoint, server_->backend_pid, server_->backend_secret});
       }
-      st = co_await forward_to_server();
+      build_to_server();
+      if (!to_server_.empty()) {
+        const auto& buffers = to_server_.buffers();
+        net::WriteResult sent;
+        if (!net::write_now(server_->socket(), buffers, sent)) {
+          sent = co_await net::write_rest(server_->socket(), buffers, sent);
+        }
+        st = server_write_status(sent);
+      }
+      pool::bump(pool_->stats().slot(worker_.index).bytes_received, pending_);
+      in_.consume(pending_);
+      pending_ = 0;
       if (!st) co_return st;
     }
     if (terminate_) co_return ok_status();
-    if (server_) {
+    // Nothing to pass on until the server answers (or Usher's own answers are due).
+    if (server_ && (!server_->in().empty() || tracker_.due_fake())) {
       st = co_await forward_to_client();
       if (!st) co_return st;
     }
@@ -188,6 +214,13 @@ Status ClientSession::scan_client() {
   return ok_status();
 }
 
+bool ClientSession::link_idle_server() {
+  pool::ServerPtr server = pool_->try_take_idle(worker_.index);
+  if (!server) return false;
+  attach_server(std::move(server), Clock::duration::zero());
+  return true;
+}
+
 asio::awaitable<Status> ClientSession::link_server() {
   phase_ = Phase::kWaiting;
   wait_start_ = Clock::now();
@@ -197,10 +230,15 @@ asio::awaitable<Status> ClientSession::link_server() {
     co_return *kill_reason_;
   }
   if (!server) co_return server.take_error();
-  server_ = std::move(*server);
+  attach_server(std::move(*server), Clock::now() - wait_start_);
+  co_return ok_status();
+}
+
+void ClientSession::attach_server(pool::ServerPtr server, Clock::duration waited) {
+  server_ = std::move(server);
   auto now = Clock::now();
   auto& stats = pool_->stats().slot(worker_.index);
-  pool::bump(stats.wait_time_us, micros(now - wait_start_));
+  pool::bump(stats.wait_time_us, micros(waited));
   pool::bump(stats.server_assignments, 1);
   phase_ = Phase::kActive;
   link_time_ = xact_start_ = now;
@@ -211,27 +249,24 @@ asio::awaitable<Status> ClientSession::link_server() {
   server_closed_ = false;
   server_read_filled_ = false;
   tx_status_ = 'I';
+}
 
-  // Bring the server's tracked settings (TimeZone, ...) to this client's.
-  std::string sql = params_.sync_sql(server_->tracked());
-  if (!sql.empty()) {
-    Status st = co_await server_->run_query(sql);
-    if (!st) {
-      drop_server();
-      co_return st;
-    }
-    // Adopt the server's spelling ("UTC" for "utc") so we do not SET again.
-    for (size_t i = 0; i < kTrackedNames.size(); ++i) {
-      if (params_.has(int(i)) && server_->tracked().has(int(i))) {
-        params_.set(kTrackedNames[i], server_->tracked().get(int(i)));
-      }
+asio::awaitable<Status> ClientSession::sync_server_params(const std::string& sql) {
+  Status st = co_await server_->run_query(sql);
+  if (!st) {
+    drop_server();
+    co_return st;
+  }
+  // Adopt the server's spelling ("UTC" for "utc") so we do not SET again.
+  for (size_t i = 0; i < kTrackedNames.size(); ++i) {
+    if (params_.has(int(i)) && server_->tracked().has(int(i))) {
+      params_.set(kTrackedNames[i], server_->tracked().get(int(i)));
     }
   }
-  cancel_target_->set(BackendKey{server_->endpoint, server_->backend_pid, server_->backend_secret});
   co_return ok_status();
 }
 
-asio::awaitable<Status> ClientSession::forward_to_server() {
+void ClientSession::build_to_server() {
   auto now = Clock::now();
   if (outstanding_ > 0 && query_start_ == Clock::time_point{}) query_start_ = now;
   to_server_.clear();
@@ -240,21 +275,22 @@ asio::awaitable<Status> ClientSession::forward_to_server() {
   } else {
     to_server_.pass(in_.readable().first(pending_));
   }
-  Status st = co_await send_to_server();
-  pool::bump(pool_->stats().slot(worker_.index).bytes_received, pending_);
-  in_.consume(pending_);
-  pending_ = 0;
-  co_return st;
+}
+
+Status ClientSession::server_write_status(const net::WriteResult& sent) {
+  if (!sent.ec) return ok_status();
+  server_closed_ = true;
+  return make_error("08006", "server conn crashed?");
 }
 
 asio::awaitable<Status> ClientSession::send_to_server() {
   if (to_server_.empty()) co_return ok_status();
-  auto [ec, n] = co_await net::write_all(server_->socket(), to_server_.buffers());
-  if (ec) {
-    server_closed_ = true;
-    co_return make_error("08006", "server conn crashed?");
+  const auto& buffers = to_server_.buffers();
+  net::WriteResult sent;
+  if (!net::write_now(server_->socket(), buffers, sent)) {
+    sent = co_await net::write_rest(server_->socket(), buffers, sent);
   }
-  co_return ok_status();
+  co_return server_write_status(sent);
 }
 
 asio::awaitable<void> ClientSession::stop_server_read() {
@@ -267,28 +303,69 @@ asio::awaitable<void> ClientSession::stop_server_read() {
 
 asio::awaitable<Status> ClientSession::forward_to_client() {
   while (true) {
-    auto st = co_await forward_to_client_once();
-    if (!st) co_return st.take_error();
-    if (!*st) co_return ok_status();
+    auto& buf = server_->in();
+    size_t scanned = 0;
+    to_client_.clear();
+    auto release = relay_from_server(scanned);
+    if (!release) {
+      drop_server();
+      co_return release.take_error();
+    }
+    size_t unscanned = buf.size() - scanned;
+    if (retry_ && retry_->now) {
+      to_server_.clear();
+      push_retry();
+      Status st = co_await send_to_server();
+      if (!st) co_return st;
+    }
+    if (!to_client_.empty()) {
+      const auto& buffers = to_client_.buffers();
+      net::WriteResult sent;
+      if (!net::write_now(socket_, buffers, sent)) {
+        sent = co_await net::write_rest(socket_, buffers, sent);
+      }
+      pool::bump(pool_->stats().slot(worker_.index).bytes_sent, sent.written);
+      if (sent.ec) {
+        buf.consume(scanned);
+        client_closed_ = true;
+        co_return make_error("08006", "client connection lost");
+      }
+    }
+    buf.consume(scanned);
+    if (!*release) {
+      // A server read that completed while we wrote: scan it now, before
+      // another read is started.
+      if (buf.size() > unscanned) continue;
+      co_return ok_status();
+    }
+    if (server_reading_ && buf.empty()) {
+      // The transaction ended with an answer Usher made up, or a read was
+      // started before it ended: nothing more is due, so stop waiting.
+      co_await stop_server_read();
+    }
+    // Anything after the final ReadyForQuery was not asked for: do not pass
+    // such a server to another client.
+    if (!buf.empty() || server_closed_) {
+      drop_server();
+      co_return ok_status();
+    }
+    if (!reset_due()) {
+      release_server();
+      co_return ok_status();
+    }
+    co_return co_await unlink_server();
   }
 }
 
-asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
-  auto& buf = server_->in();
-  auto data = buf.readable();
-  size_t pos = 0;
-  to_client_.clear();
-  auto& stats = pool_->stats().slot(worker_.index);
+Result<bool> ClientSession::relay_from_server(size_t& pos) {
+  auto data = server_->in().readable();
   // Answers Usher made up are due before the server's next message.
   auto release = emit_due_fakes();
   using Kind = protocol::StreamScanner::Kind;
   while (release && !*release) {
     auto piece = server_scan_.next(data.subspan(pos));
     if (piece.kind == Kind::kNeedMore) break;
-    if (piece.kind == Kind::kInvalid) {
-      drop_server();
-      co_return make_error("08P01", "server sent an invalid message");
-    }
+    if (piece.kind == Kind::kInvalid) return make_error("08P01", "server sent an invalid message");
     auto bytes = data.subspan(pos, piece.size);
     pos += piece.size;
     if (piece.kind == Kind::kBody) {
@@ -327,46 +404,7 @@ asio::awaitable<Result<bool>> ClientSession::forward_to_client_once() {
     }
     if (tracking_ && tracker_.due_fake() && release && !*release) release = emit_due_fakes();
   }
-  if (!release) {
-    drop_server();
-    co_return release.take_error();
-  }
-  if (retry_ && retry_->now) {
-    to_server_.clear();
-    push_retry();
-    Status st = co_await send_to_server();
-    if (!st) co_return st.take_error();
-  }
-  size_t unscanned = data.size() - pos;
-  if (!to_client_.empty()) {
-    auto [ec, n] = co_await net::write_all(socket_, to_client_.buffers());
-    pool::bump(stats.bytes_sent, n);
-    if (ec) {
-      buf.consume(pos);
-      client_closed_ = true;
-      co_return make_error("08006", "client connection lost");
-    }
-  }
-  buf.consume(pos);
-  if (!*release) {
-    // A server read that completed while we wrote: scan it now, before
-    // another read is started.
-    co_return buf.size() > unscanned;
-  }
-  if (server_reading_ && buf.empty()) {
-    // The transaction ended with an answer Usher made up, or a read was
-    // started before it ended: nothing more is due, so stop waiting.
-    co_await stop_server_read();
-  }
-  // Anything after the final ReadyForQuery was not asked for: do not pass
-  // such a server to another client.
-  if (!buf.empty() || server_closed_) {
-    drop_server();
-    co_return false;
-  }
-  auto st = co_await unlink_server();
-  if (!st) co_return st.take_error();
-  co_return false;
+  return release;
 }
 
 Result<bool> ClientSession::ready_for_query(char status) {
@@ -398,11 +436,15 @@ bool ClientSession::server_idle() const {
          tracker_.empty();
 }
 
+bool ClientSession::reset_due() const {
+  return server_->needs_reset_query ||
+         (pool_->reset_query_always() && mode_ != config::PoolMode::kSession);
+}
+
 asio::awaitable<Status> ClientSession::unlink_server() {
   // Settings are read (a copy under the pool lock) only when a reset runs,
   // not at every transaction end.
-  bool reset = server_->needs_reset_query ||
-               (pool_->reset_query_always() && mode_ != config::PoolMode::kSession);
+  bool reset = reset_due();
   server_->needs_reset_query = false;
   std::string reset_query = reset ? pool_->settings().server_reset_query : std::string();
   if (!reset_query.empty()) {
@@ -414,10 +456,14 @@ asio::awaitable<Status> ClientSession::unlink_server() {
     // DISCARD ALL (the default) also drops every prepared statement.
     if (prepared::drops_all_statements(reset_query)) server_->statements.clear();
   }
+  release_server();
+  co_return ok_status();
+}
+
+void ClientSession::release_server() {
   cancel_target_->set(std::nullopt);
   pool_->release(std::move(server_));
   phase_ = Phase::kIdle;
-  co_return ok_status();
 }
 
 void ClientSession::drop_server() {
