@@ -140,12 +140,14 @@ std::optional<SqlCommand> classify_node(const json::object& node) {
 }
 
 // `word` is letters only, so c | 0x20 is its lowercase.
+bool is_word(std::string_view word, std::string_view lowercase) {
+  return std::equal(word.begin(), word.end(), lowercase.begin(), lowercase.end(),
+                    [](char c, char lower) { return (c | 0x20) == lower; });
+}
+
 bool is_candidate_word(std::string_view word) {
-  auto is = [word](std::string_view keyword) {
-    return std::equal(word.begin(), word.end(), keyword.begin(), keyword.end(),
-                      [](char c, char lower) { return (c | 0x20) == lower; });
-  };
-  return is("prepare") || is("execute") || is("deallocate") || is("discard");
+  return is_word(word, "prepare") || is_word(word, "execute") || is_word(word, "deallocate") ||
+         is_word(word, "discard");
 }
 
 // Whether a statement after the first could be one of ours: a ';' with one
@@ -174,6 +176,10 @@ std::string_view first_word(std::string_view sql) {
   while (end < sql.size() && end - pos < 16 && is_letter(sql[end]))
     ++end;
   return sql.substr(pos, end - pos);
+}
+
+bool starts_with_word(std::string_view sql, std::string_view lowercase) {
+  return is_word(first_word(sql), lowercase);
 }
 
 std::optional<SqlCommand> classify_sql(std::string_view sql) {

@@ -38,4 +38,7 @@ bool drops_all_statements(const std::string& sql);
 // 16 letters; empty when there is none.
 std::string_view first_word(std::string_view sql);
 
+// Whether the first word of `sql` is `lowercase`, in any case.
+bool starts_with_word(std::string_view sql, std::string_view lowercase);
+
 }  // namespace usher::prepared

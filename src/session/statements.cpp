@@ -410,6 +410,9 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
 }
 
 bool ClientSession::parse_unnamed_command(std::string_view query) {
+  // PostgreSQL refuses several statements in one Parse, so only a query
+  // that starts with DEALLOCATE can be one; ordinary queries stop here.
+  if (!prepared::starts_with_word(query, "deallocate")) return false;
   auto cmd = prepared::classify_sql(query);
   using Cmd = prepared::SqlCommand::Kind;
   if (!cmd || (cmd->kind != Cmd::kDeallocate && cmd->kind != Cmd::kDeallocateAll)) return false;

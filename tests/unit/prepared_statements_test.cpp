@@ -58,6 +58,9 @@ TEST(SqlCommand, OrdinaryQueriesAreNotParsed) {
   EXPECT_FALSE(classify_sql(""));
   EXPECT_EQ(first_word("-- c\n /* a /* nested */ b */ DEALLOCATE x"), "DEALLOCATE");
   EXPECT_TRUE(classify_sql("DeAlLoCaTe x"));
+  EXPECT_TRUE(starts_with_word("/* c */ DeAllocate all", "deallocate"));
+  EXPECT_FALSE(starts_with_word("deallocated", "deallocate"));
+  EXPECT_FALSE(starts_with_word("select 1", "deallocate"));
 }
 
 TEST(SqlCommand, PrepareAndExecuteWithTheirTails) {
