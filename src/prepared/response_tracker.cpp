@@ -79,7 +79,13 @@ ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo
   }
 
   size_t first_undo = undone.size();
-  if (type == 'E' && out.verdict == Verdict::kForward) out.renamed = head.renamed;
+  if (type == 'E' && out.verdict == Verdict::kForward) {
+    out.renamed = head.renamed;
+    if (head.detail) {
+      out.position_after = head.detail->position_after;
+      out.position_shift = head.detail->position_shift;
+    }
+  }
   if (type == 'E') {
     if (!extended(head.reply)) {
       head.failed = true;

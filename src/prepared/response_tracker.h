@@ -68,6 +68,11 @@ struct Detail {
   std::string bytes;  // kFake, kReplaceError
   Undo client_undo;
   Undo server_undo;
+  // A rewritten SQL EXECUTE: an error position (in characters) past
+  // `position_after` is moved by `position_shift` to point into the text
+  // the client sent.
+  int32_t position_after = 0;
+  int32_t position_shift = 0;
 };
 
 struct Entry {
@@ -120,6 +125,8 @@ class ResponseTracker {
     std::string replacement;     // kReplace
     bool discarded_all = false;  // a DISCARD ALL succeeded
     StatementPtr renamed;        // kForward of an ErrorResponse: see Entry::renamed
+    int32_t position_after = 0;  // and Detail's position fix, if any
+    int32_t position_shift = 0;
   };
 
   // Records a request just sent (or answered by Usher). While the server is

@@ -1,5 +1,8 @@
 #include "protocol/messages.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include "protocol/byte_reader.h"
 
 namespace usher::protocol {
@@ -52,6 +55,25 @@ Result<BackendKeyData> parse_backend_key_data(std::span<const uint8_t> body) {
   BackendKeyData k;
   if (!r.read_u32(k.pid) || !r.read_u32(k.secret)) return malformed("BackendKeyData");
   return k;
+}
+
+bool shift_error_position(std::string& body, int32_t after, int32_t shift) {
+  size_t pos = 0;
+  while (pos < body.size() && body[pos] != '\0') {
+    char code = body[pos];
+    size_t end = body.find('\0', pos + 1);
+    if (end == std::string::npos) return false;
+    if (code == 'P') {
+      std::string_view text(body.data() + pos + 1, end - pos - 1);
+      int32_t value = 0;
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || ptr != text.data() + text.size() || value <= after) return false;
+      body.replace(pos + 1, text.size(), std::to_string(std::max(1, value + shift)));
+      return true;
+    }
+    pos = end + 1;
+  }
+  return false;
 }
 
 Result<ErrorFields> parse_error_fields(std::span<const uint8_t> body) {

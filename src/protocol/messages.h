@@ -54,6 +54,12 @@ struct ErrorFields {
 };
 Result<ErrorFields> parse_error_fields(std::span<const uint8_t> body);
 
+// In an ErrorResponse body, moves the Position field ('P', a 1-based
+// character offset into the query) by `shift` when it is past `after`: for
+// a query that reached the server rewritten. False when there was nothing
+// to move (no such field, or a malformed body, left as it is).
+bool shift_error_position(std::string& body, int32_t after, int32_t shift);
+
 // Query ('Q'): the SQL text.
 Result<std::string_view> parse_query(std::span<const uint8_t> body);
 

@@ -185,10 +185,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void arm_retry(bool tracker_was_empty);
   bool take_retry(std::span<const uint8_t> error);
   void push_retry();
-  // `error` (a whole ErrorResponse) with Usher's name for `s` replaced by the
-  // client's; nullopt when it does not mention it.
-  std::optional<std::string> restore_client_name(std::span<const uint8_t> error,
-                                                 const prepared::Statement& s);
+  // `error` (a whole ErrorResponse) as the client must see it: Usher's name
+  // for the statement replaced by the client's, and a position in a
+  // rewritten EXECUTE moved back into the client's text; nullopt when
+  // nothing needed changing.
+  std::optional<std::string> restore_client_view(std::span<const uint8_t> error,
+                                                 const prepared::ResponseTracker::Outcome& o);
   // Matches a server message (its start; `whole` when all of it) to what
   // was asked; true when it goes to the client as it is. Replacements are
   // added to to_client_ here.

@@ -13,6 +13,7 @@
 // statement that fails to parse; the server then aborts the transaction
 // and skips to Sync exactly as for the real error, and Usher swaps the
 // error's text for 42P05's.
+#include <algorithm>
 #include <atomic>
 
 #include "prepared/sql_command.h"
@@ -103,22 +104,27 @@ void ClientSession::enable_statement_tracking(size_t max_per_server) {
   });
 }
 
-std::optional<std::string> ClientSession::restore_client_name(std::span<const uint8_t> error,
-                                                              const prepared::Statement& s) {
-  std::string quoted = "\"" + s.server_name + "\"";
-  std::string_view text = protocol::as_chars(error);
-  if (text.find(quoted) == std::string_view::npos) return std::nullopt;
+std::optional<std::string> ClientSession::restore_client_view(
+    std::span<const uint8_t> error, const prepared::ResponseTracker::Outcome& o) {
+  std::string body(protocol::as_chars(error).substr(protocol::kHeaderSize));
+  bool changed = o.position_shift != 0 &&
+                 protocol::shift_error_position(body, o.position_after, o.position_shift);
+  std::string quoted = "\"" + o.renamed->server_name + "\"";
   const std::string* client_name = nullptr;
-  for (const auto& [name, stmt] : statements_) {
-    if (stmt.get() == &s) client_name = &name;
+  if (body.find(quoted) != std::string::npos) {
+    for (const auto& [name, stmt] : statements_) {
+      if (stmt == o.renamed) client_name = &name;
+    }
   }
-  if (client_name == nullptr) return std::nullopt;
-  std::string body(text.substr(protocol::kHeaderSize));
-  std::string replacement = "\"" + *client_name + "\"";
-  for (size_t at = body.find(quoted); at != std::string::npos;
-       at = body.find(quoted, at + replacement.size())) {
-    body.replace(at, quoted.size(), replacement);
+  if (client_name != nullptr) {
+    std::string replacement = "\"" + *client_name + "\"";
+    for (size_t at = body.find(quoted); at != std::string::npos;
+         at = body.find(quoted, at + replacement.size())) {
+      body.replace(at, quoted.size(), replacement);
+    }
+    changed = true;
   }
+  if (!changed) return std::nullopt;
   std::string out;
   protocol::MessageWriter(out).begin('E').bytes(body).finish();
   return out;
@@ -370,15 +376,25 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
                             .server_undo = {.kind = Undo::Kind::kForgetOnServer, .stmt = s}})});
       return;
     }
-    case Cmd::kExecute:
+    case Cmd::kExecute: {
       if (it == statements_.end()) break;  // the server answers 26000
       pool::bump(stats.bind_count, 1);
-      ensure_prepared(it->second, true);
-      add(to_server_, [&](std::string& out) {
-        protocol::write_query(out, "EXECUTE " + it->second->server_name + std::string(cmd->tail));
-      });
-      expect(Entry{.reply = Reply::kQuery, .renamed = it->second});
+      if (ensure_prepared(it->second, true)) retry_candidate_ = it->second;
+      std::string prefix = "EXECUTE " + it->second->server_name;
+      add(to_server_,
+          [&](std::string& out) { protocol::write_query(out, prefix + std::string(cmd->tail)); });
+      // An error position past the name must point into the client's text.
+      auto chars = [](std::string_view text) {  // UTF-8: count all but continuation bytes
+        return static_cast<int32_t>(
+            std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+      };
+      int32_t sent = chars(prefix);
+      int32_t written = chars(sql->substr(0, static_cast<size_t>(cmd->tail.data() - sql->data())));
+      std::unique_ptr<prepared::Detail> fix;
+      if (written != sent) fix = detail({.position_after = sent, .position_shift = written - sent});
+      expect(Entry{.reply = Reply::kQuery, .renamed = it->second, .detail = std::move(fix)});
       return;
+    }
     case Cmd::kDeallocate: {
       if (it == statements_.end()) break;  // the server answers 26000
       Undo restore{.kind = Undo::Kind::kRestoreClientName, .name = it->first, .stmt = it->second};
@@ -564,18 +580,22 @@ void ClientSession::apply_undos() {
 }
 
 // A shared statement whose table changed (ALTER TABLE ... ADD COLUMN under
-// SELECT *) fails at Bind with 0A000 "cached plan must not change result
-// type" on every server that prepared it. PostgreSQL leaves that to the
-// client; Usher prepares it again on that server and runs the exchange once
-// more, when that is invisible: the client has received nothing for it, it
-// is not in a transaction block (the failed Bind aborted nothing), and
-// nothing was sent to the server after it.
+// SELECT *) fails with 0A000 "cached plan must not change result type" on
+// every server that prepared it, at Bind or at SQL EXECUTE. PostgreSQL
+// leaves that to the client; Usher prepares it again on that server and
+// runs the exchange once more, when that is invisible: the client has
+// received nothing for it, it is not in a transaction block (the failure
+// aborted nothing), and nothing was sent to the server after it. Without
+// this, a client that prepares the statement after the DDL would get an
+// error PostgreSQL itself never gives it: the failing plan is one another
+// client made.
 void ClientSession::arm_retry(bool tracker_was_empty) {
   retry().stmt.reset();
   if (!retry_candidate_ || !tracker_was_empty || tx_status_ != 'I') return;
-  if (retry().shape != "BES" && retry().shape != "BDES") return;
-  if (tracker_.size() != retry().shape.size()) return;  // Usher added messages of its own
-  constexpr size_t kMaxRetryBytes = 64 * 1024;          // large parameters are not worth a copy
+  const std::string& shape = retry().shape;
+  if (shape != "BES" && shape != "BDES" && shape != "Q") return;
+  if (tracker_.size() != shape.size()) return;  // Usher added messages of its own
+  constexpr size_t kMaxRetryBytes = 64 * 1024;  // large parameters are not worth a copy
   retry().bytes.clear();
   for (const auto& b : to_server_.buffers()) {
     if (retry().bytes.size() + b.size() > kMaxRetryBytes) return;
@@ -586,7 +606,8 @@ void ClientSession::arm_retry(bool tracker_was_empty) {
 
 bool ClientSession::take_retry(std::span<const uint8_t> error) {
   const prepared::Entry* head = tracker_.front();
-  if (!retry().stmt || head == nullptr || head->reply != Reply::kBind ||
+  Reply first = retry().shape == "Q" ? Reply::kQuery : Reply::kBind;
+  if (!retry().stmt || head == nullptr || head->reply != first || head->failed ||
       tracker_.size() != retry().shape.size() || head->renamed != retry().stmt) {
     return false;
   }
@@ -605,15 +626,40 @@ void ClientSession::push_retry() {
   auto& stats = pool_->stats().slot(worker_.index);
   pool::bump(stats.statement_retries, 1);
   pool::bump(stats.server_parse_count, 1);
-  add(to_server_, [&](std::string& out) {
-    protocol::write_close(out, 'S', s->server_name);
-    protocol::write_parse(out, s->server_name, s->query, s->param_types);
-    out.append(retry().bytes);
-  });
-  expect(Entry{.reply = Reply::kClose, .handling = Handling::kSwallow});
-  expect(Entry{.reply = Reply::kParse, .handling = Handling::kSwallow});
+  // Prepare it again the way it was made, then send the exchange again. In
+  // a simple Query exchange (SQL EXECUTE), Usher's messages are
+  // self-contained and every answer to them is dropped, as in
+  // ensure_prepared().
+  bool simple = retry().shape == "Q";
+  Undo forget{.kind = Undo::Kind::kForgetOnServer, .stmt = s};
+  if (s->origin == prepared::Origin::kSql) {
+    add(to_server_, [&](std::string& out) {
+      protocol::write_query(out, "DEALLOCATE " + s->server_name);
+      protocol::write_query(out, "PREPARE " + s->server_name + s->query);
+    });
+    expect(Entry{.reply = Reply::kQuery, .handling = Handling::kSwallowAll});
+    expect(Entry{.reply = Reply::kQuery,
+                 .handling = Handling::kSwallowAll,
+                 .detail = detail({.server_undo = std::move(forget)})});
+  } else {
+    Handling handling = simple ? Handling::kSwallowAll : Handling::kSwallow;
+    add(to_server_, [&](std::string& out) {
+      protocol::write_close(out, 'S', s->server_name);
+      protocol::write_parse(out, s->server_name, s->query, s->param_types);
+      if (simple) protocol::write_sync(out);
+    });
+    expect(Entry{.reply = Reply::kClose, .handling = handling});
+    expect(Entry{.reply = Reply::kParse,
+                 .handling = handling,
+                 .detail = detail({.server_undo = std::move(forget)})});
+    if (simple) expect(Entry{.reply = Reply::kSync, .handling = Handling::kSwallowAll});
+  }
+  add(to_server_, [&](std::string& out) { out.append(retry().bytes); });
   for (char type : retry().shape) {
     switch (type) {
+      case 'Q':
+        expect(Entry{.reply = Reply::kQuery, .renamed = s});
+        break;
       case 'B':
         expect(Entry{.reply = Reply::kBind, .renamed = s});
         break;
@@ -647,7 +693,7 @@ bool ClientSession::track_server_message(char type, std::span<const uint8_t> byt
     unnamed_parse_.clear();
   }
   if (outcome.renamed && whole) {
-    if (auto fixed = restore_client_name(bytes, *outcome.renamed)) {
+    if (auto fixed = restore_client_view(bytes, outcome)) {
       outcome.verdict = Verdict::kReplace;
       outcome.replacement = std::move(*fixed);
     }

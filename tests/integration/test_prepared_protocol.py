@@ -339,6 +339,18 @@ def test_errors_quote_the_clients_statement_name(p):
         assert sqlstate(msgs) == ("42601", 'wrong number of parameters for prepared statement "sq"')
 
 
+def test_error_positions_point_into_the_clients_text(p):
+    """EXECUTE reaches the server under Usher's name for the statement; an
+    error position past the name is moved back into the client's own text
+    (in characters, as PostgreSQL counts them)."""
+    with login(p) as a:
+        run(a, wire.query("prepare q(int) as select $1"))
+        for sql in ("execute q('abc')", "/* é */ EXECUTE   q ('abc')"):
+            err = wire.errors_of(run(a, wire.query(sql)))[0]
+            assert err["C"] == "22P02", err
+            assert int(err["P"]) == sql.index("'abc'") + 1, (sql, err)
+
+
 def test_large_simple_query_streams_through(p):
     """Queries are inspected for PREPARE & co. only when small; a large one
     (a multi-megabyte INSERT) is forwarded as it arrives."""
@@ -372,6 +384,30 @@ def test_result_type_change_after_ddl_is_retried_transparently(p, pg):
         pg.sql("alter table prep_ddl add column c text default 'x'", db="appdb")
         msgs = run(a, wire.bind("star"), wire.execute(), wire.sync())
         assert wire.rows_of(msgs) == [("1", "7", "x")]
+    rows = [r for r in p.admin("show prepared_statements").dicts() if r["database"] == "appdb"]
+    assert int(rows[0]["retries"]) == 2
+
+
+def test_sql_execute_after_ddl_is_retried_transparently(p, pg):
+    """The same for SQL EXECUTE, of a statement made by SQL PREPARE and of one
+    made by a Parse message: each is prepared again the way it was made."""
+    _ddl_table(pg, "prep_ddl_sql")
+    with login(p) as a:
+        run(a, wire.query("prepare star as select * from prep_ddl_sql"))
+        assert wire.rows_of(run(a, wire.query("execute star"))) == [("1",)]
+        run(a, wire.parse("pstar", "select * from prep_ddl_sql where a > $1"), wire.sync())
+        assert wire.rows_of(run(a, wire.query("execute pstar(0)"))) == [("1",)]
+        pg.sql("alter table prep_ddl_sql add column b int default 7", db="appdb")
+        msgs = run(a, wire.query("execute star"))
+        assert wire.tags_of(msgs) == "TDCZ", msgs
+        assert wire.rows_of(msgs) == [("1", "7")]
+        msgs = run(a, wire.query("execute pstar(0)"))
+        assert wire.tags_of(msgs) == "TDCZ", msgs
+        assert wire.rows_of(msgs) == [("1", "7")]
+        # Both still work as the client named them.
+        assert wire.rows_of(run(a, wire.query("execute star"))) == [("1", "7")]
+        assert wire.rows_of(run(a, wire.bind("pstar", [b"0"]), wire.execute(), wire.sync())) == [
+            ("1", "7")]
     rows = [r for r in p.admin("show prepared_statements").dicts() if r["database"] == "appdb"]
     assert int(rows[0]["retries"]) == 2
 

@@ -196,6 +196,23 @@ TEST(ProtocolMessages, ErrorResponseRoundTrip) {
   expect_every_prefix_fails(body, parse_error_fields);
 }
 
+TEST(ProtocolMessages, ErrorPositionShiftsOnlyPastTheRewrittenPart) {
+  auto body = "SERROR\0C22P02\0Minvalid input\0P19\0Fnumutils.c\0\0"s;
+  EXPECT_TRUE(shift_error_position(body, 15, -5));
+  EXPECT_EQ(body, "SERROR\0C22P02\0Minvalid input\0P14\0Fnumutils.c\0\0"s);
+  EXPECT_TRUE(shift_error_position(body, 10, 100));
+  EXPECT_EQ(body, "SERROR\0C22P02\0Minvalid input\0P114\0Fnumutils.c\0\0"s);
+  auto inside = "SERROR\0P9\0\0"s;  // within the rewritten part: left alone
+  EXPECT_FALSE(shift_error_position(inside, 15, -5));
+  EXPECT_EQ(inside, "SERROR\0P9\0\0"s);
+  auto none = "SERROR\0C42P01\0\0"s;
+  EXPECT_FALSE(shift_error_position(none, 0, 3));
+  auto broken = "SERROR\0Pxx\0\0"s;
+  EXPECT_FALSE(shift_error_position(broken, 0, 3));
+  auto cut = "SERROR\0P12"s;  // no terminator
+  EXPECT_FALSE(shift_error_position(cut, 0, 3));
+}
+
 TEST(ProtocolMessages, NoticeResponseRoundTrip) {
   std::string wire;
   write_notice_response(wire, "00000", "hello");
