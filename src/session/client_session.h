@@ -265,7 +265,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // "cached plan must not change result type" (see statements.cpp).
   struct Retry {
     prepared::StatementPtr stmt;  // null: none
-    std::string shape;            // message types of the exchange, "BES" or "BDES"
+    std::string shape;            // message types of the exchange: "BES", "BDES" or "Q"
     std::string bytes;            // what was sent to the server
     bool now = false;             // triggered: send it again
   };

@@ -98,8 +98,8 @@ V1_18 = {
     ],
 }
 
-# Commands whose columns every pooler must offer (SHOW FDS/MEM/SOCKETS are
-# PgBouncer internals; Usher may implement them but the tier does not insist).
+# Commands whose columns every pooler must offer. SHOW FDS/MEM/SOCKETS are
+# PgBouncer internals that Usher refuses (docs/configuration.md).
 REQUIRED = [
     "SHOW POOLS", "SHOW CLIENTS", "SHOW SERVERS", "SHOW DATABASES",
     "SHOW USERS", "SHOW STATS", "SHOW STATS_TOTALS", "SHOW STATS_AVERAGES",

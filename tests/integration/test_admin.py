@@ -43,14 +43,20 @@ def test_show_columns(pooler, kind, command):
 
 @pytest.mark.parametrize("command", ac.OPTIONAL)
 def test_show_internal_columns(pooler, kind, command):
+    """PgBouncer's internals: PgBouncer lists them; Usher, which has no such
+    internals (docs/configuration.md), refuses them as PgBouncer refuses an
+    unknown SHOW, and the console stays usable."""
     p = pooler()
-    try:
-        live = _live_columns(p, command)
-    except psycopg.Error:
-        if kind == "pgbouncer":
-            raise
-        pytest.skip(f"{command} not implemented")
-    _check_columns(kind, command, live)
+    if kind == "pgbouncer":
+        _check_columns(kind, command, _live_columns(p, command))
+        return
+    with p.connect(db="pgbouncer", user="admin", autocommit=True) as conn:
+        with pytest.raises(psycopg.Error) as err:
+            conn.execute(command)
+        check_sqlstate(kind, "admin_invalid_command", err.value.sqlstate)
+        check_message("admin_invalid_command", str(err.value))
+        assert command.lower() in str(err.value)
+        assert conn.execute("show version").fetchone()[0].startswith("Usher")
 
 
 def test_show_help(pooler):
