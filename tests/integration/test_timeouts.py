@@ -78,6 +78,37 @@ def test_waiting_client_served_when_server_frees(pooler):
     assert waiter.join_result(10) == ("served",)
 
 
+def test_waiting_clients_are_served_in_arrival_order(pooler, pg):
+    """A full pool queues clients first come, first served: five clients
+    that ask one after another while the only server is held get it in that
+    order (a sequence on the one backend numbers their turns)."""
+    pg.sql("drop sequence if exists fifo_turn", db="appdb")
+    pg.sql("create sequence fifo_turn", db="appdb")
+    pg.sql("grant usage on sequence fifo_turn to app", db="appdb")
+    p = pooler(pool_mode="transaction", default_pool_size=1,
+               extra_ini={"query_wait_timeout": 30})
+    holder = p.connect(autocommit=False)
+    holder.execute("select 1")
+    waiters = []
+    try:
+        for n in range(5):
+            conn, _, err = clients.raw_login(p)
+            assert err is None
+            waiters.append(conn)
+            conn.send(wire.query(f"select {n}, nextval('fifo_turn')"))
+            time.sleep(0.2)  # a clear arrival order
+        holder.commit()
+        turns = {}
+        for conn in waiters:
+            (n, turn), = wire.rows_of(conn.read_until({b"Z"}, timeout=15))
+            turns[int(n)] = int(turn)
+        assert [turns[n] for n in range(5)] == sorted(turns.values()), turns
+    finally:
+        holder.close()
+        for conn in waiters:
+            conn.close()
+
+
 def test_idle_transaction_timeout(pooler, kind):
     p = pooler(pool_mode="transaction", extra_ini={"idle_transaction_timeout": 1})
     conn, _, err = clients.raw_login(p)
