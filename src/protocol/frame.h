@@ -9,6 +9,7 @@
 #include <span>
 
 #include "common/result.h"
+#include "protocol/byte_reader.h"
 
 namespace usher::protocol {
 
@@ -33,9 +34,7 @@ struct HeaderResult {
 // below 4 or above `max_length`. Inline: it runs for every message relayed.
 inline HeaderResult peek_header(std::span<const uint8_t> bytes, uint32_t max_length) {
   if (bytes.size() < kHeaderSize) return {FrameStatus::kNeedMore, {}};
-  const uint8_t* p = bytes.data() + 1;
-  uint32_t length = uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-  FrameHeader h{static_cast<char>(bytes[0]), length};
+  FrameHeader h{static_cast<char>(bytes[0]), load_u32(bytes.data() + 1)};
   if (h.length < 4 || h.length > max_length) return {FrameStatus::kInvalid, h};
   return {FrameStatus::kReady, h};
 }

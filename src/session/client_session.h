@@ -174,11 +174,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Records `s` on the server; past max_prepared_statements, closes the
   // least recently used statement there first.
   void make_room(const prepared::StatementPtr& s, bool simple);
+  // Usher's own requests to the server, the way `s` was made (Parse, or SQL
+  // PREPARE); `simple`: inside a simple Query exchange, so they carry their
+  // own Sync. Their answers never reach the client.
+  void prepare_on_server(const prepared::StatementPtr& s, bool simple);
+  void close_on_server(const prepared::Statement& s, bool simple, prepared::Undo undo);
   void ensure_unnamed();
   void expect(prepared::Entry&& e);
   void expect(prepared::Reply reply) { expect(prepared::Entry{.reply = reply}); }
   void fake(prepared::Reply reply, std::string bytes, prepared::Undo client_undo = {},
             bool ready_for_query = false);
+
+  // statement_answers.cpp: the server's answers to them.
   void apply_undos();
   // After translate_to_server(): keeps the exchange for a 0A000 retry when
   // it qualifies. And when that error comes, whether to retry.
@@ -262,7 +269,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   std::unordered_map<std::string, prepared::StatementPtr, NameHash, std::equal_to<>> statements_;
   // The last exchange that may be run again if its Bind fails with 0A000
-  // "cached plan must not change result type" (see statements.cpp).
+  // "cached plan must not change result type" (see statement_answers.cpp).
   struct Retry {
     prepared::StatementPtr stmt;  // null: none
     std::string shape;            // message types of the exchange: "BES", "BDES" or "Q"

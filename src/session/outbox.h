@@ -38,17 +38,12 @@ class Outbox {
     segments_.push_back({false, bytes.data(), 0, bytes.size()});
   }
 
-  // Usher's own bytes: append to own(), then call add_own() with the size
-  // own() had before.
-  std::string& own() { return own_; }
-  void add_own(size_t from) {
-    if (own_.size() == from) return;
-    if (!segments_.empty() && segments_.back().own &&
-        segments_.back().offset + segments_.back().size == from) {
-      segments_.back().size += own_.size() - from;
-      return;
-    }
-    segments_.push_back({true, nullptr, from, own_.size() - from});
+  // Adds Usher's own bytes: `write(std::string& out)` appends them to out.
+  template <typename Write>
+  void write_own(Write&& write) {
+    size_t from = own_.size();
+    write(own_);
+    add_own(from);
   }
 
   // The buffer sequence for net::write_all; valid until the next change.
@@ -62,6 +57,17 @@ class Outbox {
   }
 
  private:
+  // Own bytes from `from` (own_'s size before they were appended) on.
+  void add_own(size_t from) {
+    if (own_.size() == from) return;
+    if (!segments_.empty() && segments_.back().own &&
+        segments_.back().offset + segments_.back().size == from) {
+      segments_.back().size += own_.size() - from;
+      return;
+    }
+    segments_.push_back({true, nullptr, from, own_.size() - from});
+  }
+
   struct Segment {
     bool own;
     const uint8_t* data;  // !own

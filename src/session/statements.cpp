@@ -22,7 +22,7 @@
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "protocol/writer.h"
-#include "runtime/runtime.h"
+#include "runtime/worker.h"
 #include "session/client_session.h"
 
 namespace usher::session {
@@ -77,11 +77,11 @@ std::string command_complete(std::string_view tag) {
   return out;
 }
 
-template <typename Write>
-void add(Outbox& box, Write&& write) {
-  size_t from = box.own().size();
-  write(box.own());
-  box.add_own(from);
+// In characters, as PostgreSQL counts error positions: UTF-8 bytes that do
+// not continue a character.
+int32_t utf8_length(std::string_view text) {
+  return static_cast<int32_t>(
+      std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
 }  // namespace
@@ -102,32 +102,6 @@ void ClientSession::enable_statement_tracking(size_t max_per_server) {
   server_scan_ = protocol::StreamScanner(0x7fffffff, kMaxControlMessage, [](char type) {
     return type == 'E' || server_wants_whole(type);
   });
-}
-
-std::optional<std::string> ClientSession::restore_client_view(
-    std::span<const uint8_t> error, const prepared::ResponseTracker::Outcome& o) {
-  std::string body(protocol::as_chars(error).substr(protocol::kHeaderSize));
-  bool changed = o.position_shift != 0 &&
-                 protocol::shift_error_position(body, o.position_after, o.position_shift);
-  std::string quoted = "\"" + o.renamed->server_name + "\"";
-  const std::string* client_name = nullptr;
-  if (body.find(quoted) != std::string::npos) {
-    for (const auto& [name, stmt] : statements_) {
-      if (stmt == o.renamed) client_name = &name;
-    }
-  }
-  if (client_name != nullptr) {
-    std::string replacement = "\"" + *client_name + "\"";
-    for (size_t at = body.find(quoted); at != std::string::npos;
-         at = body.find(quoted, at + replacement.size())) {
-      body.replace(at, quoted.size(), replacement);
-    }
-    changed = true;
-  }
-  if (!changed) return std::nullopt;
-  std::string out;
-  protocol::MessageWriter(out).begin('E').bytes(body).finish();
-  return out;
 }
 
 void ClientSession::translate_to_server() {
@@ -229,7 +203,7 @@ void ClientSession::on_parse(std::span<const uint8_t> msg, std::span<const uint8
   }
   make_room(s, false);
   pool::bump(stats.server_parse_count, 1);
-  add(to_server_, [&](std::string& out) {
+  to_server_.write_own([&](std::string& out) {
     protocol::write_parse(out, s->server_name, s->query, s->param_types);
   });
   expect(
@@ -259,7 +233,7 @@ void ClientSession::on_bind(std::span<const uint8_t> msg, std::span<const uint8_
   } else {
     pool::bump(pool_->stats().slot(worker_.index).bind_count, 1);
     if (ensure_prepared(it->second, false)) retry_candidate_ = it->second;
-    add(to_server_, [&](std::string& out) {
+    to_server_.write_own([&](std::string& out) {
       protocol::write_bind_header(out, bind->portal, it->second->server_name, bind->rest.size());
     });
     to_server_.pass(bind->rest);
@@ -293,7 +267,7 @@ void ClientSession::on_describe(std::span<const uint8_t> msg, std::span<const ui
     to_server_.pass(msg);
   } else {
     ensure_prepared(it->second, false);
-    add(to_server_,
+    to_server_.write_own(
         [&](std::string& out) { protocol::write_describe(out, 'S', it->second->server_name); });
     expect(Entry{.reply = Reply::kDescribeStatement, .renamed = it->second});
     return;
@@ -367,7 +341,7 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
       }
       make_room(s, true);
       pool::bump(stats.server_parse_count, 1);
-      add(to_server_, [&](std::string& out) {
+      to_server_.write_own([&](std::string& out) {
         protocol::write_query(out, "PREPARE " + s->server_name + s->query);
       });
       expect(Entry{
@@ -381,15 +355,12 @@ void ClientSession::on_query(std::span<const uint8_t> msg, std::span<const uint8
       pool::bump(stats.bind_count, 1);
       if (ensure_prepared(it->second, true)) retry_candidate_ = it->second;
       std::string prefix = "EXECUTE " + it->second->server_name;
-      add(to_server_,
+      to_server_.write_own(
           [&](std::string& out) { protocol::write_query(out, prefix + std::string(cmd->tail)); });
       // An error position past the name must point into the client's text.
-      auto chars = [](std::string_view text) {  // UTF-8: count all but continuation bytes
-        return static_cast<int32_t>(
-            std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-      };
-      int32_t sent = chars(prefix);
-      int32_t written = chars(sql->substr(0, static_cast<size_t>(cmd->tail.data() - sql->data())));
+      int32_t sent = utf8_length(prefix);
+      int32_t written =
+          utf8_length(sql->substr(0, static_cast<size_t>(cmd->tail.data() - sql->data())));
       std::unique_ptr<prepared::Detail> fix;
       if (written != sent) fix = detail({.position_after = sent, .position_shift = written - sent});
       expect(Entry{.reply = Reply::kQuery, .renamed = it->second, .detail = std::move(fix)});
@@ -474,7 +445,7 @@ bool ClientSession::refuse_server_name(Reply reply, std::string_view name) {
 }
 
 void ClientSession::refuse(Reply reply, std::string_view sqlstate, std::string message) {
-  add(to_server_, [&](std::string& out) {
+  to_server_.write_own([&](std::string& out) {
     if (reply == Reply::kQuery) {
       protocol::write_query(out, kFailingStatement);
     } else {
@@ -488,54 +459,60 @@ void ClientSession::refuse(Reply reply, std::string_view sqlstate, std::string m
 
 bool ClientSession::ensure_prepared(const prepared::StatementPtr& s, bool simple) {
   if (server_->statements.touch(s->id)) return true;
-  auto& stats = pool_->stats().slot(worker_.index);
-  // Inside a simple Query exchange, Usher's own messages end with a Sync and
-  // every answer, errors included, is dropped; in the extended protocol the
-  // client's Sync ends them, and an error is the client's (its Bind fails).
-  Handling handling = simple ? Handling::kSwallowAll : Handling::kSwallow;
   make_room(s, simple);
-  pool::bump(stats.server_parse_count, 1);
+  prepare_on_server(s, simple);
+  return false;
+}
+
+// Inside a simple Query exchange, Usher's own messages end with a Sync and
+// every answer, errors included, is dropped; in the extended protocol the
+// client's Sync ends them, and an error is the client's (its Bind fails).
+void ClientSession::prepare_on_server(const prepared::StatementPtr& s, bool simple) {
+  pool::bump(pool_->stats().slot(worker_.index).server_parse_count, 1);
   Undo forget{.kind = Undo::Kind::kForgetOnServer, .stmt = s};
-  if (s->origin == prepared::Origin::kSql) {
-    add(to_server_, [&](std::string& out) {
+  if (s->origin == prepared::Origin::kSql) {  // its text is PREPARE's, not a query
+    to_server_.write_own([&](std::string& out) {
       protocol::write_query(out, "PREPARE " + s->server_name + s->query);
     });
     expect(Entry{.reply = Reply::kQuery,
                  .handling = Handling::kSwallowAll,
-                 .detail = detail({.server_undo = forget})});
-    return false;
+                 .detail = detail({.server_undo = std::move(forget)})});
+    return;
   }
-  add(to_server_, [&](std::string& out) {
+  to_server_.write_own([&](std::string& out) {
     protocol::write_parse(out, s->server_name, s->query, s->param_types);
     if (simple) protocol::write_sync(out);
   });
   expect(Entry{.reply = Reply::kParse,
-               .handling = handling,
+               .handling = simple ? Handling::kSwallowAll : Handling::kSwallow,
                .detail = detail({.server_undo = std::move(forget)})});
   if (simple) expect(Entry{.reply = Reply::kSync, .handling = Handling::kSwallowAll});
-  return false;
+}
+
+void ClientSession::close_on_server(const prepared::Statement& s, bool simple, Undo undo) {
+  to_server_.write_own([&](std::string& out) {
+    protocol::write_close(out, 'S', s.server_name);
+    if (simple) protocol::write_sync(out);
+  });
+  std::unique_ptr<prepared::Detail> d;
+  if (undo.kind != Undo::Kind::kNone) d = detail({.server_undo = std::move(undo)});
+  expect(Entry{.reply = Reply::kClose,
+               .handling = simple ? Handling::kSwallowAll : Handling::kSwallow,
+               .detail = std::move(d)});
+  if (simple) expect(Entry{.reply = Reply::kSync, .handling = Handling::kSwallowAll});
 }
 
 void ClientSession::make_room(const prepared::StatementPtr& s, bool simple) {
   auto victim = server_->statements.insert(s, max_prepared_);
   if (!victim) return;
   pool::bump(pool_->stats().slot(worker_.index).statement_evictions, 1);
-  add(to_server_, [&](std::string& out) {
-    protocol::write_close(out, 'S', (*victim)->server_name);
-    if (simple) protocol::write_sync(out);
-  });
-  Handling handling = simple ? Handling::kSwallowAll : Handling::kSwallow;
-  expect(Entry{
-      .reply = Reply::kClose,
-      .handling = handling,
-      .detail = detail({.server_undo = {.kind = Undo::Kind::kRestoreOnServer, .stmt = *victim}})});
-  if (simple) expect(Entry{.reply = Reply::kSync, .handling = Handling::kSwallowAll});
+  close_on_server(**victim, simple, {.kind = Undo::Kind::kRestoreOnServer, .stmt = *victim});
 }
 
 void ClientSession::ensure_unnamed() {
   if (unnamed_parse_.empty() || server_->unnamed_owner == client_id_) return;
   pool::bump(pool_->stats().slot(worker_.index).server_parse_count, 1);
-  add(to_server_, [&](std::string& out) { out.append(unnamed_parse_); });
+  to_server_.write_own([&](std::string& out) { out.append(unnamed_parse_); });
   server_->unnamed_owner = client_id_;
   expect(Entry{.reply = Reply::kParse, .handling = Handling::kSwallow});
 }
@@ -551,171 +528,6 @@ void ClientSession::fake(Reply reply, std::string bytes, Undo client_undo, bool 
             .handling = Handling::kFake,
             .ready_for_query = ready_for_query,
             .detail = detail({.bytes = std::move(bytes), .client_undo = std::move(client_undo)})});
-}
-
-void ClientSession::apply_undos() {
-  for (auto& u : undone_) {
-    switch (u.kind) {
-      case Undo::Kind::kNone:
-        break;
-      case Undo::Kind::kForgetClientName:
-        statements_.erase(u.name);
-        break;
-      case Undo::Kind::kRestoreClientName:
-        statements_[u.name] = std::move(u.stmt);
-        break;
-      case Undo::Kind::kForgetOnServer:
-        if (server_) server_->statements.erase(u.stmt->id);
-        break;
-      case Undo::Kind::kRestoreOnServer:
-        if (server_) server_->statements.restore(std::move(u.stmt));
-        break;
-      case Undo::Kind::kForgetUnnamed:
-        unnamed_parse_.clear();
-        if (server_ && server_->unnamed_owner == client_id_) server_->unnamed_owner = 0;
-        break;
-    }
-  }
-  undone_.clear();
-}
-
-// A shared statement whose table changed (ALTER TABLE ... ADD COLUMN under
-// SELECT *) fails with 0A000 "cached plan must not change result type" on
-// every server that prepared it, at Bind or at SQL EXECUTE. PostgreSQL
-// leaves that to the client; Usher prepares it again on that server and
-// runs the exchange once more, when that is invisible: the client has
-// received nothing for it, it is not in a transaction block (the failure
-// aborted nothing), and nothing was sent to the server after it. Without
-// this, a client that prepares the statement after the DDL would get an
-// error PostgreSQL itself never gives it: the failing plan is one another
-// client made.
-void ClientSession::arm_retry(bool tracker_was_empty) {
-  retry().stmt.reset();
-  if (!retry_candidate_ || !tracker_was_empty || tx_status_ != 'I') return;
-  const std::string& shape = retry().shape;
-  if (shape != "BES" && shape != "BDES" && shape != "Q") return;
-  if (tracker_.size() != shape.size()) return;  // Usher added messages of its own
-  constexpr size_t kMaxRetryBytes = 64 * 1024;  // large parameters are not worth a copy
-  retry().bytes.clear();
-  for (const auto& b : to_server_.buffers()) {
-    if (retry().bytes.size() + b.size() > kMaxRetryBytes) return;
-    retry().bytes.append(static_cast<const char*>(b.data()), b.size());
-  }
-  retry().stmt = std::move(retry_candidate_);
-}
-
-bool ClientSession::take_retry(std::span<const uint8_t> error) {
-  const prepared::Entry* head = tracker_.front();
-  Reply first = retry().shape == "Q" ? Reply::kQuery : Reply::kBind;
-  if (!retry().stmt || head == nullptr || head->reply != first || head->failed ||
-      tracker_.size() != retry().shape.size() || head->renamed != retry().stmt) {
-    return false;
-  }
-  auto fields = protocol::parse_error_fields(error.subspan(protocol::kHeaderSize));
-  if (!fields || fields->code != "0A000" ||
-      !fields->message.starts_with("cached plan must not change result type")) {
-    return false;
-  }
-  retry().now = true;
-  return true;
-}
-
-void ClientSession::push_retry() {
-  retry().now = false;
-  auto s = std::move(retry().stmt);
-  auto& stats = pool_->stats().slot(worker_.index);
-  pool::bump(stats.statement_retries, 1);
-  pool::bump(stats.server_parse_count, 1);
-  // Prepare it again the way it was made, then send the exchange again. In
-  // a simple Query exchange (SQL EXECUTE), Usher's messages are
-  // self-contained and every answer to them is dropped, as in
-  // ensure_prepared().
-  bool simple = retry().shape == "Q";
-  Undo forget{.kind = Undo::Kind::kForgetOnServer, .stmt = s};
-  if (s->origin == prepared::Origin::kSql) {
-    add(to_server_, [&](std::string& out) {
-      protocol::write_query(out, "DEALLOCATE " + s->server_name);
-      protocol::write_query(out, "PREPARE " + s->server_name + s->query);
-    });
-    expect(Entry{.reply = Reply::kQuery, .handling = Handling::kSwallowAll});
-    expect(Entry{.reply = Reply::kQuery,
-                 .handling = Handling::kSwallowAll,
-                 .detail = detail({.server_undo = std::move(forget)})});
-  } else {
-    Handling handling = simple ? Handling::kSwallowAll : Handling::kSwallow;
-    add(to_server_, [&](std::string& out) {
-      protocol::write_close(out, 'S', s->server_name);
-      protocol::write_parse(out, s->server_name, s->query, s->param_types);
-      if (simple) protocol::write_sync(out);
-    });
-    expect(Entry{.reply = Reply::kClose, .handling = handling});
-    expect(Entry{.reply = Reply::kParse,
-                 .handling = handling,
-                 .detail = detail({.server_undo = std::move(forget)})});
-    if (simple) expect(Entry{.reply = Reply::kSync, .handling = Handling::kSwallowAll});
-  }
-  add(to_server_, [&](std::string& out) { out.append(retry().bytes); });
-  for (char type : retry().shape) {
-    switch (type) {
-      case 'Q':
-        expect(Entry{.reply = Reply::kQuery, .renamed = s});
-        break;
-      case 'B':
-        expect(Entry{.reply = Reply::kBind, .renamed = s});
-        break;
-      case 'D':
-        expect(Reply::kDescribePortal);
-        break;
-      case 'E':
-        expect(Reply::kExecute);
-        break;
-      default:
-        expect(Reply::kSync);
-        break;
-    }
-  }
-}
-
-bool ClientSession::track_server_message(char type, std::span<const uint8_t> bytes, bool whole) {
-  using Verdict = prepared::ResponseTracker::Verdict;
-  if (type == 'E' && whole && take_retry(bytes)) {
-    tracker_.on_message(type, undone_);  // skips to the Sync
-    apply_undos();
-    tracker_.swallow_front();
-    return false;
-  }
-  if (tracker_.passes(type)) return true;
-  auto outcome = tracker_.on_message(type, undone_);
-  apply_undos();
-  if (outcome.discarded_all) {
-    server_->statements.clear();
-    statements_.clear();
-    unnamed_parse_.clear();
-  }
-  if (outcome.renamed && whole) {
-    if (auto fixed = restore_client_view(bytes, outcome)) {
-      outcome.verdict = Verdict::kReplace;
-      outcome.replacement = std::move(*fixed);
-    }
-  }
-  if (outcome.verdict == Verdict::kReplace) {
-    add(to_client_, [&](std::string& out) { out.append(outcome.replacement); });
-  }
-  return outcome.verdict == Verdict::kForward;
-}
-
-Result<bool> ClientSession::emit_due_fakes() {
-  while (auto* e = tracker_.due_fake()) {
-    add(to_client_, [&](std::string& out) { out.append(e->detail->bytes); });
-    bool rfq = e->ready_for_query;
-    tracker_.pop_fake();
-    if (rfq) {
-      add(to_client_, [&](std::string& out) { protocol::write_ready_for_query(out, tx_status_); });
-      auto release = ready_for_query(tx_status_);
-      if (!release || *release) return release;
-    }
-  }
-  return false;
 }
 
 }  // namespace usher::session
