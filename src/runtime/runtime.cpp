@@ -59,6 +59,7 @@ std::shared_ptr<const config::Config> Runtime::config() const {
 
 Status Runtime::listen() {
   auto c = config();
+  std::vector<std::string> names;
   auto add = [&](const net::Endpoint& ep, const std::string& name) -> Status {
     auto acc =
         std::make_unique<asio::basic_socket_acceptor<asio::generic::stream_protocol>>(control_);
@@ -68,10 +69,9 @@ Status Runtime::listen() {
       acc->set_option(asio::socket_base::reuse_address(true), ec);
     }
     if (!ec) acc->bind(ep, ec);
-    if (!ec) acc->listen(c->listen_backlog, ec);
     if (ec) return make_error("", "could not listen on " + name + ": " + ec.message());
-    spdlog::info("listening on {}", name);
     acceptors_.push_back(std::move(acc));
+    names.push_back(name);
     return ok_status();
   };
   for (const auto& addr : c->listen_addr) {
@@ -100,6 +100,15 @@ Status Runtime::listen() {
   }
   if (acceptors_.empty())
     return make_error("", "nothing to listen on: set listen_addr or unix_socket_dir");
+  // Listen only once every socket is bound (and the Unix one has its mode):
+  // whoever sees one address accept connections, a readiness probe or a
+  // supervisor, can rely on all of them.
+  for (size_t i = 0; i < acceptors_.size(); ++i) {
+    boost::system::error_code ec;
+    acceptors_[i]->listen(c->listen_backlog, ec);
+    if (ec) return make_error("", "could not listen on " + names[i] + ": " + ec.message());
+    spdlog::info("listening on {}", names[i]);
+  }
   return ok_status();
 }
 

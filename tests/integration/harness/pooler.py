@@ -217,6 +217,11 @@ class Pooler:
                     f"pooler exited with {self.proc.returncode} during start-up:\n"
                     + self.output_text()[-4000:]
                 )
+            # Usher listens on every address at once; PgBouncer may open the
+            # Unix socket a moment after TCP, so wait for both.
+            socket_dir = self.settings.get("unix_socket_dir")
+            if socket_dir and not os.path.exists(f"{socket_dir}/.s.PGSQL.{self.port}"):
+                return False
             return util.port_open(self.port)
 
         util.wait_until(ready, timeout, what=f"pooler listening on {self.port}")
