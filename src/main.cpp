@@ -4,9 +4,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,11 +11,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <string>
 
 #include "config/config.h"
+#include "runtime/logging.h"
 #include "runtime/runtime.h"
 #include "version.h"
 
@@ -90,39 +87,6 @@ int parse_args(int argc, char** argv, Options& o) {
   return -1;
 }
 
-// The time zone's abbreviation, as PgBouncer writes it ("UTC", "CET"):
-// spdlog has no flag of its own for it.
-class ZoneFlag : public spdlog::custom_flag_formatter {
- public:
-  void format(const spdlog::details::log_msg&, const std::tm& tm,
-              spdlog::memory_buf_t& dest) override {
-    char zone[16];
-    size_t n = std::strftime(zone, sizeof zone, "%Z", &tm);
-    dest.append(zone, zone + n);
-  }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<ZoneFlag>();
-  }
-};
-
-void setup_logging(const Options& o, const usher::config::Config& c) {
-  std::vector<spdlog::sink_ptr> sinks;
-  if (!o.quiet && !o.daemon) sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  if (!c.logfile.empty()) {
-    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(c.logfile));
-  }
-  auto logger = std::make_shared<spdlog::logger>("usher", sinks.begin(), sinks.end());
-  auto formatter = std::make_unique<spdlog::pattern_formatter>();
-  formatter->add_flag<ZoneFlag>('Z').set_pattern("%Y-%m-%d %H:%M:%S.%e %Z [%P] %^%l%$ %v");
-  logger->set_formatter(std::move(formatter));
-  int verbose = std::max(o.verbose, c.verbose);
-  logger->set_level(verbose >= 2   ? spdlog::level::trace
-                    : verbose == 1 ? spdlog::level::debug
-                                   : spdlog::level::info);
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(logger);
-}
-
 bool write_pidfile(const std::string& path) {
   if (path.empty()) return true;
   std::ifstream existing(path);
@@ -179,7 +143,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usher: in daemon mode, logfile or syslog must be set\n");
     return 1;
   }
-  setup_logging(opts, loaded->config);
+  usher::runtime::setup_logging(!opts.quiet && !opts.daemon, opts.verbose, loaded->config);
   for (const auto& w : loaded->warnings)
     spdlog::warn("{}", w);
 

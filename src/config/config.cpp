@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <strings.h>
+
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -157,10 +159,42 @@ class Builder {
     if (c.stats_period.count() <= 0) {
       return config_error(at("stats_period") + "stats_period must be greater than 0");
     }
-    if (c.client_tls_sslmode != "disable" &&
-        (c.client_tls_key_file.empty() || c.client_tls_cert_file.empty())) {
-      return config_error(at("client_tls_sslmode") + "client_tls_sslmode " + c.client_tls_sslmode +
-                          " needs client_tls_key_file and client_tls_cert_file");
+    // Not built yet, and refused rather than ignored: a pooler that served
+    // in clear text what the operator asked to encrypt, or turned away
+    // every user that auth_query was meant to find, would fail silently.
+    for (const auto& [key, mode] : {std::pair{"client_tls_sslmode", &c.client_tls_sslmode},
+                                    std::pair{"server_tls_sslmode", &c.server_tls_sslmode}}) {
+      if (*mode != "disable") {
+        return config_error(at(key) + key + " " + *mode +
+                            ": TLS is not supported by Usher yet; set it to disable");
+      }
+    }
+    if (!c.auth_user.empty()) {
+      return config_error(at("auth_user") +
+                          "auth_user: auth_query is not supported by Usher yet; list the users "
+                          "in auth_file instead");
+    }
+    std::vector<const DatabaseConfig*> dbs;
+    for (const auto& [name, db] : c.databases)
+      dbs.push_back(&db);
+    if (c.fallback_database) dbs.push_back(&*c.fallback_database);
+    for (const DatabaseConfig* db : dbs) {
+      if (db->auth_user) {
+        return config_error(db->where.str() + ": database " + in_quotes(db->name) +
+                            ": auth_user: auth_query is not supported by Usher yet; list the "
+                            "users in auth_file instead");
+      }
+    }
+    for (const auto& name : c.track_extra_parameters) {
+      if (strcasecmp(name.c_str(), "IntervalStyle") != 0) {
+        result_.warnings.push_back(
+            at("track_extra_parameters") +
+            "track_extra_parameters: Usher tracks IntervalStyle "
+            "only; " +
+            name +
+            " is not tracked, and a client that sends it at login is refused unless "
+            "ignore_startup_parameters lists it");
+      }
     }
     if (c.auth_type == AuthType::kAny) {
       for (const auto& [name, db] : c.databases) {
@@ -208,6 +242,15 @@ Result<LoadResult> load_config(const std::string& path) {
   auto doc = read_ini_file(path);
   if (!doc.ok()) return doc.take_error();
   return build_config(*doc, path);
+}
+
+net::TcpOptions tcp_options(const Config& c) {
+  return {.keepalive = c.tcp_keepalive,
+          .keepcnt = c.tcp_keepcnt,
+          .keepidle = c.tcp_keepidle,
+          .keepintvl = c.tcp_keepintvl,
+          .user_timeout_ms = c.tcp_user_timeout,
+          .socket_buffer = c.tcp_socket_buffer};
 }
 
 std::optional<DatabaseConfig> find_database(const Config& config, std::string_view name) {

@@ -24,6 +24,7 @@
 #include "config/connstr.h"
 #include "config/ini.h"
 #include "config/values.h"
+#include "net/tcp_options.h"
 
 namespace usher::config {
 
@@ -190,6 +191,9 @@ Result<LoadResult> build_config(const IniDocument& doc, const std::string& path)
 // else the "*" fallback with dbname defaulting to `name`, else nullopt.
 // dbname is always set in the result.
 std::optional<DatabaseConfig> find_database(const Config& config, std::string_view name);
+
+// The tcp_* settings, for client and server sockets alike (as PgBouncer).
+net::TcpOptions tcp_options(const Config& config);
 
 // SHOW CONFIG: every [pgbouncer] key in alphabetical order.
 struct ConfigRow {

@@ -8,6 +8,8 @@ namespace {
 
 constexpr bool kRestart = false;  // changeable = false
 constexpr std::string_view kSslModes = "disable,allow,prefer,require,verify-ca,verify-full";
+constexpr std::string_view kSyslogFacilities =
+    "auth,authpriv,daemon,user,local0,local1,local2,local3,local4,local5,local6,local7";
 
 std::vector<SettingSpec> make_specs() {
   // clang-format off
@@ -96,7 +98,7 @@ std::vector<SettingSpec> make_specs() {
       {.name = "stats_users", .field = &Config::stats_users},
       {.name = "suspend_timeout", .field = &Config::suspend_timeout},
       {.name = "syslog", .field = &Config::syslog},
-      {.name = "syslog_facility", .field = &Config::syslog_facility},
+      {.name = "syslog_facility", .field = &Config::syslog_facility, .allowed = kSyslogFacilities},
       {.name = "syslog_ident", .field = &Config::syslog_ident},
       {.name = "tcp_defer_accept", .field = &Config::tcp_defer_accept},
       {.name = "tcp_keepalive", .field = &Config::tcp_keepalive},

@@ -3,7 +3,11 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <chrono>
+#include <memory>
 #include <string>
+
+#include "net/tcp_options.h"
 
 namespace usher::net {
 
@@ -12,12 +16,36 @@ using Protocol = asio::generic::stream_protocol;
 using Socket = Protocol::socket;
 using Endpoint = Protocol::endpoint;
 
-// TCP_NODELAY and keepalive for TCP sockets; a no-op for Unix sockets.
-void tune_socket(Socket& socket, bool keepalive);
+// TCP_NODELAY plus `options` for a TCP socket; a no-op for a Unix socket.
+void tune_socket(Socket& socket, const TcpOptions& options);
+
+// Closes `socket` when `limit` passes (0: never), which fails whatever
+// operation is pending on it. Destroying the deadline disarms it, even when
+// the timer's handler is already queued: the handler never touches a socket
+// that is gone.
+class SocketDeadline {
+ public:
+  SocketDeadline(Socket& socket, std::chrono::milliseconds limit);
+  ~SocketDeadline();
+  SocketDeadline(const SocketDeadline&) = delete;
+  SocketDeadline& operator=(const SocketDeadline&) = delete;
+  bool expired() const { return state_->expired; }
+
+ private:
+  struct State {
+    Socket* socket;
+    bool expired = false;
+  };
+  std::shared_ptr<State> state_;
+  asio::steady_timer timer_;
+};
 
 // The peer address as "ip:port" or "unix".
 std::string peer_name(const Socket& socket);
 int peer_port(const Socket& socket);
+// The peer as PgBouncer's application_name_add_host writes it: "ip:port",
+// "[ipv6]:port", or "unix(pid@hostname):listen_port".
+std::string peer_details(const Socket& socket, int listen_port);
 
 // A Unix socket path for PostgreSQL's convention: <dir>/.s.PGSQL.<port>.
 std::string unix_socket_path(const std::string& dir, int port);

@@ -63,10 +63,7 @@ bool Pool::try_grant_locked(int worker, Grant& grant) {
   if (paused_ || !waiters_.empty()) return false;  // never jump the queue
   auto take_idle = [&](int w) {
     grant.kind = GrantKind::kServer;
-    grant.server = std::move(idle_[w].back());
-    idle_[w].pop_back();
-    --idle_count_;
-    ++active_;
+    grant.server = pop_idle_locked(idle_[w]);
   };
   if (!idle_[worker].empty()) {
     take_idle(worker);
@@ -108,6 +105,8 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
       co_return login_retry_error();
     }
     target = target_;
+    // Several hosts: each new connection goes to the next one.
+    if (target.hosts.size() > 1) target.host = target.hosts[next_host_++ % target.hosts.size()];
     timeout = settings_.server_connect_timeout;
   }
   auto result = co_await connect_server(target, timeout, next_server_id.fetch_add(1));
@@ -178,11 +177,23 @@ ServerPtr Pool::try_take_idle(int worker) {
   if (waiters_.has_waiters_hint()) return nullptr;
   std::lock_guard lock(mu_);
   auto& list = idle_[worker];
-  if (closed_ || paused_ || !waiters_.empty() || list.empty() || check_due(*list.back())) {
+  if (closed_ || paused_ || !waiters_.empty() || list.empty() ||
+      check_due(**next_idle_locked(list))) {
     return nullptr;
   }
-  ServerPtr server = std::move(list.back());
-  list.pop_back();
+  return pop_idle_locked(list);
+}
+
+std::vector<ServerPtr>::iterator Pool::next_idle_locked(std::vector<ServerPtr>& list) {
+  // LIFO keeps the fewest servers warm and lets the rest reach
+  // server_idle_timeout; round robin spreads clients over every server.
+  return settings_.server_round_robin ? list.begin() : list.end() - 1;
+}
+
+ServerPtr Pool::pop_idle_locked(std::vector<ServerPtr>& list) {
+  auto it = next_idle_locked(list);
+  ServerPtr server = std::move(*it);
+  list.erase(it);
   --idle_count_;
   ++active_;
   return server;
@@ -353,9 +364,9 @@ int Pool::maintain(Clock::time_point now) {
 
 void Pool::update_settings(const PoolSettings& settings, const ServerTarget& target) {
   std::unique_lock lock(mu_);
-  bool target_changed = target.host != target_.host || target.port != target_.port ||
-                        target.dbname != target_.dbname || target.user != target_.user ||
-                        target.password != target_.password;
+  bool target_changed = target.host != target_.host || target.hosts != target_.hosts ||
+                        target.port != target_.port || target.dbname != target_.dbname ||
+                        target.user != target_.user || target.password != target_.password;
   settings_ = settings;
   reset_query_always_.store(settings.server_reset_query_always, std::memory_order_relaxed);
   server_check_delay_.store(settings.server_check_delay, std::memory_order_relaxed);

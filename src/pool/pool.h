@@ -41,6 +41,7 @@ struct PoolSettings {
   std::string server_check_query = "select 1";
   std::string server_reset_query = "DISCARD ALL";
   bool server_reset_query_always = false;
+  bool server_round_robin = false;
 };
 
 // A connection count shared by every pool of one database or one user
@@ -153,6 +154,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // server_check_query. check_due() is false for a server released moments
   // ago (most hand-offs), which needs neither: no lock, no coroutine.
   bool check_due(const ServerConnection& server) const;
+  // The idle server to hand out next from one worker's list (never empty),
+  // and taking it.
+  std::vector<ServerPtr>::iterator next_idle_locked(std::vector<ServerPtr>& list);
+  ServerPtr pop_idle_locked(std::vector<ServerPtr>& list);
   asio::awaitable<bool> check(ServerConnection& server);
 
   const std::string database_;
@@ -164,7 +169,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   mutable std::mutex mu_;
   ServerTarget target_;
   PoolSettings settings_;
-  std::vector<std::vector<ServerPtr>> idle_;  // per worker, most recently used at the back
+  std::vector<std::vector<ServerPtr>> idle_;  // per worker, most recently released at the back
   WaitQueue waiters_;
   int idle_count_ = 0;
   int active_ = 0;
@@ -177,6 +182,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   bool paused_ = false;
   Error closed_reason_;
   Clock::time_point login_failed_at_{};
+  size_t next_host_ = 0;  // round robin over target_.hosts
   Error login_error_;
   std::vector<std::pair<std::string, std::string>> welcome_;
   uint64_t generation_ = 0;  // bumped by reconnect_all

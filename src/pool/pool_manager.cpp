@@ -32,6 +32,7 @@ PoolSettings PoolManager::settings_for(const config::Config& c, const config::Da
   s.server_check_query = c.server_check_query;
   s.server_reset_query = c.server_reset_query;
   s.server_reset_query_always = c.server_reset_query_always;
+  s.server_round_robin = c.server_round_robin;
   return s;
 }
 
@@ -39,6 +40,7 @@ ServerTarget PoolManager::target_for(const config::Config& c, const config::Data
                                      const std::string& client_user) {
   ServerTarget t;
   t.host = db.host;
+  t.hosts = db.hosts;
   t.port = db.port;
   t.dbname = db.dbname.value_or(db.name);
   t.user = db.user.value_or(client_user);
@@ -54,6 +56,7 @@ ServerTarget PoolManager::target_for(const config::Config& c, const config::Data
   if (db.datestyle) t.startup_params.emplace_back("datestyle", *db.datestyle);
   if (db.timezone) t.startup_params.emplace_back("timezone", *db.timezone);
   if (db.connect_query) t.connect_query = *db.connect_query;
+  t.tcp = config::tcp_options(c);
   return t;
 }
 
@@ -103,6 +106,23 @@ void PoolManager::apply(const config::Config& c) {
     }
     limit(user_limits_, key.second, max_user);
   }
+}
+
+std::shared_ptr<SharedLimit> PoolManager::db_clients(const config::Config& c,
+                                                     const config::DatabaseConfig& db) {
+  std::lock_guard lock(mu_);
+  return limit(db_client_limits_, db.name,
+               db.max_db_client_connections.value_or(c.max_db_client_connections));
+}
+
+std::shared_ptr<SharedLimit> PoolManager::user_clients(const config::Config& c,
+                                                       const std::string& user) {
+  int max = c.max_user_client_connections;
+  if (auto it = c.users.find(user); it != c.users.end() && it->second.max_user_client_connections) {
+    max = *it->second.max_user_client_connections;
+  }
+  std::lock_guard lock(mu_);
+  return limit(user_client_limits_, user, max);
 }
 
 std::vector<std::shared_ptr<Pool>> PoolManager::all() const {

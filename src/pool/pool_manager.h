@@ -1,5 +1,5 @@
 // All pools, keyed by (database, user) as clients name them, plus the shared
-// per-database and per-user connection limits. Pools are created on first
+// per-database and per-user limits on server and client connections. Pools are created on first
 // use from the current configuration and updated in place on reload.
 #pragma once
 
@@ -26,6 +26,13 @@ class PoolManager {
   std::vector<std::shared_ptr<Pool>> all() const;
 
   // What a pool for this database and user is configured with.
+  // Client connection counts per database and per login user, across pools
+  // and workers, with the limit the configuration sets now
+  // (max_db_client_connections, max_user_client_connections).
+  std::shared_ptr<SharedLimit> db_clients(const config::Config& config,
+                                          const config::DatabaseConfig& db);
+  std::shared_ptr<SharedLimit> user_clients(const config::Config& config, const std::string& user);
+
   static PoolSettings settings_for(const config::Config& config, const config::DatabaseConfig& db,
                                    const std::string& user);
   static ServerTarget target_for(const config::Config& config, const config::DatabaseConfig& db,
@@ -40,6 +47,8 @@ class PoolManager {
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
   std::map<std::string, std::shared_ptr<SharedLimit>> db_limits_;
   std::map<std::string, std::shared_ptr<SharedLimit>> user_limits_;
+  std::map<std::string, std::shared_ptr<SharedLimit>> db_client_limits_;
+  std::map<std::string, std::shared_ptr<SharedLimit>> user_client_limits_;
 };
 
 }  // namespace usher::pool

@@ -41,6 +41,50 @@ struct StatsAverages {
   uint64_t client_parse_count = 0, server_parse_count = 0, bind_count = 0;
 };
 
+inline StatsTotals& operator+=(StatsTotals& a, const StatsTotals& b) {
+  a.xact_count += b.xact_count;
+  a.query_count += b.query_count;
+  a.bytes_received += b.bytes_received;
+  a.bytes_sent += b.bytes_sent;
+  a.xact_time_us += b.xact_time_us;
+  a.query_time_us += b.query_time_us;
+  a.wait_time_us += b.wait_time_us;
+  a.server_assignments += b.server_assignments;
+  a.client_parse_count += b.client_parse_count;
+  a.server_parse_count += b.server_parse_count;
+  a.bind_count += b.bind_count;
+  a.statement_evictions += b.statement_evictions;
+  a.statement_retries += b.statement_retries;
+  return a;
+}
+
+// The averages over a period of `seconds` that went from `start` to `now`.
+// A counter that went down (a pool removed by a reload, in a sum over
+// pools) counts as no traffic.
+inline StatsAverages average(const StatsTotals& now, const StatsTotals& start, double seconds) {
+  auto delta = [](uint64_t cur, uint64_t prev) { return cur > prev ? cur - prev : 0; };
+  auto rate = [&](uint64_t cur, uint64_t prev) {
+    return static_cast<uint64_t>(static_cast<double>(delta(cur, prev)) / seconds);
+  };
+  auto per = [](uint64_t total, uint64_t count) { return count == 0 ? 0 : total / count; };
+  StatsAverages a;
+  a.xact_count = rate(now.xact_count, start.xact_count);
+  a.query_count = rate(now.query_count, start.query_count);
+  a.bytes_received = rate(now.bytes_received, start.bytes_received);
+  a.bytes_sent = rate(now.bytes_sent, start.bytes_sent);
+  a.server_assignments = rate(now.server_assignments, start.server_assignments);
+  a.client_parse_count = rate(now.client_parse_count, start.client_parse_count);
+  a.server_parse_count = rate(now.server_parse_count, start.server_parse_count);
+  a.bind_count = rate(now.bind_count, start.bind_count);
+  a.xact_time_us =
+      per(delta(now.xact_time_us, start.xact_time_us), delta(now.xact_count, start.xact_count));
+  a.query_time_us =
+      per(delta(now.query_time_us, start.query_time_us), delta(now.query_count, start.query_count));
+  a.wait_time_us = per(delta(now.wait_time_us, start.wait_time_us),
+                       delta(now.server_assignments, start.server_assignments));
+  return a;
+}
+
 class PoolStats {
  public:
   explicit PoolStats(int workers) : slots_(new StatsSlot[workers]), workers_(workers) {}
@@ -69,27 +113,8 @@ class PoolStats {
   // Closes a stats period of `seconds`; called by the janitor only.
   void roll(double seconds) {
     StatsTotals now = totals();
-    StatsAverages a;
-    auto rate = [&](uint64_t cur, uint64_t prev) {
-      return static_cast<uint64_t>(static_cast<double>(cur - prev) / seconds);
-    };
-    auto per = [](uint64_t total, uint64_t count) { return count == 0 ? 0 : total / count; };
-    a.xact_count = rate(now.xact_count, period_start_.xact_count);
-    a.query_count = rate(now.query_count, period_start_.query_count);
-    a.bytes_received = rate(now.bytes_received, period_start_.bytes_received);
-    a.bytes_sent = rate(now.bytes_sent, period_start_.bytes_sent);
-    a.server_assignments = rate(now.server_assignments, period_start_.server_assignments);
-    a.client_parse_count = rate(now.client_parse_count, period_start_.client_parse_count);
-    a.server_parse_count = rate(now.server_parse_count, period_start_.server_parse_count);
-    a.bind_count = rate(now.bind_count, period_start_.bind_count);
-    a.xact_time_us = per(now.xact_time_us - period_start_.xact_time_us,
-                         now.xact_count - period_start_.xact_count);
-    a.query_time_us = per(now.query_time_us - period_start_.query_time_us,
-                          now.query_count - period_start_.query_count);
-    a.wait_time_us = per(now.wait_time_us - period_start_.wait_time_us,
-                         now.server_assignments - period_start_.server_assignments);
     std::lock_guard lock(mu_);
-    averages_ = a;
+    averages_ = average(now, period_start_, seconds);
     period_start_ = now;
   }
   StatsAverages averages() const {

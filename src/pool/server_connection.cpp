@@ -216,28 +216,19 @@ asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
   if (!endpoint) co_return endpoint.take_error();
   auto conn = std::make_unique<ServerConnection>(net::Socket(ex), id);
   conn->endpoint = std::make_shared<const net::Endpoint>(*endpoint);
-  // The deadline covers connect and login: on expiry the socket is closed,
-  // which fails whichever operation is pending.
-  asio::steady_timer deadline(ex, timeout);
-  bool timed_out = false;
-  deadline.async_wait([&timed_out, sock = &conn->socket()](boost::system::error_code ec) {
-    if (ec) return;
-    timed_out = true;
-    boost::system::error_code ignored;
-    sock->close(ignored);
-  });
+  // The deadline covers connect and login.
+  net::SocketDeadline deadline(conn->socket(), timeout);
   auto [ec] = co_await conn->socket().async_connect(*endpoint, as_tuple(use_awaitable));
   if (ec) {
-    deadline.cancel();
-    co_return server_error(timed_out ? "server connect timed out (server_connect_timeout)"
-                                     : "could not connect to server: " + ec.message());
+    co_return server_error(deadline.expired() ? "server connect timed out (server_connect_timeout)"
+                                              : "could not connect to server: " + ec.message());
   }
-  net::tune_socket(conn->socket(), true);
+  net::tune_socket(conn->socket(), target.tcp);
   auto st = co_await login(*conn, target);
   if (st && !target.connect_query.empty()) st = co_await conn->run_query(target.connect_query);
-  deadline.cancel();
   if (!st) {
-    if (timed_out) co_return server_error("server login timed out (server_connect_timeout)");
+    if (deadline.expired())
+      co_return server_error("server login timed out (server_connect_timeout)");
     co_return st.take_error();
   }
   conn->remote_addr = net::peer_name(conn->socket());

@@ -28,7 +28,8 @@ class Pool;
 
 // Everything needed to open and log into a server connection.
 struct ServerTarget {
-  std::string host;  // IP, name, or Unix socket directory
+  std::string host;                // IP, name, or Unix socket directory
+  std::vector<std::string> hosts;  // host= gave a list: used round robin
   int port = 5432;
   std::string dbname;
   std::string user;
@@ -40,6 +41,7 @@ struct ServerTarget {
   std::array<uint8_t, 32> scram_server_key{};
   std::vector<std::pair<std::string, std::string>> startup_params;
   std::string connect_query;
+  net::TcpOptions tcp;
 };
 
 class ServerConnection {

@@ -1,12 +1,16 @@
 #include "runtime/runtime.h"
 
+#include <grp.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 
 #include "config/settings.h"
+#include "runtime/logging.h"
 #include "session/client_session.h"
 
 namespace usher::runtime {
@@ -67,6 +71,13 @@ Status Runtime::listen() {
     acc->open(ep.protocol(), ec);
     if (!ec && ep.protocol().family() != AF_UNIX) {
       acc->set_option(asio::socket_base::reuse_address(true), ec);
+      // so_reuseport: several processes share the port and the kernel
+      // spreads connections between them.
+      int one = 1;
+      if (!ec && c->so_reuseport &&
+          ::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        ec.assign(errno, boost::system::system_category());
+      }
     }
     if (!ec) acc->bind(ep, ec);
     if (ec) return make_error("", "could not listen on " + name + ": " + ec.message());
@@ -97,6 +108,14 @@ Status Runtime::listen() {
                     "unix:" + unix_socket_path_);
     if (!st) return st;
     ::chmod(unix_socket_path_.c_str(), static_cast<mode_t>(c->unix_socket_mode));
+    if (!c->unix_socket_group.empty()) {
+      const group* g = ::getgrnam(c->unix_socket_group.c_str());
+      if (!g) return make_error("", "unix_socket_group: no group " + c->unix_socket_group);
+      if (::chown(unix_socket_path_.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+        return make_error("", "could not give " + unix_socket_path_ + " to group " +
+                                  c->unix_socket_group + ": " + std::strerror(errno));
+      }
+    }
   }
   if (acceptors_.empty())
     return make_error("", "nothing to listen on: set listen_addr or unix_socket_dir");
@@ -212,7 +231,12 @@ void Runtime::on_signal(int sig) {
 
 Status Runtime::reload() {
   auto current = config();
-  auto loaded = config::load_config(current->config_path);
+  // conffile names the file for the next reload (SET conffile = ...).
+  auto loaded =
+      config::load_config(current->conffile.empty() ? current->config_path : current->conffile);
+  // Reopen the logfile even when the new file is broken: logrotate sends
+  // SIGHUP whatever the configuration's state.
+  reopen_logging(loaded ? loaded->config : *current);
   if (!loaded) return loaded.take_error();
   for (const auto& w : loaded->warnings)
     spdlog::warn("{}", w);
@@ -327,8 +351,20 @@ void Runtime::janitor_tick() {
   // SHOW STATS averages cover the last full stats_period.
   if (c->stats_period.count() > 0 && now - last_stats_roll_ >= c->stats_period) {
     double seconds = std::chrono::duration<double>(now - last_stats_roll_).count();
-    for (auto& pool : pools_.all())
+    pool::StatsTotals all;
+    for (auto& pool : pools_.all()) {
       pool->stats().roll(seconds);
+      all += pool->stats().totals();
+    }
+    if (c->log_stats) {
+      auto a = pool::average(all, stats_logged_, seconds);
+      spdlog::info(
+          "stats: {} xacts/s, {} queries/s, {} client parses/s, {} server parses/s, {} binds/s, "
+          "in {} B/s, out {} B/s, xact {} us, query {} us, wait {} us",
+          a.xact_count, a.query_count, a.client_parse_count, a.server_parse_count, a.bind_count,
+          a.bytes_received, a.bytes_sent, a.xact_time_us, a.query_time_us, a.wait_time_us);
+    }
+    stats_logged_ = all;
     last_stats_roll_ = now;
   }
   // Sessions: client-side timeouts, checked on each session's own worker,

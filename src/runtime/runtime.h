@@ -88,6 +88,7 @@ class Runtime {
   std::string unix_socket_path_;
   unsigned ticks_ = 0;
   Clock::time_point last_stats_roll_ = Clock::now();
+  pool::StatsTotals stats_logged_;  // all pools' totals at the last roll, for log_stats
   bool exiting_ = false;
 };
 

@@ -55,6 +55,8 @@ ClientSession::~ClientSession() {
   worker_.clients.fetch_sub(1);
   if (cancel_pid_ != 0) rt_.cancels().remove(cancel_pid_);
   if (counted_in_pool_) pool_->clients.fetch_sub(1);
+  if (db_clients_) db_clients_->give_back();
+  if (user_clients_) user_clients_->give_back();
 }
 
 void ClientSession::start(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket) {
@@ -93,7 +95,7 @@ asio::awaitable<Status> ClientSession::send(std::string_view bytes) {
 
 asio::awaitable<void> ClientSession::run() {
   auto self = shared_from_this();
-  net::tune_socket(socket_, config_->tcp_keepalive);
+  net::tune_socket(socket_, config::tcp_options(*config_));
   // A coroutine of its own, so its locals are freed once the client is in.
   auto login = co_await log_in();
   if (!login) {
@@ -199,9 +201,17 @@ void ClientSession::check_timeouts(Clock::time_point now, const config::Config& 
   auto over = [&](Clock::time_point since, std::chrono::milliseconds limit) {
     return limit.count() > 0 && since != Clock::time_point{} && now - since >= limit;
   };
+  // A [users] entry overrides the global value for that user's clients.
+  const config::UserConfig* user = nullptr;
+  if (!c.users.empty()) {
+    if (auto it = c.users.find(user_); it != c.users.end()) user = &it->second;
+  }
+  auto limit = [&](std::optional<config::Duration> config::UserSettings::*own,
+                   config::Duration global) { return user && user->*own ? *(user->*own) : global; };
   switch (phase_) {
     case Phase::kIdle:
-      if (over(last_activity_, c.client_idle_timeout)) {
+      if (over(last_activity_,
+               limit(&config::UserSettings::client_idle_timeout, c.client_idle_timeout))) {
         kill(make_error("57P05", "client_idle_timeout"));
       } else if (!parked_ && client_reading_ && in_.empty() && now - last_activity_ >= kParkAfter) {
         // Swap the pending read for a buffer-free readiness wait (see
@@ -212,12 +222,16 @@ void ClientSession::check_timeouts(Clock::time_point now, const config::Config& 
       }
       break;
     case Phase::kActive:
-      if (outstanding_ > 0 && over(query_start_, c.query_timeout)) {
+      if (outstanding_ > 0 &&
+          over(query_start_, limit(&config::UserSettings::query_timeout, c.query_timeout))) {
         kill(make_error("57014", "query timeout"));
       } else if (outstanding_ == 0 && tx_status_ != 'I' &&
-                 over(last_activity_, c.idle_transaction_timeout)) {
+                 over(last_activity_, limit(&config::UserSettings::idle_transaction_timeout,
+                                            c.idle_transaction_timeout))) {
         kill(make_error("25P03", "idle transaction timeout"));
-      } else if (tx_status_ != 'I' && over(xact_start_, c.transaction_timeout)) {
+      } else if (tx_status_ != 'I' &&
+                 over(xact_start_,
+                      limit(&config::UserSettings::transaction_timeout, c.transaction_timeout))) {
         kill(make_error("25P04", "transaction timeout"));
       }
       break;

@@ -225,6 +225,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint32_t max_packet_ = 0;
   bool admin_ = false;
   bool counted_in_pool_ = false;
+  // Slots taken in the per-database and per-user client counts.
+  std::shared_ptr<pool::SharedLimit> db_clients_;
+  std::shared_ptr<pool::SharedLimit> user_clients_;
   std::shared_ptr<CancelTarget> cancel_target_;
   uint32_t cancel_pid_ = 0;
   // SCRAM keys recovered from the client's proof, for pass-through to the

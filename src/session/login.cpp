@@ -14,6 +14,18 @@ asio::awaitable<Status> ClientSession::join_pool() {
   if (rt_.disabled(database_)) {
     co_return make_error("08P01", "database \"" + database_ + "\" is disabled");
   }
+  // Counted before the pool is joined, as PgBouncer counts them; the admin
+  // console never gets here, so an operator can always get in.
+  auto db_clients = rt_.pools().db_clients(*config_, *db_config);
+  if (!db_clients->try_take()) {
+    co_return make_error("53300", "client connections exceeded (max_db_client_connections)");
+  }
+  db_clients_ = std::move(db_clients);
+  auto user_clients = rt_.pools().user_clients(*config_, user_);
+  if (!user_clients->try_take()) {
+    co_return make_error("53300", "client connections exceeded (max_user_client_connections)");
+  }
+  user_clients_ = std::move(user_clients);
   pool_ = rt_.pools().get(*config_, *db_config, user_);
   if (rt_.paused(database_)) pool_->set_paused(true);  // a pool created while paused
   pool_->clients.fetch_add(1);

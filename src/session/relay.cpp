@@ -185,6 +185,10 @@ Status ClientSession::scan_client() {
         }
         switch (piece.header.type) {
           case 'Q':
+            // disable_pqexec: several statements in one simple Query are a
+            // classic SQL injection vector; PgBouncer disconnects alike.
+            if (config_->disable_pqexec) return make_error("08P01", "PQexec disallowed");
+            [[fallthrough]];
           case 'F':
             ++outstanding_;
             break;

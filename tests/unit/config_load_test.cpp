@@ -113,7 +113,7 @@ TEST_F(ConfigLoad, EachValueType) {
       "admin_users = admin, postgres\n"
       "ignore_startup_parameters = extra_float_digits,options\n"
       "server_reset_query = DEALLOCATE ALL\n"
-      "client_tls_sslmode = Require\n"
+      "client_tls_sslmode = Disable\n"
       "client_tls_key_file = /k.pem\n"
       "client_tls_cert_file = /c.pem\n"
       "max_prepared_statements = 0\n"
@@ -136,7 +136,7 @@ TEST_F(ConfigLoad, EachValueType) {
   EXPECT_EQ(c.ignore_startup_parameters,
             (std::vector<std::string>{"extra_float_digits", "options"}));
   EXPECT_EQ(c.server_reset_query, "DEALLOCATE ALL");
-  EXPECT_EQ(c.client_tls_sslmode, "require");
+  EXPECT_EQ(c.client_tls_sslmode, "disable");
   EXPECT_EQ(c.max_prepared_statements, 0);
   EXPECT_EQ(c.workers, 4);
   EXPECT_EQ(c.job_name, "usher1");
@@ -230,11 +230,50 @@ TEST_F(ConfigLoad, NoListenerAtAllIsAnError) {
                 "connect");
 }
 
-TEST_F(ConfigLoad, ClientTlsNeedsKeyAndCert) {
+TEST_F(ConfigLoad, TlsIsRefusedUntilSupported) {
   EXPECT_EQ(load_error("[pgbouncer]\nclient_tls_sslmode = require\n"),
             path_ +
-                ":2: client_tls_sslmode require needs client_tls_key_file and "
-                "client_tls_cert_file");
+                ":2: client_tls_sslmode require: TLS is not supported by Usher yet; set it "
+                "to disable");
+  EXPECT_EQ(load_error("[pgbouncer]\nlisten_port = 1\nserver_tls_sslmode = prefer\n"),
+            path_ +
+                ":3: server_tls_sslmode prefer: TLS is not supported by Usher yet; set it "
+                "to disable");
+}
+
+TEST_F(ConfigLoad, AuthUserIsRefusedUntilSupported) {
+  EXPECT_EQ(load_error("[pgbouncer]\nauth_user = pgbouncer\n"),
+            path_ +
+                ":2: auth_user: auth_query is not supported by Usher yet; list the users in "
+                "auth_file instead");
+  EXPECT_EQ(load_error("[databases]\nx = host=h auth_user=pgbouncer\n[pgbouncer]\n"),
+            path_ +
+                ":2: database \"x\": auth_user: auth_query is not supported by Usher yet; "
+                "list the users in auth_file instead");
+  EXPECT_EQ(load_error("[databases]\n* = host=h auth_user=pgbouncer\n[pgbouncer]\n"),
+            path_ +
+                ":2: database \"*\": auth_user: auth_query is not supported by Usher yet; "
+                "list the users in auth_file instead");
+}
+
+TEST_F(ConfigLoad, TrackExtraParametersBeyondIntervalStyleWarn) {
+  EXPECT_TRUE(load_ok("[pgbouncer]\ntrack_extra_parameters = intervalstyle\n").warnings.empty());
+  const LoadResult r =
+      load_ok("[pgbouncer]\ntrack_extra_parameters = IntervalStyle, search_path\n");
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0], path_ +
+                               ":2: track_extra_parameters: Usher tracks IntervalStyle only; "
+                               "search_path is not tracked, and a client that sends it at login "
+                               "is refused unless ignore_startup_parameters lists it");
+}
+
+TEST_F(ConfigLoad, SyslogFacility) {
+  EXPECT_EQ(load_ok("[pgbouncer]\nsyslog_facility = local3\n").config.syslog_facility, "local3");
+  EXPECT_EQ(load_error("[pgbouncer]\nsyslog_facility = kernel\n"),
+            path_ +
+                ":2: invalid value \"kernel\" for syslog_facility: expected auth, authpriv, "
+                "daemon, user, local0, local1, local2, local3, local4, local5, local6 or "
+                "local7");
 }
 
 TEST_F(ConfigLoad, StatsPeriodMustBePositive) {
