@@ -170,18 +170,8 @@ std::map<std::string, DbStats> stats_by_db(runtime::Runtime& rt) {
   std::map<std::string, DbStats> m;
   for (const auto& p : rt.pools().all()) {
     auto& d = m[p->database()];
-    auto t = p->stats().totals();
     auto a = p->stats().averages();
-    d.t.xact_count += t.xact_count;
-    d.t.query_count += t.query_count;
-    d.t.bytes_received += t.bytes_received;
-    d.t.bytes_sent += t.bytes_sent;
-    d.t.xact_time_us += t.xact_time_us;
-    d.t.query_time_us += t.query_time_us;
-    d.t.wait_time_us += t.wait_time_us;
-    d.t.client_parse_count += t.client_parse_count;
-    d.t.server_parse_count += t.server_parse_count;
-    d.t.bind_count += t.bind_count;
+    d.t += p->stats().totals();
     d.a.client_parse_count += a.client_parse_count;
     d.a.server_parse_count += a.server_parse_count;
     d.a.bind_count += a.bind_count;
@@ -270,13 +260,7 @@ ResultSet show_stats_part(runtime::Runtime& rt, bool totals) {
 ResultSet show_totals(runtime::Runtime& rt) {
   DbStats all;
   for (const auto& [db, d] : stats_by_db(rt)) {
-    all.t.xact_count += d.t.xact_count;
-    all.t.query_count += d.t.query_count;
-    all.t.bytes_received += d.t.bytes_received;
-    all.t.bytes_sent += d.t.bytes_sent;
-    all.t.xact_time_us += d.t.xact_time_us;
-    all.t.query_time_us += d.t.query_time_us;
-    all.t.wait_time_us += d.t.wait_time_us;
+    all.t += d.t;
     all.a.xact_count += d.a.xact_count;
     all.a.query_count += d.a.query_count;
     all.a.bytes_received += d.a.bytes_received;

@@ -169,20 +169,17 @@ class Builder {
                             ": TLS is not supported by Usher yet; set it to disable");
       }
     }
-    if (!c.auth_user.empty()) {
-      return config_error(at("auth_user") +
-                          "auth_user: auth_query is not supported by Usher yet; list the users "
-                          "in auth_file instead");
-    }
+    const std::string no_auth_query =
+        "auth_user: auth_query is not supported by Usher yet; list the users in auth_file instead";
+    if (!c.auth_user.empty()) return config_error(at("auth_user") + no_auth_query);
     std::vector<const DatabaseConfig*> dbs;
     for (const auto& [name, db] : c.databases)
       dbs.push_back(&db);
     if (c.fallback_database) dbs.push_back(&*c.fallback_database);
     for (const DatabaseConfig* db : dbs) {
       if (db->auth_user) {
-        return config_error(db->where.str() + ": database " + in_quotes(db->name) +
-                            ": auth_user: auth_query is not supported by Usher yet; list the "
-                            "users in auth_file instead");
+        return config_error(db->where.str() + ": database " + in_quotes(db->name) + ": " +
+                            no_auth_query);
       }
     }
     for (const auto& name : c.track_extra_parameters) {

@@ -111,11 +111,13 @@ class PoolStats {
   }
 
   // Closes a stats period of `seconds`; called by the janitor only.
-  void roll(double seconds) {
+  // Returns the totals the period ended with.
+  StatsTotals roll(double seconds) {
     StatsTotals now = totals();
     std::lock_guard lock(mu_);
     averages_ = average(now, period_start_, seconds);
     period_start_ = now;
+    return now;
   }
   StatsAverages averages() const {
     std::lock_guard lock(mu_);

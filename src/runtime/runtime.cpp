@@ -352,10 +352,8 @@ void Runtime::janitor_tick() {
   if (c->stats_period.count() > 0 && now - last_stats_roll_ >= c->stats_period) {
     double seconds = std::chrono::duration<double>(now - last_stats_roll_).count();
     pool::StatsTotals all;
-    for (auto& pool : pools_.all()) {
-      pool->stats().roll(seconds);
-      all += pool->stats().totals();
-    }
+    for (auto& pool : pools_.all())
+      all += pool->stats().roll(seconds);
     if (c->log_stats) {
       auto a = pool::average(all, stats_logged_, seconds);
       spdlog::info(
