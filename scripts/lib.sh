@@ -2,7 +2,7 @@
 
 # Debian 12 packages Usher needs to build and run.
 BUILD_PACKAGES="g++ cmake ninja-build pkg-config libboost1.81-dev libssl-dev libpg-query-dev
-  libhiredis-dev libspdlog-dev libfmt-dev postgresql-15 postgresql-contrib"
+  libprotobuf-c-dev libhiredis-dev libspdlog-dev libfmt-dev postgresql-15 postgresql-contrib"
 # Extra packages for the test tiers (real peers and clients, fuzzing, format).
 # The second line: drivers of other languages for tests/integration/test_clients.py
 # (Node and npm are not Debian's: see ensure_node_clients).

@@ -37,6 +37,7 @@ Pool::Pool(std::string database, std::string user, ServerTarget target, PoolSett
       waiters_(workers),
       reset_query_always_(settings_.server_reset_query_always),
       server_check_delay_(settings_.server_check_delay),
+      own_query_timeout_(settings_.server_connect_timeout),
       stats_(workers) {}
 
 bool Pool::can_open_locked(bool reserve) const {
@@ -128,7 +129,8 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
   co_return std::move(*result);
 }
 
-asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& io) {
+asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& io,
+                                                 uint64_t* ticket) {
   asio::any_io_executor executor = co_await asio::this_coro::executor;
   while (true) {
     Grant grant;
@@ -141,13 +143,14 @@ asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& i
       // Re-check under the lock inside the initiation, so a release between
       // the check above and enqueueing cannot be missed.
       grant = co_await asio::async_initiate<decltype(use_awaitable), void(Grant)>(
-          [this, worker, &executor](asio::any_completion_handler<void(Grant)> handler) {
+          [this, worker, ticket, &executor](asio::any_completion_handler<void(Grant)> handler) {
             std::lock_guard lock(mu_);
-            Waiter w{worker, Clock::now(), executor, std::move(handler)};
+            Waiter w{worker, Clock::now(), ++next_ticket_, executor, std::move(handler)};
             Grant now;
             if (try_grant_locked(worker, now)) {
               w.complete(std::move(now));
             } else {
+              if (ticket != nullptr) *ticket = w.ticket;
               waiters_.push(std::move(w));
             }
           },
@@ -171,6 +174,16 @@ asio::awaitable<Result<ServerPtr>> Pool::acquire(int worker, asio::io_context& i
       }
     }
   }
+}
+
+void Pool::abandon(int worker, uint64_t ticket) {
+  std::optional<Waiter> w = [&] {
+    std::lock_guard lock(mu_);
+    return waiters_.remove(worker, ticket);
+  }();
+  if (!w) return;
+  w->complete(Grant{GrantKind::kError, nullptr,
+                    std::make_unique<Error>(make_error("08006", "client connection lost"))});
 }
 
 ServerPtr Pool::try_take_idle(int worker) {
@@ -219,7 +232,7 @@ asio::awaitable<bool> Pool::check(ServerConnection& server) {
   }
   if (query.empty()) co_return true;
   // Idle for longer than server_check_delay: make sure it still answers.
-  Status st = co_await server.run_query(query);
+  Status st = co_await server.run_query(query, own_query_timeout());
   co_return st.ok();
 }
 
@@ -370,6 +383,7 @@ void Pool::update_settings(const PoolSettings& settings, const ServerTarget& tar
   settings_ = settings;
   reset_query_always_.store(settings.server_reset_query_always, std::memory_order_relaxed);
   server_check_delay_.store(settings.server_check_delay, std::memory_order_relaxed);
+  own_query_timeout_.store(settings.server_connect_timeout, std::memory_order_relaxed);
   auto keys =
       std::make_tuple(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key);
   target_ = target;

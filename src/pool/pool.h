@@ -91,8 +91,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Takes a healthy, logged-in server for a client on `worker`, waiting in
   // the FIFO queue when the pool is full. The returned connection's socket is
   // bound to `io`. Errors: the server's own login error, 08P01 for
-  // query_wait_timeout, 57P01 while shutting down.
-  asio::awaitable<Result<ServerPtr>> acquire(int worker, asio::io_context& io);
+  // query_wait_timeout, 57P01 while shutting down. While it waits in the
+  // queue, `*ticket` (if given) names the wait for abandon().
+  asio::awaitable<Result<ServerPtr>> acquire(int worker, asio::io_context& io,
+                                             uint64_t* ticket = nullptr);
+  // Ends a queued acquire() on `worker` with an error, from that worker's
+  // thread (its client left). Nothing happens if it was granted meanwhile.
+  void abandon(int worker, uint64_t ticket);
   // acquire()'s common case without a coroutine: an idle server of this
   // worker that needs no check, when nobody waits. Null otherwise.
   ServerPtr try_take_idle(int worker);
@@ -112,6 +117,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
   PoolSettings settings() const;  // a copy under the lock: not for per-transaction use
   // server_reset_query_always without the lock, for every transaction end.
   bool reset_query_always() const { return reset_query_always_.load(std::memory_order_relaxed); }
+  // The limit on Usher's own queries on a server (parameter replay, reset,
+  // check): server_connect_timeout, since they finish what a login starts.
+  std::chrono::milliseconds own_query_timeout() const {
+    return own_query_timeout_.load(std::memory_order_relaxed);
+  }
   ServerTarget target() const;
   void set_scram_keys(const std::array<uint8_t, 32>& client_key,
                       const std::array<uint8_t, 32>& server_key);
@@ -178,6 +188,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Mirrors of settings_ for lock-free reads at every transaction.
   std::atomic<bool> reset_query_always_;
   std::atomic<std::chrono::milliseconds> server_check_delay_;
+  std::atomic<std::chrono::milliseconds> own_query_timeout_;
   bool closed_ = false;
   bool paused_ = false;
   Error closed_reason_;
@@ -185,7 +196,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   size_t next_host_ = 0;  // round robin over target_.hosts
   Error login_error_;
   std::vector<std::pair<std::string, std::string>> welcome_;
-  uint64_t generation_ = 0;  // bumped by reconnect_all
+  uint64_t generation_ = 0;   // bumped by reconnect_all
+  uint64_t next_ticket_ = 0;  // names each queued wait
 
   PoolStats stats_;
   prepared::StatementRegistry statements_;

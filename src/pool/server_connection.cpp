@@ -167,16 +167,27 @@ bool ServerConnection::idle_and_healthy() {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-asio::awaitable<Status> ServerConnection::run_query(std::string_view sql) {
-  unnamed_owner = 0;  // a simple Query replaces the unnamed statement
+asio::awaitable<Status> ServerConnection::run_query(std::string_view sql,
+                                                    std::chrono::milliseconds timeout) {
   std::string out;
   protocol::write_query(out, sql);
-  Status st = co_await net::write_all(socket_, out);
+  co_return co_await run(out, timeout);
+}
+
+asio::awaitable<Status> ServerConnection::run(std::string_view messages,
+                                              std::chrono::milliseconds timeout) {
+  // A simple Query, or Usher's own unnamed Parse, replaces the unnamed statement.
+  prepared.unnamed_owner = 0;
+  net::SocketDeadline deadline(socket_, timeout);
+  Status st = co_await net::write_all(socket_, messages);
   if (!st) co_return st;
   std::optional<Error> failed;
   while (true) {
     auto msg = co_await net::read_message(socket_, in_, kMaxLoginMessage);
-    if (!msg) co_return msg.take_error();
+    if (!msg) {
+      if (deadline.expired()) co_return server_error("server did not answer within its time limit");
+      co_return msg.take_error();
+    }
     char type = msg->header.type;
     if (type == 'S') {
       auto ps = protocol::parse_parameter_status(msg->body);
@@ -225,7 +236,7 @@ asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
   }
   net::tune_socket(conn->socket(), target.tcp);
   auto st = co_await login(*conn, target);
-  if (st && !target.connect_query.empty()) st = co_await conn->run_query(target.connect_query);
+  if (st && !target.connect_query.empty()) st = co_await conn->run_query(target.connect_query, {});
   if (!st) {
     if (deadline.expired())
       co_return server_error("server login timed out (server_connect_timeout)");

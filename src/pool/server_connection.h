@@ -16,8 +16,8 @@
 #include "common/result.h"
 #include "net/byte_buffer.h"
 #include "net/socket.h"
-#include "prepared/server_statements.h"
-#include "session/tracked_params.h"
+#include "prepared/server_state.h"
+#include "protocol/tracked_params.h"
 
 namespace usher::pool {
 
@@ -64,16 +64,21 @@ class ServerConnection {
 
   void close();
 
-  // Runs a simple query for Usher itself (SET replay, server_reset_query,
-  // server_check_query, connect_query) and swallows the results; keeps
-  // tracked parameters up to date. No read may be outstanding on the socket.
-  // Returns the server's first error, if any.
-  asio::awaitable<Status> run_query(std::string_view sql);
+  // Runs Usher's own messages (a parameter replay, server_reset_query,
+  // server_check_query, connect_query), up to and including the server's
+  // ReadyForQuery, and swallows the answers; keeps tracked parameters up to
+  // date. No read may be outstanding on the socket. `timeout` (0: none)
+  // bounds the whole exchange: a server that does not answer is closed
+  // rather than left to hold its client. Returns the server's first error,
+  // if any.
+  asio::awaitable<Status> run(std::string_view messages, std::chrono::milliseconds timeout);
+  // run() of one simple Query.
+  asio::awaitable<Status> run_query(std::string_view sql, std::chrono::milliseconds timeout);
 
   // What the server told us at login and since.
   std::vector<std::pair<std::string, std::string>>& parameters() { return parameters_; }
   void set_parameter(std::string_view name, std::string_view value);
-  session::TrackedParams& tracked() { return tracked_; }
+  protocol::TrackedParams& tracked() { return tracked_; }
 
   uint32_t backend_pid = 0;
   uint32_t backend_secret = 0;
@@ -85,11 +90,8 @@ class ServerConnection {
   int remote_port = 0;
   bool needs_reset_query = false;  // run server_reset_query before next use
   uint64_t generation = 0;         // the pool's generation when opened; RECONNECT bumps it
-  // Prepared statements (transaction and statement mode): the shared ones
-  // this connection has, and which client's unnamed statement it holds
-  // (0: none or unknown; a simple Query replaces the unnamed statement).
-  prepared::ServerStatements statements;
-  uint64_t unnamed_owner = 0;
+  // Prepared statements (transaction and statement mode).
+  prepared::ServerState prepared;
 
  private:
   net::Socket socket_;
@@ -97,7 +99,7 @@ class ServerConnection {
   uint64_t id_;
   int worker_ = 0;
   std::vector<std::pair<std::string, std::string>> parameters_;
-  session::TrackedParams tracked_;
+  protocol::TrackedParams tracked_;
 };
 
 using ServerPtr = std::unique_ptr<ServerConnection>;

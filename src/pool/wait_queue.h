@@ -12,6 +12,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "pool/server_connection.h"
@@ -29,6 +30,7 @@ struct Grant {
 struct Waiter {
   int worker;
   Clock::time_point since;
+  uint64_t ticket;                 // names the wait for WaitQueue::remove()
   asio::any_io_executor executor;  // the waiting client's worker
   asio::any_completion_handler<void(Grant)> handler;
 
@@ -60,6 +62,22 @@ class WaitQueue {
   // The longest-waiting client; the queue must not be empty.
   const Waiter& oldest() const { return queues_[oldest_index()].front(); }
   Waiter pop_oldest() { return pop(oldest_index()); }
+  // Takes out the wait `ticket` of `worker` (a client that left); nothing
+  // when it is no longer queued (already granted). Its slot stays behind
+  // with no handler until it reaches the front: erasing from the middle
+  // would move-assign Waiters, and Boost 1.81's any_completion_handler
+  // move-assignment wraps the handler in itself.
+  std::optional<Waiter> remove(int worker, uint64_t ticket) {
+    std::optional<Waiter> out;
+    for (auto& w : queues_[worker]) {
+      if (w.ticket != ticket || !w.handler) continue;
+      out.emplace(std::move(w));
+      size_.store(size() - 1, std::memory_order_relaxed);
+      trim(static_cast<size_t>(worker));
+      break;
+    }
+    return out;
+  }
   // For a server released on `worker`: that worker's oldest waiter, unless
   // another has waited longer by more than kLocalityWindow.
   Waiter pop_for(int worker) {
@@ -86,7 +104,13 @@ class WaitQueue {
     Waiter w = std::move(queues_[i].front());
     queues_[i].pop_front();
     size_.store(size() - 1, std::memory_order_relaxed);
+    trim(i);
     return w;
+  }
+  // Drops removed waits from the front, so that every front is a live one.
+  void trim(size_t i) {
+    while (!queues_[i].empty() && !queues_[i].front().handler)
+      queues_[i].pop_front();
   }
 
   std::vector<std::deque<Waiter>> queues_;

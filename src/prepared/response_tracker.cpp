@@ -97,11 +97,7 @@ ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo
       skipping_ = empty();
     }
   } else if (ends(head.reply, type)) {
-    if (head.failed) {
-      take_undos(head, undone);
-    } else {
-      out.discarded_all = head.discards_all;
-    }
+    if (head.failed) take_undos(head, undone);
     pop_head();
   }
   std::reverse(undone.begin() + static_cast<std::ptrdiff_t>(first_undo), undone.end());

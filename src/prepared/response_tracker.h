@@ -81,9 +81,6 @@ struct Entry {
   // kFake answering a whole Query: Usher adds ReadyForQuery with the
   // transaction status of the moment.
   bool ready_for_query = false;
-  // A DISCARD ALL: when it succeeds neither the server nor the client has
-  // statements left.
-  bool discards_all = false;
   bool failed = false;  // an ErrorResponse was seen in a Query/Sync answer
   // The client's statement name was replaced by this statement's server
   // name: an error that quotes it must quote the client's name instead.
@@ -123,7 +120,6 @@ class ResponseTracker {
   struct Outcome {
     Verdict verdict = Verdict::kForward;
     std::string replacement;     // kReplace
-    bool discarded_all = false;  // a DISCARD ALL succeeded
     StatementPtr renamed;        // kForward of an ErrorResponse: see Entry::renamed
     int32_t position_after = 0;  // and Detail's position fix, if any
     int32_t position_shift = 0;
@@ -145,7 +141,7 @@ class ResponseTracker {
     if (type == 'E') return false;
     if (type == 'N' || type == 'A' || type == 'S' || empty()) return true;
     Entry& h = head();
-    if (h.handling != Handling::kForward || h.failed || h.discards_all) return false;
+    if (h.handling != Handling::kForward || h.failed) return false;
     if (ends(h.reply, type)) pop_head();
     return true;
   }

@@ -74,6 +74,20 @@ void write_bind_header(std::string& out, std::string_view portal, std::string_vi
   out.push_back('\0');
 }
 
+void write_bind_text(std::string& out, std::string_view portal, std::string_view statement,
+                     std::span<const std::string_view> params) {
+  MessageWriter w(out);
+  w.begin('B').cstring(portal).cstring(statement).i16(0);  // no format codes: all text
+  w.i16(static_cast<int16_t>(params.size()));
+  for (auto p : params)
+    w.i32(static_cast<int32_t>(p.size())).bytes(p);
+  w.i16(0).finish();  // results in text
+}
+
+void write_execute(std::string& out, std::string_view portal, int32_t max_rows) {
+  MessageWriter(out).begin('E').cstring(portal).i32(max_rows).finish();
+}
+
 void write_describe(std::string& out, char kind, std::string_view name) {
   MessageWriter(out).begin('D').u8(static_cast<uint8_t>(kind)).cstring(name).finish();
 }
@@ -84,6 +98,10 @@ void write_close(std::string& out, char kind, std::string_view name) {
 
 void write_sync(std::string& out) {
   MessageWriter(out).begin('S').finish();
+}
+
+void write_flush(std::string& out) {
+  MessageWriter(out).begin('H').finish();
 }
 void write_parse_complete(std::string& out) {
   MessageWriter(out).begin('1').finish();

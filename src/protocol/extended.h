@@ -46,9 +46,14 @@ void write_bind(std::string& out, std::string_view portal, std::string_view stat
 // sends after it (the parameters, passed on without a copy).
 void write_bind_header(std::string& out, std::string_view portal, std::string_view statement,
                        size_t rest_size);
+// A Bind of `params` as text (format 0), results in text.
+void write_bind_text(std::string& out, std::string_view portal, std::string_view statement,
+                     std::span<const std::string_view> params);
+void write_execute(std::string& out, std::string_view portal, int32_t max_rows);
 void write_describe(std::string& out, char kind, std::string_view name);
 void write_close(std::string& out, char kind, std::string_view name);
 void write_sync(std::string& out);
+void write_flush(std::string& out);
 
 // Backend messages Usher answers with itself.
 void write_parse_complete(std::string& out);

@@ -32,14 +32,17 @@ class StreamScanner {
 
   // `streams_when_large`, if given, names wanted types that are streamed
   // (kStart) rather than refused when longer than `large`: they are worth
-  // inspecting only when small.
+  // inspecting whole only when small. Such a message's kStart comes once
+  // its first `head` bytes (or all of it) have arrived, so that the caller
+  // can read what leads it (a statement name, say).
   StreamScanner(uint32_t max_length, uint32_t max_whole, WantsWhole wants_whole,
-                WantsWhole streams_when_large = nullptr, uint32_t large = 0)
+                WantsWhole streams_when_large = nullptr, uint32_t large = 0, uint32_t head = 0)
       : max_length_(max_length),
         max_whole_(max_whole),
         wants_whole_(wants_whole),
         streams_when_large_(streams_when_large),
-        large_(large) {}
+        large_(large),
+        head_(head) {}
 
   // `bytes` must start right after the last piece returned. The scanner's own
   // position advances by the returned piece's size. Inline: it runs several
@@ -62,6 +65,9 @@ class StreamScanner {
     }
     bool stream_it = streams_when_large_ != nullptr && h.header.length > large_ &&
                      streams_when_large_(h.header.type);
+    if (stream_it && bytes.size() < std::min<size_t>(h.header.total(), kHeaderSize + head_)) {
+      return p;
+    }
     if (!stream_it && wants_whole_(h.header.type)) {
       if (h.header.length > max_whole_) {
         p.kind = Kind::kInvalid;
@@ -91,6 +97,7 @@ class StreamScanner {
   WantsWhole wants_whole_;
   WantsWhole streams_when_large_;
   uint32_t large_;
+  uint32_t head_;
   size_t body_left_ = 0;
 };
 

@@ -4,6 +4,8 @@
 // or an unknown key does nothing.
 #pragma once
 
+#include <boost/asio.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -21,23 +23,40 @@ struct BackendKey {
 };
 
 // Owned by a client session; updated when a server is linked or unlinked.
+// A cancel counts as in flight from lookup until it is delivered, so that
+// the session never hands that backend to another client meanwhile: a
+// cancel sent for one client's query must not land on the next one's.
 class CancelTarget {
  public:
   explicit CancelTarget(uint32_t secret) : secret_(secret) {}
   uint32_t secret() const { return secret_; }
-  void set(std::optional<BackendKey> key) {
+  void link(BackendKey key) {
     std::lock_guard lock(mu_);
     key_ = std::move(key);
   }
-  std::optional<BackendKey> get() const {
+  // True when a cancel for the backend just unlinked is still on its way:
+  // the caller must close that server rather than pool it.
+  bool unlink() {
     std::lock_guard lock(mu_);
+    key_.reset();
+    return in_flight_ > 0;
+  }
+  // The backend to cancel, if any, counted in flight until end_cancel().
+  std::optional<BackendKey> begin_cancel() {
+    std::lock_guard lock(mu_);
+    if (key_) ++in_flight_;
     return key_;
+  }
+  void end_cancel() {
+    std::lock_guard lock(mu_);
+    --in_flight_;
   }
 
  private:
   const uint32_t secret_;
   mutable std::mutex mu_;
   std::optional<BackendKey> key_;
+  int in_flight_ = 0;
 };
 
 class CancelRegistry {
@@ -45,8 +64,8 @@ class CancelRegistry {
   // Registers a new client and returns the pid it should be told.
   uint32_t add(const std::shared_ptr<CancelTarget>& target);
   void remove(uint32_t pid);
-  // The backend to cancel, if the key matches a client that has one.
-  std::optional<BackendKey> lookup(uint32_t pid, uint32_t secret) const;
+  // The client with this key, if the secret matches.
+  std::shared_ptr<CancelTarget> lookup(uint32_t pid, uint32_t secret) const;
 
  private:
   mutable std::mutex mu_;
@@ -54,5 +73,9 @@ class CancelRegistry {
 };
 
 uint32_t random_u32();
+
+// Delivers a CancelRequest for `key` on a connection of its own and waits
+// until PostgreSQL has taken it (it closes the connection), or `timeout`.
+boost::asio::awaitable<void> send_cancel(BackendKey key, std::chrono::milliseconds timeout);
 
 }  // namespace usher::session

@@ -3,13 +3,15 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <atomic>
+
 #include "admin/console.h"
 #include "protocol/writer.h"
 #include "runtime/runtime.h"
 
 namespace usher::session {
 
-namespace {}  // namespace
+namespace {
 
 // Server-side messages we must see whole: ReadyForQuery decides when the
 // server can go back to the pool, ParameterStatus updates tracked settings.
@@ -17,7 +19,16 @@ bool server_wants_whole(char type) {
   return type == 'Z' || type == 'S';
 }
 
-namespace {
+// With prepared statements tracked, also what the translator reads.
+bool tracking_server_wants_whole(char type) {
+  return server_wants_whole(type) || prepared::server_wants_whole(type);
+}
+
+// Errors longer than this stream through without being looked into.
+bool is_error(char type) {
+  return type == 'E';
+}
+
 // Client-side: Terminate is answered by Usher, not forwarded.
 bool client_wants_whole(char type) {
   return type == 'X';
@@ -151,6 +162,7 @@ asio::awaitable<void> ClientSession::finish(const Status& status) {
       auto st = co_await unlink_server();
       (void)st;
     } else {
+      cancel_server_query();  // the client left mid-query
       drop_server();
     }
   }
@@ -178,9 +190,30 @@ asio::awaitable<void> ClientSession::finish(const Status& status) {
     co_await wake_.wait();
 }
 
+void ClientSession::enable_statement_tracking(size_t max_per_server) {
+  static std::atomic<uint64_t> next_id{1};
+  translator_ = std::make_unique<prepared::Translator>(
+      pool_->statements(), max_per_server, next_id.fetch_add(1, std::memory_order_relaxed));
+  // What the translator reads arrives whole; Parse, Bind and Query stream
+  // through past prepared::kMaxStatementMessage, once their names are in.
+  auto scanner = [&] {
+    return protocol::StreamScanner(max_packet_, prepared::kMaxStatementMessage,
+                                   prepared::wants_whole, prepared::streams_when_large,
+                                   prepared::kMaxStatementMessage, prepared::kStreamedHead);
+  };
+  client_scan_ = scanner();
+  relay_scan_ = scanner();
+  server_scan_ =
+      protocol::StreamScanner(0x7fffffff, kMaxControlMessage, tracking_server_wants_whole, is_error,
+                              prepared::kServerErrorWhole);
+}
+
 void ClientSession::kill(const Error& reason) {
   if (kill_reason_) return;
   kill_reason_ = std::make_unique<Error>(reason);
+  abandon_wait();
+  // The backend's query would otherwise run on after its client is gone.
+  cancel_server_query();
   // Best effort and non-blocking: the client may not be reading.
   std::string out;
   protocol::write_error_response(out, "FATAL", reason.sqlstate, reason.message);
@@ -225,7 +258,7 @@ void ClientSession::check_timeouts(Clock::time_point now, const config::Config& 
       if (outstanding_ > 0 &&
           over(query_start_, limit(&config::UserSettings::query_timeout, c.query_timeout))) {
         kill(make_error("57014", "query timeout"));
-      } else if (outstanding_ == 0 && tx_status_ != 'I' &&
+      } else if (waiting_for_client() &&
                  over(last_activity_, limit(&config::UserSettings::idle_transaction_timeout,
                                             c.idle_transaction_timeout))) {
         kill(make_error("25P03", "idle transaction timeout"));
@@ -240,6 +273,14 @@ void ClientSession::check_timeouts(Clock::time_point now, const config::Config& 
   }
 }
 
+bool ClientSession::waiting_for_client() const {
+  // The server is held and owes nothing: a transaction left open, half a
+  // message, or extended-protocol messages with no Sync yet (PostgreSQL
+  // holds their answers until a Sync or Flush).
+  return outstanding_ == 0 && (tx_status_ != 'I' || client_scan_.mid_message() ||
+                               (unsynced_ && (!flushed_ || (translator_ && translator_->idle()))));
+}
+
 ClientInfo ClientSession::info(Clock::time_point now) const {
   ClientInfo i;
   i.user = user_;
@@ -248,7 +289,7 @@ ClientInfo ClientSession::info(Clock::time_point now) const {
   i.state = kStateNames[static_cast<int>(phase_)];
   i.addr = addr_;
   i.port = port_;
-  int app = TrackedParams::kApplicationName;
+  int app = protocol::TrackedParams::kApplicationName;
   i.application_name = params_.has(app) ? params_.get(app) : "";
   i.connect_time = seconds_since(connect_time_, now);
   i.request_time = seconds_since(last_activity_, now);

@@ -23,12 +23,12 @@
 #include "net/message_io.h"
 #include "net/socket.h"
 #include "pool/pool.h"
-#include "prepared/response_tracker.h"
+#include "prepared/translator.h"
+#include "protocol/outbox.h"
 #include "protocol/scanner.h"
 #include "protocol/startup.h"
+#include "protocol/tracked_params.h"
 #include "session/cancel_registry.h"
-#include "session/outbox.h"
-#include "session/tracked_params.h"
 #include "session/wakeup.h"
 
 namespace usher::runtime {
@@ -45,7 +45,6 @@ enum class Phase { kLogin, kIdle, kWaiting, kActive, kAdmin };
 
 // Messages the relay inspects must arrive whole and fit in this.
 inline constexpr uint32_t kMaxControlMessage = 1 << 20;
-bool server_wants_whole(char type);
 
 // A snapshot for SHOW CLIENTS / SHOW SERVERS, taken on the session's worker.
 struct ClientInfo {
@@ -74,6 +73,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // For the janitor and the admin console, on the session's worker thread.
   Phase phase() const { return phase_; }
   void check_timeouts(Clock::time_point now, const config::Config& config);
+  // Holding a server that waits for the client (idle_transaction_timeout).
+  bool waiting_for_client() const;
   // Sends `reason` as a FATAL error (best effort) and disconnects.
   void kill(const Error& reason);
   ClientInfo info(Clock::time_point now) const;
@@ -119,9 +120,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Status scan_client();
   // Takes an idle server without waiting; false when link_server() must.
   bool link_idle_server();
+  // Waits for a server; the wait is abandoned if the client leaves.
   asio::awaitable<Status> link_server();
+  // Gives up the client's place in the pool's queue (it left, or was killed).
+  void abandon_wait();
   void attach_server(pool::ServerPtr server, Clock::duration waited);
-  asio::awaitable<Status> sync_server_params(const std::string& sql);
+  asio::awaitable<Status> sync_server_params(const std::string& messages);
   // Fills to_server_ from the scanned client bytes.
   void build_to_server();
   Status server_write_status(const net::WriteResult& sent);
@@ -129,82 +133,35 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // One pass over what the server sent, from `pos` on: fills to_client_ and
   // advances `pos`; true when the transaction ended and the server can go.
   Result<bool> relay_from_server(size_t& pos);
-  // Whether the server needs server_reset_query before going back.
+  // Adds the made-up answers that are now due to to_client_; true when one
+  // of them ends the transaction.
+  Result<bool> emit_due_fakes();
+  // Whether the server needs server_reset_query (or a statement reset)
+  // before going back.
   bool reset_due() const;
-  // Runs the reset query, then release_server().
+  // Runs the reset, then release_server().
   asio::awaitable<Status> unlink_server();
   void release_server();
   void start_reads();
   bool server_idle() const;
+  // The server still owes answers to what was sent.
+  bool server_busy() const;
   void drop_server();
+  // Asks PostgreSQL to cancel what the server is running (a CancelRequest
+  // on a connection of its own), before Usher gives up on that server.
+  void cancel_server_query();
   // Cancels an outstanding server read and waits for its completion.
   asio::awaitable<void> stop_server_read();
+  // Writes `out` to the socket; errors as WriteResult.
+  asio::awaitable<net::WriteResult> write(net::Socket& socket, const protocol::Outbox& out);
   // Writes to_server_; on failure the server is marked closed.
   asio::awaitable<Status> send_to_server();
   // Handles a ReadyForQuery the client receives; true when the server can go
   // back to the pool.
   Result<bool> ready_for_query(char status);
-
-  // statements.cpp: prepared statements in transaction and statement mode.
+  // Prepared statements in transaction and statement mode.
   void enable_statement_tracking(size_t max_per_server);
-  // Builds to_server_ from the scanned client bytes, with statement names
-  // translated and missing statements prepared first.
-  void translate_to_server();
-  void on_parse(std::span<const uint8_t> msg, std::span<const uint8_t> body);
-  void on_bind(std::span<const uint8_t> msg, std::span<const uint8_t> body);
-  void on_describe(std::span<const uint8_t> msg, std::span<const uint8_t> body);
-  void on_close(std::span<const uint8_t> msg, std::span<const uint8_t> body);
-  void on_query(std::span<const uint8_t> msg, std::span<const uint8_t> body);
-  void on_execute(std::span<const uint8_t> msg, std::span<const uint8_t> body);
-  // A DEALLOCATE in an unnamed Parse: answered by Usher. False: not one.
-  bool parse_unnamed_command(std::string_view query);
-  // Makes sure the server has `s`, preparing it (and closing the least
-  // recently used one) when it does not. `simple`: inside a simple Query
-  // exchange, where the preparation must be invisible and self-contained.
-  // Returns true when the server already had it.
-  bool ensure_prepared(const prepared::StatementPtr& s, bool simple);
-  // Answers the request with PostgreSQL's `sqlstate` error: sends the server
-  // a statement that fails to parse (so it aborts the transaction and skips
-  // to Sync as for the real error) and replaces its error with ours.
-  void refuse(prepared::Reply reply, std::string_view sqlstate, std::string message);
-  // For a name the client never prepared: when it has the form of Usher's
-  // own names, refuses with 26000 (true) rather than let the server find
-  // another client's statement under it.
-  bool refuse_server_name(prepared::Reply reply, std::string_view name);
-  // Records `s` on the server; past max_prepared_statements, closes the
-  // least recently used statement there first.
-  void make_room(const prepared::StatementPtr& s, bool simple);
-  // Usher's own requests to the server, the way `s` was made (Parse, or SQL
-  // PREPARE); `simple`: inside a simple Query exchange, so they carry their
-  // own Sync. Their answers never reach the client.
-  void prepare_on_server(const prepared::StatementPtr& s, bool simple);
-  void close_on_server(const prepared::Statement& s, bool simple, prepared::Undo undo);
-  void ensure_unnamed();
-  void expect(prepared::Entry&& e);
-  void expect(prepared::Reply reply) { expect(prepared::Entry{.reply = reply}); }
-  void fake(prepared::Reply reply, std::string bytes, prepared::Undo client_undo = {},
-            bool ready_for_query = false);
-
-  // statement_answers.cpp: the server's answers to them.
-  void apply_undos();
-  // After translate_to_server(): keeps the exchange for a 0A000 retry when
-  // it qualifies. And when that error comes, whether to retry.
-  void arm_retry(bool tracker_was_empty);
-  bool take_retry(std::span<const uint8_t> error);
-  void push_retry();
-  // `error` (a whole ErrorResponse) as the client must see it: Usher's name
-  // for the statement replaced by the client's, and a position in a
-  // rewritten EXECUTE moved back into the client's text; nullopt when
-  // nothing needed changing.
-  std::optional<std::string> restore_client_view(std::span<const uint8_t> error,
-                                                 const prepared::ResponseTracker::Outcome& o);
-  // Matches a server message (its start; `whole` when all of it) to what
-  // was asked; true when it goes to the client as it is. Replacements are
-  // added to to_client_ here.
-  bool track_server_message(char type, std::span<const uint8_t> bytes, bool whole);
-  // Adds the made-up answers that are now due to to_client_; true when one
-  // of them ends the transaction.
-  Result<bool> emit_due_fakes();
+  void flush_statement_counters();
 
   runtime::Runtime& rt_;
   runtime::Worker& worker_;
@@ -219,7 +176,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string database_;
   std::string addr_;
   int port_ = 0;
-  TrackedParams params_;
+  protocol::TrackedParams params_;
   std::shared_ptr<pool::Pool> pool_;
   config::PoolMode mode_ = config::PoolMode::kSession;
   uint32_t max_packet_ = 0;
@@ -255,48 +212,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool server_read_filled_ = false;
   int outstanding_ = 0;    // ReadyForQuery messages still due from the server
   bool unsynced_ = false;  // extended-protocol messages sent since the last Sync
+  bool flushed_ = false;   // ... and a Flush after them: answers are due
   bool in_copy_ = false;
   char tx_status_ = 'I';
   bool server_msg_forwarded_ = true;    // the server message in progress goes to the client
   std::unique_ptr<Error> kill_reason_;  // set by kill(); a pointer keeps idle sessions small
-  Outbox to_client_;
+  protocol::Outbox to_client_;
 
-  // Prepared statements (statements.cpp).
-  bool tracking_ = false;
-  size_t max_prepared_ = 0;
-  uint64_t client_id_ = 0;  // for ServerConnection::unnamed_owner
-  // By client name; looked up by string_view without a copy.
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, prepared::StatementPtr, NameHash, std::equal_to<>> statements_;
-  // The last exchange that may be run again if its Bind fails with 0A000
-  // "cached plan must not change result type" (see statement_answers.cpp).
-  struct Retry {
-    prepared::StatementPtr stmt;  // null: none
-    std::string shape;            // message types of the exchange: "BES", "BDES" or "Q"
-    std::string bytes;            // what was sent to the server
-    bool now = false;             // triggered: send it again
-  };
-  std::unique_ptr<Retry> retry_;  // from the first exchange; dropped when the client parks
-  Retry& retry() {
-    if (!retry_) retry_ = std::make_unique<Retry>();
-    return *retry_;
-  }
-  prepared::StatementPtr retry_candidate_;  // set by on_bind while translating
-  std::string unnamed_parse_;  // the last Parse(""), replayed on a server that lacks it
-  // The unnamed statement (and portal) when it is a DEALLOCATE Usher answers.
-  struct UnnamedCommand {
-    bool all = false;
-    std::string name;
-  };
-  std::unique_ptr<UnnamedCommand> unnamed_command_;  // rare: a pointer keeps sessions small
-  bool portal_command_ = false;
-  prepared::ResponseTracker tracker_;
+  // Prepared statements (transaction and statement mode; null otherwise).
+  std::unique_ptr<prepared::Translator> translator_;
   protocol::StreamScanner relay_scan_;  // re-walks what scan_client() framed
-  Outbox to_server_;
-  std::vector<prepared::Undo> undone_;
+  protocol::Outbox to_server_;
+  std::vector<asio::const_buffer> gather_;  // the outbox being written
+  bool client_backlog_ = false;             // scanned bytes wait for room in the translator
+  uint64_t wait_ticket_ = 0;                // our place in the pool's queue while waiting
 
   // Times, for timeouts and statistics.
   Clock::time_point connect_time_ = Clock::now();

@@ -54,7 +54,7 @@ asio::awaitable<Status> ClientSession::join_pool() {
   std::string out;
   protocol::write_authentication_ok(out);
   for (const auto& [name, value] : pool_->welcome()) {
-    int i = TrackedParams::index_of(name);
+    int i = protocol::TrackedParams::index_of(name);
     if (i >= 0 && params_.has(i)) {
       protocol::write_parameter_status(out, name, params_.get(i));
     } else {

@@ -10,10 +10,14 @@
 // Execute x N, Flush, several Syncs) on one server until it is done.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+
 #include "prepared/sql_command.h"
+#include "protocol/extended.h"
 #include "protocol/messages.h"
 #include "protocol/writer.h"
 #include "runtime/runtime.h"
+#include "runtime/worker.h"
 #include "session/client_session.h"
 
 namespace usher::session {
@@ -25,6 +29,10 @@ constexpr size_t kReadChunk = 16384;
 // up: the backpressure that keeps a huge result or COPY at bounded memory.
 constexpr size_t kClientBufferLimit = 256 * 1024;
 constexpr size_t kServerBufferLimit = 256 * 1024;
+// With prepared statements tracked, one pass translates at most this many
+// client messages, so that the answers due stay near
+// prepared::kMaxPendingAnswers whatever a client pipelines.
+constexpr int kMaxMessagesPerPass = 1024;
 
 uint64_t micros(Clock::duration d) {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
@@ -35,7 +43,8 @@ uint64_t micros(Clock::duration d) {
 asio::awaitable<Status> ClientSession::serve() {
   while (true) {
     if (kill_reason_) co_return *kill_reason_;
-    Status st = scan_client();
+    Status st = ok_status();
+    if (!translator_ || translator_->has_room()) st = scan_client();
     if (!st) co_return st;
     // The steps below await only when they must: each nested coroutine
     // costs a frame and a resumption per transaction even when it never
@@ -48,23 +57,17 @@ asio::awaitable<Status> ClientSession::serve() {
           if (!st) co_return st;
         }
         // Bring the server's tracked settings (TimeZone, ...) to this client's.
-        std::string sql = params_.sync_sql(server_->tracked());
-        if (!sql.empty()) {
-          st = co_await sync_server_params(sql);
+        std::string replay = params_.replay_messages(server_->tracked());
+        if (!replay.empty()) {
+          st = co_await sync_server_params(replay);
           if (!st) co_return st;
         }
-        cancel_target_->set(
+        cancel_target_->link(
             BackendKey{server_->endpoint, server_->backend_pid, server_->backend_secret});
       }
       build_to_server();
-      if (!to_server_.empty()) {
-        const auto& buffers = to_server_.buffers();
-        net::WriteResult sent;
-        if (!net::write_now(server_->socket(), buffers, sent)) {
-          sent = co_await net::write_rest(server_->socket(), buffers, sent);
-        }
-        st = server_write_status(sent);
-      }
+      if (!to_server_.empty())
+        st = server_write_status(co_await write(server_->socket(), to_server_));
       pool::bump(pool_->stats().slot(worker_.index).bytes_received, pending_);
       in_.consume(pending_);
       pending_ = 0;
@@ -72,7 +75,7 @@ asio::awaitable<Status> ClientSession::serve() {
     }
     if (terminate_) co_return ok_status();
     // Nothing to pass on until the server answers (or Usher's own answers are due).
-    if (server_ && (!server_->in().empty() || tracker_.due_fake())) {
+    if (server_ && (!server_->in().empty() || (translator_ && translator_->fake_due()))) {
       st = co_await forward_to_client();
       if (!st) co_return st;
     }
@@ -82,6 +85,8 @@ asio::awaitable<Status> ClientSession::serve() {
       // passed on; its transaction is gone, so the client must hear it.
       co_return make_error("08006", "server conn crashed?");
     }
+    // Messages scanned but not yet translated, now that there is room.
+    if (client_backlog_ && translator_->has_room()) continue;
     start_reads();
     if (parked_ && client_reading_ && !server_) {
       suspended_ = true;  // see serve_and_finish()
@@ -100,8 +105,8 @@ void ClientSession::start_reads() {
     in_.release_if_empty(false);
     to_client_.release();
     to_server_.release();
-    tracker_.release();
-    retry_.reset();
+    gather_ = {};
+    if (translator_) translator_->release_memory();
     client_reading_ = true;
     socket_.async_wait(net::Socket::wait_read, [this, self](boost::system::error_code ec) {
       client_reading_ = false;
@@ -115,7 +120,8 @@ void ClientSession::start_reads() {
       }
     });
   } else if (!client_reading_ && !client_closed_ &&
-             (in_.size() < kClientBufferLimit || pending_ == 0)) {
+             (in_.size() < kClientBufferLimit || pending_ == 0) &&
+             (!translator_ || translator_->has_room())) {
     // With nothing scanned to forward, what is buffered is the start of a
     // message that must arrive whole (a large Parse or Bind): read on.
     if (!server_) in_.release_if_empty(true);
@@ -128,12 +134,17 @@ void ClientSession::start_reads() {
           if (ec) {
             // operation_aborted is our own cancel when parking the client;
             // kill() marks the client closed itself.
-            if (ec != asio::error::operation_aborted) client_closed_ = true;
+            if (ec != asio::error::operation_aborted) {
+              client_closed_ = true;
+              abandon_wait();  // gone while waiting: its query must never run
+            }
           } else {
             parked_ = false;
             in_.commit(n);
             client_read_filled_ = n == size;
             last_activity_ = Clock::now();
+            // Waiting for a server: keep watching for the client leaving.
+            if (phase_ == Phase::kWaiting) start_reads();
           }
           wake_.notify_from_handler();
         });
@@ -166,7 +177,13 @@ void ClientSession::start_reads() {
 
 Status ClientSession::scan_client() {
   auto data = in_.readable();
+  int messages = 0;
+  client_backlog_ = false;
   while (!terminate_) {
+    if (translator_ && messages++ == kMaxMessagesPerPass) {
+      client_backlog_ = pending_ < data.size();
+      return ok_status();
+    }
     auto piece = client_scan_.next(data.subspan(pending_));
     using Kind = protocol::StreamScanner::Kind;
     switch (piece.kind) {
@@ -202,8 +219,11 @@ Status ClientSession::scan_client() {
           case 'E':
           case 'C':
             unsynced_ = true;
+            flushed_ = false;
             break;
           case 'H':
+            flushed_ = true;
+            break;
           case 'd':
           case 'c':
           case 'f':
@@ -228,14 +248,25 @@ bool ClientSession::link_idle_server() {
 asio::awaitable<Status> ClientSession::link_server() {
   phase_ = Phase::kWaiting;
   wait_start_ = Clock::now();
-  auto server = co_await pool_->acquire(worker_.index, worker_.io);
-  if (kill_reason_) {
+  // A client that leaves while it waits gives up its place (start_reads()
+  // watches the socket meanwhile): what it sent is never run.
+  start_reads();
+  auto server = co_await pool_->acquire(worker_.index, worker_.io, &wait_ticket_);
+  wait_ticket_ = 0;
+  if (kill_reason_ || client_closed_) {
     if (server) pool_->release(std::move(*server));
-    co_return *kill_reason_;
+    if (kill_reason_) co_return *kill_reason_;
+    co_return make_error("08006", "client connection lost");
   }
   if (!server) co_return server.take_error();
   attach_server(std::move(*server), Clock::now() - wait_start_);
   co_return ok_status();
+}
+
+void ClientSession::abandon_wait() {
+  if (phase_ != Phase::kWaiting || wait_ticket_ == 0) return;
+  pool_->abandon(worker_.index, wait_ticket_);
+  wait_ticket_ = 0;
 }
 
 void ClientSession::attach_server(pool::ServerPtr server, Clock::duration waited) {
@@ -249,22 +280,22 @@ void ClientSession::attach_server(pool::ServerPtr server, Clock::duration waited
   server_->link_time = now;
   server_scan_.reset();
   server_msg_forwarded_ = true;
-  tracker_.clear();
+  if (translator_) translator_->attach(&server_->prepared);
   server_closed_ = false;
   server_read_filled_ = false;
   tx_status_ = 'I';
 }
 
-asio::awaitable<Status> ClientSession::sync_server_params(const std::string& sql) {
-  Status st = co_await server_->run_query(sql);
+asio::awaitable<Status> ClientSession::sync_server_params(const std::string& messages) {
+  Status st = co_await server_->run(messages, pool_->own_query_timeout());
   if (!st) {
     drop_server();
     co_return st;
   }
   // Adopt the server's spelling ("UTC" for "utc") so we do not SET again.
-  for (size_t i = 0; i < kTrackedNames.size(); ++i) {
+  for (size_t i = 0; i < protocol::kTrackedNames.size(); ++i) {
     if (params_.has(int(i)) && server_->tracked().has(int(i))) {
-      params_.set(kTrackedNames[i], server_->tracked().get(int(i)));
+      params_.set(protocol::kTrackedNames[i], server_->tracked().get(int(i)));
     }
   }
   co_return ok_status();
@@ -274,11 +305,35 @@ void ClientSession::build_to_server() {
   auto now = Clock::now();
   if (outstanding_ > 0 && query_start_ == Clock::time_point{}) query_start_ = now;
   to_server_.clear();
-  if (tracking_) {
-    translate_to_server();
-  } else {
-    to_server_.pass(in_.readable().first(pending_));
+  auto data = in_.readable().first(pending_);
+  if (!translator_) {
+    to_server_.pass(data);
+    return;
   }
+  translator_->begin(tx_status_, server_->tracked().standard_conforming_strings());
+  for (size_t pos = 0; pos < data.size();) {
+    auto piece = relay_scan_.next(data.subspan(pos));
+    translator_->client_piece(piece, data.subspan(pos, piece.size), to_server_);
+    pos += piece.size;
+  }
+  translator_->end(to_server_);
+  // PostgreSQL holds the answers to extended-protocol messages until a
+  // Sync or Flush; a client whose pipeline fills the translator must not
+  // wait on answers the server sits on while Usher waits to read its Sync.
+  if (!translator_->has_room())
+    to_server_.write_own([](std::string& out) { protocol::write_flush(out); });
+  flush_statement_counters();
+}
+
+void ClientSession::flush_statement_counters() {
+  auto c = translator_->take_counters();
+  if ((c.client_parses | c.server_parses | c.binds | c.evictions | c.retries) == 0) return;
+  auto& stats = pool_->stats().slot(worker_.index);
+  pool::bump(stats.client_parse_count, c.client_parses);
+  pool::bump(stats.server_parse_count, c.server_parses);
+  pool::bump(stats.bind_count, c.binds);
+  pool::bump(stats.statement_evictions, c.evictions);
+  pool::bump(stats.statement_retries, c.retries);
 }
 
 Status ClientSession::server_write_status(const net::WriteResult& sent) {
@@ -287,14 +342,19 @@ Status ClientSession::server_write_status(const net::WriteResult& sent) {
   return make_error("08006", "server conn crashed?");
 }
 
+asio::awaitable<net::WriteResult> ClientSession::write(net::Socket& socket,
+                                                       const protocol::Outbox& out) {
+  gather_.clear();
+  out.for_each_run([&](const void* data, size_t size) { gather_.emplace_back(data, size); });
+  net::WriteResult sent;
+  if (!net::write_now(socket, gather_, sent))
+    sent = co_await net::write_rest(socket, gather_, sent);
+  co_return sent;
+}
+
 asio::awaitable<Status> ClientSession::send_to_server() {
   if (to_server_.empty()) co_return ok_status();
-  const auto& buffers = to_server_.buffers();
-  net::WriteResult sent;
-  if (!net::write_now(server_->socket(), buffers, sent)) {
-    sent = co_await net::write_rest(server_->socket(), buffers, sent);
-  }
-  co_return server_write_status(sent);
+  co_return server_write_status(co_await write(server_->socket(), to_server_));
 }
 
 asio::awaitable<void> ClientSession::stop_server_read() {
@@ -316,18 +376,15 @@ asio::awaitable<Status> ClientSession::forward_to_client() {
       co_return release.take_error();
     }
     size_t unscanned = buf.size() - scanned;
-    if (retry_ && retry_->now) {
+    if (translator_ && translator_->retry_due()) {
       to_server_.clear();
-      push_retry();
+      translator_->write_retry(to_server_);
+      flush_statement_counters();
       Status st = co_await send_to_server();
       if (!st) co_return st;
     }
     if (!to_client_.empty()) {
-      const auto& buffers = to_client_.buffers();
-      net::WriteResult sent;
-      if (!net::write_now(socket_, buffers, sent)) {
-        sent = co_await net::write_rest(socket_, buffers, sent);
-      }
+      auto sent = co_await write(socket_, to_client_);
       pool::bump(pool_->stats().slot(worker_.index).bytes_sent, sent.written);
       if (sent.ec) {
         buf.consume(scanned);
@@ -364,7 +421,8 @@ asio::awaitable<Status> ClientSession::forward_to_client() {
 Result<bool> ClientSession::relay_from_server(size_t& pos) {
   auto data = server_->in().readable();
   // Answers Usher made up are due before the server's next message.
-  auto release = emit_due_fakes();
+  Result<bool> release = false;
+  if (translator_) release = emit_due_fakes();
   using Kind = protocol::StreamScanner::Kind;
   while (release && !*release) {
     auto piece = server_scan_.next(data.subspan(pos));
@@ -378,8 +436,9 @@ Result<bool> ClientSession::relay_from_server(size_t& pos) {
     }
     char type = piece.header.type;
     server_msg_forwarded_ = true;
-    if (tracking_) {
-      server_msg_forwarded_ = track_server_message(type, bytes, piece.kind == Kind::kWhole);
+    if (translator_) {
+      server_msg_forwarded_ =
+          translator_->server_message(type, bytes, piece.kind == Kind::kWhole, to_client_);
     }
     if (server_msg_forwarded_) to_client_.pass(bytes);
     switch (type) {
@@ -406,9 +465,21 @@ Result<bool> ClientSession::relay_from_server(size_t& pos) {
       default:
         break;
     }
-    if (tracking_ && tracker_.due_fake() && release && !*release) release = emit_due_fakes();
+    if (translator_ && translator_->fake_due() && release && !*release) release = emit_due_fakes();
   }
   return release;
+}
+
+Result<bool> ClientSession::emit_due_fakes() {
+  while (translator_->fake_due()) {
+    if (!translator_->take_fake(to_client_)) continue;
+    // It answered a whole Query: its ReadyForQuery, with the status of the moment.
+    to_client_.write_own(
+        [&](std::string& out) { protocol::write_ready_for_query(out, tx_status_); });
+    auto release = ready_for_query(tx_status_);
+    if (!release || *release) return release;
+  }
+  return false;
 }
 
 Result<bool> ClientSession::ready_for_query(char status) {
@@ -434,45 +505,64 @@ Result<bool> ClientSession::ready_for_query(char status) {
   return false;
 }
 
+bool ClientSession::server_busy() const {
+  return server_ && (outstanding_ > 0 || (translator_ && !translator_->idle()));
+}
+
 bool ClientSession::server_idle() const {
   return server_ && outstanding_ == 0 && !unsynced_ && tx_status_ == 'I' && !in_copy_ &&
          !server_closed_ && server_->in().empty() && !server_scan_.mid_message() &&
-         tracker_.empty();
+         (!translator_ || translator_->idle());
 }
 
 bool ClientSession::reset_due() const {
-  return server_->needs_reset_query ||
+  return server_->needs_reset_query || server_->prepared.needs_reset ||
          (pool_->reset_query_always() && mode_ != config::PoolMode::kSession);
 }
 
 asio::awaitable<Status> ClientSession::unlink_server() {
   // Settings are read (a copy under the pool lock) only when a reset runs,
   // not at every transaction end.
-  bool reset = reset_due();
+  bool reset = server_->needs_reset_query ||
+               (pool_->reset_query_always() && mode_ != config::PoolMode::kSession);
   server_->needs_reset_query = false;
-  std::string reset_query = reset ? pool_->settings().server_reset_query : std::string();
-  if (!reset_query.empty()) {
-    Status st = co_await server_->run_query(reset_query);
-    if (!st) {
-      drop_server();
-      co_return ok_status();  // the client's work is done; only the server is lost
-    }
-    // DISCARD ALL (the default) also drops every prepared statement.
-    if (prepared::drops_all_statements(reset_query)) server_->statements.clear();
+  std::string query = reset ? pool_->settings().server_reset_query : std::string();
+  Status st = ok_status();
+  if (!query.empty()) {
+    st = co_await server_->run_query(query, pool_->own_query_timeout());
+    // DISCARD ALL (the default reset) also drops every prepared statement.
+    if (st && prepared::drops_all_statements(query)) server_->prepared.all_deallocated();
+  }
+  // Statements Usher can no longer vouch for (see prepared::ServerState)
+  // are dropped before another client gets the server.
+  if (st && server_->prepared.needs_reset) {
+    st = co_await server_->run_query("DEALLOCATE ALL", pool_->own_query_timeout());
+    if (st) server_->prepared.all_deallocated();
+  }
+  if (!st) {
+    drop_server();
+    co_return ok_status();  // the client's work is done; only the server is lost
   }
   release_server();
   co_return ok_status();
 }
 
 void ClientSession::release_server() {
-  cancel_target_->set(std::nullopt);
-  pool_->release(std::move(server_));
+  if (translator_) translator_->attach(nullptr);
+  // A cancel on its way to this backend must not reach the next client's
+  // query: such a server is closed instead of handed on.
+  if (cancel_target_->unlink()) {
+    pool_->discard(std::move(server_));
+  } else {
+    pool_->release(std::move(server_));
+  }
   phase_ = Phase::kIdle;
 }
 
 void ClientSession::drop_server() {
   if (!server_) return;
-  cancel_target_->set(std::nullopt);
+  if (translator_) translator_->attach(nullptr);
+  cancel_target_->unlink();
   pool_->discard(std::move(server_));
   phase_ = Phase::kIdle;
   outstanding_ = 0;
@@ -480,7 +570,15 @@ void ClientSession::drop_server() {
   in_copy_ = false;
   tx_status_ = 'I';
   query_start_ = {};
-  tracker_.clear();
+}
+
+void ClientSession::cancel_server_query() {
+  if (!server_busy() || server_closed_) return;
+  BackendKey key{server_->endpoint, server_->backend_pid, server_->backend_secret};
+  asio::co_spawn(worker_.io, send_cancel(key, config_->cancel_wait_timeout),
+                 [](std::exception_ptr e) {
+                   if (e) spdlog::error("cancel request failed unexpectedly");
+                 });
 }
 
 }  // namespace usher::session

@@ -102,36 +102,21 @@ Status ClientSession::apply_startup_params(const protocol::StartupMessage& m) {
   }
   if (config_->application_name_add_host) {
     // Set once at login, as PgBouncer does: a later SET is the client's own.
-    const int app = TrackedParams::kApplicationName;
+    const int app = protocol::TrackedParams::kApplicationName;
     const std::string name = params_.has(app) ? params_.get(app) : "app";
-    params_.set(kTrackedNames[app],
+    params_.set(protocol::kTrackedNames[app],
                 name + " - " + net::peer_details(socket_, config_->listen_port));
   }
   return ok_status();
 }
 
 asio::awaitable<void> ClientSession::forward_cancel(uint32_t pid, uint32_t secret) {
-  auto key = rt_.cancels().lookup(pid, secret);
-  if (!key) co_return;  // idle client or unknown key: nothing to cancel
-  net::Socket sock(worker_.io);
-  // cancel_wait_timeout bounds the whole exchange: a server that does not
-  // answer must not hold the canceling client (and a socket) forever.
-  net::SocketDeadline deadline(sock, config_->cancel_wait_timeout);
-  auto [ec] = co_await sock.async_connect(*key->endpoint, asio::as_tuple(asio::use_awaitable));
-  if (!ec) {
-    std::string out;
-    protocol::write_cancel_request(out, key->pid, key->secret);
-    co_await net::write_all(sock, out);
-    // PostgreSQL closes the connection when done; wait for that so the
-    // cancel is processed before the client hears back from us.
-    char byte;
-    co_await sock.async_read_some(asio::buffer(&byte, 1), asio::as_tuple(asio::use_awaitable));
-  }
-  if (deadline.expired()) {
-    spdlog::warn("cancel request dropped: no answer within cancel_wait_timeout");
-  } else if (ec) {
-    spdlog::warn("cancel request could not reach server: {}", ec.message());
-  }
+  auto target = rt_.cancels().lookup(pid, secret);
+  if (!target) co_return;  // unknown key: nothing to cancel
+  auto key = target->begin_cancel();
+  if (!key) co_return;  // an idle client: nothing to cancel
+  co_await send_cancel(*key, config_->cancel_wait_timeout);
+  target->end_cancel();
 }
 
 }  // namespace usher::session

@@ -148,17 +148,6 @@ TEST(ResponseTracker, ReplacedErrorAndFailedQueryUndo) {
   EXPECT_EQ(undone[0].kind, Undo::Kind::kForgetOnServer);
 }
 
-TEST(ResponseTracker, DiscardAllTakesEffectOnlyWhenItSucceeds) {
-  ResponseTracker t;
-  std::vector<Undo> undone;
-  t.push(Entry{.reply = Reply::kQuery, .discards_all = true}, undone);
-  t.on_message('C', undone);
-  EXPECT_TRUE(t.on_message('Z', undone).discarded_all);
-  t.push(Entry{.reply = Reply::kQuery, .discards_all = true}, undone);
-  t.on_message('E', undone);  // 25001: cannot run inside a transaction block
-  EXPECT_FALSE(t.on_message('Z', undone).discarded_all);
-}
-
 TEST(ResponseTracker, DescribeAndExecuteEndings) {
   ResponseTracker t;
   std::vector<Undo> undone;

@@ -205,6 +205,58 @@ class Conn:
                     raise RuntimeError(f"unsupported auth request {code}")
         raise RuntimeError("login did not finish")
 
+    def read_stream(self, stop_tags, stop_count=1, timeout=None, keep=None,
+                    max_messages=10_000_000):
+        """Messages through the stop_count-th one whose tag is in stop_tags,
+        parsed in place (no quadratic copying), for answers to long
+        pipelines. Returns (counts, kept): counts maps each tag to how many
+        arrived; kept lists (tag, body) of the messages whose tag is in keep
+        (None: keep all). Bounded by timeout (TimeoutError) and max_messages.
+        """
+        deadline = time.monotonic() + (timeout or self.timeout)
+        counts = {}
+        kept = []
+        seen = 0
+        total = 0
+        buf = bytearray(self.buf)
+        self.buf = b""
+        pos = 0
+        while True:
+            while len(buf) - pos >= 5:
+                tag = bytes(buf[pos:pos + 1])
+                (length,) = struct.unpack_from("!I", buf, pos + 1)
+                if length < 4 or length > 1 << 30:
+                    raise ValueError(f"bad length {length} from peer (tag {tag!r})")
+                if len(buf) - pos < 1 + length:
+                    break
+                counts[tag] = counts.get(tag, 0) + 1
+                total += 1
+                if keep is None or tag in keep:
+                    kept.append((tag, bytes(buf[pos + 5:pos + 1 + length])))
+                pos += 1 + length
+                if tag in stop_tags:
+                    seen += 1
+                    if seen >= stop_count:
+                        self.buf = bytes(buf[pos:])
+                        return counts, kept
+                if total >= max_messages:
+                    raise RuntimeError(f"more than {max_messages} messages")
+            del buf[:pos]
+            pos = 0
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no complete answer from peer; so far {counts}")
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except socket.timeout:
+                raise TimeoutError(f"no complete answer from peer; so far {counts}")
+            except ConnectionResetError:
+                raise Closed(f"connection reset; so far {counts}")
+            if not chunk:
+                raise Closed(f"connection closed by peer; so far {counts}")
+            buf += chunk
+
     def simple_query(self, sql, timeout=None):
         """Send a Query; returns messages through ReadyForQuery."""
         self.send(query(sql))

@@ -1,22 +1,21 @@
 // Bytes for one gather write: runs of a buffer we read into, passed on
 // without copying, interleaved with messages Usher writes itself. Runs that
-// touch are merged, so plain forwarding is still a single buffer.
+// touch are merged, so plain forwarding is still a single buffer. Pure: the
+// relay turns the runs into its socket's buffer type (for_each_run).
 #pragma once
 
-#include <boost/asio/buffer.hpp>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
-namespace usher::session {
+namespace usher::protocol {
 
 class Outbox {
  public:
   void clear() {
     segments_.clear();
     own_.clear();
-    buffers_.clear();
   }
   bool empty() const { return segments_.empty(); }
   // Gives the memory back (an idle client).
@@ -24,7 +23,6 @@ class Outbox {
     clear();
     segments_.shrink_to_fit();
     own_.shrink_to_fit();
-    buffers_.shrink_to_fit();
   }
 
   // Passes `bytes` on; they must stay valid until the write completes.
@@ -46,14 +44,12 @@ class Outbox {
     add_own(from);
   }
 
-  // The buffer sequence for net::write_all; valid until the next change.
-  const std::vector<boost::asio::const_buffer>& buffers() {
-    buffers_.clear();
-    for (const auto& s : segments_) {
-      buffers_.emplace_back(s.own ? own_.data() + s.offset : static_cast<const void*>(s.data),
-                            s.size);
-    }
-    return buffers_;
+  // Calls fn(const void* data, size_t size) for each run, in order; valid
+  // until the next change.
+  template <typename Fn>
+  void for_each_run(Fn&& fn) const {
+    for (const auto& s : segments_)
+      fn(s.own ? static_cast<const void*>(own_.data() + s.offset) : s.data, s.size);
   }
 
  private:
@@ -76,7 +72,6 @@ class Outbox {
   };
   std::vector<Segment> segments_;
   std::string own_;
-  std::vector<boost::asio::const_buffer> buffers_;
 };
 
-}  // namespace usher::session
+}  // namespace usher::protocol

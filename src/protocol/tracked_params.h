@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace usher::session {
+namespace usher::protocol {
 
 inline constexpr std::array<std::string_view, 6> kTrackedNames = {
     "client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "standard_conforming_strings",
@@ -16,7 +16,8 @@ inline constexpr std::array<std::string_view, 6> kTrackedNames = {
 
 class TrackedParams {
  public:
-  static constexpr int kApplicationName = 5;  // index in kTrackedNames
+  static constexpr int kApplicationName = 5;            // index in kTrackedNames
+  static constexpr int kStandardConformingStrings = 4;  // index in kTrackedNames
 
   // Index of a tracked name (case-insensitive, as PostgreSQL GUC names are),
   // or -1.
@@ -27,13 +28,22 @@ class TrackedParams {
   const std::string& get(int i) const { return values_[i]; }
   bool has(int i) const { return known_[i]; }
 
-  // SET statements that bring `server` to these values, or "" when they
-  // already agree. Values the client never had are left alone.
-  std::string sync_sql(const TrackedParams& server) const;
+  // Whether strings are lexed with standard_conforming_strings on (the
+  // default, and what PostgreSQL assumes when it was never reported).
+  bool standard_conforming_strings() const;
+
+  // The messages that bring `server` to these values, or "" when they
+  // already agree; values the client never had are left alone. One
+  // extended-protocol exchange (Parse, Bind, Execute, Sync) of
+  // `SELECT set_config($1, $2, false), ...` with the names and values as
+  // bound parameters: a value is never spliced into SQL text, so no value,
+  // whatever its quotes and backslashes, and whatever the server's
+  // standard_conforming_strings, can be read as SQL.
+  std::string replay_messages(const TrackedParams& server) const;
 
  private:
   std::array<std::string, kTrackedNames.size()> values_;
   std::array<bool, kTrackedNames.size()> known_{};
 };
 
-}  // namespace usher::session
+}  // namespace usher::protocol
