@@ -104,3 +104,48 @@ def test_client_keys_are_the_poolers_not_the_servers(pooler, pg):
         assert (a.backend_pid, a.backend_key) != (b.backend_pid, b.backend_key)
         server_pid = int(wire.rows_of(a.simple_query("select pg_backend_pid()"))[0][0])
         assert int(wire.rows_of(b.simple_query("select pg_backend_pid()"))[0][0]) == server_pid
+
+
+def test_cancel_in_flight_never_reaches_the_next_client(pooler, pg):
+    """A's short transactions run on the only server while cancels for A
+    keep coming; B's queries on that same server must never be cancelled.
+    Between the lookup of A's backend and the delivery of the cancel, A's
+    transaction can end and B can get the server: a pooler that hands the
+    server on meanwhile cancels B's query (Usher did, before it closed a
+    server released while a cancel for it is in flight). PgBouncer 1.18
+    passes."""
+    p = pooler(pool_mode="transaction", default_pool_size=1,
+               extra_ini={"query_wait_timeout": 30})
+    a, _, err = clients.raw_login(p)
+    assert err is None
+    stop = time.monotonic() + 20
+
+    def a_loop():
+        n = 0
+        while time.monotonic() < stop and n < 3000:
+            a.send(wire.query("select 1"))
+            try:
+                a.read_until({b"Z"}, timeout=10)  # 57014 is A's own business
+            except (TimeoutError, wire.Closed):
+                return n
+            n += 1
+        return n
+
+    def canceler():
+        for _ in range(400):
+            if time.monotonic() > stop:
+                break
+            _send_cancel(p, a.backend_pid, a.backend_key)
+
+    with a, p.connect() as b:
+        workers = [clients.start(a_loop), clients.start(canceler)]
+        cancelled = []
+        for i in range(60):
+            try:
+                assert b.execute("select pg_sleep(0.01), %s::int", (i,)).fetchone() == ("", i)
+            except psycopg.errors.QueryCanceled as e:
+                cancelled.append(str(e))
+        for w in workers:
+            w.join_result(60)
+        assert cancelled == []
+    clients.assert_pooler_serves(p)

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""User-space instructions per transaction, under callgrind: the sharper A/B.
+
+CPU time per transaction on a shared 2-core machine drifts by several per
+cent between runs; the instructions a pooler executes per transaction do
+not. This starts one PostgreSQL (bench/run.py's), then each Usher binary
+given, under `valgrind --tool=callgrind` with instrumentation off; warms it
+up with pgbench, switches instrumentation on for a fixed number of
+transactions (`pgbench -S -c 20 -j 1 -t N`, pool of 20, one worker), and
+prints the instructions counted divided by the transactions.
+
+    /usr/bin/python3 bench/callgrind.py --bin base=/tmp/base/build-rel/usher \\
+        --bin new=build/usher --modes simple,extended,prepared
+
+Run as root (PostgreSQL runs as the postgres account). Everything on
+127.0.0.1, in a temp dir removed at the end.
+"""
+
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from types import SimpleNamespace
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402  (bench/run.py: Postgres, Pooler, helpers)
+
+
+def wrapper(base, name, binary):
+    """A script that runs `binary` under callgrind (same pid, via exec)."""
+    out = os.path.join(base, f"callgrind.{name}.out")
+    path = os.path.join(base, f"usher-{name}")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n"
+                f"exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file={out} "
+                f"{binary} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path, out
+
+
+def total_ir(path):
+    """The Ir total of a callgrind dump (its 'totals:' or 'summary:' line)."""
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"(?:totals|summary):\s+(\d+)", line)
+            if m:
+                return int(m.group(1))
+    raise RuntimeError(f"no totals in {path}")
+
+
+def pgbench(pg, port, mode, clients, per_client):
+    env = dict(pg.env(), PGPASSWORD=run.BENCH_PASSWORD, PGSSLMODE="disable")
+    out = run.run_cmd([f"{run.PG_BIN}/pgbench", "-n", "-S", "-M", mode, "-c", str(clients),
+                       "-j", "1", "-t", str(per_client), "-h", run.LOOPBACK, "-p", str(port),
+                       "-U", run.BENCH_USER, run.BENCH_DB], timeout=900, env=env)
+    m = run.PGBENCH_RE["processed"].search(out.stdout)
+    if not m:
+        raise RuntimeError(f"pgbench: {out.stdout[-500:]}")
+    return int(m.group(1))
+
+
+def measure(pg, secret, base, name, binary, mode, a):
+    script, out = wrapper(base, name, binary)
+    for old in glob.glob(out + "*"):
+        os.unlink(old)
+    args = SimpleNamespace(server_transport="tcp", clients=[a.clients], idle_clients=0,
+                           pool_size=a.clients, workers=1, userlist_secret="scram")
+    p = run.Pooler("usher", script, base, pg, args)
+    p.start(secret, timeout=180)
+    try:
+        pgbench(pg, p.port, mode, a.clients, 50)  # warm-up: pool opened, statements prepared
+        ctl = ["callgrind_control", "-i", "on", str(p.pid)]
+        subprocess.run(ctl, check=True, capture_output=True, timeout=60)
+        n = pgbench(pg, p.port, mode, a.clients, a.per_client)
+        subprocess.run(["callgrind_control", "-i", "off", str(p.pid)], check=True,
+                       capture_output=True, timeout=60)
+    finally:
+        p.stop()
+    time.sleep(0.5)
+    dumps = sorted(glob.glob(out + "*"))
+    if not dumps:
+        raise RuntimeError(f"no callgrind output for {name}")
+    return sum(total_ir(d) for d in dumps) / n
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", action="append", required=True, metavar="NAME=PATH",
+                    help="an Usher binary to measure (repeat)")
+    ap.add_argument("--modes", default="simple,extended,prepared")
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--per-client", type=int, default=400)
+    ap.add_argument("--rounds", type=int, default=1, help="measurements per binary and mode")
+    a = ap.parse_args()
+    bins = [b.split("=", 1) for b in a.bin]
+    base = tempfile.mkdtemp(prefix="usher-callgrind-")
+    run.chown_service(base)
+    pg = run.Postgres(os.path.join(base, "pg"), max_connections=200)
+    os.makedirs(pg.base)
+    run.chown_service(pg.base)
+    try:
+        pg.init()
+        secret = pg.setup_bench(1)
+        print(f"| mode | {' | '.join(name for name, _ in bins)} |")
+        print(f"|---|{'---|' * len(bins)}")
+        for mode in a.modes.split(","):
+            cells = []
+            for name, binary in bins:
+                vals = [measure(pg, secret, base, name, os.path.abspath(binary), mode, a)
+                        for _ in range(a.rounds)]
+                cells.append(" / ".join(f"{v:,.0f}" for v in vals))
+                run.log(f"{mode} {name}: {cells[-1]} instructions per transaction")
+            print(f"| {mode} | {' | '.join(cells)} |", flush=True)
+    finally:
+        pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
