@@ -44,10 +44,11 @@ def wrapper(base, name, binary):
 
 
 def total_ir(path):
-    """The Ir total of a callgrind dump (its 'totals:' or 'summary:' line)."""
+    """The Ir count of a callgrind dump: its 'totals:' line (the 'summary:'
+    line in the header can read 0 when instrumentation starts off)."""
     with open(path) as f:
         for line in f:
-            m = re.match(r"(?:totals|summary):\s+(\d+)", line)
+            m = re.match(r"totals:\s+(\d+)", line)
             if m:
                 return int(m.group(1))
     raise RuntimeError(f"no totals in {path}")
@@ -118,7 +119,10 @@ def main():
             print(f"| {mode} | {' | '.join(cells)} |", flush=True)
     finally:
         pg.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        if os.environ.get("KEEP"):
+            print(base)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -34,21 +34,8 @@ class ByteBuffer {
   // Space for at least `min` more bytes after the data, moving or growing it.
   std::span<uint8_t> prepare(size_t min) {
     if (begin_ == end_) begin_ = end_ = 0;
-    if (capacity_ - end_ < min) {
-      size_t used = size();
-      if (capacity_ - used >= min) {
-        std::memmove(data_.get(), data_.get() + begin_, used);
-      } else {
-        size_t cap = capacity_ == 0 ? kInitial : capacity_ * 2;
-        while (cap - used < min)
-          cap *= 2;
-        std::unique_ptr<uint8_t[]> bigger(new uint8_t[cap]);
-        if (used > 0) std::memcpy(bigger.get(), data_.get() + begin_, used);
-        data_ = std::move(bigger);
-        capacity_ = cap;
-      }
-      begin_ = 0;
-      end_ = used;
+    if (capacity_ - end_ < min) [[unlikely]] {
+      grow(min);
     }
     return {data_.get() + end_, capacity_ - end_};
   }
@@ -69,6 +56,25 @@ class ByteBuffer {
   }
 
  private:
+  // Moves the data to the front, or into a bigger buffer, so that `min`
+  // more bytes fit after it.
+  void grow(size_t min) {
+    size_t used = size();
+    if (capacity_ - used >= min) {
+      std::memmove(data_.get(), data_.get() + begin_, used);
+    } else {
+      size_t cap = capacity_ == 0 ? kInitial : capacity_ * 2;
+      while (cap - used < min)
+        cap *= 2;
+      std::unique_ptr<uint8_t[]> bigger(new uint8_t[cap]);
+      if (used > 0) std::memcpy(bigger.get(), data_.get() + begin_, used);
+      data_ = std::move(bigger);
+      capacity_ = cap;
+    }
+    begin_ = 0;
+    end_ = used;
+  }
+
   std::unique_ptr<uint8_t[]> data_;
   size_t capacity_ = 0;
   size_t begin_ = 0;

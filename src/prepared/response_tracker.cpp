@@ -13,6 +13,13 @@ void add_undo(Undo& u, std::vector<Undo>& undone) {
   if (u.kind != Undo::Kind::kNone) undone.push_back(std::move(u));
 }
 
+// A Query or FunctionCall of the client's (forwarded, refused, or answered
+// by Usher), as opposed to Usher's own queries.
+bool clients_query(const Entry& e) {
+  return e.reply == Reply::kQuery && e.handling != Handling::kSwallow &&
+         e.handling != Handling::kSwallowAll;
+}
+
 // The client's record first, then the server's: callers apply in order, and
 // the list is reversed as a whole afterwards, so later requests come first.
 void take_undos(Entry& e, std::vector<Undo>& undone) {
@@ -26,6 +33,7 @@ void take_undos(Entry& e, std::vector<Undo>& undone) {
 void ResponseTracker::push(Entry&& e, std::vector<Undo>& undone) {
   if (skipping_) {
     if (e.reply != Reply::kSync) {
+      if (clients_query(e)) ++dropped_queries_;
       take_undos(e, undone);
       return;
     }
@@ -49,6 +57,7 @@ void ResponseTracker::pop_head() {
 }
 
 void ResponseTracker::drop_front(std::vector<Undo>& undone) {
+  if (clients_query(head())) ++dropped_queries_;
   take_undos(head(), undone);
   pop_head();
 }

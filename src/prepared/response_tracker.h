@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "prepared/statement.h"
@@ -50,11 +51,12 @@ enum class Handling : uint8_t {
 struct Undo {
   enum class Kind : uint8_t {
     kNone,
-    kForgetClientName,   // a client Parse/PREPARE of `name` did not happen
-    kRestoreClientName,  // a client Close/DEALLOCATE of `name` (was `stmt`) did not happen
-    kForgetOnServer,     // `stmt` was not prepared on the server after all
-    kRestoreOnServer,    // `stmt` was not closed on the server after all
-    kForgetUnnamed,      // the client's unnamed statement failed to parse
+    kForgetClientName,    // a client Parse/PREPARE of `name` did not happen
+    kRestoreClientName,   // a client Close/DEALLOCATE of `name` (was `stmt`) did not happen
+    kForgetOnServer,      // `stmt` was not prepared on the server after all
+    kRestoreOnServer,     // `stmt` was not closed on the server after all
+    kForgetUnnamed,       // the client's unnamed statement failed to parse
+    kForgetUnnamedOwner,  // Usher's replay of it did not happen: the server's is not the client's
   };
   Kind kind = Kind::kNone;
   std::string name;
@@ -129,6 +131,11 @@ class ResponseTracker {
   // skipping to Sync, anything but a Sync is dropped at once.
   void push(Entry&& e, std::vector<Undo>& undone);
 
+  // The client's Query and FunctionCall requests dropped since the last
+  // call: PostgreSQL ignores them while it skips to Sync, so the
+  // ReadyForQuery the relay counted for each will never come.
+  size_t take_dropped_queries() { return std::exchange(dropped_queries_, 0); }
+
   // Classifies a server message by its type byte, at its start. Undo records
   // of failed or skipped requests are appended to `undone`, latest first.
   Outcome on_message(char type, std::vector<Undo>& undone);
@@ -178,6 +185,7 @@ class ResponseTracker {
   std::vector<Entry> entries_;
   size_t head_ = 0;
   bool skipping_ = false;  // an error was seen and no Sync has been sent since
+  size_t dropped_queries_ = 0;
 };
 
 }  // namespace usher::prepared

@@ -26,10 +26,11 @@ size_t skip_space(std::string_view s, size_t pos) {
     char c = s[pos];
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
       ++pos;
-    } else if (s.substr(pos, 2) == "--") {
-      pos = s.find('\n', pos);
+    } else if (c == '-' && s.substr(pos, 2) == "--") {
+      // As PostgreSQL's lexer: a -- comment ends at a newline or a return.
+      pos = s.find_first_of("\n\r", pos);
       if (pos == std::string_view::npos) return s.size();
-    } else if (s.substr(pos, 2) == "/*") {
+    } else if (c == '/' && s.substr(pos, 2) == "/*") {
       int depth = 0;
       while (pos < s.size()) {
         if (s.substr(pos, 2) == "/*") {
@@ -64,25 +65,57 @@ bool contains_word(std::string_view text, std::string_view lowercase) {
 }
 
 constexpr std::string_view kKeywords[] = {"prepare", "execute", "deallocate", "discard"};
+constexpr size_t kShortestKeyword = 7;
 
-// Whether the parser must look at `sql`: its first word is one of ours, or
-// EXPLAIN / CREATE with EXECUTE somewhere, or a ';' with one of our words
-// after it (a second statement). Everything else is decided here, for the
-// price of a few compares.
+// Whether a CREATE statement may be CREATE [TEMP ...] TABLE ... AS: TABLE is
+// among its first words (CREATE FUNCTION, whose body may say EXECUTE, is not).
+bool may_be_create_table(std::string_view stmt) {
+  size_t pos = 0;
+  for (int i = 0; i < 5; ++i) {
+    std::string_view word = first_word(stmt.substr(pos));
+    if (word.empty()) return false;
+    if (is_word(word, "table")) return true;
+    pos = static_cast<size_t>(word.data() + word.size() - stmt.data());
+  }
+  return false;
+}
+
+// Whether one statement may name a prepared statement: its first word is
+// one of ours, or it is EXPLAIN, or CREATE TABLE, with EXECUTE in it.
+bool may_name_statement(std::string_view stmt) {
+  std::string_view word = first_word(stmt);
+  if (word.size() < 6) return false;  // "create" is the shortest
+  switch (word[0] | 0x20) {           // nearly every query stops here
+    case 'p':
+      return is_word(word, "prepare");
+    case 'd':
+      return is_word(word, "deallocate") || is_word(word, "discard");
+    case 'e':
+      return is_word(word, "execute") ||
+             (is_word(word, "explain") && contains_word(stmt, "execute"));
+    case 'c':
+      return is_word(word, "create") && contains_word(stmt, "execute") && may_be_create_table(stmt);
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// Its first statement may name a prepared statement, or a ';' has one of
+// our words after it (a later statement). The keywords are ASCII, so no
+// encoding can hide one from a byte search.
 bool is_candidate(std::string_view sql) {
-  std::string_view word = first_word(sql);
-  for (auto k : kKeywords) {
-    if (is_word(word, k)) return true;
-  }
-  if ((is_word(word, "explain") || is_word(word, "create")) && contains_word(sql, "execute")) {
-    return true;
-  }
+  if (may_name_statement(sql)) return true;
   size_t semi = sql.find(';');
   if (semi == std::string_view::npos) return false;
   std::string_view rest = sql.substr(semi);
+  if (rest.size() <= kShortestKeyword) return false;  // a trailing ';' (pgbench's, say)
   return std::any_of(std::begin(kKeywords), std::end(kKeywords),
                      [&](std::string_view k) { return contains_word(rest, k); });
 }
+
+namespace {
 
 // Sets libpg_query's standard_conforming_strings for one call.
 class LexerMode {
@@ -101,29 +134,45 @@ std::string string_field(const json::object& node, std::string_view key) {
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
-// Each statement's node ({"PrepareStmt": {...}}, ...), or nothing when the
-// text does not parse (the server will say why).
-std::optional<std::vector<json::object>> parse_statements(const std::string& text) {
+// Each statement's node ({"PrepareStmt": {...}}, ...), or the parser's
+// error.
+struct Parsed {
+  std::vector<json::object> stmts;
+  std::optional<SqlCommand> error;  // kUnparsable
+};
+
+SqlCommand unparsable(std::string message, int position) {
+  return SqlCommand{.kind = Kind::kUnparsable, .error = std::move(message), .position = position};
+}
+
+// The statements of libpg_query's JSON parse tree (none for a text of
+// comments only); false when the tree cannot be read.
+bool read_statements(const char* parse_tree, std::vector<json::object>& out) {
+  if (parse_tree == nullptr) return false;
+  boost::system::error_code ec;
+  json::parse_options options;
+  options.max_depth = 100000;  // the parser's own stack limit comes first
+  json::value tree = json::parse(parse_tree, ec, {}, options);
+  if (ec || !tree.is_object()) return false;
+  const json::value* stmts = tree.as_object().if_contains("stmts");
+  if (stmts == nullptr) return true;
+  if (!stmts->is_array()) return false;
+  for (const auto& entry : stmts->as_array()) {
+    const json::value* stmt = entry.is_object() ? entry.as_object().if_contains("stmt") : nullptr;
+    if (stmt == nullptr || !stmt->is_object()) return false;
+    out.push_back(stmt->as_object());
+  }
+  return true;
+}
+
+Parsed parse_statements(const std::string& text) {
+  Parsed out;
   PgQueryParseResult r = pg_query_parse(text.c_str());
-  std::optional<std::vector<json::object>> out;
-  if (r.error == nullptr && r.parse_tree != nullptr) {
-    boost::system::error_code ec;
-    json::value tree = json::parse(r.parse_tree, ec);
-    const json::array* stmts = nullptr;
-    if (!ec && tree.is_object() && tree.as_object().if_contains("stmts"))
-      stmts = tree.as_object().at("stmts").if_array();
-    if (stmts != nullptr) {
-      out.emplace();
-      for (const auto& entry : *stmts) {
-        const json::value* stmt =
-            entry.is_object() ? entry.as_object().if_contains("stmt") : nullptr;
-        if (stmt == nullptr || !stmt->is_object()) {
-          out.reset();
-          break;
-        }
-        out->push_back(stmt->as_object());
-      }
-    }
+  if (r.error != nullptr) {
+    out.error =
+        unparsable(r.error->message ? r.error->message : "syntax error", r.error->cursorpos);
+  } else if (!read_statements(r.parse_tree, out.stmts)) {
+    out.error = unparsable("statement too complex for Usher to inspect", 0);
   }
   pg_query_free_parse_result(r);
   return out;
@@ -267,17 +316,32 @@ bool starts_with_word(std::string_view sql, std::string_view lowercase) {
   return is_word(first_word(sql), lowercase);
 }
 
-std::optional<SqlCommand> classify_sql(std::string_view sql, bool standard_conforming_strings) {
-  if (!is_candidate(sql)) return std::nullopt;
-  // The parser needs a NUL-terminated copy; a NUL inside is not SQL.
-  if (sql.find('\0') != std::string_view::npos) return std::nullopt;
-  std::string text(sql);
-  LexerMode mode(standard_conforming_strings);
-  auto stmts = parse_statements(text);
-  if (!stmts || stmts->empty()) return std::nullopt;
-  if (stmts->size() > 1) {
+bool names_statement(const SqlCommand& cmd) {
+  return cmd.kind != Kind::kDeallocateAll && cmd.kind != Kind::kDiscardAll;
+}
+
+bool backslash_in_multibyte(std::string_view encoding) {
+  // PostgreSQL's client-only encodings whose second bytes include 0x5C.
+  for (std::string_view e : {"SJIS", "SHIFT_JIS_2004", "BIG5", "GBK", "UHC", "GB18030", "JOHAB"}) {
+    if (encoding.size() == e.size() &&
+        std::equal(e.begin(), e.end(), encoding.begin(),
+                   [](char a, char b) { return a == (b >= 'a' && b <= 'z' ? b - 32 : b); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+// One statement's text, parsed: ours or not, and where its name is.
+std::optional<SqlCommand> classify_one(const std::string& text) {
+  Parsed parsed = parse_statements(text);
+  if (parsed.error) return parsed.error;
+  if (parsed.stmts.empty()) return std::nullopt;
+  if (parsed.stmts.size() > 1) {
     std::optional<SqlCommand> out;
-    for (const auto& stmt : *stmts) {
+    for (const auto& stmt : parsed.stmts) {
       auto one = classify_node(stmt);
       if (!one) continue;
       if (!one->drops_all) return SqlCommand{.kind = Kind::kCombined, .multiple = true};
@@ -285,9 +349,88 @@ std::optional<SqlCommand> classify_sql(std::string_view sql, bool standard_confo
     }
     return out;
   }
-  auto cmd = classify_node(stmts->front());
+  auto cmd = classify_node(parsed.stmts.front());
   if (!cmd || cmd->drops_all) return cmd;
   if (!locate_name(text, *cmd)) cmd->kind = Kind::kUnlocatable;
+  return cmd;
+}
+
+// A text too large to parse whole: PostgreSQL's scanner splits it, and only
+// the statements that may name a prepared statement are parsed.
+std::optional<SqlCommand> classify_large(const std::string& text) {
+  PgQuerySplitResult r = pg_query_split_with_scanner(text.c_str());
+  std::optional<SqlCommand> out;
+  if (r.error != nullptr) {
+    out = unparsable(r.error->message ? r.error->message : "syntax error", r.error->cursorpos);
+  } else {
+    std::vector<std::string_view> ours;
+    for (int i = 0; i < r.n_stmts; ++i) {
+      const PgQuerySplitStmt* st = r.stmts[i];
+      if (st->stmt_location < 0 || st->stmt_len < 0 ||
+          size_t(st->stmt_location) + size_t(st->stmt_len) > text.size()) {
+        ours.push_back(text);  // not expected: look at the whole
+        continue;
+      }
+      std::string_view stmt(text.data() + st->stmt_location, size_t(st->stmt_len));
+      if (may_name_statement(stmt)) ours.push_back(stmt);
+    }
+    bool multiple = r.n_stmts > 1;
+    for (std::string_view stmt : ours) {
+      if (stmt.size() > kMaxParsedText) {
+        out = SqlCommand{.kind = Kind::kTooLarge};
+        break;
+      }
+      auto one = classify_one(std::string(stmt));
+      if (!one) continue;
+      if (one->kind == Kind::kUnparsable || (multiple && names_statement(*one))) {
+        out = one->kind == Kind::kUnparsable ? *one : SqlCommand{.kind = Kind::kCombined};
+        break;
+      }
+      // A single statement of ours, or DEALLOCATE ALL / DISCARD ALL among others.
+      if (!multiple) {
+        one->name_begin += size_t(stmt.data() - text.data());
+        one->name_end += size_t(stmt.data() - text.data());
+      }
+      one->multiple = multiple;
+      out = one;
+    }
+    if (out && multiple) out->multiple = true;
+  }
+  pg_query_free_split_result(r);
+  return out;
+}
+
+std::optional<SqlCommand> classify_with(const std::string& text, bool standard_conforming_strings) {
+  LexerMode mode(standard_conforming_strings);
+  return text.size() <= kMaxParsedText ? classify_one(text) : classify_large(text);
+}
+
+bool same(const std::optional<SqlCommand>& a, const std::optional<SqlCommand>& b) {
+  if (!a || !b) return !a && !b;
+  return a->kind == b->kind && a->name == b->name && a->name_begin == b->name_begin &&
+         a->name_end == b->name_end && a->multiple == b->multiple;
+}
+
+}  // namespace
+
+std::optional<SqlCommand> classify_sql(std::string_view sql, SqlReading reading) {
+  if (!is_candidate(sql)) return std::nullopt;
+  // The parser needs a NUL-terminated copy; a Query or Parse text never
+  // holds a NUL (its message would be malformed).
+  if (sql.find('\0') != std::string_view::npos) return SqlCommand{.kind = Kind::kAmbiguous};
+  if (reading.backslash_in_multibyte &&
+      std::any_of(sql.begin(), sql.end(), [](char c) { return (c & 0x80) != 0; })) {
+    return SqlCommand{.kind = Kind::kAmbiguous};
+  }
+  std::string text(sql);
+  auto cmd = classify_with(text, reading.standard_conforming_strings);
+  // A backslash may end a literal or not, by standard_conforming_strings;
+  // the server's setting can change within the batch being read, so the
+  // text must mean the same either way.
+  if (sql.find('\\') != std::string_view::npos &&
+      !same(cmd, classify_with(text, !reading.standard_conforming_strings))) {
+    return SqlCommand{.kind = Kind::kAmbiguous};
+  }
   return cmd;
 }
 

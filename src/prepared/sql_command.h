@@ -18,6 +18,23 @@ namespace usher::prepared {
 
 // PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes.
 inline constexpr size_t kMaxIdentifier = 63;
+// A candidate longer than this is not parsed whole: PostgreSQL's scanner
+// splits it (about 25 ns a byte), and only its statements that may name a
+// prepared statement are parsed, each up to this size. Parsing costs about
+// 250 bytes of memory and 0.7 us of CPU per byte of SQL.
+inline constexpr size_t kMaxParsedText = 64 * 1024;
+
+// What the server will read a query with, beyond its bytes.
+struct SqlReading {
+  bool standard_conforming_strings = true;  // with it off, 'it\'s' is one literal
+  // The client encoding may have a backslash as the second byte of a
+  // character (SJIS, BIG5, GBK, UHC, GB18030, JOHAB): what the server reads
+  // after converting such text is not what its bytes say.
+  bool backslash_in_multibyte = false;
+};
+
+// Whether `client_encoding` (as PostgreSQL reports it) is one of those.
+bool backslash_in_multibyte(std::string_view client_encoding);
 
 struct SqlCommand {
   enum class Kind {
@@ -27,9 +44,12 @@ struct SqlCommand {
     kDeallocateAll,  // DEALLOCATE [PREPARE] ALL
     kDiscardAll,
     kCombined,  // several statements, one of which names a prepared statement
-    // Names a prepared statement, but the lexer's tokens do not show where
-    // (a Unicode-escaped identifier, say): never passed on as it is.
-    kUnlocatable,
+    // The remaining kinds are never passed on as they are (any of them may
+    // hide a statement that names a prepared statement):
+    kUnlocatable,  // names one, but the lexer's tokens do not show where (U&"...")
+    kUnparsable,   // a candidate PostgreSQL's parser refuses: `error`, `position`
+    kAmbiguous,    // read differently by standard_conforming_strings, or encoding
+    kTooLarge,     // a statement that may name one is over kMaxParsedText
   };
   Kind kind = Kind::kPrepare;
   std::string name;  // as PostgreSQL folds and truncates it
@@ -38,12 +58,20 @@ struct SqlCommand {
   size_t name_end = 0;
   bool multiple = false;   // one of several statements (kDeallocateAll, kDiscardAll)
   bool drops_all = false;  // DEALLOCATE ALL or DISCARD ALL, alone or among others
+  std::string error;       // kUnparsable: the parser's message
+  int position = 0;        // kUnparsable: where (1-based, in characters; 0: unknown)
 };
 
-// `standard_conforming_strings`: as the server that will run `sql` has it
-// (with it off, 'it\'s' is one string literal).
-std::optional<SqlCommand> classify_sql(std::string_view sql,
-                                       bool standard_conforming_strings = true);
+// Nothing when `sql` certainly names no prepared statement.
+std::optional<SqlCommand> classify_sql(std::string_view sql, SqlReading reading = {});
+
+// classify_sql()'s first, cheap look (a few compares; most queries stop
+// here): false when `sql` certainly names no prepared statement.
+bool is_candidate(std::string_view sql);
+
+// Whether a command must never reach a server as the client wrote it:
+// everything but DEALLOCATE ALL and DISCARD ALL (which name none).
+bool names_statement(const SqlCommand& cmd);
 
 // Whether `sql` (a server_reset_query) is DISCARD ALL or DEALLOCATE ALL.
 // Remembers the last answer per thread: the reset query rarely changes and

@@ -29,6 +29,10 @@ struct Statement {
   std::string server_name;  // "usher_<id>": never reused, so a name means one text
   std::string query;
   std::string param_types;
+  // How the server read the text: the same bytes mean another statement
+  // under another client_encoding or standard_conforming_strings, so they
+  // are part of what identifies a statement (see reading_of()).
+  std::string reading;
 };
 using StatementPtr = std::shared_ptr<const Statement>;
 
@@ -40,16 +44,19 @@ inline bool is_server_name(std::string_view name) {
 }
 
 // One per pool: the statements its clients currently hold. Thread-safe.
-// Entries live while a client or a server connection holds them; expired
-// ones are swept as the table grows.
+// Entries live while a client or a server connection holds them. The table
+// holds a hash and a weak pointer per statement, never its text, so a
+// statement's memory goes as soon as its last holder lets go; expired
+// entries are swept as the table grows.
 class StatementRegistry {
  public:
-  StatementPtr intern(Origin origin, std::string_view query, std::string_view param_types);
+  StatementPtr intern(Origin origin, std::string_view reading, std::string_view query,
+                      std::string_view param_types);
   size_t size();  // live statements, for SHOW PREPARED_STATEMENTS
 
  private:
   std::mutex mutex_;
-  std::unordered_map<std::string, std::weak_ptr<const Statement>> by_key_;
+  std::unordered_multimap<uint64_t, std::weak_ptr<const Statement>> by_hash_;
   size_t sweep_at_ = 64;
 };
 

@@ -32,9 +32,9 @@ constexpr std::string_view kFailingName = "usher_failed";
 // What a client name costs besides its text (map node, strings, pointer).
 constexpr size_t kNameOverhead = 96;
 
-std::string error_bytes(std::string_view sqlstate, std::string message) {
+std::string error_bytes(std::string_view sqlstate, std::string message, int position) {
   std::string out;
-  protocol::write_error_response(out, "ERROR", sqlstate, message);
+  protocol::write_error_response(out, "ERROR", sqlstate, message, position);
   return out;
 }
 
@@ -61,18 +61,13 @@ int32_t utf8_length(std::string_view text) {
       std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
-// SQL that names a prepared statement and so must not reach the server as
-// written: PREPARE, EXECUTE, DEALLOCATE name (DEALLOCATE ALL and DISCARD
-// ALL name none; the server's tag tells what they did).
-bool names_statement(const SqlCommand& cmd) {
-  return cmd.kind != Cmd::kDeallocateAll && cmd.kind != Cmd::kDiscardAll;
-}
-
 size_t cost(std::string_view name, const Statement& s) {
   return name.size() + s.query.size() + s.param_types.size() + kNameOverhead;
 }
 
 }  // namespace
+
+namespace {
 
 bool wants_whole(char type) {
   switch (type) {
@@ -93,15 +88,24 @@ bool streams_when_large(char type) {
   return type == 'P' || type == 'B' || type == 'Q';
 }
 
-Translator::Translator(StatementRegistry& registry, size_t max_per_server, uint64_t client_id)
-    : registry_(registry), max_per_server_(max_per_server), client_id_(client_id) {}
+}  // namespace
 
-void Translator::attach(ServerState* server) {
-  server_ = server;
+protocol::StreamScanner client_scanner(uint32_t max_length) {
+  return protocol::StreamScanner(max_length, kMaxStatementMessage, wants_whole, streams_when_large,
+                                 kMaxStatementMessage, kStreamedHead);
+}
+
+Translator::Translator(StatementRegistry& registry, size_t max_per_server, uint64_t client_id,
+                       uint32_t max_length)
+    : registry_(registry),
+      max_per_server_(max_per_server),
+      client_id_(client_id),
+      scan_(client_scanner(max_length)) {}
+
+void Translator::forget_pending() {
   tracker_.clear();
   undone_.clear();
-  dropping_ = false;
-  if (retry_) retry_->now = false;
+  syncs_answered_ = syncs_sent_;  // the answers that were due will not come
 }
 
 void Translator::release_memory() {
@@ -110,12 +114,25 @@ void Translator::release_memory() {
   undone_.shrink_to_fit();
 }
 
-void Translator::begin(char tx_status, bool standard_conforming_strings) {
+void Translator::translate(std::span<const uint8_t> bytes, char tx_status, bool in_copy,
+                           const protocol::TrackedParams& server, Outbox& out) {
   tx_status_ = tx_status;
-  standard_conforming_strings_ = standard_conforming_strings;
+  copy_in_ = in_copy;
+  server_params_ = &server;
   retry().shape.clear();
   retry_candidate_.reset();
-  tracker_was_empty_ = tracker_.empty();
+  bool tracker_was_empty = tracker_.empty();
+  for (size_t pos = 0; pos < bytes.size();) {
+    auto piece = scan_.next(bytes.subspan(pos));
+    if (piece.size == 0) break;  // the relay hands over framed pieces only
+    client_piece(piece, bytes.subspan(pos, piece.size), out);
+    pos += piece.size;
+  }
+  arm_retry(tracker_was_empty, out);
+  // PostgreSQL holds the answers to extended-protocol messages until a
+  // Sync or Flush; a client whose pipeline fills the tracker must not wait
+  // on answers the server sits on while the relay waits to read its Sync.
+  if (!has_room()) out.write_own([](std::string& o) { protocol::write_flush(o); });
 }
 
 void Translator::client_piece(const protocol::StreamScanner::Piece& piece,
@@ -136,9 +153,8 @@ void Translator::client_piece(const protocol::StreamScanner::Piece& piece,
         return;
       case 'B': {
         auto bind = protocol::parse_bind(piece.body);
-        if (!bind) {  // the server reports the malformed message
-          out.pass(bytes);
-          expect(Reply::kBind);
+        if (!bind) {
+          refuse(Reply::kBind, "08P01", bind.error().message, out);
           return;
         }
         on_bind(bind->portal, bind->statement, bind->rest, bind->rest.size(), bytes, out);
@@ -193,20 +209,31 @@ void Translator::client_piece(const protocol::StreamScanner::Piece& piece,
   }
   // Sync, Flush, FunctionCall, COPY data.
   out.pass(bytes);
-  if (type == 'S') expect(Reply::kSync);
-  if (type == 'F') expect(Reply::kQuery);
-}
-
-void Translator::end(Outbox& out) {
-  arm_retry(tracker_was_empty_, out);
+  switch (type) {
+    case 'S':
+      if (copy_in_) break;  // PostgreSQL ignores a Sync during COPY FROM STDIN
+      ++syncs_sent_;
+      expect(Reply::kSync);
+      break;
+    case 'F':
+      expect(Reply::kQuery);
+      break;
+    case 'c':  // CopyDone, CopyFail: the COPY ends
+    case 'f':
+      copy_in_ = false;
+      break;
+    default:
+      break;
+  }
 }
 
 void Translator::on_parse(std::span<const uint8_t> msg, std::span<const uint8_t> body,
                           Outbox& out) {
   auto parse = protocol::parse_parse(body);
-  if (!parse) {  // the server reports the malformed message
-    out.pass(msg);
-    expect(Reply::kParse);
+  if (!parse) {
+    // Never passed on: what Usher cannot read, the server might read
+    // otherwise (and make a statement under the client's name).
+    refuse(Reply::kParse, "08P01", parse.error().message, out);
     return;
   }
   if (parse->name.empty()) {
@@ -218,17 +245,14 @@ void Translator::on_parse(std::span<const uint8_t> msg, std::span<const uint8_t>
     refuse(Reply::kParse, "42P05", already_exists(name), out);
     return;
   }
-  auto cmd = classify_sql(parse->query, standard_conforming_strings_);
+  auto cmd = classify(parse->query);
   if (cmd && names_statement(*cmd)) {
     // As a shared statement it would act on the server's names, not the
     // client's; the simple protocol gets it translated.
-    refuse(Reply::kParse, "0A000",
-           "PREPARE, EXECUTE and DEALLOCATE must be sent as a simple query (not prepared) in "
-           "transaction pooling mode",
-           out);
+    refuse_command(Reply::kParse, *cmd, out);
     return;
   }
-  auto s = registry_.intern(Origin::kProtocol, parse->query, parse->param_types);
+  auto s = registry_.intern(Origin::kProtocol, reading(), parse->query, parse->param_types);
   if (!add_name(name, s, Reply::kParse, out)) return;
   ++counters_.client_parses;
   Undo forget{.kind = Undo::Kind::kForgetClientName, .name = std::move(name)};
@@ -252,7 +276,7 @@ void Translator::on_unnamed_parse(std::span<const uint8_t> msg, std::string_view
                                   Outbox& out) {
   // A new unnamed statement replaces the old one, even when it fails.
   forget_unnamed();
-  auto cmd = classify_sql(query, standard_conforming_strings_);
+  auto cmd = classify(query);
   if (cmd && !cmd->multiple &&
       (cmd->kind == Cmd::kDeallocate || cmd->kind == Cmd::kDeallocateAll)) {
     // psycopg 3 sends DEALLOCATE as Parse/Bind/Describe/Execute: the whole
@@ -267,10 +291,7 @@ void Translator::on_unnamed_parse(std::span<const uint8_t> msg, std::string_view
     return;
   }
   if (cmd && names_statement(*cmd)) {
-    refuse(Reply::kParse, "0A000",
-           "PREPARE, EXECUTE and DEALLOCATE must be sent as a simple query (not prepared) in "
-           "transaction pooling mode",
-           out);
+    refuse_command(Reply::kParse, *cmd, out);
     return;
   }
   // The unnamed statement stays the server's, as the client sent it; we
@@ -278,7 +299,7 @@ void Translator::on_unnamed_parse(std::span<const uint8_t> msg, std::string_view
   out.pass(msg);
   unnamed_parse_.assign(reinterpret_cast<const char*>(msg.data()), msg.size());
   unnamed_ = Unnamed::kCopied;
-  server_->unnamed_owner = client_id_;
+  claim_unnamed();
   expect(Entry{.reply = Reply::kParse,
                .detail = detail({.client_undo = {.kind = Undo::Kind::kForgetUnnamed}})});
 }
@@ -301,7 +322,7 @@ void Translator::on_large_parse(std::span<const uint8_t> bytes, Outbox& out) {
   forget_unnamed();
   out.pass(bytes);
   unnamed_ = Unnamed::kUncopied;
-  server_->unnamed_owner = client_id_;
+  claim_unnamed();
   expect(Entry{.reply = Reply::kParse,
                .detail = detail({.client_undo = {.kind = Undo::Kind::kForgetUnnamed}})});
 }
@@ -338,7 +359,16 @@ void Translator::on_bind(std::string_view portal, std::string_view statement,
     return;
   }
   ++counters_.binds;
-  if (ensure_prepared(it->second, false, out)) retry_candidate_ = it->second;
+  switch (ensure_prepared(it->second, it->first, Reply::kBind, false, out)) {
+    case Ready::kHad:
+      retry_candidate_ = it->second;
+      break;
+    case Ready::kPrepared:
+      break;
+    case Ready::kRefused:
+      dropping_ = true;
+      return;
+  }
   out.write_own([&](std::string& o) {
     protocol::write_bind_header(o, portal, it->second->server_name, rest_size);
   });
@@ -359,7 +389,11 @@ void Translator::on_describe(std::span<const uint8_t> msg, std::span<const uint8
          std::move(answer));
     return;
   }
-  if (!describe || describe->kind == 'P') {
+  if (!describe) {
+    refuse(Reply::kDescribePortal, "08P01", describe.error().message, out);
+    return;
+  }
+  if (describe->kind == 'P') {
     out.pass(msg);
     expect(Reply::kDescribePortal);
     return;
@@ -372,7 +406,10 @@ void Translator::on_describe(std::span<const uint8_t> msg, std::span<const uint8
     expect(Reply::kDescribeStatement);
     return;
   }
-  ensure_prepared(it->second, false, out);
+  if (ensure_prepared(it->second, it->first, Reply::kDescribeStatement, false, out) ==
+      Ready::kRefused) {
+    return;
+  }
   out.write_own([&](std::string& o) { protocol::write_describe(o, 'S', it->second->server_name); });
   expect(Entry{.reply = Reply::kDescribeStatement, .renamed = it->second});
 }
@@ -380,9 +417,13 @@ void Translator::on_describe(std::span<const uint8_t> msg, std::span<const uint8
 void Translator::on_close(std::span<const uint8_t> msg, std::span<const uint8_t> body,
                           Outbox& out) {
   auto close = protocol::parse_close(body);
+  if (!close) {
+    refuse(Reply::kClose, "08P01", close.error().message, out);
+    return;
+  }
   std::string done;
   protocol::write_close_complete(done);
-  if (close && close->name.empty()) {
+  if (close->name.empty()) {
     portal_command_ = false;  // closing the unnamed statement closes its portal too
     if (close->kind == 'S') {
       bool ours = server_->unnamed_owner == client_id_;
@@ -396,7 +437,7 @@ void Translator::on_close(std::span<const uint8_t> msg, std::span<const uint8_t>
       server_->unnamed_owner = 0;
     }
   }
-  if (!close || close->kind == 'P' || close->name.empty()) {
+  if (close->kind == 'P' || close->name.empty()) {
     out.pass(msg);
     expect(Reply::kClose);
     return;
@@ -419,18 +460,27 @@ void Translator::on_query(std::span<const uint8_t> msg, std::span<const uint8_t>
   server_->unnamed_owner = 0;
   auto sql = protocol::parse_query(body);
   std::optional<SqlCommand> cmd;
-  if (sql) cmd = classify_sql(*sql, standard_conforming_strings_);
-  // DISCARD ALL, or DEALLOCATE ALL among other statements, runs on the
-  // server; its tag tells what it did (check_tag()). In a failed
-  // transaction PostgreSQL refuses any single statement with 25P02, so it
-  // may pass as written: nothing of it runs.
-  if (!cmd || cmd->kind == Cmd::kDiscardAll || (cmd->multiple && !names_statement(*cmd)) ||
-      (tx_status_ == 'E' && !cmd->multiple)) {
+  if (sql) cmd = classify(*sql);
+  // DEALLOCATE ALL or DISCARD ALL runs on the server when it is among other
+  // statements (DISCARD ALL always); its tag tells what it did (check_tag()).
+  if (!cmd || cmd->kind == Cmd::kDiscardAll || (cmd->multiple && !names_statement(*cmd))) {
     out.pass(msg);
     expect(Reply::kQuery);
     return;
   }
   auto it = statements_.find(cmd->name);
+  // In a failed transaction PostgreSQL answers 25P02 before anything else.
+  // What Usher would answer itself is answered that way; what goes to the
+  // server is translated as usual and the server says it (a ROLLBACK sent
+  // just before may have ended the failed transaction by then).
+  const std::string_view kAborted =
+      "current transaction is aborted, commands ignored until end of transaction block";
+  bool aborted = tx_status_ == 'E';
+  if (aborted && (cmd->kind == Cmd::kDeallocate || cmd->kind == Cmd::kDeallocateAll ||
+                  (cmd->kind == Cmd::kPrepare && it != statements_.end()))) {
+    refuse(Reply::kQuery, "25P02", std::string(kAborted), out);
+    return;
+  }
   bool names_existing = cmd->kind == Cmd::kExecute || cmd->kind == Cmd::kDeallocate;
   if (names_existing && it == statements_.end()) {
     if (refuse_server_name(Reply::kQuery, cmd->name, out)) return;
@@ -446,11 +496,16 @@ void Translator::on_query(std::span<const uint8_t> msg, std::span<const uint8_t>
         refuse(Reply::kQuery, "42P05", already_exists(cmd->name), out);
         return;
       }
-      auto s = registry_.intern(Origin::kSql, sql->substr(cmd->name_end), {});
+      auto s = registry_.intern(Origin::kSql, reading(), sql->substr(cmd->name_end), {});
+      bool had = server_->statements.touch(s->id);
+      if (had && aborted) {
+        refuse(Reply::kQuery, "25P02", std::string(kAborted), out);
+        return;
+      }
       if (!add_name(cmd->name, s, Reply::kQuery, out)) return;
       ++counters_.client_parses;
       Undo forget{.kind = Undo::Kind::kForgetClientName, .name = cmd->name};
-      if (server_->statements.touch(s->id)) {
+      if (had) {
         fake(Reply::kQuery, command_complete("PREPARE"), std::move(forget), true);
         return;
       }
@@ -467,7 +522,15 @@ void Translator::on_query(std::span<const uint8_t> msg, std::span<const uint8_t>
     }
     case Cmd::kExecute: {
       ++counters_.binds;
-      if (ensure_prepared(it->second, true, out)) retry_candidate_ = it->second;
+      switch (ensure_prepared(it->second, it->first, Reply::kQuery, true, out)) {
+        case Ready::kHad:
+          retry_candidate_ = it->second;
+          break;
+        case Ready::kPrepared:
+          break;
+        case Ready::kRefused:
+          return;
+      }
       // The client's text with Usher's name spliced in: EXECUTE alone, or
       // inside EXPLAIN or CREATE TABLE AS.
       std::string_view before = sql->substr(0, cmd->name_begin);
@@ -497,23 +560,55 @@ void Translator::on_query(std::span<const uint8_t> msg, std::span<const uint8_t>
       clear_names();
       fake(Reply::kQuery, command_complete("DEALLOCATE ALL"), {}, true);
       return;
-    case Cmd::kCombined:
-      // Each client's names live only in Usher; splitting the query and
-      // answering part of it here would change what an error in one
-      // statement does to the others. A clear error loses nothing.
-      refuse(Reply::kQuery, "0A000",
-             "PREPARE, EXECUTE and DEALLOCATE must be sent as a query of their own in "
+    case Cmd::kDiscardAll:  // handled above
+      break;
+    default:
+      refuse_command(Reply::kQuery, *cmd, out);
+      return;
+  }
+}
+
+void Translator::refuse_command(Reply reply, const SqlCommand& cmd, Outbox& out) {
+  switch (cmd.kind) {
+    case Cmd::kUnparsable:
+      // PostgreSQL's own parser said why, in PostgreSQL's words.
+      refuse(reply, cmd.error.find("stack depth") != std::string::npos ? "54001" : "42601",
+             cmd.error, out, cmd.position);
+      return;
+    case Cmd::kAmbiguous:
+      refuse(reply, "0A000",
+             "Usher cannot tell for certain how PostgreSQL will read this query, and it names a "
+             "prepared statement: write its string literals without backslashes (or as E'...' "
+             "literals), in a client_encoding other than SJIS, BIG5, GBK, UHC, GB18030 or JOHAB",
+             out);
+      return;
+    case Cmd::kTooLarge:
+      refuse(reply, "54000",
+             "a statement that names a prepared statement may be at most 64 kB long in "
              "transaction pooling mode",
              out);
       return;
     case Cmd::kUnlocatable:
-      refuse(Reply::kQuery, "0A000",
+      refuse(reply, "0A000",
              "Usher cannot find the prepared statement's name in this query; write it as a "
              "plain or quoted identifier",
              out);
       return;
-    case Cmd::kDiscardAll:  // handled above
-      break;
+    case Cmd::kCombined:
+      // Each client's names live only in Usher; splitting the query and
+      // answering part of it here would change what an error in one
+      // statement does to the others. A clear error loses nothing.
+      refuse(reply, "0A000",
+             "PREPARE, EXECUTE and DEALLOCATE must be sent as a query of their own in "
+             "transaction pooling mode",
+             out);
+      return;
+    default:  // a single PREPARE, EXECUTE or DEALLOCATE: translated only in a simple Query
+      refuse(reply, "0A000",
+             "PREPARE, EXECUTE and DEALLOCATE must be sent as a simple query (not prepared) in "
+             "transaction pooling mode",
+             out);
+      return;
   }
 }
 
@@ -548,7 +643,13 @@ bool Translator::ensure_unnamed(Reply reply, Outbox& out) {
     refuse(reply, "26000", std::string(kUnnamedNotFound), out);
     return false;
   }
-  if (server_->unnamed_owner == client_id_) return true;
+  // The server's unnamed statement is the client's when the claim is known
+  // to hold: in the claim's own Sync segment (if its Parse failed, the
+  // server skips this too), or once that segment has been answered.
+  if (server_->unnamed_owner == client_id_ &&
+      (syncs_sent_ == claim_segment_ || syncs_answered_ > claim_segment_)) {
+    return true;
+  }
   if (unnamed_ == Unnamed::kUncopied) {
     refuse(reply, "0A000",
            "the unnamed prepared statement is over 1 MiB and was prepared on another server "
@@ -558,8 +659,10 @@ bool Translator::ensure_unnamed(Reply reply, Outbox& out) {
   }
   ++counters_.server_parses;
   out.write_own([&](std::string& o) { o.append(unnamed_parse_); });
-  server_->unnamed_owner = client_id_;
-  expect(Entry{.reply = Reply::kParse, .handling = Handling::kSwallow});
+  claim_unnamed();
+  expect(Entry{.reply = Reply::kParse,
+               .handling = Handling::kSwallow,
+               .detail = detail({.server_undo = {.kind = Undo::Kind::kForgetUnnamedOwner}})});
   return true;
 }
 
@@ -569,7 +672,8 @@ bool Translator::refuse_server_name(Reply reply, std::string_view name, Outbox& 
   return true;
 }
 
-void Translator::refuse(Reply reply, std::string_view sqlstate, std::string message, Outbox& out) {
+void Translator::refuse(Reply reply, std::string_view sqlstate, std::string message, Outbox& out,
+                        int position) {
   out.write_own([&](std::string& o) {
     if (reply == Reply::kQuery) {
       protocol::write_query(o, kFailingStatement);
@@ -579,14 +683,38 @@ void Translator::refuse(Reply reply, std::string_view sqlstate, std::string mess
   });
   expect(Entry{.reply = reply,
                .handling = Handling::kReplaceError,
-               .detail = detail({.bytes = error_bytes(sqlstate, std::move(message))})});
+               .detail = detail({.bytes = error_bytes(sqlstate, std::move(message), position)})});
 }
 
-bool Translator::ensure_prepared(const StatementPtr& s, bool simple, Outbox& out) {
-  if (server_->statements.touch(s->id)) return true;
+Translator::Ready Translator::ensure_prepared(const StatementPtr& s, std::string_view name,
+                                              Reply reply, bool simple, Outbox& out) {
+  if (server_->statements.touch(s->id)) return Ready::kHad;
+  if (s->reading != reading()) {
+    // Its text would mean something else here than when it was prepared.
+    refuse(reply, "0A000",
+           "prepared statement \"" + std::string(name) +
+               "\" was prepared with another client_encoding or standard_conforming_strings, "
+               "and Usher must prepare it again on this server connection; prepare it again",
+           out);
+    return Ready::kRefused;
+  }
   make_room(s, simple, out);
   prepare_on_server(s, simple, out);
-  return false;
+  return Ready::kPrepared;
+}
+
+std::string Translator::reading() const {
+  const protocol::TrackedParams& p = *server_params_;
+  const int encoding = protocol::TrackedParams::kClientEncoding;
+  return (p.has(encoding) ? p.get(encoding) : std::string()) +
+         (p.standard_conforming_strings() ? " on" : " off");
+}
+
+SqlReading Translator::sql_reading() const {
+  const protocol::TrackedParams& p = *server_params_;
+  const int encoding = protocol::TrackedParams::kClientEncoding;
+  return {.standard_conforming_strings = p.standard_conforming_strings(),
+          .backslash_in_multibyte = p.has(encoding) && backslash_in_multibyte(p.get(encoding))};
 }
 
 // Inside a simple Query exchange, Usher's own messages end with a Sync and
@@ -596,6 +724,7 @@ void Translator::prepare_on_server(const StatementPtr& s, bool simple, Outbox& o
   ++counters_.server_parses;
   Undo forget{.kind = Undo::Kind::kForgetOnServer, .stmt = s};
   if (s->origin == Origin::kSql) {  // its text is PREPARE's, not a query
+    server_->unnamed_owner = 0;     // a simple Query drops the unnamed statement
     out.write_own(
         [&](std::string& o) { protocol::write_query(o, "PREPARE " + s->server_name + s->query); });
     expect(Entry{.reply = Reply::kQuery,
@@ -661,6 +790,11 @@ void Translator::erase_name(Names::iterator it) {
 void Translator::clear_names() {
   statements_.clear();
   statement_bytes_ = 0;
+}
+
+void Translator::claim_unnamed() {
+  server_->unnamed_owner = client_id_;
+  claim_segment_ = syncs_sent_;
 }
 
 void Translator::forget_unnamed() {

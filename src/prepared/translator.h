@@ -36,9 +36,11 @@
 
 #include "prepared/response_tracker.h"
 #include "prepared/server_state.h"
+#include "prepared/sql_command.h"
 #include "prepared/statement.h"
 #include "protocol/outbox.h"
 #include "protocol/scanner.h"
+#include "protocol/tracked_params.h"
 
 namespace usher::prepared {
 
@@ -55,11 +57,11 @@ inline constexpr size_t kMaxPendingAnswers = 8192;
 // has arrived.
 inline constexpr uint32_t kStreamedHead = 64 * 1024;
 
-// The client message types the translator needs whole (up to
-// kMaxStatementMessage; Parse, Bind and Query stream past it), for the
-// relay's scanners.
-bool wants_whole(char type);
-bool streams_when_large(char type);
+// How the client's messages are framed for the translator: whole up to
+// kMaxStatementMessage for the types it reads (Parse, Bind and Query stream
+// past it, once their names are in), at most `max_length` long. The relay
+// frames with the same, so that its pieces are the translator's.
+protocol::StreamScanner client_scanner(uint32_t max_length);
 // Server messages it needs whole: CommandComplete (its tag) and errors up
 // to kServerErrorWhole (larger ones stream through as they are).
 bool server_wants_whole(char type);
@@ -76,21 +78,31 @@ struct Counters {
 class Translator {
  public:
   // `registry`: the pool's shared statements; `max_per_server`:
-  // max_prepared_statements; `client_id`: unique per client.
-  Translator(StatementRegistry& registry, size_t max_per_server, uint64_t client_id);
+  // max_prepared_statements; `client_id`: unique per client;
+  // `max_length`: the longest client message allowed.
+  Translator(StatementRegistry& registry, size_t max_per_server, uint64_t client_id,
+             uint32_t max_length);
 
   // The server the client now talks to (null: none). Its answers to
-  // earlier requests are no longer expected.
-  void attach(ServerState* server);
+  // earlier requests are no longer expected. Inline: it runs twice per
+  // transaction, nearly always with nothing pending.
+  void attach(ServerState* server) {
+    server_ = server;
+    server_params_ = nullptr;
+    dropping_ = false;
+    if (retry_) retry_->now = false;
+    if (!tracker_.empty()) forget_pending();
+  }
 
   // --- The client's side (translator.cpp) ---
-  // One batch of the client's messages, in order: begin(), client_piece()
-  // for each scanner piece, end(). `tx_status`: the last ReadyForQuery
-  // status; `standard_conforming_strings`: the server's, for reading SQL.
-  void begin(char tx_status, bool standard_conforming_strings);
-  void client_piece(const protocol::StreamScanner::Piece& piece, std::span<const uint8_t> bytes,
-                    protocol::Outbox& to_server);
-  void end(protocol::Outbox& to_server);
+  // The client's next bytes, framed by client_scanner() into whole messages
+  // and pieces of streamed ones (a streamed message may go on in the next
+  // call), rewritten for the server into `to_server`. `tx_status`: the last
+  // ReadyForQuery status; `in_copy`: the server is taking COPY data (it
+  // ignores a Sync); `server`: the server's settings, which say how it reads
+  // SQL (they must stay valid while the server is attached).
+  void translate(std::span<const uint8_t> bytes, char tx_status, bool in_copy,
+                 const protocol::TrackedParams& server, protocol::Outbox& to_server);
 
   // --- The server's side (translator_answers.cpp) ---
   // A server message at its start (`whole` when all of it): true when it
@@ -109,12 +121,19 @@ class Translator {
 
   // No answer is due from the server.
   bool idle() const { return tracker_.empty(); }
+  // See ResponseTracker::take_dropped_queries().
+  size_t take_dropped_queries() { return tracker_.take_dropped_queries(); }
   // Room for more client requests (see kMaxPendingAnswers).
   bool has_room() const { return pending_answers() < kMaxPendingAnswers; }
   size_t pending_answers() const { return tracker_.size(); }
   // Gives spare memory back (an idle client).
   void release_memory();
-  Counters take_counters() { return std::exchange(counters_, {}); }
+  // Counters since the last call; `any` is false when all are zero.
+  Counters take_counters(bool& any) {
+    any = (counters_.client_parses | counters_.server_parses | counters_.binds |
+           counters_.evictions | counters_.retries) != 0;
+    return any ? std::exchange(counters_, {}) : Counters{};
+  }
 
   size_t statement_count() const { return statements_.size(); }
   size_t statement_bytes() const { return statement_bytes_; }
@@ -145,6 +164,9 @@ class Translator {
   };
 
   // translator.cpp
+  void forget_pending();
+  void client_piece(const protocol::StreamScanner::Piece& piece, std::span<const uint8_t> bytes,
+                    protocol::Outbox& out);
   void on_parse(std::span<const uint8_t> msg, std::span<const uint8_t> body, protocol::Outbox& out);
   void on_unnamed_parse(std::span<const uint8_t> msg, std::string_view query,
                         protocol::Outbox& out);
@@ -163,8 +185,21 @@ class Translator {
   // Makes sure the server has `s`, preparing it (and closing the least
   // recently used one) when it does not. `simple`: inside a simple Query
   // exchange, where the preparation must be invisible and self-contained.
-  // Returns true when the server already had it.
-  bool ensure_prepared(const StatementPtr& s, bool simple, protocol::Outbox& out);
+  // kRefused: the server reads SQL otherwise than when `s` was made, so it
+  // cannot be prepared here (the request is refused with 0A000).
+  enum class Ready : uint8_t { kHad, kPrepared, kRefused };
+  Ready ensure_prepared(const StatementPtr& s, std::string_view name, Reply reply, bool simple,
+                        protocol::Outbox& out);
+  // How the server reads SQL now: client_encoding and
+  // standard_conforming_strings (Statement::reading), and what
+  // classify_sql() needs of them. Worked out only when needed: most
+  // batches classify nothing.
+  std::string reading() const;
+  SqlReading sql_reading() const;
+  std::optional<SqlCommand> classify(std::string_view sql) const {
+    if (!is_candidate(sql)) return std::nullopt;
+    return classify_sql(sql, sql_reading());
+  }
   // Records `s` on the server; past max_prepared_statements, closes the
   // least recently used statement there first.
   void make_room(const StatementPtr& s, bool simple, protocol::Outbox& out);
@@ -176,7 +211,8 @@ class Translator {
   // Answers the request with PostgreSQL's `sqlstate` error: sends the server
   // a statement that fails to parse (so it aborts the transaction and skips
   // to Sync as for the real error) and replaces its error with ours.
-  void refuse(Reply reply, std::string_view sqlstate, std::string message, protocol::Outbox& out);
+  void refuse(Reply reply, std::string_view sqlstate, std::string message, protocol::Outbox& out,
+              int position = 0);
   // For a name the client never prepared: when it has the form of Usher's
   // own names, refuses with 26000 (true) rather than let the server find
   // another client's statement under it.
@@ -189,6 +225,10 @@ class Translator {
   void erase_name(Names::iterator it);
   void clear_names();
   void forget_unnamed();
+  // Records that the server's unnamed statement is now the client's.
+  void claim_unnamed();
+  // Refuses `cmd` (one that must not pass as written) as PostgreSQL or Usher would.
+  void refuse_command(Reply reply, const SqlCommand& cmd, protocol::Outbox& out);
   void expect(Entry&& e);
   void expect(Reply reply) { expect(Entry{.reply = reply}); }
   void fake(Reply reply, std::string bytes, Undo client_undo = {}, bool ready_for_query = false);
@@ -216,20 +256,28 @@ class Translator {
   StatementRegistry& registry_;
   const size_t max_per_server_;
   const uint64_t client_id_;
+  protocol::StreamScanner scan_;  // frames the bytes translate() gets
   ServerState* server_ = nullptr;
 
   Names statements_;
   size_t statement_bytes_ = 0;  // see kMaxClientStatementBytes
   Unnamed unnamed_ = Unnamed::kNone;
+  // Which Sync segment claimed the server's unnamed statement for this
+  // client: the claim holds within its segment, and after that segment's
+  // answer (had it failed, the Undo would have dropped it); in between, a
+  // Bind of the unnamed statement replays it rather than trust the claim.
+  uint64_t syncs_sent_ = 0;
+  uint64_t syncs_answered_ = 0;
+  uint64_t claim_segment_ = 0;
   std::string unnamed_parse_;                        // kCopied: the last Parse("")
   std::unique_ptr<UnnamedCommand> unnamed_command_;  // rare: a pointer keeps sessions small
   bool portal_command_ = false;
 
   // The batch in progress.
   char tx_status_ = 'I';
-  bool standard_conforming_strings_ = true;
+  bool copy_in_ = false;
+  const protocol::TrackedParams* server_params_ = nullptr;
   bool dropping_ = false;  // the streamed message in progress is not forwarded
-  bool tracker_was_empty_ = true;
   StatementPtr retry_candidate_;
   std::unique_ptr<Retry> retry_;
 

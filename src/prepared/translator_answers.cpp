@@ -47,17 +47,28 @@ std::optional<std::string> Translator::restore_client_view(std::span<const uint8
                  protocol::shift_error_position(body, o.position_after, o.position_shift);
   std::string quoted = "\"" + o.renamed->server_name + "\"";
   const std::string* client_name = nullptr;
-  if (body.find(quoted) != std::string::npos) {
+  size_t count = 0;
+  for (size_t at = body.find(quoted); at != std::string::npos; at = body.find(quoted, at + 1))
+    ++count;
+  if (count > 0) {
     for (const auto& [name, stmt] : statements_) {
       if (stmt == o.renamed) client_name = &name;
     }
   }
-  if (client_name != nullptr) {
-    std::string replacement = "\"" + *client_name + "\"";
-    for (size_t at = body.find(quoted); at != std::string::npos;
-         at = body.find(quoted, at + replacement.size())) {
-      body.replace(at, quoted.size(), replacement);
+  // Rewritten in one pass, and only while the result stays an error of
+  // ordinary size: a message that quotes the name many times (an input
+  // value, say) keeps Usher's name rather than grow without bound.
+  if (client_name != nullptr &&
+      body.size() + count * (client_name->size() + 2) <= kServerErrorWhole) {
+    std::string renamed;
+    renamed.reserve(body.size() + count * (client_name->size() + 2));
+    size_t from = 0;
+    for (size_t at = body.find(quoted); at != std::string::npos; at = body.find(quoted, from)) {
+      renamed.append(body, from, at - from).append("\"").append(*client_name).append("\"");
+      from = at + quoted.size();
     }
+    renamed.append(body, from);
+    body = std::move(renamed);
     changed = true;
   }
   if (!changed) return std::nullopt;
@@ -86,6 +97,9 @@ void Translator::apply_undos() {
       case Undo::Kind::kForgetUnnamed:
         unnamed_ = Unnamed::kNone;
         unnamed_parse_.clear();
+        if (server_ && server_->unnamed_owner == client_id_) server_->unnamed_owner = 0;
+        break;
+      case Undo::Kind::kForgetUnnamedOwner:
         if (server_ && server_->unnamed_owner == client_id_) server_->unnamed_owner = 0;
         break;
     }
@@ -121,7 +135,10 @@ void Translator::arm_retry(bool tracker_was_empty, Outbox& to_server) {
 }
 
 bool Translator::take_retry(std::span<const uint8_t> error) {
-  if (!retry_ || !retry_->stmt) return false;
+  // Prepared again only where it reads as it did when it was made.
+  if (!retry_ || !retry_->stmt || server_params_ == nullptr || retry_->stmt->reading != reading()) {
+    return false;
+  }
   const Entry* head = tracker_.front();
   Reply first = retry_->shape == "Q" ? Reply::kQuery : Reply::kBind;
   if (head == nullptr || head->reply != first || head->failed ||
@@ -147,6 +164,7 @@ void Translator::write_retry(Outbox& out) {
   // send the exchange again.
   bool simple = retry_->shape == "Q";
   close_on_server(*s, simple, {}, out);
+  if (!server_->statements.contains(s->id)) make_room(s, simple, out);  // it was gone
   prepare_on_server(s, simple, out);
   out.write_own([&](std::string& o) { o.append(retry_->bytes); });
   for (char type : retry_->shape) {
@@ -218,6 +236,7 @@ bool Translator::server_message(char type, std::span<const uint8_t> bytes, bool 
                                 Outbox& to_client) {
   using Verdict = ResponseTracker::Verdict;
   if (whole && type == 'C') check_tag(bytes.subspan(protocol::kHeaderSize));
+  if (type == 'Z' && tracker_.front() && tracker_.front()->reply == Reply::kSync) ++syncs_answered_;
   if (whole && type == 'E') {
     check_error(bytes);
     if (take_retry(bytes)) {

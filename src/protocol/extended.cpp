@@ -29,8 +29,9 @@ Result<ParseMessage> parse_parse(std::span<const uint8_t> body) {
   int16_t count = 0;
   if (!r.read_cstring(m.name) || !r.read_cstring(m.query)) return malformed("Parse");
   auto types = r.rest();
-  if (!r.read_i16(count) || count < 0) return malformed("Parse");
-  if (r.remaining() != size_t(count) * 4) return malformed("Parse");
+  // PostgreSQL reads the count unsigned: up to 65,535 types.
+  if (!r.read_i16(count)) return malformed("Parse");
+  if (r.remaining() != size_t(static_cast<uint16_t>(count)) * 4) return malformed("Parse");
   m.param_types = as_chars(types);
   return m;
 }

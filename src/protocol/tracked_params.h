@@ -16,7 +16,8 @@ inline constexpr std::array<std::string_view, 6> kTrackedNames = {
 
 class TrackedParams {
  public:
-  static constexpr int kApplicationName = 5;            // index in kTrackedNames
+  static constexpr int kClientEncoding = 0;  // index in kTrackedNames
+  static constexpr int kApplicationName = 5;
   static constexpr int kStandardConformingStrings = 4;  // index in kTrackedNames
 
   // Index of a tracked name (case-insensitive, as PostgreSQL GUC names are),

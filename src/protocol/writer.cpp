@@ -95,19 +95,12 @@ void write_ready_for_query(std::string& out, char status) {
 }
 
 void write_error_response(std::string& out, std::string_view severity, std::string_view sqlstate,
-                          std::string_view message) {
-  MessageWriter(out)
-      .begin('E')
-      .u8('S')
-      .cstring(severity)
-      .u8('V')
-      .cstring(severity)
-      .u8('C')
-      .cstring(sqlstate)
-      .u8('M')
-      .cstring(message)
-      .u8(0)
-      .finish();
+                          std::string_view message, int position) {
+  MessageWriter w(out);
+  w.begin('E').u8('S').cstring(severity).u8('V').cstring(severity);
+  w.u8('C').cstring(sqlstate).u8('M').cstring(message);
+  if (position > 0) w.u8('P').cstring(std::to_string(position));
+  w.u8(0).finish();
 }
 
 void write_notice_response(std::string& out, std::string_view sqlstate, std::string_view message,

@@ -42,9 +42,10 @@ void write_parameter_status(std::string& out, std::string_view name, std::string
 void write_backend_key_data(std::string& out, uint32_t pid, uint32_t secret);
 void write_ready_for_query(std::string& out, char status);
 // severity is "FATAL", "ERROR", ...; both the localized ('S') and the
-// non-localized ('V') fields are sent, as PostgreSQL does.
+// non-localized ('V') fields are sent, as PostgreSQL does. `position`: the
+// 1-based character in the query an error is about (0: none).
 void write_error_response(std::string& out, std::string_view severity, std::string_view sqlstate,
-                          std::string_view message);
+                          std::string_view message, int position = 0);
 void write_notice_response(std::string& out, std::string_view sqlstate, std::string_view message,
                            std::string_view detail = {});
 void write_negotiate_protocol_version(std::string& out, int32_t newest_minor,

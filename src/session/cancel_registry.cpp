@@ -43,7 +43,7 @@ std::shared_ptr<CancelTarget> CancelRegistry::lookup(uint32_t pid, uint32_t secr
   return target;
 }
 
-boost::asio::awaitable<void> send_cancel(BackendKey key, std::chrono::milliseconds timeout) {
+boost::asio::awaitable<bool> send_cancel(BackendKey key, std::chrono::milliseconds timeout) {
   namespace asio = boost::asio;
   net::Socket sock(co_await asio::this_coro::executor);
   // The timeout bounds the whole exchange: a server that does not answer
@@ -64,6 +64,7 @@ boost::asio::awaitable<void> send_cancel(BackendKey key, std::chrono::millisecon
   } else if (ec) {
     spdlog::warn("cancel request could not reach server: {}", ec.message());
   }
+  co_return !deadline.expired();
 }
 
 }  // namespace usher::session

@@ -76,6 +76,7 @@ uint32_t random_u32();
 
 // Delivers a CancelRequest for `key` on a connection of its own and waits
 // until PostgreSQL has taken it (it closes the connection), or `timeout`.
-boost::asio::awaitable<void> send_cancel(BackendKey key, std::chrono::milliseconds timeout);
+// False when that did not happen in time: the request may still be acted on.
+boost::asio::awaitable<bool> send_cancel(BackendKey key, std::chrono::milliseconds timeout);
 
 }  // namespace usher::session

@@ -53,8 +53,7 @@ ClientSession::ClientSession(runtime::Runtime& rt, runtime::Worker& worker, net:
       // PostgreSQL refuses frontend messages over 1 GB whatever we allow.
       max_packet_(static_cast<uint32_t>(std::min(config_->max_packet_size, 0x3fffffff))),
       client_scan_(max_packet_, kMaxControlMessage, client_wants_whole),
-      server_scan_(0x7fffffff, kMaxControlMessage, server_wants_whole),
-      relay_scan_(max_packet_, kMaxControlMessage, client_wants_whole) {
+      server_scan_(0x7fffffff, kMaxControlMessage, server_wants_whole) {
   addr_ = net::peer_name(socket_);
   port_ = net::peer_port(socket_);
   rt_.client_count.fetch_add(1);
@@ -193,16 +192,10 @@ asio::awaitable<void> ClientSession::finish(const Status& status) {
 void ClientSession::enable_statement_tracking(size_t max_per_server) {
   static std::atomic<uint64_t> next_id{1};
   translator_ = std::make_unique<prepared::Translator>(
-      pool_->statements(), max_per_server, next_id.fetch_add(1, std::memory_order_relaxed));
-  // What the translator reads arrives whole; Parse, Bind and Query stream
-  // through past prepared::kMaxStatementMessage, once their names are in.
-  auto scanner = [&] {
-    return protocol::StreamScanner(max_packet_, prepared::kMaxStatementMessage,
-                                   prepared::wants_whole, prepared::streams_when_large,
-                                   prepared::kMaxStatementMessage, prepared::kStreamedHead);
-  };
-  client_scan_ = scanner();
-  relay_scan_ = scanner();
+      pool_->statements(), max_per_server, next_id.fetch_add(1, std::memory_order_relaxed),
+      max_packet_);
+  // Framed as the translator frames them: what it reads arrives whole.
+  client_scan_ = prepared::client_scanner(max_packet_);
   server_scan_ =
       protocol::StreamScanner(0x7fffffff, kMaxControlMessage, tracking_server_wants_whole, is_error,
                               prepared::kServerErrorWhole);
@@ -255,8 +248,10 @@ void ClientSession::check_timeouts(Clock::time_point now, const config::Config& 
       }
       break;
     case Phase::kActive:
-      if (outstanding_ > 0 &&
-          over(query_start_, limit(&config::UserSettings::query_timeout, c.query_timeout))) {
+      // A query (or extended messages after a Flush) running too long.
+      if ((outstanding_ > 0 || answers_due()) &&
+          over(outstanding_ > 0 ? query_start_ : last_activity_,
+               limit(&config::UserSettings::query_timeout, c.query_timeout))) {
         kill(make_error("57014", "query timeout"));
       } else if (waiting_for_client() &&
                  over(last_activity_, limit(&config::UserSettings::idle_transaction_timeout,
@@ -278,7 +273,7 @@ bool ClientSession::waiting_for_client() const {
   // message, or extended-protocol messages with no Sync yet (PostgreSQL
   // holds their answers until a Sync or Flush).
   return outstanding_ == 0 && (tx_status_ != 'I' || client_scan_.mid_message() ||
-                               (unsynced_ && (!flushed_ || (translator_ && translator_->idle()))));
+                               (unsynced_ && (!flushed_ || !answers_due())));
 }
 
 ClientInfo ClientSession::info(Clock::time_point now) const {

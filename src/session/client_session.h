@@ -152,8 +152,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void cancel_server_query();
   // Cancels an outstanding server read and waits for its completion.
   asio::awaitable<void> stop_server_read();
-  // Writes `out` to the socket; errors as WriteResult.
-  asio::awaitable<net::WriteResult> write(net::Socket& socket, const protocol::Outbox& out);
+  // `out` as the buffer sequence of a gather write (gather_, valid until
+  // the next call).
+  const std::vector<asio::const_buffer>& gather(const protocol::Outbox& out);
   // Writes to_server_; on failure the server is marked closed.
   asio::awaitable<Status> send_to_server();
   // Handles a ReadyForQuery the client receives; true when the server can go
@@ -162,6 +163,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Prepared statements in transaction and statement mode.
   void enable_statement_tracking(size_t max_per_server);
   void flush_statement_counters();
+  void forget_dropped_queries();
+  // Answers to extended-protocol messages the server has not sent yet.
+  bool answers_due() const;
 
   runtime::Runtime& rt_;
   runtime::Worker& worker_;
@@ -221,7 +225,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // Prepared statements (transaction and statement mode; null otherwise).
   std::unique_ptr<prepared::Translator> translator_;
-  protocol::StreamScanner relay_scan_;  // re-walks what scan_client() framed
   protocol::Outbox to_server_;
   std::vector<asio::const_buffer> gather_;  // the outbox being written
   bool client_backlog_ = false;             // scanned bytes wait for room in the translator

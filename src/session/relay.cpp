@@ -66,8 +66,13 @@ asio::awaitable<Status> ClientSession::serve() {
             BackendKey{server_->endpoint, server_->backend_pid, server_->backend_secret});
       }
       build_to_server();
-      if (!to_server_.empty())
-        st = server_write_status(co_await write(server_->socket(), to_server_));
+      if (!to_server_.empty()) {
+        net::WriteResult sent;
+        if (!net::write_now(server_->socket(), gather(to_server_), sent)) {
+          sent = co_await net::write_rest(server_->socket(), gather_, sent);
+        }
+        st = server_write_status(sent);
+      }
       pool::bump(pool_->stats().slot(worker_.index).bytes_received, pending_);
       in_.consume(pending_);
       pending_ = 0;
@@ -210,6 +215,7 @@ Status ClientSession::scan_client() {
             ++outstanding_;
             break;
           case 'S':
+            if (in_copy_) break;  // PostgreSQL ignores a Sync during COPY FROM STDIN
             ++outstanding_;
             unsynced_ = false;
             break;
@@ -224,9 +230,11 @@ Status ClientSession::scan_client() {
           case 'H':
             flushed_ = true;
             break;
-          case 'd':
-          case 'c':
+          case 'c':  // CopyDone, CopyFail: the COPY ends
           case 'f':
+            in_copy_ = false;
+            break;
+          case 'd':
             break;
           default:  // includes 'p': no password messages after login
             return protocol::framing_error(piece.header.type, piece.header.length);
@@ -310,30 +318,30 @@ void ClientSession::build_to_server() {
     to_server_.pass(data);
     return;
   }
-  translator_->begin(tx_status_, server_->tracked().standard_conforming_strings());
-  for (size_t pos = 0; pos < data.size();) {
-    auto piece = relay_scan_.next(data.subspan(pos));
-    translator_->client_piece(piece, data.subspan(pos, piece.size), to_server_);
-    pos += piece.size;
-  }
-  translator_->end(to_server_);
-  // PostgreSQL holds the answers to extended-protocol messages until a
-  // Sync or Flush; a client whose pipeline fills the translator must not
-  // wait on answers the server sits on while Usher waits to read its Sync.
-  if (!translator_->has_room())
-    to_server_.write_own([](std::string& out) { protocol::write_flush(out); });
+  translator_->translate(data, tx_status_, in_copy_, server_->tracked(), to_server_);
+  forget_dropped_queries();
   flush_statement_counters();
 }
 
+void ClientSession::forget_dropped_queries() {
+  // PostgreSQL ignored them while skipping to Sync: no ReadyForQuery comes.
+  int n = static_cast<int>(translator_->take_dropped_queries());
+  outstanding_ -= std::min(n, outstanding_);
+}
+
 void ClientSession::flush_statement_counters() {
-  auto c = translator_->take_counters();
-  if ((c.client_parses | c.server_parses | c.binds | c.evictions | c.retries) == 0) return;
+  bool any = false;
+  auto c = translator_->take_counters(any);
+  if (!any) return;
   auto& stats = pool_->stats().slot(worker_.index);
-  pool::bump(stats.client_parse_count, c.client_parses);
-  pool::bump(stats.server_parse_count, c.server_parses);
-  pool::bump(stats.bind_count, c.binds);
-  pool::bump(stats.statement_evictions, c.evictions);
-  pool::bump(stats.statement_retries, c.retries);
+  auto add = [](std::atomic<uint64_t>& counter, uint64_t n) {
+    if (n != 0) pool::bump(counter, n);
+  };
+  add(stats.client_parse_count, c.client_parses);
+  add(stats.server_parse_count, c.server_parses);
+  add(stats.bind_count, c.binds);
+  add(stats.statement_evictions, c.evictions);
+  add(stats.statement_retries, c.retries);
 }
 
 Status ClientSession::server_write_status(const net::WriteResult& sent) {
@@ -342,19 +350,19 @@ Status ClientSession::server_write_status(const net::WriteResult& sent) {
   return make_error("08006", "server conn crashed?");
 }
 
-asio::awaitable<net::WriteResult> ClientSession::write(net::Socket& socket,
-                                                       const protocol::Outbox& out) {
+const std::vector<asio::const_buffer>& ClientSession::gather(const protocol::Outbox& out) {
   gather_.clear();
   out.for_each_run([&](const void* data, size_t size) { gather_.emplace_back(data, size); });
-  net::WriteResult sent;
-  if (!net::write_now(socket, gather_, sent))
-    sent = co_await net::write_rest(socket, gather_, sent);
-  co_return sent;
+  return gather_;
 }
 
 asio::awaitable<Status> ClientSession::send_to_server() {
   if (to_server_.empty()) co_return ok_status();
-  co_return server_write_status(co_await write(server_->socket(), to_server_));
+  net::WriteResult sent;
+  if (!net::write_now(server_->socket(), gather(to_server_), sent)) {
+    sent = co_await net::write_rest(server_->socket(), gather_, sent);
+  }
+  co_return server_write_status(sent);
 }
 
 asio::awaitable<void> ClientSession::stop_server_read() {
@@ -384,7 +392,10 @@ asio::awaitable<Status> ClientSession::forward_to_client() {
       if (!st) co_return st;
     }
     if (!to_client_.empty()) {
-      auto sent = co_await write(socket_, to_client_);
+      net::WriteResult sent;
+      if (!net::write_now(socket_, gather(to_client_), sent)) {
+        sent = co_await net::write_rest(socket_, gather_, sent);
+      }
       pool::bump(pool_->stats().slot(worker_.index).bytes_sent, sent.written);
       if (sent.ec) {
         buf.consume(scanned);
@@ -439,6 +450,7 @@ Result<bool> ClientSession::relay_from_server(size_t& pos) {
     if (translator_) {
       server_msg_forwarded_ =
           translator_->server_message(type, bytes, piece.kind == Kind::kWhole, to_client_);
+      if (type == 'E') forget_dropped_queries();
     }
     if (server_msg_forwarded_) to_client_.pass(bytes);
     switch (type) {
@@ -506,7 +518,13 @@ Result<bool> ClientSession::ready_for_query(char status) {
 }
 
 bool ClientSession::server_busy() const {
-  return server_ && (outstanding_ > 0 || (translator_ && !translator_->idle()));
+  return server_ && (outstanding_ > 0 || answers_due());
+}
+
+bool ClientSession::answers_due() const {
+  // Without the translator, extended messages after a Flush may still be
+  // running; with it, it knows.
+  return translator_ ? !translator_->idle() : unsynced_ && flushed_;
 }
 
 bool ClientSession::server_idle() const {
@@ -576,7 +594,7 @@ void ClientSession::cancel_server_query() {
   if (!server_busy() || server_closed_) return;
   BackendKey key{server_->endpoint, server_->backend_pid, server_->backend_secret};
   asio::co_spawn(worker_.io, send_cancel(key, config_->cancel_wait_timeout),
-                 [](std::exception_ptr e) {
+                 [](std::exception_ptr e, bool) {
                    if (e) spdlog::error("cancel request failed unexpectedly");
                  });
 }

@@ -115,7 +115,12 @@ asio::awaitable<void> ClientSession::forward_cancel(uint32_t pid, uint32_t secre
   if (!target) co_return;  // unknown key: nothing to cancel
   auto key = target->begin_cancel();
   if (!key) co_return;  // an idle client: nothing to cancel
-  co_await send_cancel(*key, config_->cancel_wait_timeout);
+  if (!co_await send_cancel(*key, config_->cancel_wait_timeout)) {
+    // PostgreSQL may still act on a request it did not acknowledge: the
+    // backend stays out of other clients' hands a while longer.
+    asio::steady_timer grace(worker_.io, config_->cancel_wait_timeout);
+    co_await grace.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
   target->end_cancel();
 }
 

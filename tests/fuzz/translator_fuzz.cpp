@@ -186,7 +186,7 @@ void check_outbox(const protocol::Outbox& out, bool to_server) {
 
 void classify_checks(const std::string& sql) {
   for (bool scs : {true, false}) {
-    auto c = prepared::classify_sql(sql, scs);
+    auto c = prepared::classify_sql(sql, {.standard_conforming_strings = scs});
     if (!c || c->name_end == 0) continue;
     check(c->name_begin < c->name_end && c->name_end <= sql.size());
     check(prepared::fold_identifier(
@@ -199,13 +199,11 @@ void classify_checks(const std::string& sql) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   prepared::StatementRegistry registry;
-  prepared::Translator t(registry, in.ConsumeIntegralInRange<size_t>(1, 3), 7);
+  prepared::Translator t(registry, in.ConsumeIntegralInRange<size_t>(1, 3), 7, 0x3fffffff);
   std::array<prepared::ServerState, 2> servers;
+  std::array<protocol::TrackedParams, 2> params;
   size_t current = 0;
   t.attach(&servers[current]);
-  protocol::StreamScanner scan(0x3fffffff, prepared::kMaxStatementMessage, prepared::wants_whole,
-                               prepared::streams_when_large, prepared::kMaxStatementMessage,
-                               prepared::kStreamedHead);
   char tx_status = 'I';
   int steps = 0;
   while (in.remaining_bytes() > 0 && ++steps < 64) {
@@ -218,17 +216,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           batch += client_message(in);
         classify_checks(pick_sql(in));
         protocol::Outbox to_server;
-        t.begin(tx_status, in.ConsumeBool());
+        protocol::TrackedParams& p = params[current];  // outlives the batch, as a server's
+        if (in.ConsumeBool()) p.set("standard_conforming_strings", in.ConsumeBool() ? "off" : "on");
+        if (in.ConsumeBool()) p.set("client_encoding", in.ConsumeBool() ? "SJIS" : "LATIN1");
+        // Framed as the relay frames them: whole pieces, never half a header.
+        protocol::StreamScanner scan = prepared::client_scanner(0x3fffffff);
         auto bytes = bytes_of(batch);
-        size_t pos = 0;
-        scan.reset();
-        while (pos < bytes.size()) {
-          auto piece = scan.next(bytes.subspan(pos));
+        size_t framed = 0;
+        while (framed < bytes.size()) {
+          auto piece = scan.next(bytes.subspan(framed));
           if (piece.kind == Kind::kNeedMore || piece.kind == Kind::kInvalid) break;
-          t.client_piece(piece, bytes.subspan(pos, piece.size), to_server);
-          pos += piece.size;
+          framed += piece.size;
         }
-        t.end(to_server);
+        t.translate(bytes.first(framed), tx_status, in.ConsumeBool(), p, to_server);
         check_outbox(to_server, true);
         break;
       }

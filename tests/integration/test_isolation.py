@@ -922,3 +922,211 @@ def test_pipeline_of_20000_binds_and_one_sync(p, kind):
         assert value(run(b, wire.bind("pipe", [5]), wire.execute(), wire.sync())) == "10"
         victim.check()
     clients.assert_pooler_serves(p)
+
+
+# ---------------------------------------------------------------------------
+# Regressions from an attacker's review of the isolation work: each one
+# reached another client's statement, or made Usher spend memory or time,
+# before it was fixed. All usher_only (they exercise Usher's statement
+# translation). The victim holds `v` = usher_N; the attacker learns N from
+# pg_prepared_statements, as any client of the pool can.
+
+
+def _server_name_of(conn, fragment):
+    rows = wire.rows_of(run(conn, wire.query(
+        f"select name from pg_prepared_statements where statement like '%{fragment}%'")))
+    assert rows, "the victim's statement is not on the server"
+    return rows[0][0]
+
+
+def _named_victim(p):
+    v = login(p)
+    assert wire.tags_of(run(v, wire.parse("v", "select $1::int * 3 as v"), wire.sync())) == "1Z"
+    assert value(run(v, wire.bind("v", [5]), wire.execute(), wire.sync())) == "15"
+    return v
+
+
+def _raw_parse(name, sql, count):
+    """A Parse declaring `count` int4 parameter types (the count is unsigned
+    on the wire: up to 65,535)."""
+    body = name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!H", count)
+    return wire.message(b"P", body + struct.pack("!I", 23) * count)
+
+
+@pytest.mark.usher_only
+def test_skipped_replay_of_an_unnamed_statement_does_not_hand_over_anothers(pooler, kind):
+    """B's Bind("") made Usher replay B's unnamed Parse, but an error before
+    it made the server skip the replay; Usher still took the server's unnamed
+    statement (A's) for B's, and B's next Bind("") ran A's."""
+    p = make_pooler(pooler, kind)
+    a, b = login(p), login(p)
+    run(b, wire.parse("", "select 'b-own'::text"), wire.sync())
+    run(a, wire.parse("", "select 'secret-of-a'::text"), wire.bind(""), wire.execute(),
+        wire.sync())
+    run(b, wire.bind("nope"), wire.bind(""), wire.sync())
+    assert value(run(b, wire.bind(""), wire.execute(), wire.sync())) == "b-own"
+    # The same within one batch: a Parse skipped after an error, then a Sync.
+    run(a, wire.parse("", "select 'secret-of-a'::text"), wire.bind(""), wire.execute(),
+        wire.sync())
+    msgs = run(b, wire.bind("nope"), wire.parse("", "select 'b-new'::text"), wire.sync(),
+               wire.bind(""), wire.execute(), wire.sync())
+    assert ("secret-of-a",) not in wire.rows_of(msgs)
+
+
+@pytest.mark.usher_only
+def test_standard_conforming_strings_flip_cannot_smuggle_statements(pooler, kind):
+    """A PREPARE whose text is one statement under one setting of
+    standard_conforming_strings and three under the other: read with the
+    wrong setting (Usher's default, or the setting before a flip in the same
+    batch), the smuggled DEALLOCATE and PREPARE replaced the victim's
+    statement. Usher now refuses a query that reads differently by it."""
+    p = make_pooler(pooler, kind)
+    v = _named_victim(p)
+    a = login(p)
+    k = _server_name_of(a, "* 3 as v")
+    run(a, wire.query("set standard_conforming_strings = off"))
+    # With it on, one string literal; with it off, 'q\'' ends and two
+    # statements follow.
+    evil = (f"PREPARE a1 AS SELECT 'q\\''; DEALLOCATE {k}; "
+            f"PREPARE {k}(int) AS SELECT $1 * 1000 + 666 AS v; --'")
+    assert sqlstate(run(a, wire.query(evil)))[0] == "0A000"
+    run(a, wire.query("set standard_conforming_strings = on"), wire.query("execute a1"))
+    assert value(run(v, wire.bind("v", [7]), wire.execute(), wire.sync())) == "21"
+
+
+@pytest.mark.usher_only
+def test_execute_after_pipelined_rollback_cannot_reach_another_statement(pooler, kind):
+    """In a failed transaction Usher passed EXECUTE on as written (the server
+    refuses it anyway); a ROLLBACK pipelined just before made it run."""
+    p = make_pooler(pooler, kind)
+    _named_victim(p)
+    a = login(p)
+    k = _server_name_of(a, "* 3 as v")
+    run(a, wire.query("begin"))
+    run(a, wire.query("select 1/0"))
+    msgs = run(a, wire.query("rollback"), wire.query(f"execute {k}(4)"))
+    assert ("12",) not in wire.rows_of(msgs)
+    assert sqlstate(msgs)[0] == "26000"
+
+
+@pytest.mark.usher_only
+def test_query_ignored_while_skipping_to_sync_does_not_pin_the_server(pooler, kind):
+    """PostgreSQL ignores a Query sent after an extended-protocol error until
+    the Sync; Usher counted its ReadyForQuery as due forever and kept the
+    server. The next client must get the server (and A be let go)."""
+    p = make_pooler(pooler, kind, idle_transaction_timeout=1, query_wait_timeout=10)
+    a = login(p)
+    a.send(wire.bind("nope") + wire.query("select 1"))
+    a.read_until({b"E"})
+    a.send(wire.sync())
+    a.read_until({b"Z"})
+    c = login(p)
+    assert value(run(c, wire.query("select 'c'"), timeout=8)) == "c"
+
+
+@pytest.mark.usher_only
+def test_sjis_trail_byte_cannot_hide_an_execute(pooler, kind):
+    """0x95 0x5C is one character in SJIS; read as bytes, the 0x5C escaped
+    the quote and hid an EXECUTE of the victim's statement."""
+    p = make_pooler(pooler, kind)
+    _named_victim(p)
+    a = login(p, params={"client_encoding": "SJIS"})
+    k = _server_name_of(a, "* 3 as v")
+    raw = b"SELECT E'\x95\x5c' AS x; EXECUTE " + k.encode() + b"(4); --'"
+    msgs = run(a, wire.message(b"Q", raw + b"\0"))
+    assert ("12",) not in wire.rows_of(msgs)
+    assert sqlstate(msgs)[0] == "0A000"
+
+
+@pytest.mark.usher_only
+@pytest.mark.parametrize("protocol", ["simple", "extended"])
+def test_deep_expression_cannot_pass_unclassified(pooler, kind, protocol):
+    """An EXECUTE whose arguments nest deeper than the JSON reader's default
+    limit failed to classify and was passed on as written."""
+    p = make_pooler(pooler, kind)
+    _named_victim(p)
+    a = login(p)
+    k = _server_name_of(a, "* 3 as v")
+    deep = "1"
+    for _ in range(40):
+        deep = f"1+({deep})"
+    sql = f"EXECUTE {k}({deep})"
+    if protocol == "simple":
+        msgs = run(a, wire.query(sql))
+    else:
+        msgs = run(a, wire.parse("x", sql), wire.bind("x"), wire.execute(), wire.sync())
+    assert not any(row[0] == "123" for row in wire.rows_of(msgs))
+    assert wire.errors_of(msgs)
+
+
+@pytest.mark.usher_only
+def test_parse_with_more_than_32767_types_is_not_passed_as_written(pooler, kind):
+    """Usher read the parameter count as signed, called the Parse malformed
+    and passed it on: the server created a statement under the client's own
+    name (or one of Usher's)."""
+    p = make_pooler(pooler, kind)
+    _named_victim(p)
+    a = login(p)
+    k = _server_name_of(a, "* 3 as v")
+    for name in ("x", "usher_999"):
+        msgs = run(a, _raw_parse(name, f"EXECUTE {k}(4)", 40000), wire.sync(), timeout=30)
+        assert wire.errors_of(msgs)
+    names = {row[0] for row in wire.rows_of(run(a, wire.query(
+        "select name from pg_prepared_statements")))}
+    assert names <= {k} | {n for n in names if n.startswith("usher_") and n != "usher_999"}
+    c = login(p)
+    msgs = run(c, wire.bind("x"), wire.execute(), wire.sync())
+    assert sqlstate(msgs)[0] == "26000"
+
+
+@pytest.mark.usher_only
+def test_error_quoting_a_name_many_times_is_not_blown_up(pooler, kind):
+    """An error that quotes Usher's name for the statement many times (the
+    client's own parameter value, say) was rewritten to quote the client's
+    50 kB name each time: a 9 kB request became a 50 MB error."""
+    p = make_pooler(pooler, kind)
+    a = login(p)
+    name = "N" * 50_000
+    assert wire.tags_of(run(a, wire.parse(name, "select $1::int as marker"), wire.sync())) == "1Z"
+    k = _server_name_of(a, "as marker")
+    with RssSampler(p.pid) as s:
+        msgs = run(a, wire.bind(name, [f'"{k}" ' * 1000]), wire.execute(), wire.sync(),
+                   timeout=60)
+    errs = [body for tag, body in msgs if tag == b"E"]
+    assert errs and len(errs[0]) < 64 * 1024
+    s.check(what="for one oversized error")
+
+
+@pytest.mark.usher_only
+def test_large_candidate_query_is_not_parsed_whole(pooler, kind):
+    """A 1 MB query that only looks like one of ours (a keyword after a ';')
+    went through PostgreSQL's parser whole: about 1 GB of parse tree in
+    Usher. It is now split by PostgreSQL's scanner and its big statement is
+    left alone; the server answers it."""
+    p = make_pooler(pooler, kind)
+    a = login(p)
+    q = "SELECT " + "1," * 300000 + "1; -- execute"
+    with RssSampler(p.pid) as s:
+        msgs = run(a, wire.query(q), timeout=120)
+    assert wire.tags_of(msgs).endswith("Z")
+    s.check(what="for one 600 kB query")
+
+
+@pytest.mark.usher_only
+def test_registry_keeps_no_text_of_statements_nobody_holds(pooler, kind):
+    """The shared registry kept each freed statement's full text until a
+    sweep; with many live names the sweep came late: 1,200 short-lived
+    256 kB statements grew Usher by 400 MB."""
+    p = make_pooler(pooler, kind)
+    a = login(p)
+    for chunk in range(20):
+        msgs = run(a, *[wire.parse(f"s{chunk}_{i}", f"select {chunk * 1000 + i} as small")
+                        for i in range(100)], wire.sync(), timeout=60)
+        assert "E" not in wire.tags_of(msgs)
+    pad = "y" * (256 * 1024)
+    with RssSampler(p.pid) as s:
+        for i in range(600):
+            msgs = run(a, wire.parse("big", f"select '{i}{pad}' as big"), wire.close("S", "big"),
+                       wire.sync(), timeout=60)
+            assert wire.tags_of(msgs) == "13Z"
+    s.check(limit=96 * MiB, what="for 600 statements of 256 kB parsed and closed")

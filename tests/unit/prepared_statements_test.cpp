@@ -9,32 +9,37 @@ namespace {
 
 TEST(StatementRegistry, SharesEqualStatementsComparedInFull) {
   StatementRegistry r;
-  auto a = r.intern(Origin::kProtocol, "select $1", std::string("\0\1\0\0\0\x17", 6));
-  auto b = r.intern(Origin::kProtocol, "select $1", std::string("\0\1\0\0\0\x17", 6));
-  auto c = r.intern(Origin::kProtocol, "select $1", std::string("\0\1\0\0\0\x14", 6));
-  auto d = r.intern(Origin::kSql, "select $1", std::string("\0\1\0\0\0\x17", 6));
+  const std::string types("\0\1\0\0\0\x17", 6);
+  auto a = r.intern(Origin::kProtocol, "UTF8 on", "select $1", types);
+  auto b = r.intern(Origin::kProtocol, "UTF8 on", "select $1", types);
+  auto c = r.intern(Origin::kProtocol, "UTF8 on", "select $1", std::string("\0\1\0\0\0\x14", 6));
+  auto d = r.intern(Origin::kSql, "UTF8 on", "select $1", types);
+  // The same bytes read under another encoding or standard_conforming_strings.
+  auto e = r.intern(Origin::kProtocol, "LATIN1 on", "select $1", types);
   EXPECT_EQ(a, b);
   EXPECT_NE(a->id, c->id);
   EXPECT_NE(a->id, d->id);
+  EXPECT_NE(a->id, e->id);
   EXPECT_EQ(a->server_name, "usher_" + std::to_string(a->id));
-  EXPECT_EQ(r.size(), 3u);
+  EXPECT_EQ(r.size(), 4u);
   c.reset();
   d.reset();
+  e.reset();
   EXPECT_EQ(r.size(), 1u);
   // Once nobody holds it, the same text gets a new id: a server name always
   // means one text.
   uint64_t old = a->id;
   a.reset();
   b.reset();
-  EXPECT_NE(r.intern(Origin::kProtocol, "select $1", std::string("\0\1\0\0\0\x17", 6))->id, old);
+  EXPECT_NE(r.intern(Origin::kProtocol, "UTF8 on", "select $1", types)->id, old);
 }
 
 TEST(ServerStatements, EvictsLeastRecentlyUsed) {
   StatementRegistry r;
   ServerStatements s;
-  auto a = r.intern(Origin::kProtocol, "a", {});
-  auto b = r.intern(Origin::kProtocol, "b", {});
-  auto c = r.intern(Origin::kProtocol, "c", {});
+  auto a = r.intern(Origin::kProtocol, "", "a", {});
+  auto b = r.intern(Origin::kProtocol, "", "b", {});
+  auto c = r.intern(Origin::kProtocol, "", "c", {});
   EXPECT_FALSE(s.insert(a, 2));
   EXPECT_FALSE(s.insert(b, 2));
   EXPECT_TRUE(s.touch(a->id));  // b is now the oldest
@@ -135,19 +140,82 @@ TEST(SqlCommand, UnicodeEscapedNamesAreNotPassedOn) {
   EXPECT_EQ(c->kind, SqlCommand::Kind::kUnlocatable);
 }
 
-TEST(SqlCommand, StandardConformingStringsDecidesWhatIsAString) {
-  // With it off, \' escapes a quote: a DEALLOCATE ALL follows the string.
-  std::string_view sql = "select 'x\\''; deallocate all; --'";
-  auto on = classify_sql(sql, true);
-  EXPECT_FALSE(on);
-  auto off = classify_sql(sql, false);
-  ASSERT_TRUE(off);
-  EXPECT_EQ(off->kind, SqlCommand::Kind::kDeallocateAll);
-  EXPECT_TRUE(off->multiple);
-  // And the reverse: what is one string with it off is two statements on.
-  std::string_view hidden = "select 'a\\'; execute s1; --'";
-  EXPECT_EQ(classify_sql(hidden, true)->kind, SqlCommand::Kind::kCombined);
-  EXPECT_FALSE(classify_sql(hidden, false));
+TEST(SqlCommand, TextsReadDifferentlyByStandardConformingStringsAreAmbiguous) {
+  // With it off, \' escapes a quote and DEALLOCATE ALL follows the string;
+  // with it on, it is all one string. The setting can change within the
+  // batch being read, so either way the text is not passed on.
+  for (bool scs : {true, false}) {
+    SqlReading reading{.standard_conforming_strings = scs};
+    EXPECT_EQ(classify_sql("select 'x\\''; deallocate all; --'", reading)->kind,
+              SqlCommand::Kind::kAmbiguous);
+    EXPECT_EQ(classify_sql("select 'a\\'; execute s1; --'", reading)->kind,
+              SqlCommand::Kind::kAmbiguous);
+  }
+  // A backslash that reads the same either way changes nothing.
+  auto like = classify_sql("prepare p as select 1 where 'a' like 'a\\_%'");
+  ASSERT_TRUE(like);
+  EXPECT_EQ(like->kind, SqlCommand::Kind::kPrepare);
+}
+
+TEST(SqlCommand, EncodingsWithBackslashInCharactersAreRefusedWithHighBytes) {
+  EXPECT_TRUE(backslash_in_multibyte("SJIS"));
+  EXPECT_TRUE(backslash_in_multibyte("big5"));
+  EXPECT_FALSE(backslash_in_multibyte("UTF8"));
+  SqlReading sjis{.backslash_in_multibyte = true};
+  // 0x95 0x5C is one character in SJIS: the server reads no backslash.
+  EXPECT_EQ(classify_sql("select E'\x95\\'; execute s1; --'", sjis)->kind,
+            SqlCommand::Kind::kAmbiguous);
+  EXPECT_EQ(classify_sql("execute s1", sjis)->kind, SqlCommand::Kind::kExecute);
+  EXPECT_FALSE(classify_sql("select '\x95\\'", sjis));  // not a candidate at all
+}
+
+TEST(SqlCommand, CandidatesTheParserRefusesAreNotPassedOn) {
+  auto c = classify_sql("execute s1(1,");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, SqlCommand::Kind::kUnparsable);
+  EXPECT_NE(c->error.find("syntax error"), std::string::npos);
+  EXPECT_GT(c->position, 0);
+  // Deep nesting: understood, or the parser's own refusal; never a pass.
+  for (int depth : {40, 3000, 30000}) {
+    std::string deep =
+        "execute s1(" + std::string(depth, '(') + "1" + std::string(depth, ')') + ")";
+    auto d = classify_sql(deep);
+    ASSERT_TRUE(d) << depth;
+    EXPECT_TRUE(d->kind == SqlCommand::Kind::kExecute || d->kind == SqlCommand::Kind::kUnparsable ||
+                d->kind == SqlCommand::Kind::kTooLarge)
+        << depth;
+  }
+}
+
+TEST(SqlCommand, CommentsEndAtAReturnAsInPostgreSQL) {
+  auto c = classify_sql("-- note\rEXECUTE s1");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, SqlCommand::Kind::kExecute);
+}
+
+TEST(SqlCommand, LargeTextsAreSplitAndOnlyCandidateStatementsParsed) {
+  std::string values = "select 1";
+  for (int i = 0; i < 40000; ++i)
+    values += ",1";
+  // A big ordinary statement and a comment with a keyword after the ';'.
+  EXPECT_FALSE(classify_sql(values + "; -- execute s1"));
+  // A big ordinary statement, then one that names a statement.
+  auto c = classify_sql(values + "; execute s1");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, SqlCommand::Kind::kCombined);
+  auto all = classify_sql(values + "; deallocate all");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->kind, SqlCommand::Kind::kDeallocateAll);
+  EXPECT_TRUE(all->multiple);
+  // One statement of ours over the limit.
+  auto big = classify_sql("execute s1(" + values.substr(7) + ")");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->kind, SqlCommand::Kind::kTooLarge);
+  // A big function body with EXECUTE inside its string is not ours.
+  std::string body = "create function f() returns void as $$ begin ";
+  for (int i = 0; i < 4000; ++i)
+    body += "execute 'select 1'; ";
+  EXPECT_FALSE(classify_sql(body + "end $$ language plpgsql; select 1"));
 }
 
 TEST(SqlCommand, DeallocateForms) {
@@ -170,11 +238,11 @@ TEST(SqlCommand, DeallocateForms) {
   EXPECT_FALSE(classify_sql("discard plans"));
 }
 
-TEST(SqlCommand, BrokenSqlIsNotRecognised) {
-  EXPECT_FALSE(classify_sql("prepare"));
-  EXPECT_FALSE(classify_sql("execute"));
-  EXPECT_FALSE(classify_sql("select 1; prepare"));
-  EXPECT_FALSE(classify_sql(std::string_view("execute a\0b", 11)));
+TEST(SqlCommand, BrokenCandidatesAreNeverPassedOn) {
+  EXPECT_EQ(classify_sql("prepare")->kind, SqlCommand::Kind::kUnparsable);
+  EXPECT_EQ(classify_sql("execute")->kind, SqlCommand::Kind::kUnparsable);
+  EXPECT_EQ(classify_sql("select 1; prepare")->kind, SqlCommand::Kind::kUnparsable);
+  EXPECT_EQ(classify_sql(std::string_view("execute a\0b", 11))->kind, SqlCommand::Kind::kAmbiguous);
 }
 
 TEST(SqlCommand, SeveralStatementsThatNameOneAreCombined) {

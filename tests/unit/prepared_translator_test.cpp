@@ -117,23 +117,13 @@ std::string error(std::string_view code, std::string_view message) {
 
 // A client of the shared registry, talking to one of the servers.
 struct Client {
-  Client(StatementRegistry& registry, uint64_t id) : t(registry, 10, id) {}
+  Client(StatementRegistry& registry, uint64_t id) : t(registry, 10, id, 0x3fffffff) {}
 
   // Sends `batch` (whole messages) and returns what reaches the server.
   std::vector<Msg> send(const std::string& batch, char tx_status = 'I') {
-    protocol::StreamScanner scan(0x3fffffff, kMaxStatementMessage, wants_whole,
-                                 streams_when_large, kMaxStatementMessage, kStreamedHead);
     kept.push_back(batch);  // the outbox points into it
-    auto bytes = bytes_of(kept.back());
     protocol::Outbox out;
-    t.begin(tx_status, true);
-    for (size_t pos = 0; pos < bytes.size();) {
-      auto piece = scan.next(bytes.subspan(pos));
-      EXPECT_NE(piece.kind, protocol::StreamScanner::Kind::kNeedMore);
-      t.client_piece(piece, bytes.subspan(pos, piece.size), out);
-      pos += piece.size;
-    }
-    t.end(out);
+    t.translate(bytes_of(kept.back()), tx_status, false, params, out);
     return decode(out);
   }
 
@@ -157,6 +147,7 @@ struct Client {
   }
 
   Translator t;
+  protocol::TrackedParams params;
   std::vector<std::string> kept;
 };
 
@@ -256,8 +247,8 @@ TEST_F(TranslatorTest, MissingSharedStatementIsPreparedAgainAndRetried) {
 }
 
 TEST_F(TranslatorTest, SqlThatNamesAStatementIsNeverParsedAsWritten) {
-  for (const char* sql : {"PREPARE x AS select 1", "EXECUTE x", "explain execute x",
-                          "DEALLOCATE x"}) {
+  for (const char* sql :
+       {"PREPARE x AS select 1", "EXECUTE x", "explain execute x", "DEALLOCATE x"}) {
     auto sent = a.send(parse("n", sql) + sync());
     ASSERT_FALSE(sent.empty());
     EXPECT_EQ(sent[0].text, "usher_failed") << sql;
