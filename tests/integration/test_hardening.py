@@ -2,6 +2,9 @@
 not be able to do to Usher or through it. Each test fails without the fix it
 is named after."""
 
+import os
+
+import psycopg
 import pytest
 
 from harness import clients, util
@@ -10,6 +13,37 @@ from harness import clients, util
 def _log_lines(p, needle):
     """Lines of the logfile (stdout repeats them) that contain `needle`."""
     return [line for line in util.read_text(p.log_path).splitlines() if needle in line]
+
+
+# ----------------------------------------------------------- the admin console
+
+
+SECRET_MARKER = "top-secret-marker-5e1f"
+
+
+@pytest.mark.usher_only
+@pytest.mark.parametrize("content", [
+    f"{SECRET_MARKER}\n",
+    f"{SECRET_MARKER} = 1\n",
+    f"[pgbouncer]\nlisten_port = {SECRET_MARKER}\n",
+    f"[databases]\nx = {SECRET_MARKER}\n[pgbouncer]\n",
+    f"[databases]\nx = {SECRET_MARKER}=1\n[pgbouncer]\n",
+    f"[{SECRET_MARKER}] x\n",
+], ids=["line", "before-section", "value", "connstr", "connstr-key", "section"])
+def test_reload_of_any_file_does_not_show_its_content(pooler, content):
+    """SET conffile + RELOAD reads any file Usher can read; the error names
+    the file and line, never what the line holds."""
+    p = pooler()
+    path = os.path.join(p.base_dir, "secret.txt")
+    with open(path, "w") as f:
+        f.write(content)
+    os.chmod(path, 0o600)
+    p.admin(f"SET conffile = '{path}'")
+    with pytest.raises(psycopg.Error) as exc:
+        p.admin("RELOAD")
+    message = str(exc.value)
+    assert SECRET_MARKER not in message
+    assert f"{path}:" in message  # file and line
 
 
 # ------------------------------------------------------------------- the log
