@@ -58,29 +58,41 @@ asio::awaitable<Result<net::Message>> ClientSession::read_auth_message() {
 
 asio::awaitable<Status> ClientSession::authenticate() {
   admin_ = database_ == "pgbouncer";
-  if (admin_ && !contains(config_->admin_users, user_) && !contains(config_->stats_users, user_)) {
-    co_return make_error("28000", "not allowed");  // PgBouncer's text
-  }
   auto it = config_->auth_users.find(user_);
   bool known = it != config_->auth_users.end();
   std::string_view stored = known ? std::string_view(it->second) : std::string_view();
+  Status st = ok_status();
   switch (config_->auth_type) {
     case config::AuthType::kTrust:
       // No password, but the user must be one we know (PgBouncer's rule).
-      if (!known && !config_->auth_file.empty()) co_return auth_failed(user_);
-      co_return ok_status();
+      if (!known && !config_->auth_file.empty()) st = auth_failed(user_);
+      break;
     case config::AuthType::kAny:
-      co_return ok_status();
+      break;
     case config::AuthType::kPlain:
-      co_return co_await auth_cleartext(stored);
+      st = co_await auth_cleartext(stored);
+      break;
     case config::AuthType::kMd5:
-      if (auth::is_scram_secret(stored)) co_return co_await auth_scram(stored, known);
-      co_return co_await auth_md5(stored);
+      if (auth::is_scram_secret(stored)) {
+        st = co_await auth_scram(stored, known);
+      } else {
+        st = co_await auth_md5(stored);
+      }
+      break;
     case config::AuthType::kScramSha256:
-      co_return co_await auth_scram(stored, known);
+      st = co_await auth_scram(stored, known);
+      break;
     default:
-      co_return make_error("28000", "authentication method not supported by Usher");
+      st = make_error("28000", "authentication method not supported by Usher");
+      break;
   }
+  if (!st) co_return st;
+  // Rights after the password (PgBouncer 1.18 checks them first): refusing
+  // first would tell anyone, without a password, which names are admins.
+  if (admin_ && !contains(config_->admin_users, user_) && !contains(config_->stats_users, user_)) {
+    co_return make_error("28000", "not allowed");  // PgBouncer's text
+  }
+  co_return ok_status();
 }
 
 asio::awaitable<Status> ClientSession::auth_cleartext(std::string_view stored) {

@@ -7,6 +7,7 @@ import os
 import psycopg
 import pytest
 
+from expectations import check_message, check_sqlstate
 from harness import clients, util
 
 
@@ -16,6 +17,22 @@ def _log_lines(p, needle):
 
 
 # ----------------------------------------------------------- the admin console
+
+
+@pytest.mark.usher_only  # PgBouncer 1.18 says "not allowed" before asking for a password
+def test_console_checks_the_password_before_admin_rights(pooler, kind):
+    """A wrong password gets the ordinary password failure whoever the user
+    is, so the console does not tell who is an admin; the right password
+    without rights gets "not allowed"."""
+    p = pooler()
+    for user in ("app", "admin", "stats"):
+        err, closed = clients.login_error(p, user=user, db="pgbouncer", password="wrong")
+        check_sqlstate(kind, "wrong_password", err["C"])
+        check_message("wrong_password", err["M"])
+        assert closed
+    err, closed = clients.login_error(p, user="app", db="pgbouncer")
+    check_sqlstate(kind, "admin_not_allowed", err["C"])
+    check_message("admin_not_allowed", err["M"])
 
 
 SECRET_MARKER = "top-secret-marker-5e1f"
