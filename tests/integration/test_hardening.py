@@ -9,11 +9,37 @@ import pytest
 
 from expectations import check_message, check_sqlstate
 from harness import clients, util
+from harness.pooler import PASSWORDS
 
 
 def _log_lines(p, needle):
     """Lines of the logfile (stdout repeats them) that contain `needle`."""
     return [line for line in util.read_text(p.log_path).splitlines() if needle in line]
+
+
+# -------------------------------------------------- SCRAM keys of a forced user
+
+
+@pytest.mark.usher_only  # PgBouncer 1.18: "server login failed: wrong password type"
+def test_forced_user_pool_keeps_its_own_scram_keys(pooler, pg):
+    """[databases] user= forces the server user; a client of another user
+    must not hand its SCRAM keys to that pool, or later server logins fail."""
+    target = f"host={pg.host} port={pg.port}"
+    userlist = dict(PASSWORDS)
+    userlist["app"] = pg.scram_secret("app")
+    userlist["app2"] = pg.scram_secret("app2")
+    p = pooler(
+        databases={"forced": f"{target} dbname=appdb user=app", "appdb": f"{target} dbname=appdb"},
+        userlist=userlist,
+    )
+    with p.connect(db="forced", user="app") as conn:
+        assert conn.execute("select current_user").fetchone() == ("app",)
+    with p.connect(db="forced", user="app2") as conn:
+        assert conn.execute("select current_user").fetchone() == ("app",)
+    p.admin("RECONNECT")
+    for user in ("app2", "app"):
+        with p.connect(db="forced", user=user) as conn:
+            assert conn.execute("select current_user").fetchone() == ("app",)
 
 
 # ----------------------------------------------------------- the admin console
