@@ -25,10 +25,11 @@ Error login_retry_error() {
 
 Pool::Pool(std::string database, std::string user, ServerTarget target, PoolSettings settings,
            int workers, std::shared_ptr<SharedLimit> db_limit,
-           std::shared_ptr<SharedLimit> user_limit)
+           std::shared_ptr<SharedLimit> user_limit, net::OffloadPool& offload)
     : database_(std::move(database)),
       user_(std::move(user)),
       workers_(workers),
+      offload_(offload),
       db_limit_(std::move(db_limit)),
       user_limit_(std::move(user_limit)),
       target_(std::move(target)),
@@ -109,7 +110,8 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
     if (target.hosts.size() > 1) target.host = target.hosts[next_host_++ % target.hosts.size()];
     timeout = settings_.server_connect_timeout;
   }
-  auto result = co_await connect_server(target, timeout, next_server_id.fetch_add(1));
+  auto result =
+      co_await connect_server(target, timeout, next_server_id.fetch_add(1), LoginContext{offload_});
   std::unique_lock lock(mu_);
   --connecting_;
   if (!result) {

@@ -82,8 +82,10 @@ struct PoolCounts {
 
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
+  // `offload` runs the PBKDF2 of server logins; it outlives the pool.
   Pool(std::string database, std::string user, ServerTarget target, PoolSettings settings,
-       int workers, std::shared_ptr<SharedLimit> db_limit, std::shared_ptr<SharedLimit> user_limit);
+       int workers, std::shared_ptr<SharedLimit> db_limit, std::shared_ptr<SharedLimit> user_limit,
+       net::OffloadPool& offload);
 
   const std::string& database() const { return database_; }
   const std::string& user() const { return user_; }
@@ -163,6 +165,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   const std::string database_;
   const std::string user_;
   const int workers_;
+  net::OffloadPool& offload_;
   std::shared_ptr<SharedLimit> db_limit_;
   std::shared_ptr<SharedLimit> user_limit_;
 

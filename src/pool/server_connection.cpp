@@ -23,8 +23,11 @@ Error server_error(const std::string& what) {
 
 // Answers one authentication request from the server. Returns an empty
 // string when the request needs no answer (AuthenticationOk, SASLFinal).
+// `salted`: the SaltedPassword for a SASLContinue in password mode, computed
+// off the event loop by the caller.
 Result<std::string> answer_auth(const ServerTarget& t, const protocol::AuthenticationRequest& req,
-                                std::unique_ptr<auth::ScramClient>& scram) {
+                                std::unique_ptr<auth::ScramClient>& scram,
+                                std::optional<auth::ScramKey> salted) {
   std::string out;
   switch (static_cast<protocol::AuthCode>(req.code)) {
     case protocol::AuthCode::kOk:
@@ -67,7 +70,7 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
     }
     case protocol::AuthCode::kSaslContinue: {
       if (!scram) return make_error("08P01", "unexpected SASLContinue from server");
-      auto final = scram->handle_server_first(req.data);
+      auto final = scram->handle_server_first(req.data, salted);
       if (!final) return final.take_error();
       protocol::write_sasl_response(out, *final);
       return out;
@@ -95,7 +98,8 @@ asio::awaitable<Result<net::Endpoint>> resolve(const ServerTarget& t) {
   co_return net::Endpoint(results.begin()->endpoint());
 }
 
-asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t) {
+asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
+                              const LoginContext& ctx) {
   std::string out;
   std::vector<std::pair<std::string, std::string>> params = {{"user", t.user},
                                                              {"database", t.dbname}};
@@ -117,7 +121,20 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t) {
       case 'R': {
         auto req = protocol::parse_authentication(body);
         if (!req) co_return req.take_error();
-        auto answer = answer_auth(t, *req, scram);
+        // PBKDF2 for the server's salt runs on the offload pool, not on
+        // this worker, which has other clients. req.data stays valid:
+        // nothing reads meanwhile.
+        std::optional<auth::ScramKey> salted;
+        if (static_cast<protocol::AuthCode>(req->code) == protocol::AuthCode::kSaslContinue &&
+            scram && scram->uses_password()) {
+          auto need = scram->salt_request(req->data);
+          if (!need) co_return need.take_error();
+          auto derive = [password = t.password, need = std::move(*need)] {
+            return auth::scram_salted_password(password, need.salt, need.iterations);
+          };
+          salted = co_await ctx.offload.run(std::move(derive));
+        }
+        auto answer = answer_auth(t, *req, scram, salted);
         if (!answer) co_return answer.take_error();
         out = std::move(*answer);
         break;
@@ -210,7 +227,8 @@ void ServerConnection::set_parameter(std::string_view name, std::string_view val
 }
 
 asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
-                                                  std::chrono::milliseconds timeout, uint64_t id) {
+                                                  std::chrono::milliseconds timeout, uint64_t id,
+                                                  const LoginContext& ctx) {
   auto ex = co_await asio::this_coro::executor;
   auto endpoint = co_await resolve(target);
   if (!endpoint) co_return endpoint.take_error();
@@ -224,7 +242,7 @@ asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
                                               : "could not connect to server: " + ec.message());
   }
   net::tune_socket(conn->socket(), target.tcp);
-  auto st = co_await login(*conn, target);
+  auto st = co_await login(*conn, target, ctx);
   if (st && !target.connect_query.empty()) st = co_await conn->run_query(target.connect_query);
   if (!st) {
     if (deadline.expired())

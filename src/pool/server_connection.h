@@ -15,6 +15,7 @@
 
 #include "common/result.h"
 #include "net/byte_buffer.h"
+#include "net/offload_pool.h"
 #include "net/socket.h"
 #include "prepared/server_statements.h"
 #include "session/tracked_params.h"
@@ -102,10 +103,16 @@ class ServerConnection {
 
 using ServerPtr = std::unique_ptr<ServerConnection>;
 
+// What a login needs besides the target.
+struct LoginContext {
+  net::OffloadPool& offload;  // PBKDF2 for SCRAM runs there, never on the caller's event loop
+};
+
 // Opens a TCP or Unix connection, sends the StartupMessage and completes
 // authentication (trust, cleartext, md5, SCRAM-SHA-256). On failure the
 // Error carries the server's SQLSTATE and message where it sent one.
 asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
-                                                  std::chrono::milliseconds timeout, uint64_t id);
+                                                  std::chrono::milliseconds timeout, uint64_t id,
+                                                  const LoginContext& ctx);
 
 }  // namespace usher::pool

@@ -19,6 +19,11 @@ namespace {
 
 constexpr auto kJanitorPeriod = std::chrono::milliseconds(100);
 
+// Threads for PBKDF2 (net/offload_pool.h). Two, so that one login against a
+// secret with many rounds does not hold up every other; more would only
+// compete with the workers for the cores.
+constexpr int kOffloadThreads = 2;
+
 // workers = 0: half the cores, at least one. A pooler usually shares its
 // host with PostgreSQL or the application; on 2 shared cores one worker
 // costs 32-40 us of CPU per transaction against 40-44 us for two, because
@@ -36,7 +41,8 @@ Runtime::Runtime(config::LoadResult loaded)
     : config_(std::make_shared<const config::Config>(std::move(loaded.config))),
       signals_(control_),
       janitor_(control_),
-      pools_(resolve_workers(config_->workers)) {
+      offload_(kOffloadThreads),
+      pools_(resolve_workers(config_->workers), offload_) {
   int n = resolve_workers(config_->workers);
   for (int i = 0; i < n; ++i)
     workers_.push_back(std::make_unique<Worker>(i));
@@ -47,6 +53,9 @@ Runtime::~Runtime() {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();
   }
+  // A derivation still running completes into a stopped worker io_context,
+  // which still exists: stop the pool before the workers go.
+  offload_.stop();
   // Idle servers' sockets belong to the workers' io_contexts: close them
   // first. Then destroy the workers, whose sessions still use the pools and
   // the cancel registry (members destroyed after this body).
@@ -159,6 +168,7 @@ void Runtime::start_accept(int index) {
 }
 
 void Runtime::run() {
+  offload_.start();
   for (auto& w : workers_) {
     w->thread = std::thread([w = w.get()] {
       auto guard = asio::make_work_guard(w->io);

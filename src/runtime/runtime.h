@@ -15,6 +15,7 @@
 
 #include "common/result.h"
 #include "config/config.h"
+#include "net/offload_pool.h"
 #include "pool/pool_manager.h"
 #include "runtime/worker.h"
 #include "session/cancel_registry.h"
@@ -45,6 +46,8 @@ class Runtime {
   int worker_count() const { return static_cast<int>(workers_.size()); }
   Worker& worker(int i) { return *workers_[i]; }
   pool::PoolManager& pools() { return pools_; }
+  // PBKDF2 (SCRAM) runs here, never on a worker (net/offload_pool.h).
+  net::OffloadPool& offload() { return offload_; }
   session::CancelRegistry& cancels() { return cancels_; }
 
   void shutdown(ShutdownMode mode);
@@ -78,6 +81,7 @@ class Runtime {
       acceptors_;
   asio::signal_set signals_;
   asio::steady_timer janitor_;
+  net::OffloadPool offload_;  // before pools_, which use it
   pool::PoolManager pools_;
   session::CancelRegistry cancels_;
   std::atomic<ShutdownMode> shutdown_{ShutdownMode::kNone};

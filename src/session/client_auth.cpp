@@ -111,7 +111,15 @@ asio::awaitable<Status> ClientSession::auth_cleartext(std::string_view stored) {
     ok = false;
   } else if (auth::is_scram_secret(stored)) {
     auto secret = auth::parse_scram_secret(stored);
-    ok = secret && auth::make_scram_secret(given, secret->salt, secret->iterations) == *secret;
+    if (secret) {
+      // PBKDF2 with the secret's rounds: off the worker, whose other clients
+      // would otherwise wait (a secret may ask for millions of rounds).
+      auto derive = [given, salt = secret->salt, iterations = secret->iterations] {
+        return auth::make_scram_secret(given, salt, iterations);
+      };
+      auth::ScramSecret derived = co_await rt_.offload().run(std::move(derive));
+      ok = derived == *secret;
+    }
   } else if (auth::is_md5_secret(stored)) {
     std::string computed = auth::md5_password_secret(user_, given);
     ok = computed.size() == stored.size() &&
@@ -145,7 +153,18 @@ asio::awaitable<Status> ClientSession::auth_scram(std::string_view stored, bool 
   // An unknown user, or one whose secret cannot drive SCRAM, goes through
   // a mock exchange so the client cannot tell the cases apart.
   std::optional<auth::ScramServer> server;
-  if (known) {
+  if (known && auth::is_plaintext_password(stored)) {
+    // A plaintext password needs a secret derived from it (PBKDF2), once per
+    // user: off the worker when it is not cached yet.
+    auto secret = auth::cached_password_secret(user_, stored);
+    if (!secret) {
+      auto derive = [user = user_, password = std::string(stored)] {
+        return auth::password_secret(user, password);
+      };
+      secret = co_await rt_.offload().run(std::move(derive));
+    }
+    server.emplace(user_, std::move(*secret));
+  } else if (known) {
     auto s = auth::ScramServer::from_stored(user_, stored);
     if (s) {
       server.emplace(std::move(*s));

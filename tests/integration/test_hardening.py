@@ -2,13 +2,18 @@
 not be able to do to Usher or through it. Each test fails without the fix it
 is named after."""
 
+import base64
+import hashlib
+import hmac
 import os
+import struct
+import threading
 
 import psycopg
 import pytest
 
 from expectations import check_message, check_sqlstate
-from harness import clients, util
+from harness import clients, util, wire
 from harness.pooler import PASSWORDS
 
 
@@ -40,6 +45,62 @@ def test_forced_user_pool_keeps_its_own_scram_keys(pooler, pg):
     for user in ("app2", "app"):
         with p.connect(db="forced", user=user) as conn:
             assert conn.execute("select current_user").fetchone() == ("app",)
+
+
+# ------------------------------------------------------- PBKDF2 off the worker
+
+SLOW_ITERATIONS = 3_000_000  # about a second of PBKDF2
+
+
+def _b64(data):
+    return base64.b64encode(data).decode()
+
+
+def _scram_secret(password, iterations):
+    """A userlist SCRAM secret, computed as PostgreSQL does."""
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    return f"SCRAM-SHA-256${iterations}:{_b64(salt)}${_b64(stored_key)}:{_b64(server_key)}"
+
+
+@pytest.mark.usher_only
+def test_pbkdf2_does_not_stall_other_clients_of_the_worker(pooler):
+    """A cleartext login checked against a SCRAM secret with many rounds
+    runs PBKDF2; another client of the only worker keeps being served."""
+    userlist = dict(PASSWORDS)
+    userlist["slow"] = _scram_secret("right", SLOW_ITERATIONS)
+    p = pooler(auth_type="plain", userlist=userlist, extra_ini={"workers": 1})
+    steady = p.connect()
+    events = []
+    lock = threading.Lock()
+    slow = wire.Conn(p.host, p.port, timeout=120)
+    try:
+        assert steady.execute("select 1").fetchone() == (1,)
+        slow.send(wire.startup_packet({"user": "slow", "database": "appdb"}))
+        tag, body = slow.read_message()
+        assert tag == b"R" and struct.unpack("!I", body[:4])[0] == 3  # cleartext
+        slow.send(wire.message(b"p", b"wrong\0"))
+
+        def wait_for_answer():
+            msgs = slow.read_until({b"E", b"Z"}, timeout=120)
+            with lock:
+                events.append("failed login answered")
+            return msgs
+
+        waiter = clients.start(wait_for_answer)
+        for i in range(50):
+            assert steady.execute("select %s::int", (i,)).fetchone() == (i,)
+        with lock:
+            events.append("steady client done")
+        msgs = waiter.join_result(150)
+    finally:
+        slow.close()
+        steady.close()
+    assert wire.errors_of(msgs)[0]["C"] == "28P01"
+    assert events == ["steady client done", "failed login answered"]
 
 
 # ----------------------------------------------------------- the admin console
