@@ -44,6 +44,12 @@ inline constexpr std::string_view kScramSha256Mechanism = "SCRAM-SHA-256";
 // PostgreSQL's default scram_iterations and salt length.
 inline constexpr int kScramDefaultIterations = 4096;
 inline constexpr size_t kScramDefaultSaltLength = 16;
+// The most PBKDF2 rounds Usher computes when a server asks (ScramClient in
+// password mode). PostgreSQL allows up to INT_MAX, which would cost minutes
+// of CPU; a million (about a quarter of a second) is 244 times its default,
+// far more than anyone sets, and bounds what a server Usher does not trust
+// yet, one that has not proved it knows the secret, can make it compute.
+inline constexpr int kScramMaxServerIterations = 1'000'000;
 
 using ScramKey = std::array<uint8_t, 32>;
 
@@ -179,7 +185,8 @@ struct ScramClientOptions {
   NonceSource nonce;
   // Refuse a server-first-message asking for more PBKDF2 rounds than this
   // (password mode only). PostgreSQL allows up to INT_MAX; lower it where a
-  // server that is not trusted could make us burn CPU.
+  // server that is not trusted could make us burn CPU (Usher's own logins
+  // use kScramMaxServerIterations).
   int max_iterations = std::numeric_limits<int>::max();
 };
 

@@ -96,6 +96,7 @@ bool Pool::try_grant_locked(int worker, Grant& grant) {
 asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
   ServerTarget target;
   std::chrono::milliseconds timeout;
+  ServerAuth weakest_allowed;
   {
     std::unique_lock lock(mu_);
     if (login_failed_at_ != Clock::time_point{} &&
@@ -109,9 +110,10 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
     // Several hosts: each new connection goes to the next one.
     if (target.hosts.size() > 1) target.host = target.hosts[next_host_++ % target.hosts.size()];
     timeout = settings_.server_connect_timeout;
+    weakest_allowed = strongest_auth_;
   }
-  auto result =
-      co_await connect_server(target, timeout, next_server_id.fetch_add(1), LoginContext{offload_});
+  auto result = co_await connect_server(target, timeout, next_server_id.fetch_add(1),
+                                        LoginContext{offload_, weakest_allowed});
   std::unique_lock lock(mu_);
   --connecting_;
   if (!result) {
@@ -124,6 +126,7 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
     co_return result.take_error();
   }
   login_failed_at_ = {};
+  strongest_auth_ = std::max(strongest_auth_, (*result)->auth);
   if (welcome_.empty()) welcome_ = (*result)->parameters();
   (*result)->generation = generation_;
   ++active_;
@@ -376,6 +379,7 @@ void Pool::update_settings(const PoolSettings& settings, const ServerTarget& tar
       std::make_tuple(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key);
   target_ = target;
   std::tie(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key) = keys;
+  if (target_changed) strongest_auth_ = ServerAuth::kNone;  // perhaps another server now
   hand_off_locked(lock);
   lock.unlock();
   if (target_changed) reconnect_all();

@@ -185,6 +185,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   bool paused_ = false;
   Error closed_reason_;
   Clock::time_point login_failed_at_{};
+  // The strongest authentication the server has used: a later connection
+  // asking for less is refused (see ServerAuth). Forgotten when the target
+  // changes.
+  ServerAuth strongest_auth_ = ServerAuth::kNone;
   size_t next_host_ = 0;  // round robin over target_.hosts
   Error login_error_;
   std::vector<std::pair<std::string, std::string>> welcome_;

@@ -1,5 +1,6 @@
 #include "pool/server_connection.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <optional>
@@ -21,18 +22,53 @@ Error server_error(const std::string& what) {
   return make_error("08006", what);
 }
 
+// Where a login stands in its authentication exchange.
+struct AuthExchange {
+  std::unique_ptr<auth::ScramClient> scram;
+  ServerAuth method = ServerAuth::kNone;  // what the server asked for
+  bool authenticated = false;             // AuthenticationOk, accepted
+};
+
+// Refuses a method weaker than the pool has seen its server use.
+Status check_method(const ServerTarget& t, ServerAuth asked, ServerAuth weakest_allowed) {
+  if (asked >= weakest_allowed) return ok_status();
+  std::string message = "server asked for " + std::string(server_auth_name(asked)) +
+                        ", but it used " + std::string(server_auth_name(weakest_allowed)) +
+                        " before; refused, as a server that downgrades authentication may be an "
+                        "impostor collecting passwords";
+  spdlog::warn("server {}:{} (user {}): {}", t.host, t.port, t.user, message);
+  return make_error("28000", std::move(message));
+}
+
 // Answers one authentication request from the server. Returns an empty
 // string when the request needs no answer (AuthenticationOk, SASLFinal).
 // `salted`: the SaltedPassword for a SASLContinue in password mode, computed
 // off the event loop by the caller.
 Result<std::string> answer_auth(const ServerTarget& t, const protocol::AuthenticationRequest& req,
-                                std::unique_ptr<auth::ScramClient>& scram,
+                                AuthExchange& ex, ServerAuth weakest_allowed,
                                 std::optional<auth::ScramKey> salted) {
   std::string out;
+  auto ask = [&](ServerAuth method) {
+    ex.method = method;
+    return check_method(t, method, weakest_allowed);
+  };
   switch (static_cast<protocol::AuthCode>(req.code)) {
-    case protocol::AuthCode::kOk:
+    case protocol::AuthCode::kOk: {
+      // The server signature in SASLFinal is what proves the server knows
+      // the secret; an AuthenticationOk that skips it proves nothing.
+      if (ex.scram && !ex.scram->succeeded()) {
+        return make_error("08P01",
+                          "server sent AuthenticationOk before completing SCRAM authentication, "
+                          "without proving it knows the password");
+      }
+      if (ex.method == ServerAuth::kNone) {  // trust: no request came first
+        if (auto st = ask(ServerAuth::kNone); !st) return st.take_error();
+      }
+      ex.authenticated = true;
       return out;
+    }
     case protocol::AuthCode::kCleartextPassword:
+      if (auto st = ask(ServerAuth::kCleartext); !st) return st.take_error();
       if (t.password.empty() || auth::is_md5_secret(t.password)) {
         return make_error(
             "08P01", "server asked for a cleartext password, and none is configured for user \"" +
@@ -41,6 +77,7 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       protocol::write_password_message(out, t.password);
       return out;
     case protocol::AuthCode::kMd5Password:
+      if (auto st = ask(ServerAuth::kMd5); !st) return st.take_error();
       if (t.password.empty()) {
         return make_error(
             "08P01",
@@ -50,14 +87,17 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
                                        auth::md5_salted_response(t.password, t.user, req.md5_salt));
       return out;
     case protocol::AuthCode::kSasl: {
+      if (auto st = ask(ServerAuth::kScram); !st) return st.take_error();
       bool offered = false;
       for (auto m : req.mechanisms)
         offered |= (m == auth::kScramSha256Mechanism);
       if (!offered) return make_error("08P01", "server offers no SASL mechanism Usher supports");
+      const auth::ScramClientOptions options{.max_iterations = auth::kScramMaxServerIterations};
       if (t.has_scram_keys) {
-        scram = std::make_unique<auth::ScramClient>(t.scram_client_key, t.scram_server_key);
+        ex.scram = std::make_unique<auth::ScramClient>(t.scram_client_key, t.scram_server_key,
+                                                       std::nullopt, options);
       } else if (!t.password.empty() && !auth::is_md5_secret(t.password)) {
-        scram = std::make_unique<auth::ScramClient>(t.password);
+        ex.scram = std::make_unique<auth::ScramClient>(t.password, options);
       } else {
         return make_error(
             "08P01",
@@ -65,19 +105,19 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
                 t.user + "\"");
       }
       protocol::write_sasl_initial_response(out, auth::kScramSha256Mechanism,
-                                            scram->client_first());
+                                            ex.scram->client_first());
       return out;
     }
     case protocol::AuthCode::kSaslContinue: {
-      if (!scram) return make_error("08P01", "unexpected SASLContinue from server");
-      auto final = scram->handle_server_first(req.data, salted);
+      if (!ex.scram) return make_error("08P01", "unexpected SASLContinue from server");
+      auto final = ex.scram->handle_server_first(req.data, salted);
       if (!final) return final.take_error();
       protocol::write_sasl_response(out, *final);
       return out;
     }
     case protocol::AuthCode::kSaslFinal: {
-      if (!scram) return make_error("08P01", "unexpected SASLFinal from server");
-      auto st = scram->verify_server_final(req.data);
+      if (!ex.scram) return make_error("08P01", "unexpected SASLFinal from server");
+      auto st = ex.scram->verify_server_final(req.data);
       if (!st) return st.take_error();
       return out;
     }
@@ -106,7 +146,7 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
   for (const auto& p : t.startup_params)
     params.push_back(p);
   protocol::write_startup_message(out, params);
-  std::unique_ptr<auth::ScramClient> scram;
+  AuthExchange ex;
   while (true) {
     if (!out.empty()) {
       auto [ec, n] =
@@ -126,15 +166,15 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
         // nothing reads meanwhile.
         std::optional<auth::ScramKey> salted;
         if (static_cast<protocol::AuthCode>(req->code) == protocol::AuthCode::kSaslContinue &&
-            scram && scram->uses_password()) {
-          auto need = scram->salt_request(req->data);
+            ex.scram && ex.scram->uses_password()) {
+          auto need = ex.scram->salt_request(req->data);
           if (!need) co_return need.take_error();
           auto derive = [password = t.password, need = std::move(*need)] {
             return auth::scram_salted_password(password, need.salt, need.iterations);
           };
           salted = co_await ctx.offload.run(std::move(derive));
         }
-        auto answer = answer_auth(t, *req, scram, salted);
+        auto answer = answer_auth(t, *req, ex, ctx.weakest_allowed, salted);
         if (!answer) co_return answer.take_error();
         out = std::move(*answer);
         break;
@@ -159,6 +199,12 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
       }
       case 'Z':
         conn.in().consume(msg->header.total());
+        // A server that skips AuthenticationOk (and with it every check
+        // above) is not logged in, whatever it says next.
+        if (!ex.authenticated) {
+          co_return make_error("08P01", "server sent ReadyForQuery before authenticating");
+        }
+        conn.auth = ex.method;
         co_return ok_status();
       default:  // NoticeResponse, NegotiateProtocolVersion: nothing to do
         break;
@@ -168,6 +214,20 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
 }
 
 }  // namespace
+
+std::string_view server_auth_name(ServerAuth method) {
+  switch (method) {
+    case ServerAuth::kNone:
+      return "no authentication (trust)";
+    case ServerAuth::kCleartext:
+      return "a cleartext password";
+    case ServerAuth::kMd5:
+      return "an md5 password";
+    case ServerAuth::kScram:
+      return "SCRAM-SHA-256";
+  }
+  return "unknown";
+}
 
 void ServerConnection::adopt(asio::io_context& io, int worker) {
   int fd = socket_.release();

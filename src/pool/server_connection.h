@@ -27,6 +27,15 @@ using Clock = std::chrono::steady_clock;
 
 class Pool;
 
+// How a server authenticated Usher, weakest first (kNone: trust). A pool
+// remembers the strongest method its server has used and refuses a later
+// connection that asks for a weaker one: a server that asks for a cleartext
+// password where it used to run SCRAM may be an impostor (a spoofed address,
+// a port taken over) collecting the password. libpq's require_auth is the
+// same guard, set by hand.
+enum class ServerAuth : uint8_t { kNone, kCleartext, kMd5, kScram };
+std::string_view server_auth_name(ServerAuth method);
+
 // Everything needed to open and log into a server connection.
 struct ServerTarget {
   std::string host;                // IP, name, or Unix socket directory
@@ -84,8 +93,9 @@ class ServerConnection {
   Clock::time_point link_time{};  // when the current client took it
   std::string remote_addr;
   int remote_port = 0;
-  bool needs_reset_query = false;  // run server_reset_query before next use
-  uint64_t generation = 0;         // the pool's generation when opened; RECONNECT bumps it
+  bool needs_reset_query = false;       // run server_reset_query before next use
+  ServerAuth auth = ServerAuth::kNone;  // how the server authenticated Usher
+  uint64_t generation = 0;              // the pool's generation when opened; RECONNECT bumps it
   // Prepared statements (transaction and statement mode): the shared ones
   // this connection has, and which client's unnamed statement it holds
   // (0: none or unknown; a simple Query replaces the unnamed statement).
@@ -106,11 +116,19 @@ using ServerPtr = std::unique_ptr<ServerConnection>;
 // What a login needs besides the target.
 struct LoginContext {
   net::OffloadPool& offload;  // PBKDF2 for SCRAM runs there, never on the caller's event loop
+  // The pool's strongest method so far: a server asking for less is refused.
+  ServerAuth weakest_allowed = ServerAuth::kNone;
 };
 
 // Opens a TCP or Unix connection, sends the StartupMessage and completes
 // authentication (trust, cleartext, md5, SCRAM-SHA-256). On failure the
 // Error carries the server's SQLSTATE and message where it sent one.
+//
+// The server is not trusted until it has authenticated: a SCRAM exchange
+// must end with a verified server signature before AuthenticationOk, the
+// iteration count is capped (auth::kScramMaxServerIterations), a method
+// weaker than ctx.weakest_allowed is refused, and nothing counts as logged
+// in before AuthenticationOk.
 asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
                                                   std::chrono::milliseconds timeout, uint64_t id,
                                                   const LoginContext& ctx);

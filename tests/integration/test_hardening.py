@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import os
+import socket
 import struct
 import threading
 
@@ -45,6 +46,221 @@ def test_forced_user_pool_keeps_its_own_scram_keys(pooler, pg):
     for user in ("app2", "app"):
         with p.connect(db="forced", user=user) as conn:
             assert conn.execute("select current_user").fetchone() == ("app",)
+
+
+# ------------------------------------------- a server that is not what it seems
+
+FAKE_PASSWORD = "fakepass"
+
+
+class FakePeer:
+    """One connection to the fake server, from the pooler."""
+
+    def __init__(self, sock, server):
+        self.sock = sock
+        self.server = server
+        self.buf = b""
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError
+        self.buf += chunk
+
+    def _take(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_startup(self):
+        (length,) = struct.unpack("!I", self._take(4))
+        self._take(length - 4)
+
+    def read(self):
+        tag = self._take(1)
+        (length,) = struct.unpack("!I", self._take(4))
+        body = self._take(length - 4)
+        self.server.received.append((tag, body))
+        return tag, body
+
+    def send(self, tag, body=b""):
+        self.sock.sendall(wire.message(tag, body))
+
+    def auth(self, code, data=b""):
+        self.send(b"R", struct.pack("!I", code) + data)
+
+    def ready(self):
+        """What PostgreSQL sends at the end of a login, then simple queries
+        answered until the pooler hangs up."""
+        self.auth(0)
+        for k, v in (("server_version", "15.0"), ("client_encoding", "UTF8"),
+                     ("DateStyle", "ISO, MDY"), ("integer_datetimes", "on"),
+                     ("standard_conforming_strings", "on"), ("TimeZone", "UTC")):
+            self.send(b"S", k.encode() + b"\0" + v.encode() + b"\0")
+        self.send(b"K", struct.pack("!II", 4242, 1234))
+        self.send(b"Z", b"I")
+        while True:
+            tag, _ = self.read()
+            if tag == b"X":
+                return
+            if tag == b"Q":
+                self.send(b"I")
+                self.send(b"Z", b"I")
+
+    def scram_first(self, iterations):
+        """AuthenticationSASL up to server-first; returns what the rest of
+        the exchange needs."""
+        self.auth(10, b"SCRAM-SHA-256\0\0")
+        _, body = self.read()  # SASLInitialResponse
+        _mechanism, rest = body.split(b"\0", 1)
+        (n,) = struct.unpack("!i", rest[:4])
+        client_first_bare = rest[4:4 + n][3:]  # after the GS2 header "n,,"
+        client_nonce = dict(kv.split(b"=", 1) for kv in client_first_bare.split(b","))[b"r"]
+        salt = os.urandom(16)
+        server_first = b"r=" + client_nonce + b"fake,s=" + base64.b64encode(salt) + \
+            b",i=" + str(iterations).encode()
+        self.auth(11, server_first)
+        return client_first_bare, server_first, salt
+
+
+def scram_then_ready(peer):
+    """A well-behaved SCRAM server that knows FAKE_PASSWORD."""
+    iterations = 4096
+    client_first_bare, server_first, salt = peer.scram_first(iterations)
+    _, client_final = peer.read()  # SASLResponse
+    without_proof = client_final[:client_final.rindex(b",p=")]
+    auth_message = client_first_bare + b"," + server_first + b"," + without_proof
+    salted = hashlib.pbkdf2_hmac("sha256", FAKE_PASSWORD.encode(), salt, iterations)
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    signature = hmac.new(server_key, auth_message, "sha256").digest()
+    peer.auth(12, b"v=" + base64.b64encode(signature))
+    peer.ready()
+
+
+def iteration_bomb(peer):
+    """Asks for two billion PBKDF2 rounds: minutes of CPU."""
+    peer.scram_first(2_000_000_000)
+    peer.read()
+
+
+def ok_without_scram_final(peer):
+    """Takes the client's proof and says AuthenticationOk without ever
+    proving, with SASLFinal, that it knows the secret."""
+    peer.scram_first(4096)
+    peer.read()  # SASLResponse
+    peer.ready()
+
+
+def cleartext_then_ready(peer):
+    """Asks for the password in clear text: what an impostor would do."""
+    peer.auth(3)
+    tag, body = peer.read()
+    peer.server.passwords.append(body)
+    peer.ready()
+
+
+class FakeServer:
+    """A PostgreSQL impostor on loopback. Each accepted connection runs the
+    next script; everything it receives is recorded."""
+
+    def __init__(self, scripts):
+        self.scripts = list(scripts)
+        self.received = []
+        self.passwords = []
+        self.listener = socket.create_server((util.LOOPBACK, 0))
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            script = self.scripts.pop(0) if self.scripts else None
+            threading.Thread(target=self._serve, args=(sock, script), daemon=True).start()
+
+    def _serve(self, sock, script):
+        sock.settimeout(15)
+        with sock:
+            try:
+                peer = FakePeer(sock, self)
+                peer.read_startup()
+                if script:
+                    script(peer)
+            except (OSError, EOFError):
+                pass
+
+    def close(self):
+        self.stopped.set()
+        self.listener.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def fake_server():
+    made = []
+
+    def make(*scripts):
+        s = FakeServer(scripts)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def _pooler_with_fake(pooler, pg, fake):
+    target = f"host={pg.host} port={pg.port}"
+    return pooler(databases={
+        "appdb": f"{target} dbname=appdb",
+        "fakedb": f"host={util.LOOPBACK} port={fake.port} dbname=fake user=fakeuser "
+                  f"password={FAKE_PASSWORD}",
+    })
+
+
+@pytest.mark.usher_only
+def test_server_scram_iteration_count_is_capped(pooler, pg, fake_server):
+    fake = fake_server(iteration_bomb)
+    p = _pooler_with_fake(pooler, pg, fake)
+    err, closed = clients.login_error(p, db="fakedb")
+    assert "2000000000 SCRAM iterations" in err["M"], err
+    clients.assert_pooler_serves(p)
+
+
+@pytest.mark.usher_only
+def test_server_authentication_ok_before_scram_final_is_refused(pooler, pg, fake_server):
+    fake = fake_server(ok_without_scram_final)
+    p = _pooler_with_fake(pooler, pg, fake)
+    err, closed = clients.login_error(p, db="fakedb")
+    assert err["C"] == "08P01", err
+    assert "AuthenticationOk before completing SCRAM" in err["M"], err
+    clients.assert_pooler_serves(p)
+
+
+@pytest.mark.usher_only
+def test_server_authentication_downgrade_is_refused(pooler, pg, fake_server):
+    """The pool's server ran SCRAM; a later connection that asks for a
+    cleartext password is refused before the password is sent."""
+    fake = fake_server(scram_then_ready, cleartext_then_ready)
+    p = _pooler_with_fake(pooler, pg, fake)
+    conn, msgs, err = clients.raw_login(p, db="fakedb")
+    conn.close()
+    assert err is None, err
+    p.admin("RECONNECT fakedb")  # the next client needs a new server connection
+    err, closed = clients.login_error(p, db="fakedb")
+    assert err["C"] == "28000", err
+    assert "cleartext password, but it used SCRAM-SHA-256 before" in err["M"], err
+    assert fake.passwords == []  # the impostor never saw the password
+    assert _log_lines(p, "may be an impostor")
+    clients.assert_pooler_serves(p)
 
 
 # ------------------------------------------------------- PBKDF2 off the worker
