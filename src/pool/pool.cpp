@@ -118,8 +118,12 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
   --connecting_;
   if (!result) {
     close_slot_locked();
-    login_failed_at_ = Clock::now();
-    login_error_ = result.error();
+    // Running out of file descriptors says nothing about the server: only
+    // the client that hit it fails, and the next one tries again.
+    if (result.error().sqlstate != kInsufficientResources) {
+      login_failed_at_ = Clock::now();
+      login_error_ = result.error();
+    }
     // A waiter may now open a connection in the freed slot; it will fail
     // fast with the login-retry error until server_login_retry passes.
     hand_off_locked(lock);

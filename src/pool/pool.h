@@ -93,7 +93,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Takes a healthy, logged-in server for a client on `worker`, waiting in
   // the FIFO queue when the pool is full. The returned connection's socket is
   // bound to `io`. Errors: the server's own login error, 08P01 for
-  // query_wait_timeout, 57P01 while shutting down.
+  // query_wait_timeout, 57P01 while shutting down, 53000 when Usher ran out
+  // of a local resource (file descriptors) opening a connection. Only a
+  // failure of the server's (refused, unreachable, timed out, its login
+  // error) locks the pool out for server_login_retry.
   asio::awaitable<Result<ServerPtr>> acquire(int worker, asio::io_context& io);
   // acquire()'s common case without a coroutine: an idle server of this
   // worker that needs no check, when nobody waits. Null otherwise.

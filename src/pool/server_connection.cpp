@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <optional>
 
 #include "auth/md5.h"
@@ -213,6 +214,23 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
   }
 }
 
+// Errors of socket(2) and connect(2) that say Usher ran out of something, not
+// that the server is down or refused: file descriptors (EMFILE, ENFILE),
+// socket buffers or memory (ENOBUFS, ENOMEM), local ports (EADDRNOTAVAIL).
+bool local_resource_error(const boost::system::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  switch (ec.value()) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+    case EADDRNOTAVAIL:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 std::string_view server_auth_name(ServerAuth method) {
@@ -297,6 +315,11 @@ asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
   // The deadline covers connect and login.
   net::SocketDeadline deadline(conn->socket(), timeout);
   auto [ec] = co_await conn->socket().async_connect(*endpoint, as_tuple(use_awaitable));
+  if (ec && local_resource_error(ec)) {
+    co_return make_error(std::string(kInsufficientResources),
+                         "could not open a server connection: " + ec.message() +
+                             " (a resource of Usher's ran out, not the server)");
+  }
   if (ec) {
     co_return server_error(deadline.expired() ? "server connect timed out (server_connect_timeout)"
                                               : "could not connect to server: " + ec.message());

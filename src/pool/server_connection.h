@@ -120,9 +120,15 @@ struct LoginContext {
   ServerAuth weakest_allowed = ServerAuth::kNone;
 };
 
+// SQLSTATE of a connection that failed for want of a local resource (file
+// descriptors, buffers, memory, local ports): Usher's problem, not the
+// server's, so it must not lock the pool out (server_login_retry).
+inline constexpr std::string_view kInsufficientResources = "53000";
+
 // Opens a TCP or Unix connection, sends the StartupMessage and completes
 // authentication (trust, cleartext, md5, SCRAM-SHA-256). On failure the
-// Error carries the server's SQLSTATE and message where it sent one.
+// Error carries the server's SQLSTATE and message where it sent one, or
+// kInsufficientResources when a local resource ran out.
 //
 // The server is not trusted until it has authenticated: a SCRAM exchange
 // must end with a verified server signature before AuthenticationOk, the

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import os
+import resource
 import socket
 import struct
 import threading
@@ -21,6 +22,34 @@ from harness.pooler import PASSWORDS
 def _log_lines(p, needle):
     """Lines of the logfile (stdout repeats them) that contain `needle`."""
     return [line for line in util.read_text(p.log_path).splitlines() if needle in line]
+
+
+# --------------------------------------------------------------- descriptors
+
+
+@pytest.mark.usher_only
+def test_running_out_of_descriptors_for_a_server_does_not_lock_the_pool_out(pooler):
+    """EMFILE opening a server connection fails that client with 53000; it
+    does not start server_login_retry for the clients after it."""
+    p = pooler(extra_ini={"server_login_retry": 60})
+    # The login path warmed up (first SCRAM exchange) without a server.
+    clients.login_error(p, db="nosuchdb")
+    original, _ = resource.prlimit(p.pid, resource.RLIMIT_NOFILE)
+    fds = set(p.open_fds())
+    lowest_free = next(n for n in range(len(fds) + 1) if n not in fds)
+    # One descriptor to spare: the client's socket, none for its server.
+    p.set_nofile(lowest_free + 1)
+    try:
+        err, closed = clients.login_error(p)
+    finally:
+        p.set_nofile(original)
+    assert err["C"] == "53000", err
+    assert "Too many open files" in err["M"], err
+    assert closed
+    # The next client is served: no "server login has been failing".
+    with p.connect() as conn:
+        assert conn.execute("select 7").fetchone() == (7,)
+    assert not _log_lines(p, "server_login_retry")
 
 
 # -------------------------------------------------- SCRAM keys of a forced user
