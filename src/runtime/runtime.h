@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "net/offload_pool.h"
 #include "pool/pool_manager.h"
+#include "runtime/accept_backoff.h"
 #include "runtime/worker.h"
 #include "session/cancel_registry.h"
 
@@ -28,6 +29,13 @@ using Clock = std::chrono::steady_clock;
 // PgBouncer's shutdown modes: SIGINT waits for transactions to finish,
 // SIGTERM waits for clients to leave, SIGQUIT (or SHUTDOWN) exits at once.
 enum class ShutdownMode { kNone, kWaitForClients, kWaitForServers, kImmediate };
+
+// Connections accepted beyond max_client_conn, kept for the admin console
+// (which is exempt from max_client_conn once it has said who it is, as in
+// PgBouncer). Past max_client_conn + this, an accepted socket gets 53300 at
+// once and is closed, without a session: a flood of connections that never
+// log in cannot use up memory and file descriptors without bound.
+inline constexpr int kAdminConnectionReserve = 10;
 
 class Runtime {
  public:
@@ -70,6 +78,8 @@ class Runtime {
 
  private:
   void start_accept(int listener_index);
+  // After a failed accept: waits (AcceptBackoff) before accepting again.
+  void retry_accept(int listener_index, const boost::system::error_code& error);
   void janitor_tick();
   void on_signal(int signal);
 
@@ -79,6 +89,10 @@ class Runtime {
   asio::io_context control_;
   std::vector<std::unique_ptr<asio::basic_socket_acceptor<asio::generic::stream_protocol>>>
       acceptors_;
+  // Per listener, beside acceptors_: the backoff after failed accepts and
+  // its timer (control thread only).
+  std::vector<AcceptBackoff> accept_backoff_;
+  std::vector<std::unique_ptr<asio::steady_timer>> accept_retry_;
   asio::signal_set signals_;
   asio::steady_timer janitor_;
   net::OffloadPool offload_;  // before pools_, which use it

@@ -10,6 +10,7 @@ import resource
 import socket
 import struct
 import threading
+import time
 
 import psycopg
 import pytest
@@ -25,6 +26,78 @@ def _log_lines(p, needle):
 
 
 # --------------------------------------------------------------- descriptors
+
+
+@pytest.mark.usher_only
+def test_accept_errors_back_off_instead_of_spinning(pooler):
+    """EMFILE on accept: the listener waits (100 ms doubling to 1 s) and logs
+    once per step, instead of re-arming at once and logging each failure."""
+    p = pooler()
+    # A few descriptors to spare, then far more connections than that.
+    p.set_nofile(max(p.open_fds()) + 1 + 6)
+    held = []
+    try:
+        for _ in range(40):
+            held.append(socket.create_connection((p.host, p.port), timeout=5))
+        util.wait_until(lambda: _log_lines(p, "accept failed"), 10, what="an accept failure")
+        time.sleep(2.5)  # the episode runs through every step of the backoff
+        lines = _log_lines(p, "accept failed")
+        assert 1 <= len(lines) <= 8, f"{len(lines)} lines, first ones: {lines[:10]}"
+        assert "Too many open files" in lines[0]
+    finally:
+        for s in held:
+            s.close()
+    # The held sockets' descriptors come back: a client is served straight away.
+    clients.assert_pooler_serves(p)
+
+
+# src/runtime/runtime.h kAdminConnectionReserve.
+ADMIN_CONNECTION_RESERVE = 10
+
+
+@pytest.mark.usher_only
+def test_connections_past_max_client_conn_and_reserve_are_refused_at_accept(pooler):
+    """Past max_client_conn + the admin reserve, a new connection is refused
+    at accept (53300, before it says anything) without a session."""
+    max_client_conn = 2
+    p = pooler(extra_ini={"max_client_conn": max_client_conn})
+    held = []
+    refusal = {}
+
+    def refused_at_once():
+        c = wire.Conn(p.host, p.port, timeout=5)
+        try:
+            tag, body = c.read_message(timeout=1)
+        except TimeoutError:
+            held.append(c)  # it got a session after all (the count lags): keep it
+            return False
+        c.close()
+        refusal.update(wire.parse_fields(body) if tag == b"E" else {"tag": tag})
+        return True
+
+    try:
+        # Connections that never send a startup packet, up to the cap.
+        for _ in range(max_client_conn + ADMIN_CONNECTION_RESERVE):
+            held.append(wire.Conn(p.host, p.port, timeout=5))
+        util.wait_until(refused_at_once, 15, interval=0.1, what="a refusal at accept")
+        assert refusal.get("C") == "53300", refusal
+        assert refusal["M"] == "no more connections allowed (max_client_conn)"
+        assert refusal["S"] == "FATAL"
+        # Below the cap again (a connection that raced the count may have
+        # got a session), the reserve lets an operator in.
+        while len(held) >= max_client_conn + ADMIN_CONNECTION_RESERVE:
+            held.pop().close()
+
+        def admin_gets_in():
+            try:
+                return len(p.admin("show clients")) >= 1
+            except psycopg.OperationalError:
+                return False
+
+        util.wait_until(admin_gets_in, 15, interval=0.2, what="the admin console")
+    finally:
+        for c in held:
+            c.close()
 
 
 @pytest.mark.usher_only
