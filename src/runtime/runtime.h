@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/login_throttle.h"
 #include "common/result.h"
 #include "config/config.h"
 #include "net/offload_pool.h"
@@ -56,6 +57,8 @@ class Runtime {
   pool::PoolManager& pools() { return pools_; }
   // PBKDF2 (SCRAM) runs here, never on a worker (net/offload_pool.h).
   net::OffloadPool& offload() { return offload_; }
+  // Failed logins per client address (auth/login_throttle.h).
+  auth::LoginThrottle& login_throttle() { return login_throttle_; }
   session::CancelRegistry& cancels() { return cancels_; }
 
   void shutdown(ShutdownMode mode);
@@ -98,6 +101,7 @@ class Runtime {
   net::OffloadPool offload_;  // before pools_, which use it
   pool::PoolManager pools_;
   session::CancelRegistry cancels_;
+  auth::LoginThrottle login_throttle_;
   std::atomic<ShutdownMode> shutdown_{ShutdownMode::kNone};
   std::atomic<bool> paused_{false};
   mutable std::mutex state_mu_;

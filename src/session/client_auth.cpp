@@ -4,7 +4,9 @@
 //   md5             MD5 challenge; a user whose secret is SCRAM gets SCRAM instead
 //   scram-sha-256   SCRAM with a plain or SCRAM secret
 // A wrong password or unknown user gets 28P01 with PostgreSQL's message;
-// which of the two it was is only logged.
+// which of the two it was is only logged. Failed password checks are counted
+// per client address, and an address with too many waits before each check
+// (auth/login_throttle.h).
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
@@ -61,6 +63,17 @@ asio::awaitable<Status> ClientSession::authenticate() {
   auto it = config_->auth_users.find(user_);
   bool known = it != config_->auth_users.end();
   std::string_view stored = known ? std::string_view(it->second) : std::string_view();
+  const bool checks_password = config_->auth_type == config::AuthType::kPlain ||
+                               config_->auth_type == config::AuthType::kMd5 ||
+                               config_->auth_type == config::AuthType::kScramSha256;
+  auth::LoginThrottle& throttle = rt_.login_throttle();
+  if (checks_password) {
+    auto delay = throttle.delay(addr_, Clock::now());
+    if (delay.count() > 0) {
+      asio::steady_timer timer(worker_.io, delay);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
   Status st = ok_status();
   switch (config_->auth_type) {
     case config::AuthType::kTrust:
@@ -85,6 +98,16 @@ asio::awaitable<Status> ClientSession::authenticate() {
     default:
       st = make_error("28000", "authentication method not supported by Usher");
       break;
+  }
+  if (checks_password && !st && st.error().sqlstate == "28P01" &&
+      throttle.failed(addr_, Clock::now())) {
+    const auto& limits = throttle.limits();
+    spdlog::warn(
+        "client address {} throttled: {} failed logins within {} s; each password check from it "
+        "now waits first, {} ms doubling up to {} ms",
+        addr_, limits.free_failures,
+        std::chrono::duration_cast<std::chrono::seconds>(limits.window).count(),
+        limits.first_delay.count(), limits.max_delay.count());
   }
   if (!st) co_return st;
   // Rights after the password (PgBouncer 1.18 checks them first): refusing

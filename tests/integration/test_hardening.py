@@ -421,6 +421,23 @@ def test_pbkdf2_does_not_stall_other_clients_of_the_worker(pooler):
     assert events == ["steady client done", "failed login answered"]
 
 
+# ----------------------------------------------------------- password guessing
+
+
+@pytest.mark.usher_only
+def test_failed_logins_throttle_the_client_address(pooler):
+    p = pooler()
+    for _ in range(7):
+        err, _ = clients.login_error(p, password="wrong")
+        check_sqlstate("usher", "wrong_password", err["C"])
+    util.wait_until(lambda: _log_lines(p, "client address 127.0.0.1 throttled"), 5,
+                    what="the throttle's log line")
+    assert len(_log_lines(p, "throttled")) == 1  # logged once, when it starts
+    # Slowed, not refused: the right password still gets in.
+    with p.connect() as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
 # ----------------------------------------------------------- the admin console
 
 
