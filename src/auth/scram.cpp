@@ -282,6 +282,12 @@ ScramSecret make_scram_secret(std::string_view password, std::string_view raw_sa
   return secret;
 }
 
+ScramKey scram_salted_password(std::string_view password, std::string_view raw_salt,
+                               int iterations) {
+  if (iterations < 1 || raw_salt.empty()) std::abort();  // caller bug, see header
+  return salted_password(password, raw_salt, iterations);
+}
+
 ScramSecret make_scram_secret(std::string_view password) {
   return make_scram_secret(password, random_bytes(kScramDefaultSaltLength),
                            kScramDefaultIterations);
@@ -302,30 +308,47 @@ ScramServer::ScramServer(std::string user, ScramSecret secret, NonceSource nonce
 namespace {
 
 // Secrets derived from plaintext passwords, one per user. Deriving costs
-// about a millisecond of the worker's time, and paying it at every login
-// turns a reconnect storm into seconds of delay for every client on that
-// worker. PostgreSQL itself hands a user the same salt at every login, so
-// reusing one reveals nothing new. Replaced when the password changes (a
-// reload), so the cache is never larger than the user list.
-ScramSecret secret_for_password(const std::string& user, std::string_view password) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, std::pair<std::string, ScramSecret>> cache;
-  {
-    std::lock_guard lock(mu);
-    auto it = cache.find(user);
-    if (it != cache.end() && it->second.first == password) return it->second.second;
-  }
-  ScramSecret secret = make_scram_secret(password);  // outside the lock: it is slow
-  std::lock_guard lock(mu);
-  cache[user] = {std::string(password), secret};
-  return secret;
+// about a millisecond, and paying it at every login turns a reconnect storm
+// into seconds of CPU. PostgreSQL itself hands a user the same salt at every
+// login, so reusing one reveals nothing new. Replaced when the password
+// changes (a reload), so the cache is never larger than the user list.
+struct PasswordSecrets {
+  std::mutex mu;
+  std::unordered_map<std::string, std::pair<std::string, ScramSecret>> by_user;
+};
+
+PasswordSecrets& password_secrets() {
+  static PasswordSecrets cache;
+  return cache;
 }
 
 }  // namespace
 
+std::optional<ScramSecret> cached_password_secret(const std::string& user,
+                                                  std::string_view password) {
+  PasswordSecrets& cache = password_secrets();
+  std::lock_guard lock(cache.mu);
+  auto it = cache.by_user.find(user);
+  if (it != cache.by_user.end() && it->second.first == password) return it->second.second;
+  return std::nullopt;
+}
+
+ScramSecret password_secret(const std::string& user, std::string_view password) {
+  if (auto cached = cached_password_secret(user, password)) return *cached;
+  ScramSecret secret = make_scram_secret(password);  // outside the lock: it is slow
+  PasswordSecrets& cache = password_secrets();
+  std::lock_guard lock(cache.mu);
+  cache.by_user[user] = {std::string(password), secret};
+  return secret;
+}
+
+bool is_plaintext_password(std::string_view stored) {
+  return !stored.empty() && !stored.starts_with(kSecretPrefix) && !is_md5_secret(stored);
+}
+
 ScramServer ScramServer::from_password(std::string user, std::string_view password,
                                        NonceSource nonce) {
-  ScramSecret secret = secret_for_password(user, password);
+  ScramSecret secret = password_secret(user, password);
   return ScramServer(std::move(user), std::move(secret), std::move(nonce));
 }
 
@@ -502,32 +525,52 @@ std::string ScramClient::client_first() {
   return "n,," + client_first_bare_;
 }
 
-Result<std::string> ScramClient::handle_server_first(std::string_view msg) {
-  if (state_ != State::kAwaitServerFirst) return fail(out_of_order("server-first-message"));
-  if (has_nul(msg)) return fail(malformed("NUL byte in server-first-message"));
+Result<ScramClient::ServerFirst> ScramClient::parse_server_first(std::string_view msg) const {
+  if (state_ != State::kAwaitServerFirst) return out_of_order("server-first-message");
+  if (has_nul(msg)) return malformed("NUL byte in server-first-message");
   if (!msg.empty() && msg[0] == 'm') {
-    return fail(malformed("server requires an unsupported SCRAM extension"));
+    return malformed("server requires an unsupported SCRAM extension");
   }
 
   AttrReader reader(msg);
   auto nonce = reader.read('r');
-  if (!nonce) return fail(nonce.take_error());
+  if (!nonce) return nonce.take_error();
   // The server's nonce must extend ours; otherwise this answers someone else.
   if (nonce->size() <= client_nonce_.size() || !nonce->starts_with(client_nonce_) ||
       !is_printable_nonce(*nonce)) {
-    return fail(malformed("server nonce does not extend the client nonce"));
+    return malformed("server nonce does not extend the client nonce");
   }
   auto salt_b64 = reader.read('s');
-  if (!salt_b64) return fail(salt_b64.take_error());
+  if (!salt_b64) return salt_b64.take_error();
   auto salt = base64_decode(*salt_b64);
-  if (!salt || salt->empty()) return fail(malformed("salt is not valid base64"));
+  if (!salt || salt->empty()) return malformed("salt is not valid base64");
   auto iterations_text = reader.read('i');
-  if (!iterations_text) return fail(iterations_text.take_error());
+  if (!iterations_text) return iterations_text.take_error();
   auto iterations = parse_positive_int(*iterations_text);
-  if (!iterations) return fail(malformed("iteration count is not a positive integer"));
+  if (!iterations) return malformed("iteration count is not a positive integer");
   while (!reader.at_end()) {  // extensions: none supported, all ignored
-    if (auto ext = reader.read_any(); !ext) return fail(ext.take_error());
+    if (auto ext = reader.read_any(); !ext) return ext.take_error();
   }
+  // Checked before any PBKDF2: the server has proved nothing yet.
+  if (!client_key_ && *iterations > options_.max_iterations) {
+    return make_error("28000", "server asks for " + std::to_string(*iterations) +
+                                   " SCRAM iterations, more than the limit of " +
+                                   std::to_string(options_.max_iterations));
+  }
+  return ServerFirst{*nonce, std::move(*salt), *iterations};
+}
+
+Result<ScramSaltRequest> ScramClient::salt_request(std::string_view msg) const {
+  if (client_key_) return out_of_order("salt request in key mode");
+  auto first = parse_server_first(msg);
+  if (!first) return first.take_error();
+  return ScramSaltRequest{std::move(first->salt), first->iterations};
+}
+
+Result<std::string> ScramClient::handle_server_first(std::string_view msg,
+                                                     std::optional<ScramKey> precomputed) {
+  auto first = parse_server_first(msg);
+  if (!first) return fail(first.take_error());
 
   ScramKey client_key{};
   ScramKey server_key{};
@@ -536,7 +579,7 @@ Result<std::string> ScramClient::handle_server_first(std::string_view msg) {
     // proof, but the server can only accept it if it stores the very secret
     // the keys came from. Say so now rather than get a bare 28P01 later.
     if (expected_) {
-      if (*salt != expected_->salt || *iterations != expected_->iterations) {
+      if (first->salt != expected_->salt || first->iterations != expected_->iterations) {
         return fail(make_error(
             "28000",
             "the server's SCRAM secret (salt or iteration count) differs from the one the client "
@@ -550,18 +593,15 @@ Result<std::string> ScramClient::handle_server_first(std::string_view msg) {
     client_key = *client_key_;
     server_key = server_key_;
   } else {
-    if (*iterations > options_.max_iterations) {
-      return fail(make_error("28000", "server asks for " + std::to_string(*iterations) +
-                                          " SCRAM iterations, more than the limit of " +
-                                          std::to_string(options_.max_iterations)));
-    }
-    ScramKey salted = salted_password(password_, *salt, *iterations);
+    ScramKey salted =
+        precomputed ? *precomputed : salted_password(password_, first->salt, first->iterations);
     client_key = hmac_sha256(as_view(salted), "Client Key");
     server_key = hmac_sha256(as_view(salted), "Server Key");
     OPENSSL_cleanse(salted.data(), salted.size());
   }
 
-  std::string without_proof = "c=biws,r=" + std::string(*nonce);  // "biws" = base64("n,,")
+  // "biws" = base64("n,,")
+  std::string without_proof = "c=biws,r=" + std::string(first->nonce);
   std::string auth_message = client_first_bare_ + "," + std::string(msg) + "," + without_proof;
   ScramKey stored_key = sha256(as_view(client_key));
   ScramKey client_signature = hmac_sha256(as_view(stored_key), auth_message);

@@ -44,6 +44,12 @@ inline constexpr std::string_view kScramSha256Mechanism = "SCRAM-SHA-256";
 // PostgreSQL's default scram_iterations and salt length.
 inline constexpr int kScramDefaultIterations = 4096;
 inline constexpr size_t kScramDefaultSaltLength = 16;
+// The most PBKDF2 rounds Usher computes when a server asks (ScramClient in
+// password mode). PostgreSQL allows up to INT_MAX, which would cost minutes
+// of CPU; a million (about a quarter of a second) is 244 times its default,
+// far more than anyone sets, and bounds what a server Usher does not trust
+// yet, one that has not proved it knows the secret, can make it compute.
+inline constexpr int kScramMaxServerIterations = 1'000'000;
 
 using ScramKey = std::array<uint8_t, 32>;
 
@@ -77,6 +83,25 @@ ScramSecret make_scram_secret(std::string_view password, std::string_view raw_sa
 
 // As above with a fresh random 16-byte salt.
 ScramSecret make_scram_secret(std::string_view password);
+
+// SaltedPassword := Hi(password, salt, iterations): PBKDF2-HMAC-SHA256, the
+// costly step of both sides of SCRAM. Same preconditions as
+// make_scram_secret.
+ScramKey scram_salted_password(std::string_view password, std::string_view raw_salt,
+                               int iterations);
+
+// Whether ScramServer::from_stored() takes `stored` as a plaintext password
+// (not empty, not an MD5 secret, not starting with "SCRAM-SHA-256$").
+bool is_plaintext_password(std::string_view stored);
+
+// The secret ScramServer::from_password() uses for a plaintext password:
+// derived with a random salt and 4096 rounds the first time, then cached per
+// user while the password stays the same. cached_password_secret() only
+// looks (cheap); password_secret() derives when needed (about a millisecond
+// of CPU: a caller on an event loop runs it elsewhere, net/offload_pool.h).
+std::optional<ScramSecret> cached_password_secret(const std::string& user,
+                                                  std::string_view password);
+ScramSecret password_secret(const std::string& user, std::string_view password);
 
 // The inverse of parse_scram_secret.
 std::string format_scram_secret(const ScramSecret& secret);
@@ -160,8 +185,15 @@ struct ScramClientOptions {
   NonceSource nonce;
   // Refuse a server-first-message asking for more PBKDF2 rounds than this
   // (password mode only). PostgreSQL allows up to INT_MAX; lower it where a
-  // server that is not trusted could make us burn CPU.
+  // server that is not trusted could make us burn CPU (Usher's own logins
+  // use kScramMaxServerIterations).
   int max_iterations = std::numeric_limits<int>::max();
+};
+
+// What deriving the SaltedPassword for a server-first-message takes.
+struct ScramSaltRequest {
+  std::string salt;  // raw bytes
+  int iterations = 0;
 };
 
 // Usher as the SCRAM client, logging into PostgreSQL. One object per
@@ -187,8 +219,22 @@ class ScramClient {
 
   // Takes AuthenticationSASLContinue data, returns client-final-message for
   // SASLResponse. Errors: 08P01 malformed or out of order (including a nonce
-  // that does not extend ours), 28000 keys/secret mismatch (see above).
-  Result<std::string> handle_server_first(std::string_view server_first);
+  // that does not extend ours), 28000 keys/secret mismatch (see above) or
+  // more iterations than options.max_iterations.
+  //
+  // In password mode this runs PBKDF2 (scram_salted_password) unless
+  // `salted_password` is given. A caller that must not block reads the salt
+  // and rounds with salt_request(), computes the SaltedPassword elsewhere and
+  // passes it here.
+  Result<std::string> handle_server_first(std::string_view server_first,
+                                          std::optional<ScramKey> salted_password = std::nullopt);
+
+  // True in password mode, where handle_server_first() needs PBKDF2.
+  bool uses_password() const { return !client_key_; }
+  // The salt and rounds a server-first-message asks for, validated as
+  // handle_server_first() would (the same errors) without changing state.
+  // Password mode only (08P01 otherwise).
+  Result<ScramSaltRequest> salt_request(std::string_view server_first) const;
 
   // Takes AuthenticationSASLFinal data. "v=" must carry the server signature
   // we expect (else 28000: the server does not know the secret). "e=..." gives
@@ -201,6 +247,13 @@ class ScramClient {
  private:
   enum class State { kInitial, kAwaitServerFirst, kAwaitServerFinal, kSucceeded, kFailed };
 
+  struct ServerFirst {
+    std::string_view nonce;
+    std::string salt;
+    int iterations = 0;
+  };
+  // Parses and checks a server-first-message (state, nonce, iteration cap).
+  Result<ServerFirst> parse_server_first(std::string_view msg) const;
   Error fail(Error error);
 
   std::string password_;

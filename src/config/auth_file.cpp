@@ -73,8 +73,7 @@ Result<std::map<std::string, std::string>> parse_auth_file(std::string_view text
     while (pos < line.size() && is_blank(line[pos]))
       ++pos;
     if (pos >= line.size() || line[pos] != '"') {
-      return config_error(where + "expected a double-quoted password after user name \"" + *user +
-                          "\"");
+      return config_error(where + "expected a double-quoted password after the user name");
     }
     auto secret = read_quoted(line, pos);
     if (!secret) return config_error(where + "missing closing quote after the password");

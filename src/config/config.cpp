@@ -87,8 +87,8 @@ class Builder {
     }
     Status status = apply_setting(config(), *spec, entry.value);
     if (!status.ok()) {
-      return config_error(entry.where.str() + ": invalid value " + in_quotes(entry.value) +
-                          " for " + std::string(spec->name) + ": " + status.error().message);
+      return config_error(entry.where.str() + ": invalid value for " + std::string(spec->name) +
+                          ": " + status.error().message);
     }
     set_at_[std::string(spec->name)] = entry.where;
     return ok_status();
@@ -97,13 +97,12 @@ class Builder {
   Status add_database(const IniEntry& entry) {
     const std::string& name = entry.key;
     if (name == kAdminDatabase) {
-      return config_error(entry.where.str() + ": database name " + in_quotes(name) +
+      return config_error(entry.where.str() + ": database name " + in_quotes(kAdminDatabase) +
                           " is reserved for the admin console");
     }
     auto conn = parse_connstr(entry.value);
     if (!conn.ok()) {
-      return config_error(entry.where.str() + ": database " + in_quotes(name) + ": " +
-                          conn.error().message);
+      return config_error(entry.where.str() + ": [databases] entry: " + conn.error().message);
     }
     DatabaseConfig db;
     static_cast<ConnString&>(db) = std::move(*conn);
@@ -131,8 +130,7 @@ class Builder {
   Status add_user(const IniEntry& entry) {
     auto settings = parse_user_settings(entry.value);
     if (!settings.ok()) {
-      return config_error(entry.where.str() + ": user " + in_quotes(entry.key) + ": " +
-                          settings.error().message);
+      return config_error(entry.where.str() + ": [users] entry: " + settings.error().message);
     }
     UserConfig user;
     static_cast<UserSettings&>(user) = std::move(*settings);
@@ -165,7 +163,7 @@ class Builder {
     for (const auto& [key, mode] : {std::pair{"client_tls_sslmode", &c.client_tls_sslmode},
                                     std::pair{"server_tls_sslmode", &c.server_tls_sslmode}}) {
       if (*mode != "disable") {
-        return config_error(at(key) + key + " " + *mode +
+        return config_error(at(key) + key +
                             ": TLS is not supported by Usher yet; set it to disable");
       }
     }
@@ -178,8 +176,7 @@ class Builder {
     if (c.fallback_database) dbs.push_back(&*c.fallback_database);
     for (const DatabaseConfig* db : dbs) {
       if (db->auth_user) {
-        return config_error(db->where.str() + ": database " + in_quotes(db->name) + ": " +
-                            no_auth_query);
+        return config_error(db->where.str() + ": [databases] entry: " + no_auth_query);
       }
     }
     for (const auto& name : c.track_extra_parameters) {

@@ -12,9 +12,15 @@ bool is_blank(char c) {
   return c == ' ' || c == '\t';
 }
 
-Error invalid_value(std::string_view key, std::string_view value, const Error& why) {
-  return config_error("invalid value \"" + std::string(value) + "\" for " + std::string(key) +
-                      ": " + why.message);
+// `key` is one of ours (it matched a known field); the value is not quoted
+// (see config/ini.h on why errors never quote the file's content).
+Error invalid_value(std::string_view key, const Error& why) {
+  return config_error("invalid value for " + std::string(key) + ": " + why.message);
+}
+
+// Pairs are named by position, not by what they hold.
+std::string pair_at(size_t index) {
+  return "key=value pair " + std::to_string(index + 1);
 }
 
 // Sizes and limits: 0 is meaningful (disabled / unlimited), negatives are not.
@@ -44,7 +50,7 @@ Status set_field(T& target, FieldPtr<T> ptr, std::string_view key, const std::st
     }
     Status operator()(std::optional<int> T::*p) const {
       auto v = parse_int(value, 0, kMaxCount);
-      if (!v.ok()) return invalid_value(key, value, v.error());
+      if (!v.ok()) return invalid_value(key, v.error());
       target.*p = *v;
       return ok_status();
     }
@@ -55,13 +61,13 @@ Status set_field(T& target, FieldPtr<T> ptr, std::string_view key, const std::st
         return ok_status();
       }
       auto v = parse_duration(value);
-      if (!v.ok()) return invalid_value(key, value, v.error());
+      if (!v.ok()) return invalid_value(key, v.error());
       target.*p = *v;
       return ok_status();
     }
     Status operator()(std::optional<PoolMode> T::*p) const {
       auto v = parse_pool_mode(value);
-      if (!v.ok()) return invalid_value(key, value, v.error());
+      if (!v.ok()) return invalid_value(key, v.error());
       target.*p = *v;
       return ok_status();
     }
@@ -71,7 +77,7 @@ Status set_field(T& target, FieldPtr<T> ptr, std::string_view key, const std::st
 
 template <typename T, size_t N>
 Status apply_fields(T& target, const std::array<Field<T>, N>& fields, const KeyValue& kv,
-                    std::string_view extra_keys) {
+                    size_t index, std::string_view extra_keys) {
   for (const auto& field : fields) {
     if (field.key == kv.key) return set_field(target, field.ptr, kv.key, kv.value);
   }
@@ -80,7 +86,7 @@ Status apply_fields(T& target, const std::array<Field<T>, N>& fields, const KeyV
     if (!known.empty()) known += ", ";
     known += field.key;
   }
-  return config_error("unknown key \"" + kv.key + "\" (known keys: " + known + ")");
+  return config_error(pair_at(index) + ": unknown key (known keys: " + known + ")");
 }
 
 const std::array<Field<ConnString>, 20> kDatabaseFields{{
@@ -137,12 +143,12 @@ Result<std::vector<KeyValue>> parse_key_values(std::string_view text) {
     std::string key(text.substr(key_start, pos - key_start));
     skip_blanks();
     if (pos >= text.size() || text[pos] != '=') {
-      return config_error("expected key=value, got \"" + key + "\"");
+      return config_error(pair_at(pairs.size()) + ": expected key=value");
     }
-    if (key.empty()) return config_error("expected key=value, got \"=\" with no key");
+    if (key.empty()) return config_error(pair_at(pairs.size()) + ": no key before \"=\"");
     ++pos;  // '='
     skip_blanks();
-    if (pos >= text.size()) return config_error("missing value for \"" + key + "\"");
+    if (pos >= text.size()) return config_error(pair_at(pairs.size()) + ": missing value");
     std::string value;
     if (text[pos] == '\'') {
       ++pos;
@@ -165,9 +171,9 @@ Result<std::vector<KeyValue>> parse_key_values(std::string_view text) {
           ++pos;
         }
       }
-      if (!closed) return config_error("unterminated quoted value for \"" + key + "\"");
+      if (!closed) return config_error(pair_at(pairs.size()) + ": unterminated quoted value");
       if (pos < text.size() && !is_blank(text[pos])) {
-        return config_error("expected a space after the quoted value of \"" + key + "\"");
+        return config_error(pair_at(pairs.size()) + ": expected a space after the quoted value");
       }
     } else {
       const size_t value_start = pos;
@@ -184,7 +190,8 @@ Result<ConnString> parse_connstr(std::string_view text) {
   auto pairs = parse_key_values(text);
   if (!pairs.ok()) return pairs.take_error();
   ConnString conn;
-  for (const auto& kv : *pairs) {
+  for (size_t i = 0; i < pairs->size(); ++i) {
+    const KeyValue& kv = (*pairs)[i];
     if (kv.key == "host") {
       conn.hosts = split_list(kv.value);
       conn.host = conn.hosts.empty() ? std::string() : conn.hosts.front();
@@ -192,11 +199,11 @@ Result<ConnString> parse_connstr(std::string_view text) {
     }
     if (kv.key == "port") {
       auto port = parse_int(kv.value, 1, 65535);
-      if (!port.ok()) return invalid_value(kv.key, kv.value, port.error());
+      if (!port.ok()) return invalid_value(kv.key, port.error());
       conn.port = *port;
       continue;
     }
-    Status status = apply_fields(conn, kDatabaseFields, kv, "host, port");
+    Status status = apply_fields(conn, kDatabaseFields, kv, i, "host, port");
     if (!status.ok()) return status.take_error();
   }
   return conn;
@@ -206,8 +213,8 @@ Result<UserSettings> parse_user_settings(std::string_view text) {
   auto pairs = parse_key_values(text);
   if (!pairs.ok()) return pairs.take_error();
   UserSettings user;
-  for (const auto& kv : *pairs) {
-    Status status = apply_fields(user, kUserFields, kv, "");
+  for (size_t i = 0; i < pairs->size(); ++i) {
+    Status status = apply_fields(user, kUserFields, (*pairs)[i], i, "");
     if (!status.ok()) return status.take_error();
   }
   return user;

@@ -107,8 +107,7 @@ class Parser {
     const std::string_view after = trim(line.substr(close + 1));
     if (name.empty()) return config_error(where.str() + ": syntax error: empty section name");
     if (!after.empty() && after[0] != ';' && after[0] != '#') {
-      return config_error(where.str() + ": syntax error: unexpected text after [" +
-                          std::string(name) + "]");
+      return config_error(where.str() + ": syntax error: unexpected text after the section name");
     }
     section_ = std::string(name);
     doc_.sections.push_back(IniSection{section_, where});
@@ -143,19 +142,19 @@ class Parser {
     } else {
       pos = line.find('=');
       if (pos == std::string_view::npos) {
-        return config_error(where.str() + ": syntax error: expected \"key = value\", got \"" +
-                            std::string(line) + "\"");
+        return config_error(where.str() + ": syntax error: expected \"key = value\"");
       }
       const std::string_view k = trim(line.substr(0, pos));
       if (k.empty()) return config_error(where.str() + ": syntax error: empty key");
       if (k.find_first_of(" \t") != std::string_view::npos) {
-        return config_error(where.str() + ": syntax error: key \"" + std::string(k) +
-                            "\" contains a space (quote it with double quotes)");
+        return config_error(where.str() +
+                            ": syntax error: the key contains a space (quote it with double "
+                            "quotes)");
       }
       key = std::string(k);
     }
     if (section_.empty()) {
-      return config_error(where.str() + ": \"" + key + "\" appears before any [section]");
+      return config_error(where.str() + ": an entry appears before any [section]");
     }
     doc_.entries.push_back(
         IniEntry{section_, std::move(key), std::string(trim(line.substr(pos + 1))), where});

@@ -17,6 +17,12 @@
 //     file; if no file exists there but one exists relative to the current
 //     directory (where PgBouncer looks), that one is read, with a warning.
 //     Nesting deeper than 10 and include loops are errors.
+//
+// Errors (here and in config.h, connstr.h, auth_file.h) name the file, the
+// line and the problem, never what the line holds: `SET conffile` and
+// `RELOAD` on the admin console let a console user point the loader at any
+// file Usher can read, and an error quoting its lines would show them.
+// Warnings, which only reach the log, may quote names.
 #pragma once
 
 #include <string>

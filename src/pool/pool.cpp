@@ -25,10 +25,11 @@ Error login_retry_error() {
 
 Pool::Pool(std::string database, std::string user, ServerTarget target, PoolSettings settings,
            int workers, std::shared_ptr<SharedLimit> db_limit,
-           std::shared_ptr<SharedLimit> user_limit)
+           std::shared_ptr<SharedLimit> user_limit, net::OffloadPool& offload)
     : database_(std::move(database)),
       user_(std::move(user)),
       workers_(workers),
+      offload_(offload),
       db_limit_(std::move(db_limit)),
       user_limit_(std::move(user_limit)),
       target_(std::move(target)),
@@ -96,6 +97,7 @@ bool Pool::try_grant_locked(int worker, Grant& grant) {
 asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
   ServerTarget target;
   std::chrono::milliseconds timeout;
+  ServerAuth weakest_allowed;
   {
     std::unique_lock lock(mu_);
     if (login_failed_at_ != Clock::time_point{} &&
@@ -109,20 +111,27 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
     // Several hosts: each new connection goes to the next one.
     if (target.hosts.size() > 1) target.host = target.hosts[next_host_++ % target.hosts.size()];
     timeout = settings_.server_connect_timeout;
+    weakest_allowed = strongest_auth_;
   }
-  auto result = co_await connect_server(target, timeout, next_server_id.fetch_add(1));
+  auto result = co_await connect_server(target, timeout, next_server_id.fetch_add(1),
+                                        LoginContext{offload_, weakest_allowed});
   std::unique_lock lock(mu_);
   --connecting_;
   if (!result) {
     close_slot_locked();
-    login_failed_at_ = Clock::now();
-    login_error_ = result.error();
+    // Running out of file descriptors says nothing about the server: only
+    // the client that hit it fails, and the next one tries again.
+    if (result.error().sqlstate != kInsufficientResources) {
+      login_failed_at_ = Clock::now();
+      login_error_ = result.error();
+    }
     // A waiter may now open a connection in the freed slot; it will fail
     // fast with the login-retry error until server_login_retry passes.
     hand_off_locked(lock);
     co_return result.take_error();
   }
   login_failed_at_ = {};
+  strongest_auth_ = std::max(strongest_auth_, (*result)->auth);
   if (welcome_.empty()) welcome_ = (*result)->parameters();
   (*result)->generation = generation_;
   ++active_;
@@ -388,6 +397,7 @@ void Pool::update_settings(const PoolSettings& settings, const ServerTarget& tar
       std::make_tuple(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key);
   target_ = target;
   std::tie(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key) = keys;
+  if (target_changed) strongest_auth_ = ServerAuth::kNone;  // perhaps another server now
   hand_off_locked(lock);
   lock.unlock();
   if (target_changed) reconnect_all();

@@ -82,8 +82,10 @@ struct PoolCounts {
 
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
+  // `offload` runs the PBKDF2 of server logins; it outlives the pool.
   Pool(std::string database, std::string user, ServerTarget target, PoolSettings settings,
-       int workers, std::shared_ptr<SharedLimit> db_limit, std::shared_ptr<SharedLimit> user_limit);
+       int workers, std::shared_ptr<SharedLimit> db_limit, std::shared_ptr<SharedLimit> user_limit,
+       net::OffloadPool& offload);
 
   const std::string& database() const { return database_; }
   const std::string& user() const { return user_; }
@@ -91,7 +93,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Takes a healthy, logged-in server for a client on `worker`, waiting in
   // the FIFO queue when the pool is full. The returned connection's socket is
   // bound to `io`. Errors: the server's own login error, 08P01 for
-  // query_wait_timeout, 57P01 while shutting down. While it waits in the
+  // query_wait_timeout, 57P01 while shutting down, 53000 when Usher ran out
+  // of a local resource (file descriptors) opening a connection. Only a
+  // failure of the server's (refused, unreachable, timed out, its login
+  // error) locks the pool out for server_login_retry. While it waits in the
   // queue, `*ticket` (if given) names the wait for abandon().
   asio::awaitable<Result<ServerPtr>> acquire(int worker, asio::io_context& io,
                                              uint64_t* ticket = nullptr);
@@ -173,6 +178,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   const std::string database_;
   const std::string user_;
   const int workers_;
+  net::OffloadPool& offload_;
   std::shared_ptr<SharedLimit> db_limit_;
   std::shared_ptr<SharedLimit> user_limit_;
 
@@ -193,6 +199,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   bool paused_ = false;
   Error closed_reason_;
   Clock::time_point login_failed_at_{};
+  // The strongest authentication the server has used: a later connection
+  // asking for less is refused (see ServerAuth). Forgotten when the target
+  // changes.
+  ServerAuth strongest_auth_ = ServerAuth::kNone;
   size_t next_host_ = 0;  // round robin over target_.hosts
   Error login_error_;
   std::vector<std::pair<std::string, std::string>> welcome_;

@@ -81,7 +81,7 @@ std::shared_ptr<Pool> PoolManager::get(const config::Config& c, const config::Da
     pool = std::make_shared<Pool>(
         db.name, user, target_for(c, db, user), settings_for(c, db, user), workers_,
         limit(db_limits_, db.name, db.max_db_connections.value_or(c.max_db_connections)),
-        limit(user_limits_, user, max_user));
+        limit(user_limits_, user, max_user), offload_);
   }
   return pool;
 }

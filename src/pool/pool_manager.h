@@ -17,7 +17,8 @@ namespace usher::pool {
 
 class PoolManager {
  public:
-  explicit PoolManager(int workers) : workers_(workers) {}
+  // `offload` runs the PBKDF2 of server logins; it outlives the manager.
+  PoolManager(int workers, net::OffloadPool& offload) : workers_(workers), offload_(offload) {}
 
   std::shared_ptr<Pool> get(const config::Config& config, const config::DatabaseConfig& db,
                             const std::string& client_user);
@@ -43,6 +44,7 @@ class PoolManager {
                                      const std::string& key, int max);
 
   const int workers_;
+  net::OffloadPool& offload_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
   std::map<std::string, std::shared_ptr<SharedLimit>> db_limits_;

@@ -1,7 +1,9 @@
 #include "pool/server_connection.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <optional>
 
 #include "auth/md5.h"
@@ -21,15 +23,53 @@ Error server_error(const std::string& what) {
   return make_error("08006", what);
 }
 
+// Where a login stands in its authentication exchange.
+struct AuthExchange {
+  std::unique_ptr<auth::ScramClient> scram;
+  ServerAuth method = ServerAuth::kNone;  // what the server asked for
+  bool authenticated = false;             // AuthenticationOk, accepted
+};
+
+// Refuses a method weaker than the pool has seen its server use.
+Status check_method(const ServerTarget& t, ServerAuth asked, ServerAuth weakest_allowed) {
+  if (asked >= weakest_allowed) return ok_status();
+  std::string message = "server asked for " + std::string(server_auth_name(asked)) +
+                        ", but it used " + std::string(server_auth_name(weakest_allowed)) +
+                        " before; refused, as a server that downgrades authentication may be an "
+                        "impostor collecting passwords";
+  spdlog::warn("server {}:{} (user {}): {}", t.host, t.port, t.user, message);
+  return make_error("28000", std::move(message));
+}
+
 // Answers one authentication request from the server. Returns an empty
 // string when the request needs no answer (AuthenticationOk, SASLFinal).
+// `salted`: the SaltedPassword for a SASLContinue in password mode, computed
+// off the event loop by the caller.
 Result<std::string> answer_auth(const ServerTarget& t, const protocol::AuthenticationRequest& req,
-                                std::unique_ptr<auth::ScramClient>& scram) {
+                                AuthExchange& ex, ServerAuth weakest_allowed,
+                                std::optional<auth::ScramKey> salted) {
   std::string out;
+  auto ask = [&](ServerAuth method) {
+    ex.method = method;
+    return check_method(t, method, weakest_allowed);
+  };
   switch (static_cast<protocol::AuthCode>(req.code)) {
-    case protocol::AuthCode::kOk:
+    case protocol::AuthCode::kOk: {
+      // The server signature in SASLFinal is what proves the server knows
+      // the secret; an AuthenticationOk that skips it proves nothing.
+      if (ex.scram && !ex.scram->succeeded()) {
+        return make_error("08P01",
+                          "server sent AuthenticationOk before completing SCRAM authentication, "
+                          "without proving it knows the password");
+      }
+      if (ex.method == ServerAuth::kNone) {  // trust: no request came first
+        if (auto st = ask(ServerAuth::kNone); !st) return st.take_error();
+      }
+      ex.authenticated = true;
       return out;
+    }
     case protocol::AuthCode::kCleartextPassword:
+      if (auto st = ask(ServerAuth::kCleartext); !st) return st.take_error();
       if (t.password.empty() || auth::is_md5_secret(t.password)) {
         return make_error(
             "08P01", "server asked for a cleartext password, and none is configured for user \"" +
@@ -38,6 +78,7 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       protocol::write_password_message(out, t.password);
       return out;
     case protocol::AuthCode::kMd5Password:
+      if (auto st = ask(ServerAuth::kMd5); !st) return st.take_error();
       if (t.password.empty()) {
         return make_error(
             "08P01",
@@ -47,14 +88,17 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
                                        auth::md5_salted_response(t.password, t.user, req.md5_salt));
       return out;
     case protocol::AuthCode::kSasl: {
+      if (auto st = ask(ServerAuth::kScram); !st) return st.take_error();
       bool offered = false;
       for (auto m : req.mechanisms)
         offered |= (m == auth::kScramSha256Mechanism);
       if (!offered) return make_error("08P01", "server offers no SASL mechanism Usher supports");
+      const auth::ScramClientOptions options{.max_iterations = auth::kScramMaxServerIterations};
       if (t.has_scram_keys) {
-        scram = std::make_unique<auth::ScramClient>(t.scram_client_key, t.scram_server_key);
+        ex.scram = std::make_unique<auth::ScramClient>(t.scram_client_key, t.scram_server_key,
+                                                       std::nullopt, options);
       } else if (!t.password.empty() && !auth::is_md5_secret(t.password)) {
-        scram = std::make_unique<auth::ScramClient>(t.password);
+        ex.scram = std::make_unique<auth::ScramClient>(t.password, options);
       } else {
         return make_error(
             "08P01",
@@ -62,19 +106,19 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
                 t.user + "\"");
       }
       protocol::write_sasl_initial_response(out, auth::kScramSha256Mechanism,
-                                            scram->client_first());
+                                            ex.scram->client_first());
       return out;
     }
     case protocol::AuthCode::kSaslContinue: {
-      if (!scram) return make_error("08P01", "unexpected SASLContinue from server");
-      auto final = scram->handle_server_first(req.data);
+      if (!ex.scram) return make_error("08P01", "unexpected SASLContinue from server");
+      auto final = ex.scram->handle_server_first(req.data, salted);
       if (!final) return final.take_error();
       protocol::write_sasl_response(out, *final);
       return out;
     }
     case protocol::AuthCode::kSaslFinal: {
-      if (!scram) return make_error("08P01", "unexpected SASLFinal from server");
-      auto st = scram->verify_server_final(req.data);
+      if (!ex.scram) return make_error("08P01", "unexpected SASLFinal from server");
+      auto st = ex.scram->verify_server_final(req.data);
       if (!st) return st.take_error();
       return out;
     }
@@ -95,14 +139,15 @@ asio::awaitable<Result<net::Endpoint>> resolve(const ServerTarget& t) {
   co_return net::Endpoint(results.begin()->endpoint());
 }
 
-asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t) {
+asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
+                              const LoginContext& ctx) {
   std::string out;
   std::vector<std::pair<std::string, std::string>> params = {{"user", t.user},
                                                              {"database", t.dbname}};
   for (const auto& p : t.startup_params)
     params.push_back(p);
   protocol::write_startup_message(out, params);
-  std::unique_ptr<auth::ScramClient> scram;
+  AuthExchange ex;
   while (true) {
     if (!out.empty()) {
       auto [ec, n] =
@@ -117,7 +162,20 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t) {
       case 'R': {
         auto req = protocol::parse_authentication(body);
         if (!req) co_return req.take_error();
-        auto answer = answer_auth(t, *req, scram);
+        // PBKDF2 for the server's salt runs on the offload pool, not on
+        // this worker, which has other clients. req.data stays valid:
+        // nothing reads meanwhile.
+        std::optional<auth::ScramKey> salted;
+        if (static_cast<protocol::AuthCode>(req->code) == protocol::AuthCode::kSaslContinue &&
+            ex.scram && ex.scram->uses_password()) {
+          auto need = ex.scram->salt_request(req->data);
+          if (!need) co_return need.take_error();
+          auto derive = [password = t.password, need = std::move(*need)] {
+            return auth::scram_salted_password(password, need.salt, need.iterations);
+          };
+          salted = co_await ctx.offload.run(std::move(derive));
+        }
+        auto answer = answer_auth(t, *req, ex, ctx.weakest_allowed, salted);
         if (!answer) co_return answer.take_error();
         out = std::move(*answer);
         break;
@@ -142,6 +200,12 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t) {
       }
       case 'Z':
         conn.in().consume(msg->header.total());
+        // A server that skips AuthenticationOk (and with it every check
+        // above) is not logged in, whatever it says next.
+        if (!ex.authenticated) {
+          co_return make_error("08P01", "server sent ReadyForQuery before authenticating");
+        }
+        conn.auth = ex.method;
         co_return ok_status();
       default:  // NoticeResponse, NegotiateProtocolVersion: nothing to do
         break;
@@ -150,7 +214,38 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t) {
   }
 }
 
+// Errors of socket(2) and connect(2) that say Usher ran out of something, not
+// that the server is down or refused: file descriptors (EMFILE, ENFILE),
+// socket buffers or memory (ENOBUFS, ENOMEM), local ports (EADDRNOTAVAIL).
+bool local_resource_error(const boost::system::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  switch (ec.value()) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+    case EADDRNOTAVAIL:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
+
+std::string_view server_auth_name(ServerAuth method) {
+  switch (method) {
+    case ServerAuth::kNone:
+      return "no authentication (trust)";
+    case ServerAuth::kCleartext:
+      return "a cleartext password";
+    case ServerAuth::kMd5:
+      return "an md5 password";
+    case ServerAuth::kScram:
+      return "SCRAM-SHA-256";
+  }
+  return "unknown";
+}
 
 void ServerConnection::adopt(asio::io_context& io, int worker) {
   int fd = socket_.release();
@@ -221,7 +316,8 @@ void ServerConnection::set_parameter(std::string_view name, std::string_view val
 }
 
 asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
-                                                  std::chrono::milliseconds timeout, uint64_t id) {
+                                                  std::chrono::milliseconds timeout, uint64_t id,
+                                                  const LoginContext& ctx) {
   auto ex = co_await asio::this_coro::executor;
   auto endpoint = co_await resolve(target);
   if (!endpoint) co_return endpoint.take_error();
@@ -230,12 +326,17 @@ asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
   // The deadline covers connect and login.
   net::SocketDeadline deadline(conn->socket(), timeout);
   auto [ec] = co_await conn->socket().async_connect(*endpoint, as_tuple(use_awaitable));
+  if (ec && local_resource_error(ec)) {
+    co_return make_error(std::string(kInsufficientResources),
+                         "could not open a server connection: " + ec.message() +
+                             " (a resource of Usher's ran out, not the server)");
+  }
   if (ec) {
     co_return server_error(deadline.expired() ? "server connect timed out (server_connect_timeout)"
                                               : "could not connect to server: " + ec.message());
   }
   net::tune_socket(conn->socket(), target.tcp);
-  auto st = co_await login(*conn, target);
+  auto st = co_await login(*conn, target, ctx);
   if (st && !target.connect_query.empty()) st = co_await conn->run_query(target.connect_query, {});
   if (!st) {
     if (deadline.expired())

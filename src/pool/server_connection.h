@@ -15,6 +15,7 @@
 
 #include "common/result.h"
 #include "net/byte_buffer.h"
+#include "net/offload_pool.h"
 #include "net/socket.h"
 #include "prepared/server_state.h"
 #include "protocol/tracked_params.h"
@@ -25,6 +26,15 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 class Pool;
+
+// How a server authenticated Usher, weakest first (kNone: trust). A pool
+// remembers the strongest method its server has used and refuses a later
+// connection that asks for a weaker one: a server that asks for a cleartext
+// password where it used to run SCRAM may be an impostor (a spoofed address,
+// a port taken over) collecting the password. libpq's require_auth is the
+// same guard, set by hand.
+enum class ServerAuth : uint8_t { kNone, kCleartext, kMd5, kScram };
+std::string_view server_auth_name(ServerAuth method);
 
 // Everything needed to open and log into a server connection.
 struct ServerTarget {
@@ -88,8 +98,9 @@ class ServerConnection {
   Clock::time_point link_time{};  // when the current client took it
   std::string remote_addr;
   int remote_port = 0;
-  bool needs_reset_query = false;  // run server_reset_query before next use
-  uint64_t generation = 0;         // the pool's generation when opened; RECONNECT bumps it
+  bool needs_reset_query = false;       // run server_reset_query before next use
+  ServerAuth auth = ServerAuth::kNone;  // how the server authenticated Usher
+  uint64_t generation = 0;              // the pool's generation when opened; RECONNECT bumps it
   // Prepared statements (transaction and statement mode).
   prepared::ServerState prepared;
 
@@ -104,10 +115,30 @@ class ServerConnection {
 
 using ServerPtr = std::unique_ptr<ServerConnection>;
 
+// What a login needs besides the target.
+struct LoginContext {
+  net::OffloadPool& offload;  // PBKDF2 for SCRAM runs there, never on the caller's event loop
+  // The pool's strongest method so far: a server asking for less is refused.
+  ServerAuth weakest_allowed = ServerAuth::kNone;
+};
+
+// SQLSTATE of a connection that failed for want of a local resource (file
+// descriptors, buffers, memory, local ports): Usher's problem, not the
+// server's, so it must not lock the pool out (server_login_retry).
+inline constexpr std::string_view kInsufficientResources = "53000";
+
 // Opens a TCP or Unix connection, sends the StartupMessage and completes
 // authentication (trust, cleartext, md5, SCRAM-SHA-256). On failure the
-// Error carries the server's SQLSTATE and message where it sent one.
+// Error carries the server's SQLSTATE and message where it sent one, or
+// kInsufficientResources when a local resource ran out.
+//
+// The server is not trusted until it has authenticated: a SCRAM exchange
+// must end with a verified server signature before AuthenticationOk, the
+// iteration count is capped (auth::kScramMaxServerIterations), a method
+// weaker than ctx.weakest_allowed is refused, and nothing counts as logged
+// in before AuthenticationOk.
 asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
-                                                  std::chrono::milliseconds timeout, uint64_t id);
+                                                  std::chrono::milliseconds timeout, uint64_t id,
+                                                  const LoginContext& ctx);
 
 }  // namespace usher::pool

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "common/log_escape.h"
+
 namespace usher::runtime {
 
 namespace {
@@ -33,10 +35,34 @@ class ZoneFlag : public spdlog::custom_flag_formatter {
   }
 };
 
-std::unique_ptr<spdlog::formatter> line_format() {
+// The message with control characters escaped (common/log_escape.h), in
+// place of spdlog's %v: messages quote user names, database names and
+// server errors, and none of them may start a line of its own.
+class EscapedMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    std::string_view text(msg.payload.data(), msg.payload.size());
+    if (!needs_log_escape(text)) {
+      dest.append(text.data(), text.data() + text.size());
+      return;
+    }
+    std::string escaped = escape_for_log(text);
+    dest.append(escaped.data(), escaped.data() + escaped.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<EscapedMessageFlag>();
+  }
+};
+
+std::unique_ptr<spdlog::formatter> make_formatter(const std::string& pattern) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
-  formatter->add_flag<ZoneFlag>('Z').set_pattern("%Y-%m-%d %H:%M:%S.%e %Z [%P] %^%l%$ %v");
+  formatter->add_flag<ZoneFlag>('Z').add_flag<EscapedMessageFlag>('*').set_pattern(pattern);
   return formatter;
+}
+
+std::unique_ptr<spdlog::formatter> line_format() {
+  return make_formatter("%Y-%m-%d %H:%M:%S.%e %Z [%P] %^%l%$ %*");
 }
 
 // syslog_facility's value (checked when the configuration was loaded).
@@ -80,7 +106,7 @@ std::vector<spdlog::sink_ptr> make_sinks(const config::Config& c) {
     // syslog adds its own time stamp and pid: only the level and message.
     auto sink = std::make_shared<spdlog::sinks::syslog_sink_mt>(
         c.syslog_ident, LOG_PID, syslog_facility(c.syslog_facility), true);
-    sink->set_pattern("%l %v");
+    sink->set_formatter(make_formatter("%l %*"));
     sinks.push_back(std::move(sink));
   }
   return sinks;

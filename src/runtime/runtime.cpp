@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "config/settings.h"
+#include "protocol/writer.h"
 #include "runtime/logging.h"
 #include "session/client_session.h"
 
@@ -18,6 +20,11 @@ namespace usher::runtime {
 namespace {
 
 constexpr auto kJanitorPeriod = std::chrono::milliseconds(100);
+
+// Threads for PBKDF2 (net/offload_pool.h). Two, so that one login against a
+// secret with many rounds does not hold up every other; more would only
+// compete with the workers for the cores.
+constexpr int kOffloadThreads = 2;
 
 // workers = 0: half the cores, at least one. A pooler usually shares its
 // host with PostgreSQL or the application; on 2 shared cores one worker
@@ -36,7 +43,8 @@ Runtime::Runtime(config::LoadResult loaded)
     : config_(std::make_shared<const config::Config>(std::move(loaded.config))),
       signals_(control_),
       janitor_(control_),
-      pools_(resolve_workers(config_->workers)) {
+      offload_(kOffloadThreads),
+      pools_(resolve_workers(config_->workers), offload_) {
   int n = resolve_workers(config_->workers);
   for (int i = 0; i < n; ++i)
     workers_.push_back(std::make_unique<Worker>(i));
@@ -47,6 +55,9 @@ Runtime::~Runtime() {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();
   }
+  // A derivation still running completes into a stopped worker io_context,
+  // which still exists: stop the pool before the workers go.
+  offload_.stop();
   // Idle servers' sockets belong to the workers' io_contexts: close them
   // first. Then destroy the workers, whose sessions still use the pools and
   // the cancel registry (members destroyed after this body).
@@ -131,6 +142,31 @@ Status Runtime::listen() {
   return ok_status();
 }
 
+namespace {
+
+// Over the hard cap (kAdminConnectionReserve): PgBouncer's message, written
+// without waiting (a fresh connection's send buffer takes it whole) and the
+// socket closed. What the client already sent is read first, so that the
+// close is a FIN and not a reset that could overtake the error.
+void refuse_at_accept(net::Socket socket) {
+  static const std::string error = [] {
+    std::string out;
+    protocol::write_error_response(out, "FATAL", "53300",
+                                   "no more connections allowed (max_client_conn)");
+    return out;
+  }();
+  const int fd = socket.native_handle();
+  ::send(fd, error.data(), error.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+  char discard[4096];
+  for (int i = 0; i < 4 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+  }
+  boost::system::error_code ec;
+  socket.close(ec);
+}
+
+}  // namespace
+
 void Runtime::start_accept(int index) {
   auto& acc = *acceptors_[index];
   // Hand each connection to the worker with the fewest clients; the socket
@@ -142,31 +178,55 @@ void Runtime::start_accept(int index) {
       target = w.get();
     }
   }
-  acc.async_accept(target->io,
-                   [this, index, target](boost::system::error_code ec, net::Socket socket) {
-                     if (shutdown_.load() != ShutdownMode::kNone) return;  // listeners are closing
-                     if (!ec) {
-                       asio::post(target->io, [this, target, s = std::move(socket)]() mutable {
-                         session::ClientSession::start(*this, *target, std::move(s));
-                       });
-                     } else if (ec == asio::error::operation_aborted) {
-                       return;
-                     } else {
-                       spdlog::warn("accept failed: {}", ec.message());
-                     }
-                     start_accept(index);
-                   });
+  acc.async_accept(
+      target->io, [this, index, target](boost::system::error_code ec, net::Socket socket) {
+        if (shutdown_.load() != ShutdownMode::kNone) return;  // listeners are closing
+        if (ec == asio::error::operation_aborted) return;
+        if (ec) {
+          retry_accept(index, ec);
+          return;
+        }
+        accept_backoff_[index].succeeded();
+        // Sessions count themselves once constructed on their worker, so a burst
+        // may pass the cap by what is still in flight: it bounds, not meters.
+        if (client_count.load() >= config()->max_client_conn + kAdminConnectionReserve) {
+          refuse_at_accept(std::move(socket));
+        } else {
+          asio::post(target->io, [this, target, s = std::move(socket)]() mutable {
+            session::ClientSession::start(*this, *target, std::move(s));
+          });
+        }
+        start_accept(index);
+      });
+}
+
+void Runtime::retry_accept(int index, const boost::system::error_code& error) {
+  AcceptBackoff::Step step = accept_backoff_[index].failed();
+  if (step.log) {
+    spdlog::warn("accept failed: {} ({} in a row); accepting again in {} ms", error.message(),
+                 step.failures, step.delay.count());
+  }
+  auto& timer = *accept_retry_[index];
+  timer.expires_after(step.delay);
+  timer.async_wait([this, index](boost::system::error_code ec) {
+    if (ec || shutdown_.load() != ShutdownMode::kNone) return;
+    start_accept(index);
+  });
 }
 
 void Runtime::run() {
+  offload_.start();
   for (auto& w : workers_) {
     w->thread = std::thread([w = w.get()] {
       auto guard = asio::make_work_guard(w->io);
       w->io.run();
     });
   }
-  for (size_t i = 0; i < acceptors_.size(); ++i)
+  for (size_t i = 0; i < acceptors_.size(); ++i) {
+    accept_backoff_.emplace_back();
+    accept_retry_.push_back(std::make_unique<asio::steady_timer>(control_));
     start_accept(static_cast<int>(i));
+  }
   signals_.add(SIGHUP);
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
@@ -329,6 +389,8 @@ void Runtime::shutdown(ShutdownMode mode) {
       boost::system::error_code ec;
       acc->close(ec);
     }
+    for (auto& timer : accept_retry_)
+      timer->cancel();
     if (shutdown_.load() == ShutdownMode::kImmediate) control_.stop();
   });
 }

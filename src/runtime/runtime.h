@@ -13,9 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "auth/login_throttle.h"
 #include "common/result.h"
 #include "config/config.h"
+#include "net/offload_pool.h"
 #include "pool/pool_manager.h"
+#include "runtime/accept_backoff.h"
 #include "runtime/worker.h"
 #include "session/cancel_registry.h"
 
@@ -27,6 +30,13 @@ using Clock = std::chrono::steady_clock;
 // PgBouncer's shutdown modes: SIGINT waits for transactions to finish,
 // SIGTERM waits for clients to leave, SIGQUIT (or SHUTDOWN) exits at once.
 enum class ShutdownMode { kNone, kWaitForClients, kWaitForServers, kImmediate };
+
+// Connections accepted beyond max_client_conn, kept for the admin console
+// (which is exempt from max_client_conn once it has said who it is, as in
+// PgBouncer). Past max_client_conn + this, an accepted socket gets 53300 at
+// once and is closed, without a session: a flood of connections that never
+// log in cannot use up memory and file descriptors without bound.
+inline constexpr int kAdminConnectionReserve = 10;
 
 class Runtime {
  public:
@@ -45,6 +55,10 @@ class Runtime {
   int worker_count() const { return static_cast<int>(workers_.size()); }
   Worker& worker(int i) { return *workers_[i]; }
   pool::PoolManager& pools() { return pools_; }
+  // PBKDF2 (SCRAM) runs here, never on a worker (net/offload_pool.h).
+  net::OffloadPool& offload() { return offload_; }
+  // Failed logins per client address (auth/login_throttle.h).
+  auth::LoginThrottle& login_throttle() { return login_throttle_; }
   session::CancelRegistry& cancels() { return cancels_; }
 
   void shutdown(ShutdownMode mode);
@@ -67,6 +81,8 @@ class Runtime {
 
  private:
   void start_accept(int listener_index);
+  // After a failed accept: waits (AcceptBackoff) before accepting again.
+  void retry_accept(int listener_index, const boost::system::error_code& error);
   void janitor_tick();
   void on_signal(int signal);
 
@@ -76,10 +92,16 @@ class Runtime {
   asio::io_context control_;
   std::vector<std::unique_ptr<asio::basic_socket_acceptor<asio::generic::stream_protocol>>>
       acceptors_;
+  // Per listener, beside acceptors_: the backoff after failed accepts and
+  // its timer (control thread only).
+  std::vector<AcceptBackoff> accept_backoff_;
+  std::vector<std::unique_ptr<asio::steady_timer>> accept_retry_;
   asio::signal_set signals_;
   asio::steady_timer janitor_;
+  net::OffloadPool offload_;  // before pools_, which use it
   pool::PoolManager pools_;
   session::CancelRegistry cancels_;
+  auth::LoginThrottle login_throttle_;
   std::atomic<ShutdownMode> shutdown_{ShutdownMode::kNone};
   std::atomic<bool> paused_{false};
   mutable std::mutex state_mu_;

@@ -4,7 +4,9 @@
 //   md5             MD5 challenge; a user whose secret is SCRAM gets SCRAM instead
 //   scram-sha-256   SCRAM with a plain or SCRAM secret
 // A wrong password or unknown user gets 28P01 with PostgreSQL's message;
-// which of the two it was is only logged.
+// which of the two it was is only logged. Failed password checks are counted
+// per client address, and an address with too many waits before each check
+// (auth/login_throttle.h).
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
@@ -58,29 +60,62 @@ asio::awaitable<Result<net::Message>> ClientSession::read_auth_message() {
 
 asio::awaitable<Status> ClientSession::authenticate() {
   admin_ = database_ == "pgbouncer";
-  if (admin_ && !contains(config_->admin_users, user_) && !contains(config_->stats_users, user_)) {
-    co_return make_error("28000", "not allowed");  // PgBouncer's text
-  }
   auto it = config_->auth_users.find(user_);
   bool known = it != config_->auth_users.end();
   std::string_view stored = known ? std::string_view(it->second) : std::string_view();
+  const bool checks_password = config_->auth_type == config::AuthType::kPlain ||
+                               config_->auth_type == config::AuthType::kMd5 ||
+                               config_->auth_type == config::AuthType::kScramSha256;
+  auth::LoginThrottle& throttle = rt_.login_throttle();
+  if (checks_password) {
+    auto delay = throttle.delay(addr_, Clock::now());
+    if (delay.count() > 0) {
+      asio::steady_timer timer(worker_.io, delay);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  Status st = ok_status();
   switch (config_->auth_type) {
     case config::AuthType::kTrust:
       // No password, but the user must be one we know (PgBouncer's rule).
-      if (!known && !config_->auth_file.empty()) co_return auth_failed(user_);
-      co_return ok_status();
+      if (!known && !config_->auth_file.empty()) st = auth_failed(user_);
+      break;
     case config::AuthType::kAny:
-      co_return ok_status();
+      break;
     case config::AuthType::kPlain:
-      co_return co_await auth_cleartext(stored);
+      st = co_await auth_cleartext(stored);
+      break;
     case config::AuthType::kMd5:
-      if (auth::is_scram_secret(stored)) co_return co_await auth_scram(stored, known);
-      co_return co_await auth_md5(stored);
+      if (auth::is_scram_secret(stored)) {
+        st = co_await auth_scram(stored, known);
+      } else {
+        st = co_await auth_md5(stored);
+      }
+      break;
     case config::AuthType::kScramSha256:
-      co_return co_await auth_scram(stored, known);
+      st = co_await auth_scram(stored, known);
+      break;
     default:
-      co_return make_error("28000", "authentication method not supported by Usher");
+      st = make_error("28000", "authentication method not supported by Usher");
+      break;
   }
+  if (checks_password && !st && st.error().sqlstate == "28P01" &&
+      throttle.failed(addr_, Clock::now())) {
+    const auto& limits = throttle.limits();
+    spdlog::warn(
+        "client address {} throttled: {} failed logins within {} s; each password check from it "
+        "now waits first, {} ms doubling up to {} ms",
+        addr_, limits.free_failures,
+        std::chrono::duration_cast<std::chrono::seconds>(limits.window).count(),
+        limits.first_delay.count(), limits.max_delay.count());
+  }
+  if (!st) co_return st;
+  // Rights after the password (PgBouncer 1.18 checks them first): refusing
+  // first would tell anyone, without a password, which names are admins.
+  if (admin_ && !contains(config_->admin_users, user_) && !contains(config_->stats_users, user_)) {
+    co_return make_error("28000", "not allowed");  // PgBouncer's text
+  }
+  co_return ok_status();
 }
 
 asio::awaitable<Status> ClientSession::auth_cleartext(std::string_view stored) {
@@ -99,7 +134,15 @@ asio::awaitable<Status> ClientSession::auth_cleartext(std::string_view stored) {
     ok = false;
   } else if (auth::is_scram_secret(stored)) {
     auto secret = auth::parse_scram_secret(stored);
-    ok = secret && auth::make_scram_secret(given, secret->salt, secret->iterations) == *secret;
+    if (secret) {
+      // PBKDF2 with the secret's rounds: off the worker, whose other clients
+      // would otherwise wait (a secret may ask for millions of rounds).
+      auto derive = [given, salt = secret->salt, iterations = secret->iterations] {
+        return auth::make_scram_secret(given, salt, iterations);
+      };
+      auth::ScramSecret derived = co_await rt_.offload().run(std::move(derive));
+      ok = derived == *secret;
+    }
   } else if (auth::is_md5_secret(stored)) {
     std::string computed = auth::md5_password_secret(user_, given);
     ok = computed.size() == stored.size() &&
@@ -133,7 +176,18 @@ asio::awaitable<Status> ClientSession::auth_scram(std::string_view stored, bool 
   // An unknown user, or one whose secret cannot drive SCRAM, goes through
   // a mock exchange so the client cannot tell the cases apart.
   std::optional<auth::ScramServer> server;
-  if (known) {
+  if (known && auth::is_plaintext_password(stored)) {
+    // A plaintext password needs a secret derived from it (PBKDF2), once per
+    // user: off the worker when it is not cached yet.
+    auto secret = auth::cached_password_secret(user_, stored);
+    if (!secret) {
+      auto derive = [user = user_, password = std::string(stored)] {
+        return auth::password_secret(user, password);
+      };
+      secret = co_await rt_.offload().run(std::move(derive));
+    }
+    server.emplace(user_, std::move(*secret));
+  } else if (known) {
     auto s = auth::ScramServer::from_stored(user_, stored);
     if (s) {
       server.emplace(std::move(*s));

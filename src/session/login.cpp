@@ -34,8 +34,16 @@ asio::awaitable<Status> ClientSession::join_pool() {
   if (mode_ != config::PoolMode::kSession && config_->max_prepared_statements > 0) {
     enable_statement_tracking(static_cast<size_t>(config_->max_prepared_statements));
   }
-  if (scram_keys_ && !db_config->password && pool_->target().password.empty()) {
-    pool_->set_scram_keys(scram_keys_->client_key, scram_keys_->server_key);
+  // SCRAM pass-through: the keys open server connections as the pool's
+  // server user, so only that user's own keys will do. With a forced user=
+  // in [databases], a client logged in as anyone else holds keys for another
+  // secret, and handing them to the pool would break every later server
+  // login.
+  if (scram_keys_ && !db_config->password) {
+    pool::ServerTarget target = pool_->target();
+    if (target.password.empty() && target.user == user_) {
+      pool_->set_scram_keys(scram_keys_->client_key, scram_keys_->server_key);
+    }
   }
   scram_keys_.reset();  // not needed again
 

@@ -476,6 +476,54 @@ TEST(AuthScramExchange, ClientRefusesTooManyIterations) {
   expect_server_first_error(kServerFirst, "28000", 4095);
 }
 
+TEST(AuthScramExchange, SaltedPasswordComputedElsewhereGivesTheSameExchange) {
+  // The caller on an event loop: salt_request(), PBKDF2 on another thread,
+  // then handle_server_first() with the result. Same messages as RFC 7677.
+  ScramClient client = rfc_client();
+  EXPECT_EQ(client.client_first(), kClientFirst);
+  ASSERT_TRUE(client.uses_password());
+  auto need = client.salt_request(kServerFirst);
+  ASSERT_TRUE(need.ok()) << need.error().message;
+  EXPECT_EQ(need->salt, *base64_decode("W22ZaJ0SNY7soEsUEjb6gQ=="));
+  EXPECT_EQ(need->iterations, 4096);
+  ScramKey salted = scram_salted_password("pencil", need->salt, need->iterations);
+  auto final = client.handle_server_first(kServerFirst, salted);
+  ASSERT_TRUE(final.ok()) << final.error().message;
+  EXPECT_EQ(*final, kClientFinal);
+  EXPECT_TRUE(client.verify_server_final(kServerFinal).ok());
+}
+
+TEST(AuthScramExchange, SaltRequestChecksTheMessageWithoutConsumingIt) {
+  ScramClient client(
+      "pencil", ScramClientOptions{
+                    .username = "", .nonce = fixed_nonce(kClientNonce), .max_iterations = 4095});
+  client.client_first();
+  // Too many rounds is refused before any PBKDF2, by both calls.
+  auto need = client.salt_request(kServerFirst);
+  ASSERT_FALSE(need.ok());
+  EXPECT_EQ(need.error().sqlstate, "28000");
+  EXPECT_FALSE(client.salt_request("r=XX,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1").ok());
+  EXPECT_EQ(client.handle_server_first(kServerFirst).error().sqlstate, "28000");
+  // Key mode never derives anything.
+  ScramClient keys(decode_key(kPencilClientKey), pencil_secret().server_key);
+  EXPECT_FALSE(keys.uses_password());
+  keys.client_first();
+  EXPECT_FALSE(keys.salt_request(kServerFirst).ok());
+}
+
+TEST(AuthScramExchange, PlaintextPasswordSecretsAreCachedPerUser) {
+  EXPECT_TRUE(is_plaintext_password("s3cret"));
+  EXPECT_FALSE(is_plaintext_password(""));
+  EXPECT_FALSE(is_plaintext_password("md53175bce1d3201d16594cebf9d7eb3f9d"));
+  EXPECT_FALSE(is_plaintext_password(format_scram_secret(pencil_secret())));
+  EXPECT_FALSE(cached_password_secret("erin", "pw"));
+  ScramSecret derived = password_secret("erin", "pw");
+  ASSERT_TRUE(cached_password_secret("erin", "pw"));
+  EXPECT_EQ(*cached_password_secret("erin", "pw"), derived);
+  EXPECT_FALSE(cached_password_secret("erin", "other"));
+  EXPECT_EQ(ScramServer::from_password("erin", "pw").secret(), derived);
+}
+
 TEST(AuthScramExchange, EveryTruncatedServerFirstFailsCleanly) {
   for (size_t len = 0; len < kServerFirst.size(); ++len) {
     // Prefixes ending in "i=4", "i=40", "i=409" are valid messages.

@@ -61,9 +61,9 @@ TEST(ConfigAuthFile, MalformedLinesNameFileAndLine) {
   EXPECT_EQ(parse_auth_file("\"bob\n", "u.txt").error().message,
             "u.txt:1: missing closing quote after the user name");
   EXPECT_EQ(parse_auth_file("\"bob\"\n", "u.txt").error().message,
-            "u.txt:1: expected a double-quoted password after user name \"bob\"");
+            "u.txt:1: expected a double-quoted password after the user name");
   EXPECT_EQ(parse_auth_file("\n\n\"bob\" secret\n", "u.txt").error().message,
-            "u.txt:3: expected a double-quoted password after user name \"bob\"");
+            "u.txt:3: expected a double-quoted password after the user name");
   EXPECT_EQ(parse_auth_file("\"bob\" \"secret\n", "u.txt").error().message,
             "u.txt:1: missing closing quote after the password");
   EXPECT_EQ(parse_auth_file("\"\" \"secret\"\n", "u.txt").error().message,

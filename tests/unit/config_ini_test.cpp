@@ -91,20 +91,20 @@ TEST(ConfigIni, SectionNameTrimmedAndCommentAfterIt) {
 
 TEST(ConfigIni, SyntaxErrorsNameFileAndLine) {
   EXPECT_EQ(parse_error("[pgbouncer]\n\nlisten_port 6432\n"),
-            "test.ini:3: syntax error: expected \"key = value\", got \"listen_port 6432\"");
+            "test.ini:3: syntax error: expected \"key = value\"");
   EXPECT_EQ(parse_error("[pgbouncer\n"),
             "test.ini:1: syntax error: missing \"]\" after section name");
   EXPECT_EQ(parse_error("[]\n"), "test.ini:1: syntax error: empty section name");
   EXPECT_EQ(parse_error("[pgbouncer] x\n"),
-            "test.ini:1: syntax error: unexpected text after [pgbouncer]");
+            "test.ini:1: syntax error: unexpected text after the section name");
   EXPECT_EQ(parse_error("[databases]\n\"open = x\n"),
             "test.ini:2: syntax error: unterminated quoted key");
   EXPECT_EQ(parse_error("[databases]\n= x\n"), "test.ini:2: syntax error: empty key");
   EXPECT_EQ(parse_error("[databases]\nmy db = x\n"),
-            "test.ini:2: syntax error: key \"my db\" contains a space (quote it with double "
+            "test.ini:2: syntax error: the key contains a space (quote it with double "
             "quotes)");
   EXPECT_EQ(parse_error("\nlisten_port = 1\n[pgbouncer]\n"),
-            "test.ini:2: \"listen_port\" appears before any [section]");
+            "test.ini:2: an entry appears before any [section]");
   EXPECT_EQ(parse_error("[pgbouncer]\n%include\n"),
             "test.ini:2: syntax error: expected \"%include FILE\"");
 }
@@ -235,9 +235,7 @@ TEST(ConfigIni, ErrorInsideIncludeNamesTheIncludedFile) {
   const std::string main = dir.write("main.ini", "[pgbouncer]\n%include bad.ini\n");
   auto doc = read_ini_file(main);
   ASSERT_FALSE(doc.ok());
-  EXPECT_EQ(doc.error().message, dir.path() +
-                                     "/bad.ini:2: syntax error: expected \"key = value\", got "
-                                     "\"broken line\"");
+  EXPECT_EQ(doc.error().message, dir.path() + "/bad.ini:2: syntax error: expected \"key = value\"");
 }
 
 }  // namespace

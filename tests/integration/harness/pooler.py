@@ -7,6 +7,7 @@ and signals reach it); Usher runs as whoever runs the tests.
 """
 
 import os
+import resource
 import signal
 import subprocess
 
@@ -202,6 +203,18 @@ class Pooler:
         if wait:
             self.wait_listening(timeout)
         return self
+
+    def set_nofile(self, limit):
+        """Sets the running pooler's soft RLIMIT_NOFILE: new descriptors get
+        numbers below `limit` or fail with EMFILE. The hard limit stays (it
+        can be lowered but not raised again without CAP_SYS_RESOURCE), so a
+        later call may raise the soft one again."""
+        _, hard = resource.prlimit(self.proc.pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(self.proc.pid, resource.RLIMIT_NOFILE, (limit, hard))
+
+    def open_fds(self):
+        """The pooler's open descriptor numbers (from /proc)."""
+        return sorted(int(n) for n in os.listdir(f"/proc/{self.proc.pid}/fd"))
 
     def popen_kwargs(self):
         env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "HOME": self.base_dir}

@@ -1,0 +1,59 @@
+#include "common/log_escape.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace usher {
+namespace {
+
+TEST(LogEscape, PlainTextIsUnchanged) {
+  EXPECT_FALSE(needs_log_escape("C-0x1: appdb/app@127.0.0.1:5432 login attempt"));
+  EXPECT_EQ(escape_for_log("user \"app\" \\ path"), "user \"app\" \\ path");
+  EXPECT_EQ(escape_for_log(""), "");
+}
+
+TEST(LogEscape, NewlinesCannotStartALine) {
+  std::string forged = "app\n2025-01-01 00:00:00.000 UTC [1] LOG FAKE LOG LINE";
+  EXPECT_TRUE(needs_log_escape(forged));
+  EXPECT_EQ(escape_for_log(forged), "app\\x0a2025-01-01 00:00:00.000 UTC [1] LOG FAKE LOG LINE");
+  EXPECT_EQ(escape_for_log("a\r\nb"), "a\\x0d\\x0ab");
+}
+
+TEST(LogEscape, AsciiControlsAndDel) {
+  EXPECT_EQ(escape_for_log(std::string("\x00\t\x1b[2J\x7f", 7)), "\\x00\\x09\\x1b[2J\\x7f");
+}
+
+TEST(LogEscape, Utf8TextIsKept) {
+  // é, €, 日本, an emoji: printable in any terminal.
+  std::string text = "jos\xc3\xa9 \xe2\x82\xac \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80";
+  EXPECT_FALSE(needs_log_escape(text));
+  EXPECT_EQ(escape_for_log(text), text);
+}
+
+TEST(LogEscape, InvalidUtf8IsEscapedByteByByte) {
+  EXPECT_EQ(escape_for_log("a\xff"
+                           "b"),
+            "a\\xffb");
+  EXPECT_EQ(escape_for_log("\xc3"), "\\xc3");                             // truncated sequence
+  EXPECT_EQ(escape_for_log("\xc0\xaf"), "\\xc0\\xaf");                    // overlong '/'
+  EXPECT_EQ(escape_for_log("\xed\xa0\x80"), "\\xed\\xa0\\x80");           // a surrogate
+  EXPECT_EQ(escape_for_log("\x80z"), "\\x80z");                           // stray continuation byte
+  EXPECT_EQ(escape_for_log("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
+}
+
+TEST(LogEscape, UnicodeControlsAreEscaped) {
+  EXPECT_EQ(escape_for_log("a\xc2\x85"
+                           "b"),
+            "a\\xc2\\x85b");  // NEL (C1)
+  EXPECT_EQ(escape_for_log("a\xe2\x80\xa8"
+                           "b"),
+            "a\\xe2\\x80\\xa8b");                                // LINE SEPARATOR
+  EXPECT_EQ(escape_for_log("\xe2\x80\xae"), "\\xe2\\x80\\xae");  // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(escape_for_log("\xe2\x81\xa6"), "\\xe2\\x81\\xa6");  // LEFT-TO-RIGHT ISOLATE
+  // Neighbours of those ranges are ordinary characters.
+  EXPECT_EQ(escape_for_log("\xc2\xa0\xe2\x80\xa7"), "\xc2\xa0\xe2\x80\xa7");
+}
+
+}  // namespace
+}  // namespace usher
