@@ -25,6 +25,9 @@ constexpr std::string_view kPeersSection = "peers";
 // The admin console's database: a [databases] entry cannot take its name.
 constexpr std::string_view kAdminDatabase = "pgbouncer";
 
+// Each tracked name costs every client that sets it and every server a slot.
+constexpr size_t kMaxTrackExtraParameters = 32;
+
 std::string in_quotes(std::string_view s) {
   return "\"" + std::string(s) + "\"";
 }
@@ -179,15 +182,15 @@ class Builder {
         return config_error(db->where.str() + ": [databases] entry: " + no_auth_query);
       }
     }
+    if (c.track_extra_parameters.size() > kMaxTrackExtraParameters) {
+      return config_error(at("track_extra_parameters") + "track_extra_parameters: at most " +
+                          std::to_string(kMaxTrackExtraParameters) + " names");
+    }
     for (const auto& name : c.track_extra_parameters) {
-      if (strcasecmp(name.c_str(), "IntervalStyle") != 0) {
-        result_.warnings.push_back(
-            at("track_extra_parameters") +
-            "track_extra_parameters: Usher tracks IntervalStyle "
-            "only; " +
-            name +
-            " is not tracked, and a client that sends it at login is refused unless "
-            "ignore_startup_parameters lists it");
+      if (strcasecmp(name.c_str(), "options") == 0) {
+        return config_error(at("track_extra_parameters") +
+                            "track_extra_parameters: \"options\" cannot be tracked, only the "
+                            "parameters inside it");
       }
     }
     if (c.auth_type == AuthType::kAny) {

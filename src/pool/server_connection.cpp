@@ -270,7 +270,8 @@ asio::awaitable<Status> ServerConnection::run_query(std::string_view sql,
 }
 
 asio::awaitable<Status> ServerConnection::run(std::string_view messages,
-                                              std::chrono::milliseconds timeout) {
+                                              std::chrono::milliseconds timeout, bool* answered) {
+  if (answered) *answered = false;
   // A simple Query, or Usher's own unnamed Parse, replaces the unnamed statement.
   prepared.unnamed_owner = 0;
   net::SocketDeadline deadline(socket_, timeout);
@@ -295,6 +296,7 @@ asio::awaitable<Status> ServerConnection::run(std::string_view messages,
     in_.consume(msg->header.total());
     if (type == 'Z') break;
   }
+  if (answered) *answered = true;
   if (failed) co_return *failed;
   co_return ok_status();
 }

@@ -80,8 +80,11 @@ class ServerConnection {
   // date. No read may be outstanding on the socket. `timeout` (0: none)
   // bounds the whole exchange: a server that does not answer is closed
   // rather than left to hold its client. Returns the server's first error,
-  // if any.
-  asio::awaitable<Status> run(std::string_view messages, std::chrono::milliseconds timeout);
+  // if any; `answered` then tells whether the server still ended the
+  // exchange with ReadyForQuery (its error is the query's, not the
+  // connection's, and the server may serve again).
+  asio::awaitable<Status> run(std::string_view messages, std::chrono::milliseconds timeout,
+                              bool* answered = nullptr);
   // run() of one simple Query.
   asio::awaitable<Status> run_query(std::string_view sql, std::chrono::milliseconds timeout);
 

@@ -103,6 +103,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // when the connection was a CancelRequest and is done.
   asio::awaitable<Result<bool>> startup();
   Status apply_startup_params(const protocol::StartupMessage& m);
+  Status apply_options(std::string_view options);
+  // A startup parameter (or one inside `options`) this client may set.
+  bool tracked_at_login(std::string_view name) const;
   asio::awaitable<void> forward_cancel(uint32_t pid, uint32_t secret);
 
   // client_auth.cpp

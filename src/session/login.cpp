@@ -61,12 +61,14 @@ asio::awaitable<Status> ClientSession::join_pool() {
 
   std::string out;
   protocol::write_authentication_ok(out);
+  // The client is told the values it asked for; the rest become its own
+  // too, so that a server another client changed is brought back to them.
   for (const auto& [name, value] : pool_->welcome()) {
-    int i = protocol::TrackedParams::index_of(name);
+    const int i = params_.index_of(name);
     if (i >= 0 && params_.has(i)) {
       protocol::write_parameter_status(out, name, params_.get(i));
     } else {
-      if (i >= 0) params_.set(name, value);
+      if (!protocol::never_tracked(name)) params_.set(name, value);
       protocol::write_parameter_status(out, name, value);
     }
   }

@@ -295,16 +295,26 @@ void ClientSession::attach_server(pool::ServerPtr server, Clock::duration waited
 }
 
 asio::awaitable<Status> ClientSession::sync_server_params(const std::string& messages) {
-  Status st = co_await server_->run(messages, pool_->own_query_timeout());
+  bool answered = false;
+  Status st = co_await server_->run(messages, pool_->own_query_timeout(), &answered);
   if (!st) {
-    drop_server();
+    // A value the server refuses (`-c DateStyle=bogus`) fails this client
+    // as it would have failed its login to PostgreSQL; the server, which
+    // rolled the attempt back, serves others.
+    if (answered) {
+      release_server();
+    } else {
+      drop_server();
+    }
     co_return st;
   }
+  protocol::TrackedParams& held = server_->tracked();
+  held.replayed(params_);
   // Adopt the server's spelling ("UTC" for "utc") so we do not SET again.
-  for (size_t i = 0; i < protocol::kTrackedNames.size(); ++i) {
-    if (params_.has(int(i)) && server_->tracked().has(int(i))) {
-      params_.set(protocol::kTrackedNames[i], server_->tracked().get(int(i)));
-    }
+  for (int i = 0; i < int(params_.size()); ++i) {
+    if (!params_.has(i)) continue;
+    const int s = held.index_of(params_.name(i));
+    if (s >= 0 && held.has(s)) params_.set(params_.name(i), held.get(s));
   }
   co_return ok_status();
 }
@@ -458,6 +468,11 @@ Result<bool> ClientSession::relay_from_server(size_t& pos) {
         in_copy_ = true;
         break;
       case 'C':
+        in_copy_ = false;
+        if (piece.kind == Kind::kWhole &&
+            protocol::may_change_settings(protocol::as_chars(piece.body)))
+          server_->tracked().forget_unreported();
+        break;
       case 'E':
         in_copy_ = false;
         break;
@@ -471,7 +486,7 @@ Result<bool> ClientSession::relay_from_server(size_t& pos) {
         if (piece.kind != Kind::kWhole) break;
         if (auto ps = protocol::parse_parameter_status(piece.body)) {
           server_->set_parameter(ps->name, ps->value);
-          params_.set(ps->name, ps->value);
+          if (!protocol::never_tracked(ps->name)) params_.set(ps->name, ps->value);
         }
         break;
       default:

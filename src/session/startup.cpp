@@ -1,11 +1,14 @@
 // The startup phase: SSLRequest / GSSENCRequest are declined (TLS is not
 // offered yet), a CancelRequest is forwarded to the backend the client is
-// using, and a StartupMessage names the user, database and parameters.
+// using, and a StartupMessage names the user, database and parameters
+// (some inside `options`).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
+#include "protocol/sqlstate.h"
 #include "protocol/startup.h"
+#include "protocol/startup_options.h"
 #include "protocol/writer.h"
 #include "runtime/runtime.h"
 #include "session/client_session.h"
@@ -19,12 +22,19 @@ bool is_connection_param(std::string_view key) {
   return key == "user" || key == "database";
 }
 
+constexpr std::string_view kOptionsParam = "options";
+constexpr std::string_view kAdminDatabase = "pgbouncer";
+
+bool equal_ci(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 bool contains_ci(const std::vector<std::string>& list, std::string_view key) {
-  return std::any_of(list.begin(), list.end(), [&](const std::string& s) {
-    return s.size() == key.size() &&
-           std::equal(s.begin(), s.end(), key.begin(),
-                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
-  });
+  return std::any_of(list.begin(), list.end(),
+                     [&](const std::string& s) { return equal_ci(s, key); });
 }
 
 }  // namespace
@@ -90,15 +100,25 @@ asio::awaitable<Result<bool>> ClientSession::startup() {
 Status ClientSession::apply_startup_params(const protocol::StartupMessage& m) {
   user_ = std::string(m.get("user"));
   if (user_.empty())
-    return make_error("28000", "no PostgreSQL user name specified in startup packet");
+    return make_error(protocol::sqlstate::invalid_authorization_specification,
+                      "no PostgreSQL user name specified in startup packet");
   database_ = std::string(m.get("database"));
   if (database_.empty()) database_ = user_;
   for (const auto& [key, value] : m.params) {
     if (is_connection_param(key) || key.starts_with("_pq_.")) continue;
-    if (params_.set(key, value)) continue;
+    if (key == kOptionsParam) {
+      Status st = apply_options(value);
+      if (!st) return st;
+      continue;
+    }
+    if (tracked_at_login(key)) {
+      params_.set(key, value);
+      continue;
+    }
     if (contains_ci(config_->ignore_startup_parameters, key)) continue;
     // PgBouncer's wording, so existing runbooks match.
-    return make_error("08P01", "unsupported startup parameter: " + std::string(key));
+    return make_error(protocol::sqlstate::protocol_violation,
+                      "unsupported startup parameter: " + std::string(key));
   }
   if (config_->application_name_add_host) {
     // Set once at login, as PgBouncer does: a later SET is the client's own.
@@ -106,6 +126,31 @@ Status ClientSession::apply_startup_params(const protocol::StartupMessage& m) {
     const std::string name = params_.has(app) ? params_.get(app) : "app";
     params_.set(protocol::kTrackedNames[app],
                 name + " - " + net::peer_details(socket_, config_->listen_port));
+  }
+  return ok_status();
+}
+
+bool ClientSession::tracked_at_login(std::string_view name) const {
+  if (protocol::never_tracked(name)) return false;
+  return protocol::tracked_by_default(name) || contains_ci(config_->track_extra_parameters, name);
+}
+
+// `options` as PgBouncer 1.23+ reads it: each `-c name=value` (or
+// `--name=value`) is a startup parameter of its own, under the same rules,
+// except that `options` in ignore_startup_parameters also ignores the
+// untracked ones inside it. The console ignores it all.
+Status ClientSession::apply_options(std::string_view options) {
+  if (database_ == kAdminDatabase) return ok_status();
+  auto settings = protocol::parse_startup_options(options);
+  if (!settings) return settings.take_error();
+  const bool ignore_rest = contains_ci(config_->ignore_startup_parameters, kOptionsParam);
+  for (const auto& s : *settings) {
+    if (tracked_at_login(s.name)) {
+      params_.set(s.name, s.value);
+    } else if (!ignore_rest && !contains_ci(config_->ignore_startup_parameters, s.name)) {
+      return make_error(protocol::sqlstate::protocol_violation,
+                        "unsupported startup parameter in options: " + s.name);
+    }
   }
   return ok_status();
 }

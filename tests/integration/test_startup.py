@@ -123,7 +123,7 @@ def test_protocol_4_refused(pooler):
     clients.assert_pooler_serves(p)
 
 
-@pytest.mark.parametrize("param", ["extra_float_digits", "work_mem", "search_path"])
+@pytest.mark.parametrize("param", ["extra_float_digits", "work_mem", "statement_timeout"])
 def test_unsupported_startup_parameter_refused(pooler, kind, param):
     p = pooler()
     err, closed = clients.login_error(p, params={param: "2"})

@@ -256,15 +256,20 @@ TEST_F(ConfigLoad, AuthUserIsRefusedUntilSupported) {
                 "list the users in auth_file instead");
 }
 
-TEST_F(ConfigLoad, TrackExtraParametersBeyondIntervalStyleWarn) {
-  EXPECT_TRUE(load_ok("[pgbouncer]\ntrack_extra_parameters = intervalstyle\n").warnings.empty());
+TEST_F(ConfigLoad, TrackExtraParameters) {
   const LoadResult r =
-      load_ok("[pgbouncer]\ntrack_extra_parameters = IntervalStyle, search_path\n");
-  ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_EQ(r.warnings[0], path_ +
-                               ":2: track_extra_parameters: Usher tracks IntervalStyle only; "
-                               "search_path is not tracked, and a client that sends it at login "
-                               "is refused unless ignore_startup_parameters lists it");
+      load_ok("[pgbouncer]\ntrack_extra_parameters = IntervalStyle, search_path, x.tenant\n");
+  EXPECT_TRUE(r.warnings.empty());
+  EXPECT_EQ(r.config.track_extra_parameters,
+            (std::vector<std::string>{"IntervalStyle", "search_path", "x.tenant"}));
+  EXPECT_EQ(load_error("[pgbouncer]\ntrack_extra_parameters = TimeZone, Options\n"),
+            path_ +
+                ":2: track_extra_parameters: \"options\" cannot be tracked, only the parameters "
+                "inside it");
+  std::string many = "[pgbouncer]\ntrack_extra_parameters = ";
+  for (int i = 0; i < 33; ++i)
+    many += "x.p" + std::to_string(i) + ",";
+  EXPECT_EQ(load_error(many + "\n"), path_ + ":2: track_extra_parameters: at most 32 names");
 }
 
 TEST_F(ConfigLoad, SyslogFacility) {

@@ -16,18 +16,40 @@ namespace {
 using testing::bytes_of;
 
 TEST(TrackedParams, NamesAreCaseInsensitive) {
-  EXPECT_EQ(TrackedParams::index_of("TimeZone"), TrackedParams::index_of("timezone"));
-  EXPECT_GE(TrackedParams::index_of("DATESTYLE"), 0);
-  EXPECT_EQ(TrackedParams::index_of("search_path"), -1);
+  TrackedParams p;
+  EXPECT_EQ(p.index_of("TimeZone"), p.index_of("timezone"));
+  EXPECT_GE(p.index_of("DATESTYLE"), 0);
+  EXPECT_EQ(p.index_of("search_path"), -1);
+  p.set("Search_Path", "a");
+  EXPECT_EQ(p.index_of("search_path"), 6);
+  EXPECT_EQ(p.get(6), "a");
 }
 
-TEST(TrackedParams, SetOnlyRecordsTrackedNames) {
+TEST(TrackedParams, OtherNamesAreAddedUpToALimit) {
   TrackedParams p;
   EXPECT_TRUE(p.set("application_name", "app"));
-  EXPECT_FALSE(p.set("search_path", "x"));
-  int i = TrackedParams::index_of("application_name");
+  const int i = p.index_of("application_name");
   ASSERT_TRUE(p.has(i));
   EXPECT_EQ(p.get(i), "app");
+  for (size_t n = 0; n < TrackedParams::kMaxExtra; ++n)
+    EXPECT_TRUE(p.set("x.n" + std::to_string(n), "v"));
+  EXPECT_FALSE(p.set("x.one_more", "v"));
+  EXPECT_TRUE(p.set("x.n0", "w"));  // a known name is still updated
+  EXPECT_EQ(p.size(), kTrackedNames.size() + TrackedParams::kMaxExtra);
+}
+
+TEST(TrackedParams, WhichNames) {
+  EXPECT_TRUE(tracked_by_default("search_path"));
+  EXPECT_TRUE(tracked_by_default("datestyle"));
+  EXPECT_FALSE(tracked_by_default("statement_timeout"));
+  EXPECT_TRUE(never_tracked("is_superuser"));
+  EXPECT_TRUE(never_tracked("Server_Version"));
+  EXPECT_FALSE(never_tracked("session_authorization"));
+  EXPECT_TRUE(may_change_settings(std::string_view("SET\0", 4)));
+  EXPECT_TRUE(may_change_settings("RESET"));
+  EXPECT_TRUE(may_change_settings("DISCARD ALL"));
+  EXPECT_FALSE(may_change_settings("SELECT 1"));
+  EXPECT_FALSE(may_change_settings("SETX"));
 }
 
 TEST(TrackedParams, StandardConformingStringsDefaultsOn) {
@@ -71,6 +93,7 @@ Replay decode(const std::string& out) {
         int32_t len = 0;
         std::span<const uint8_t> value;
         EXPECT_TRUE(reader.read_i32(len));
+        EXPECT_GE(len, 0);  // NULLs are written into the SQL, never bound
         EXPECT_TRUE(reader.read_bytes(static_cast<size_t>(len), value));
         r.params.emplace_back(as_chars(value));
       }
@@ -112,6 +135,63 @@ TEST(TrackedParams, ValuesTheClientNeverHadAreLeftAlone) {
   TrackedParams client, server;
   server.set("TimeZone", "Europe/Paris");
   EXPECT_EQ(client.replay_messages(server), "");
+}
+
+TEST(TrackedParams, UnreportedValuesAreAssumedThenForgotten) {
+  // search_path before PostgreSQL 18: the server never reports it.
+  TrackedParams a, b, server;
+  a.set("search_path", "tenant_a");
+  Replay r = decode(a.replay_messages(server));
+  EXPECT_EQ(r.sql, "SELECT set_config($1, $2, false)");
+  EXPECT_EQ(r.params, (std::vector<std::string>{"search_path", "tenant_a"}));
+  server.replayed(a);
+  EXPECT_EQ(server.state(server.index_of("search_path")), TrackedParams::State::kAssumed);
+  EXPECT_EQ(a.replay_messages(server), "");  // the same client again: nothing to do
+
+  // A client that never set it gets the server's default back.
+  r = decode(b.replay_messages(server));
+  EXPECT_EQ(r.sql, "SELECT set_config($1, NULL, false)");
+  EXPECT_EQ(r.params, (std::vector<std::string>{"search_path"}));
+  server.replayed(b);
+  EXPECT_EQ(server.state(server.index_of("search_path")), TrackedParams::State::kAbsent);
+  EXPECT_EQ(b.replay_messages(server), "");
+
+  // After a SET that Usher could not read, even the same value is set again.
+  server.replayed(a);
+  server.forget_unreported();
+  r = decode(a.replay_messages(server));
+  EXPECT_EQ(r.params, (std::vector<std::string>{"search_path", "tenant_a"}));
+}
+
+TEST(TrackedParams, ReportedValuesAreTheServersOwn) {
+  TrackedParams client, server;
+  server.set("default_transaction_read_only", "on");  // reported by the server
+  server.forget_unreported();
+  EXPECT_EQ(client.replay_messages(server), "");  // nothing the client asked for
+  client.set("default_transaction_read_only", "off");
+  Replay r = decode(client.replay_messages(server));
+  EXPECT_EQ(r.params, (std::vector<std::string>{"default_transaction_read_only", "off"}));
+  server.replayed(client);
+  // Still known as reported: the server's ParameterStatus, not Usher, says what it holds.
+  EXPECT_EQ(server.state(server.index_of("default_transaction_read_only")),
+            TrackedParams::State::kKnown);
+  EXPECT_EQ(server.get(server.index_of("default_transaction_read_only")), "on");
+}
+
+TEST(TrackedParams, SetsAndResetsInOneExchange) {
+  TrackedParams a, b, server;
+  a.set("search_path", "s_a");
+  a.set("x.tenant", "1");
+  server.replayed(a);
+  b.set("TimeZone", "UTC");
+  b.set("x.tenant", "2");
+  Replay r = decode(b.replay_messages(server));
+  EXPECT_EQ(r.types, "PBES");
+  EXPECT_EQ(r.sql,
+            "SELECT set_config($1, $2, false), set_config($3, $4, false), set_config($5, NULL, "
+            "false)");
+  EXPECT_EQ(r.params,
+            (std::vector<std::string>{"TimeZone", "UTC", "x.tenant", "2", "search_path"}));
 }
 
 }  // namespace
