@@ -126,7 +126,8 @@ asio::awaitable<Result<std::string>> execute(session::ClientSession& s, std::str
     rs->write(out);
     co_return std::string();  // the result set carries its CommandComplete
   }
-  if (!is_admin(*cfg, s.user())) co_return make_error("08P01", "admin access needed");
+  if (!s.console_owner() && !is_admin(*cfg, s.user()))
+    co_return make_error("08P01", "admin access needed");
   if (cmd == "reload") {
     Status st = rt.reload();
     if (!st) co_return st.take_error();

@@ -75,6 +75,17 @@ int peer_port(const Socket& socket) {
   return 0;
 }
 
+std::optional<uid_t> unix_peer_uid(const Socket& socket) {
+  if (socket.local_endpoint().protocol().family() != AF_UNIX) return std::nullopt;
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(const_cast<Socket&>(socket).native_handle(), SOL_SOCKET, SO_PEERCRED, &cred,
+                   &len) != 0) {
+    return std::nullopt;
+  }
+  return cred.uid;
+}
+
 std::string peer_details(const Socket& socket, int listen_port) {
   const std::string host = peer_name(socket);
   if (host == "unix") {

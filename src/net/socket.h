@@ -2,9 +2,12 @@
 // options we set on them.
 #pragma once
 
+#include <sys/types.h>
+
 #include <boost/asio.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "net/tcp_options.h"
@@ -39,6 +42,10 @@ class SocketDeadline {
   std::shared_ptr<State> state_;
   asio::steady_timer timer_;
 };
+
+// The user id of the process at the other end of a Unix socket, or nullopt
+// for TCP (or when the kernel cannot say).
+std::optional<uid_t> unix_peer_uid(const Socket& socket);
 
 // The peer address as "ip:port" or "unix".
 std::string peer_name(const Socket& socket);

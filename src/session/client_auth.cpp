@@ -10,10 +10,12 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "auth/md5.h"
 #include "auth/scram.h"
 #include "protocol/messages.h"
+#include "protocol/sqlstate.h"
 #include "protocol/writer.h"
 #include "runtime/runtime.h"
 #include "session/client_session.h"
@@ -23,6 +25,8 @@ namespace usher::session {
 namespace {
 
 constexpr uint32_t kMaxAuthMessage = 65536;
+constexpr std::string_view kConsoleDatabase = "pgbouncer";
+constexpr std::string_view kConsoleOwner = "pgbouncer";
 
 Error auth_failed(const std::string& user) {
   return make_error("28P01", "password authentication failed for user \"" + user + "\"");
@@ -59,7 +63,17 @@ asio::awaitable<Result<net::Message>> ClientSession::read_auth_message() {
 }
 
 asio::awaitable<Status> ClientSession::authenticate() {
-  admin_ = database_ == "pgbouncer";
+  admin_ = database_ == kConsoleDatabase;
+  // PgBouncer's rule, whatever auth_type: the kernel vouches for this
+  // peer, which could read Usher's files anyway.
+  if (admin_ && user_ == kConsoleOwner && net::unix_peer_uid(socket_) == ::getuid()) {
+    console_owner_ = true;
+    if (config_->log_connections) {
+      spdlog::info("C-{}: {}/{}@unix pgbouncer access from unix socket", static_cast<void*>(this),
+                   database_, user_);
+    }
+    co_return ok_status();
+  }
   auto it = config_->auth_users.find(user_);
   bool known = it != config_->auth_users.end();
   std::string_view stored = known ? std::string_view(it->second) : std::string_view();
@@ -112,8 +126,12 @@ asio::awaitable<Status> ClientSession::authenticate() {
   if (!st) co_return st;
   // Rights after the password (PgBouncer 1.18 checks them first): refusing
   // first would tell anyone, without a password, which names are admins.
-  if (admin_ && !contains(config_->admin_users, user_) && !contains(config_->stats_users, user_)) {
-    co_return make_error("28000", "not allowed");  // PgBouncer's text
+  // Under auth_type = any, which checks no one, anyone may read the
+  // console, as in PgBouncer; only admin_users may change anything.
+  if (admin_ && !contains(config_->admin_users, user_) && !contains(config_->stats_users, user_) &&
+      config_->auth_type != config::AuthType::kAny) {
+    co_return make_error(protocol::sqlstate::invalid_authorization_specification,
+                         "not allowed");  // PgBouncer's text
   }
   co_return ok_status();
 }

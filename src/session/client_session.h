@@ -80,6 +80,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientInfo info(Clock::time_point now) const;
   const std::string& database() const { return database_; }
   const std::string& user() const { return user_; }
+  // Logged in to the console as "pgbouncer" over the Unix socket by the OS
+  // user Usher runs as: admin rights with no password, as in PgBouncer.
+  bool console_owner() const { return console_owner_; }
 
   // Used by the admin console, which talks to the client directly.
   net::Socket& socket() { return socket_; }
@@ -188,6 +191,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   config::PoolMode mode_ = config::PoolMode::kSession;
   uint32_t max_packet_ = 0;
   bool admin_ = false;
+  bool console_owner_ = false;
   bool counted_in_pool_ = false;
   // Slots taken in the per-database and per-user client counts.
   std::shared_ptr<pool::SharedLimit> db_clients_;

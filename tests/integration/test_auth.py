@@ -2,6 +2,7 @@
 kind of secret it can use, and the refusals (SQLSTATEs in expectations.py)."""
 
 import struct
+import subprocess
 
 import psycopg
 import pytest
@@ -138,6 +139,62 @@ def test_stats_user_can_show_but_not_control(pooler, kind):
         p.admin("pause", user="stats")
     check_sqlstate(kind, "admin_access_needed", exc.value.sqlstate)
     check_message("admin_access_needed", str(exc.value))
+
+
+def _pooler_uid(p):
+    with open(f"/proc/{p.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise AssertionError("no Uid line")
+
+
+def _console_over_unix_socket(p, uid, sql, user="pgbouncer"):
+    """psql as OS user `uid`, over the Unix socket, with no password."""
+    env = {"PATH": "/usr/bin:/bin", "PGHOST": p.sock_dir, "PGPORT": str(p.port),
+           "PGUSER": user, "PGDATABASE": "pgbouncer", "PGCONNECT_TIMEOUT": "10"}
+    return subprocess.run([clients.PSQL, "-X", "-At", "-w", "-c", sql], env=env, user=uid,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("auth_type", ["scram-sha-256", "md5", "trust"])
+def test_console_owner_over_unix_socket_needs_no_password(pooler, auth_type):
+    """PgBouncer lets the OS user it runs as in as "pgbouncer" over the Unix
+    socket with no password, as an admin (its own test suite relies on it)."""
+    p = pooler(auth_type=auth_type)
+    out = _console_over_unix_socket(p, _pooler_uid(p), "show version")
+    assert out.returncode == 0, out.stderr
+    assert "PgBouncer" in out.stdout or "Usher" in out.stdout
+    out = _console_over_unix_socket(p, _pooler_uid(p), "reload")
+    assert out.returncode == 0, out.stderr
+
+
+def test_console_owner_rule_needs_the_same_os_user_and_the_unix_socket(pooler):
+    p = pooler()
+    other = 65534 if _pooler_uid(p) != 65534 else 0  # nobody, or root
+    out = _console_over_unix_socket(p, other, "show version")
+    assert out.returncode != 0
+    # PgBouncer says "not allowed" before asking a password; Usher asks first.
+    assert "FATAL" in out.stderr
+    # Over TCP, even from the same OS user, a password is asked for.
+    err, _ = clients.login_error(p, user="pgbouncer", db="pgbouncer", password="")
+    assert err["S"] == "FATAL"
+    # Another name over the Unix socket gets no such pass.
+    out = _console_over_unix_socket(p, _pooler_uid(p), "show version", user="app")
+    assert out.returncode != 0
+
+
+def test_auth_type_any_lets_anyone_read_the_console(pooler, kind):
+    """PgBouncer under auth_type = any: admin_users may do everything,
+    anyone else may SHOW but not control."""
+    p = pooler(auth_type="any")
+    pools = p.admin("show pools", user="app")
+    assert "cl_active" in pools.columns
+    with pytest.raises(psycopg.Error) as exc:
+        p.admin("pause", user="app")
+    check_message("admin_access_needed", str(exc.value))
+    p.admin("pause", user="admin")
+    p.admin("resume", user="admin")
 
 
 def test_max_client_conn(pooler, kind):
