@@ -25,6 +25,9 @@ constexpr std::string_view kPeersSection = "peers";
 // The admin console's database: a [databases] entry cannot take its name.
 constexpr std::string_view kAdminDatabase = "pgbouncer";
 
+// peer_id's range: PgBouncer keeps it in 14 bits of the cancel key.
+constexpr int kMaxPeerId = 16383;
+
 // Each tracked name costs every client that sets it and every server a slot.
 constexpr size_t kMaxTrackExtraParameters = 32;
 
@@ -47,9 +50,7 @@ class Builder {
       const std::string name = to_lower(section.name);
       if (name == kMainSection) {
         has_main = true;
-      } else if (name == kPeersSection) {
-        warn(section.where, "[peers] is not supported by Usher yet; section ignored");
-      } else if (name != kDatabasesSection && name != kUsersSection) {
+      } else if (name != kDatabasesSection && name != kUsersSection && name != kPeersSection) {
         warn(section.where, "unknown section [" + section.name + "] ignored");
       }
     }
@@ -65,6 +66,8 @@ class Builder {
         status = add_database(entry);
       } else if (section == kUsersSection) {
         status = add_user(entry);
+      } else if (section == kPeersSection) {
+        status = add_peer(entry);
       }
       if (!status.ok()) return status.take_error();
     }
@@ -140,6 +143,39 @@ class Builder {
     user.name = entry.key;
     user.where = entry.where;
     config().users[entry.key] = std::move(user);
+    return ok_status();
+  }
+
+  // "<peer_id> = host=... port=... pool_size=...", as in PgBouncer.
+  Status add_peer(const IniEntry& entry) {
+    const std::string at = entry.where.str() + ": [peers] entry: ";
+    auto id = parse_int(entry.key, 1, kMaxPeerId);
+    if (!id.ok()) return config_error(at + "the key must be a peer_id from 1 to 16383");
+    auto pairs = parse_key_values(entry.value);
+    if (!pairs.ok()) return config_error(at + pairs.error().message);
+    PeerConfig peer;
+    peer.id = *id;
+    peer.where = entry.where;
+    for (const auto& kv : *pairs) {
+      if (kv.key == "host") {
+        peer.host = kv.value;
+      } else if (kv.key == "port" || kv.key == "pool_size") {
+        auto v = kv.key == "port" ? parse_int(kv.value, 1, 65535) : parse_int(kv.value, 0, 1 << 30);
+        if (!v.ok())
+          return config_error(at + "invalid value for " + kv.key + ": " + v.error().message);
+        if (kv.key == "port") {
+          peer.port = *v;
+        } else {
+          peer.pool_size = *v;
+        }
+      } else {
+        return config_error(at + "unknown key (known keys: host, port, pool_size)");
+      }
+    }
+    if (peer.host.empty()) {
+      return config_error(at + "host was not provided for peer " + std::to_string(*id));
+    }
+    config().peers[*id] = std::move(peer);
     return ok_status();
   }
 

@@ -7,7 +7,7 @@
 // value: copy it, compare what changed on RELOAD, hand it to workers.
 //
 // Loading never prints. Problems that PgBouncer would ignore or that cannot
-// hurt (an unknown key, a [peers] section) come back as warnings, each
+// hurt (an unknown key) come back as warnings, each
 // starting with "file:line: "; anything else is an Error (SQLSTATE F0000)
 // whose message starts with "file:line: " and, for a bad value, reads like
 //   pgbouncer.ini:12: invalid value "abc" for pool_mode: expected session,
@@ -40,6 +40,18 @@ struct UserConfig : UserSettings {
   std::string name;
   SourceLocation where;
 };
+
+// A [peers] entry: another Usher (or PgBouncer) process sharing the listen
+// port, to which cancel requests for its clients are forwarded.
+struct PeerConfig {
+  int id = 0;
+  std::string host;
+  int port = 6432;
+  std::optional<int> pool_size;  // cancels in flight to it; unset: default_pool_size
+  SourceLocation where;
+};
+
+inline constexpr std::string_view kEmptyCheckQuery = "<empty>";
 
 struct Config {
   // --- Generic -------------------------------------------------------------
@@ -74,6 +86,13 @@ struct Config {
   Duration stats_period = Duration(60'000);
   int max_prepared_statements = 200;  // PgBouncer 1.21: 0 (disabled)
   int scram_iterations = 4096;
+  // PgBouncer 1.26: a pool with no clients and no servers for this long is
+  // freed (0: kept).
+  Duration pool_idle_timeout = Duration(0);
+  // PgBouncer 1.25: a NOTICE to a client queued this long for a server (0: none).
+  Duration query_wait_notify = Duration(5'000);
+  // PgBouncer 1.26: a NOTICE every client gets after login (empty: none).
+  std::string login_notify_message;
   // Usher: worker threads, each with its own event loop. 0: one per CPU core
   // (the consumer resolves it).
   int workers = 0;
@@ -84,8 +103,13 @@ struct Config {
   std::string auth_hba_file;  // stored only: auth_type hba is not supported yet
   std::string auth_ident_file;
   std::string auth_user;
-  std::string auth_query = "SELECT usename, passwd FROM pg_shadow WHERE usename=$1";
+  // PgBouncer 1.24.1+'s default (honours VALID UNTIL), schema-qualified so
+  // that no search_path can change what it calls.
+  std::string auth_query =
+      "SELECT rolname, CASE WHEN rolvaliduntil < pg_catalog.now() THEN NULL ELSE rolpassword "
+      "END FROM pg_catalog.pg_authid WHERE rolname = $1 AND rolcanlogin";
   std::string auth_dbname;
+  std::string auth_ldap_options;  // stored only: auth_type ldap is not built
 
   // --- Logging ----------------------------------------------------------------
   bool syslog = false;
@@ -105,7 +129,9 @@ struct Config {
   std::string server_reset_query = "DISCARD ALL";
   bool server_reset_query_always = false;
   Duration server_check_delay = Duration(30'000);
-  std::string server_check_query = "select 1";  // empty: no check
+  // PgBouncer 1.25: "<empty>" sends an empty query (the cheapest check);
+  // "" checks nothing.
+  std::string server_check_query = std::string(kEmptyCheckQuery);
   bool server_fast_close = false;
   Duration server_lifetime = Duration(3'600'000);
   Duration server_idle_timeout = Duration(600'000);
@@ -163,6 +189,7 @@ struct Config {
   std::map<std::string, DatabaseConfig> databases;  // by client-side name
   std::optional<DatabaseConfig> fallback_database;  // the "*" entry
   std::map<std::string, UserConfig> users;          // [users]
+  std::map<int, PeerConfig> peers;                  // [peers], by peer_id
   std::map<std::string, std::string> auth_users;    // auth_file: user -> secret
 
   // The file load_config() read (the conffile key may point elsewhere for

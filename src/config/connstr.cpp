@@ -1,5 +1,6 @@
 #include "config/connstr.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 #include <variant>
@@ -89,7 +90,7 @@ Status apply_fields(T& target, const std::array<Field<T>, N>& fields, const KeyV
   return config_error(pair_at(index) + ": unknown key (known keys: " + known + ")");
 }
 
-const std::array<Field<ConnString>, 20> kDatabaseFields{{
+const std::array<Field<ConnString>, 22> kDatabaseFields{{
     {"dbname", &ConnString::dbname},
     {"user", &ConnString::user},
     {"password", &ConnString::password},
@@ -110,7 +111,43 @@ const std::array<Field<ConnString>, 20> kDatabaseFields{{
     {"client_encoding", &ConnString::client_encoding},
     {"datestyle", &ConnString::datestyle},
     {"timezone", &ConnString::timezone},
+    {"load_balance_hosts", &ConnString::load_balance_hosts},
+    {"target_session_attrs", &ConnString::target_session_attrs},
 }};
+
+// Keys whose value is one of a few words.
+struct Choice {
+  std::string_view key;
+  std::optional<std::string> ConnString::*field;
+  std::string_view allowed;  // comma-separated
+};
+const std::array<Choice, 2> kDatabaseChoices{{
+    {"load_balance_hosts", &ConnString::load_balance_hosts, "round-robin,disable"},
+    {"target_session_attrs", &ConnString::target_session_attrs, "any"},
+}};
+
+Status check_choices(ConnString& conn) {
+  for (const auto& choice : kDatabaseChoices) {
+    auto& value = conn.*choice.field;
+    if (!value) continue;
+    const std::string v = to_lower(trim(*value));
+    const auto allowed = split_list(choice.allowed);
+    if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) {
+      value = v;
+      continue;
+    }
+    std::string why = "expected ";
+    for (size_t i = 0; i < allowed.size(); ++i)
+      why += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + allowed[i];
+    if (choice.key == "target_session_attrs") {
+      why =
+          "only \"any\" is supported by Usher yet (read-write, read-only, primary and "
+          "standby need its failover support)";
+    }
+    return invalid_value(choice.key, config_error(std::move(why)));
+  }
+  return ok_status();
+}
 
 const std::array<Field<UserSettings>, 10> kUserFields{{
     {"pool_mode", &UserSettings::pool_mode},
@@ -206,6 +243,8 @@ Result<ConnString> parse_connstr(std::string_view text) {
     Status status = apply_fields(conn, kDatabaseFields, kv, i, "host, port");
     if (!status.ok()) return status.take_error();
   }
+  Status status = check_choices(conn);
+  if (!status.ok()) return status.take_error();
   return conn;
 }
 

@@ -56,6 +56,12 @@ struct ConnString {
   std::optional<Duration> server_lifetime;
   std::optional<Duration> query_wait_timeout;  // -1 in the file means unset
   std::optional<std::string> connect_query;
+  // PgBouncer 1.24: with several hosts, "round-robin" takes the next one for
+  // each new connection; "disable" stays on one until a connection to it
+  // fails. Unset: round-robin.
+  std::optional<std::string> load_balance_hosts;
+  // Only "any" for now: choosing a primary or a standby is issue #17's.
+  std::optional<std::string> target_session_attrs;
   // Startup parameters sent to the server for this database.
   std::optional<std::string> application_name;
   std::optional<std::string> client_encoding;

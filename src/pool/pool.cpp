@@ -108,8 +108,12 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
       co_return login_retry_error();
     }
     target = target_;
-    // Several hosts: each new connection goes to the next one.
-    if (target.hosts.size() > 1) target.host = target.hosts[next_host_++ % target.hosts.size()];
+    // Several hosts: each new connection goes to the next one, or (stay_on_host)
+    // to the same one until a connection fails.
+    if (target.hosts.size() > 1) {
+      target.host = target.hosts[next_host_ % target.hosts.size()];
+      if (!target.stay_on_host) ++next_host_;
+    }
     timeout = settings_.server_connect_timeout;
     weakest_allowed = strongest_auth_;
   }
@@ -124,6 +128,7 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
     if (result.error().sqlstate != kInsufficientResources) {
       login_failed_at_ = Clock::now();
       login_error_ = result.error();
+      if (target.stay_on_host) ++next_host_;  // the next try goes to the next host
     }
     // A waiter may now open a connection in the freed slot; it will fail
     // fast with the login-retry error until server_login_retry passes.
@@ -240,6 +245,7 @@ asio::awaitable<bool> Pool::check(ServerConnection& server) {
     query = settings_.server_check_query;
   }
   if (query.empty()) co_return true;
+  if (query == config::kEmptyCheckQuery) query.clear();  // an empty Query: EmptyQueryResponse
   // Idle for longer than server_check_delay: make sure it still answers.
   Status st = co_await server.run_query(query, own_query_timeout());
   co_return st.ok();

@@ -41,6 +41,7 @@ ServerTarget PoolManager::target_for(const config::Config& c, const config::Data
   ServerTarget t;
   t.host = db.host;
   t.hosts = db.hosts;
+  t.stay_on_host = db.load_balance_hosts == "disable";
   t.port = db.port;
   t.dbname = db.dbname.value_or(db.name);
   t.user = db.user.value_or(client_user);

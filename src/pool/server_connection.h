@@ -39,7 +39,10 @@ std::string_view server_auth_name(ServerAuth method);
 // Everything needed to open and log into a server connection.
 struct ServerTarget {
   std::string host;                // IP, name, or Unix socket directory
-  std::vector<std::string> hosts;  // host= gave a list: used round robin
+  std::vector<std::string> hosts;  // host= gave a list: used in turn
+  // load_balance_hosts = disable: stay on one host of `hosts` until a
+  // connection to it fails, instead of taking the next for each connection.
+  bool stay_on_host = false;
   int port = 5432;
   std::string dbname;
   std::string user;

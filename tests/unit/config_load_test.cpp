@@ -63,7 +63,7 @@ TEST_F(ConfigLoad, DefaultsMatchPgBouncer) {
   EXPECT_EQ(c.server_reset_query, "DISCARD ALL");
   EXPECT_FALSE(c.server_reset_query_always);
   EXPECT_EQ(c.server_check_delay, milliseconds(30'000));
-  EXPECT_EQ(c.server_check_query, "select 1");
+  EXPECT_EQ(c.server_check_query, "<empty>");
   EXPECT_EQ(c.server_lifetime, milliseconds(3'600'000));
   EXPECT_EQ(c.server_idle_timeout, milliseconds(600'000));
   EXPECT_EQ(c.server_connect_timeout, milliseconds(15'000));
@@ -207,16 +207,55 @@ TEST_F(ConfigLoad, UnknownKeyIsAWarningWithFileAndLine) {
   EXPECT_EQ(r.config.listen_port, 1);
 }
 
-TEST_F(ConfigLoad, PeersAndUnknownSectionsAreWarnings) {
+TEST_F(ConfigLoad, UnknownSectionsAreWarnings) {
+  const LoadResult r = load_ok("[pgbouncer]\n[whatever]\nx = y\n");
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0], path_ + ":2: unknown section [whatever] ignored");
+}
+
+TEST_F(ConfigLoad, Peers) {
   const LoadResult r = load_ok(
-      "[pgbouncer]\n"
-      "[peers]\n"
-      "1 = host=/tmp/pgbouncer1\n"
-      "[whatever]\n"
-      "x = y\n");
-  ASSERT_EQ(r.warnings.size(), 2u);
-  EXPECT_EQ(r.warnings[0], path_ + ":2: [peers] is not supported by Usher yet; section ignored");
-  EXPECT_EQ(r.warnings[1], path_ + ":4: unknown section [whatever] ignored");
+      "[pgbouncer]\npeer_id = 1\n[peers]\n1 = host=/tmp/pgbouncer1\n"
+      "2 = host=10.0.0.2 port=6433 pool_size=7\n");
+  EXPECT_TRUE(r.warnings.empty());
+  ASSERT_EQ(r.config.peers.size(), 2u);
+  EXPECT_EQ(r.config.peers.at(1).host, "/tmp/pgbouncer1");
+  EXPECT_EQ(r.config.peers.at(1).port, 6432);
+  EXPECT_FALSE(r.config.peers.at(1).pool_size);
+  EXPECT_EQ(r.config.peers.at(2).port, 6433);
+  EXPECT_EQ(r.config.peers.at(2).pool_size, 7);
+  EXPECT_EQ(load_error("[pgbouncer]\n[peers]\n0 = host=a\n"),
+            path_ + ":3: [peers] entry: the key must be a peer_id from 1 to 16383");
+  EXPECT_EQ(load_error("[pgbouncer]\n[peers]\n3 = port=1\n"),
+            path_ + ":3: [peers] entry: host was not provided for peer 3");
+  EXPECT_EQ(load_error("[pgbouncer]\n[peers]\n3 = host=a dbname=x\n"),
+            path_ + ":3: [peers] entry: unknown key (known keys: host, port, pool_size)");
+}
+
+TEST_F(ConfigLoad, DatabaseKeysOfPgBouncer126) {
+  const LoadResult r = load_ok(
+      "[pgbouncer]\n[databases]\n"
+      "a = host=h1,h2 load_balance_hosts=disable target_session_attrs=any\n"
+      "b = host=h1,h2 load_balance_hosts=Round-Robin\n");
+  EXPECT_EQ(r.config.databases.at("a").load_balance_hosts, "disable");
+  EXPECT_EQ(r.config.databases.at("b").load_balance_hosts, "round-robin");
+  EXPECT_EQ(load_error("[pgbouncer]\n[databases]\na = load_balance_hosts=random\n"),
+            path_ +
+                ":3: [databases] entry: invalid value for load_balance_hosts: expected "
+                "round-robin or disable");
+  EXPECT_NE(load_error("[pgbouncer]\n[databases]\na = target_session_attrs=read-write\n")
+                .find("only \"any\" is supported by Usher yet"),
+            std::string::npos);
+}
+
+TEST_F(ConfigLoad, MainKeysOfPgBouncer126) {
+  const LoadResult r = load_ok(
+      "[pgbouncer]\npool_idle_timeout = 30\nquery_wait_notify = 2\n"
+      "login_notify_message = hello\nauth_ldap_options = ldapurl=\"ldap://x\"\n");
+  EXPECT_TRUE(r.warnings.empty());
+  EXPECT_EQ(r.config.pool_idle_timeout, Duration(30'000));
+  EXPECT_EQ(r.config.query_wait_notify, Duration(2'000));
+  EXPECT_EQ(r.config.login_notify_message, "hello");
 }
 
 TEST_F(ConfigLoad, MissingMainSectionIsAnError) {
@@ -542,7 +581,7 @@ TEST(ConfigDescribe, ValuesDefaultsAndChangeable) {
   EXPECT_FALSE(row_for(rows, "user").changeable);
   EXPECT_EQ(row_for(rows, "auth_type").default_value, "md5");
   EXPECT_EQ(row_for(rows, "max_prepared_statements").default_value, "200");
-  EXPECT_EQ(row_for(rows, "server_check_query").default_value, "select 1");
+  EXPECT_EQ(row_for(rows, "server_check_query").default_value, "<empty>");
   EXPECT_EQ(row_for(rows, "server_lifetime").default_value, "3600");
   EXPECT_TRUE(row_for(rows, "default_pool_size").changeable);
 }
