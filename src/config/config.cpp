@@ -25,6 +25,11 @@ constexpr std::string_view kPeersSection = "peers";
 // The admin console's database: a [databases] entry cannot take its name.
 constexpr std::string_view kAdminDatabase = "pgbouncer";
 
+// PgBouncer's range for a peer_id (it is encoded in cancel keys).
+constexpr int kMinPeerId = 1;
+constexpr int kMaxPeerId = 16383;
+constexpr int kMaxPeerPoolSize = 1'000'000;
+
 // Each tracked name costs every client that sets it and every server a slot.
 constexpr size_t kMaxTrackExtraParameters = 32;
 
@@ -48,7 +53,9 @@ class Builder {
       if (name == kMainSection) {
         has_main = true;
       } else if (name == kPeersSection) {
-        warn(section.where, "[peers] is not supported by Usher yet; section ignored");
+        warn(section.where,
+             "[peers]: Usher does not forward cancel requests to peers yet; the entries are "
+             "only listed by SHOW PEERS");
       } else if (name != kDatabasesSection && name != kUsersSection) {
         warn(section.where, "unknown section [" + section.name + "] ignored");
       }
@@ -65,6 +72,8 @@ class Builder {
         status = add_database(entry);
       } else if (section == kUsersSection) {
         status = add_user(entry);
+      } else if (section == kPeersSection) {
+        add_peer(entry);
       }
       if (!status.ok()) return status.take_error();
     }
@@ -141,6 +150,41 @@ class Builder {
     user.where = entry.where;
     config().users[entry.key] = std::move(user);
     return ok_status();
+  }
+
+  // A [peers] entry: "<peer_id> = host=... port=... pool_size=...". Nothing
+  // uses peers yet, so a bad entry is a warning and skipped rather than an
+  // error that would stop a configuration that loaded before.
+  void add_peer(const IniEntry& entry) {
+    auto id = parse_int(entry.key, kMinPeerId, kMaxPeerId);
+    auto pairs = parse_key_values(entry.value);
+    if (!id.ok() || !pairs.ok()) {
+      warn(entry.where, "[peers] entry " + in_quotes(entry.key) + " ignored: " +
+                            (id.ok() ? pairs.error().message : "peer_id must be 1..16383"));
+      return;
+    }
+    PeerConfig peer;
+    peer.peer_id = *id;
+    peer.where = entry.where;
+    for (const KeyValue& kv : *pairs) {
+      Result<int> port = parse_int(kv.value, 1, 65535);
+      Result<int> pool_size = parse_int(kv.value, 0, kMaxPeerPoolSize);
+      if (kv.key == "host") {
+        peer.host = kv.value;
+      } else if (kv.key == "port" && port.ok()) {
+        peer.port = *port;
+      } else if (kv.key == "pool_size" && pool_size.ok()) {
+        peer.pool_size = *pool_size;
+      } else {
+        warn(entry.where, "[peers] entry " + in_quotes(entry.key) + " ignored: bad " + kv.key);
+        return;
+      }
+    }
+    if (peer.host.empty()) {
+      warn(entry.where, "[peers] entry " + in_quotes(entry.key) + " ignored: no host");
+      return;
+    }
+    config().peers[peer.peer_id] = std::move(peer);
   }
 
   // "file:line: " of the key's last assignment, or "file: " for a default.

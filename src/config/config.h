@@ -41,6 +41,17 @@ struct UserConfig : UserSettings {
   SourceLocation where;
 };
 
+// A [peers] entry (PgBouncer's cancel forwarding between processes that
+// share a port). Usher does not forward cancels to peers yet; the entries
+// are kept so that SHOW PEERS lists what the file says.
+struct PeerConfig {
+  int peer_id = 0;
+  std::string host;
+  int port = 6432;               // PgBouncer's default for a peer
+  std::optional<int> pool_size;  // unset: default_pool_size
+  SourceLocation where;
+};
+
 struct Config {
   // --- Generic -------------------------------------------------------------
   std::string logfile;
@@ -164,6 +175,7 @@ struct Config {
   std::optional<DatabaseConfig> fallback_database;  // the "*" entry
   std::map<std::string, UserConfig> users;          // [users]
   std::map<std::string, std::string> auth_users;    // auth_file: user -> secret
+  std::map<int, PeerConfig> peers;                  // [peers], by peer_id
 
   // The file load_config() read (the conffile key may point elsewhere for
   // the next RELOAD, as in PgBouncer).

@@ -215,8 +215,43 @@ TEST_F(ConfigLoad, PeersAndUnknownSectionsAreWarnings) {
       "[whatever]\n"
       "x = y\n");
   ASSERT_EQ(r.warnings.size(), 2u);
-  EXPECT_EQ(r.warnings[0], path_ + ":2: [peers] is not supported by Usher yet; section ignored");
+  EXPECT_EQ(r.warnings[0], path_ +
+                               ":2: [peers]: Usher does not forward cancel requests to peers yet; "
+                               "the entries are only listed by SHOW PEERS");
   EXPECT_EQ(r.warnings[1], path_ + ":4: unknown section [whatever] ignored");
+}
+
+TEST_F(ConfigLoad, PeersAreKeptForShowPeers) {
+  const LoadResult r = load_ok(
+      "[pgbouncer]\n"
+      "[peers]\n"
+      "2 = host=10.0.0.2 port=7432 pool_size=3\n"
+      "1 = host=/tmp/pgbouncer1\n");
+  ASSERT_EQ(r.config.peers.size(), 2u);
+  const PeerConfig& first = r.config.peers.at(1);
+  EXPECT_EQ(first.host, "/tmp/pgbouncer1");
+  EXPECT_EQ(first.port, 6432);  // PgBouncer's default for a peer
+  EXPECT_FALSE(first.pool_size.has_value());
+  const PeerConfig& second = r.config.peers.at(2);
+  EXPECT_EQ(second.host, "10.0.0.2");
+  EXPECT_EQ(second.port, 7432);
+  EXPECT_EQ(second.pool_size, 3);
+}
+
+TEST_F(ConfigLoad, BadPeerEntriesAreSkippedWithAWarning) {
+  const LoadResult r = load_ok(
+      "[pgbouncer]\n"
+      "[peers]\n"
+      "0 = host=a\n"
+      "3 = port=1\n"
+      "4 = host=b colour=red\n"
+      "5 = host=c\n");
+  ASSERT_EQ(r.warnings.size(), 4u);  // the section's own, then one per bad entry
+  EXPECT_EQ(r.warnings[1], path_ + ":3: [peers] entry \"0\" ignored: peer_id must be 1..16383");
+  EXPECT_EQ(r.warnings[2], path_ + ":4: [peers] entry \"3\" ignored: no host");
+  EXPECT_EQ(r.warnings[3], path_ + ":5: [peers] entry \"4\" ignored: bad colour");
+  ASSERT_EQ(r.config.peers.size(), 1u);
+  EXPECT_EQ(r.config.peers.at(5).host, "c");
 }
 
 TEST_F(ConfigLoad, MissingMainSectionIsAnError) {
