@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <map>
+#include <cctype>
+#include <charconv>
+#include <functional>
+#include <optional>
 
 #include "admin/result_set.h"
 #include "admin/show.h"
@@ -19,35 +22,162 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::vector<std::string> split_words(std::string_view sql) {
-  std::vector<std::string> words;
-  std::string cur;
-  for (char c : sql) {
-    if (std::isspace(static_cast<unsigned char>(c)) || c == ';') {
-      if (!cur.empty()) words.push_back(std::move(cur));
-      cur.clear();
-    } else {
-      cur += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
+// PgBouncer's console grammar (admin.c): "WORD [WORD] [;]" or
+// "SET key =|TO value", case-insensitive, where a WORD is [0-9a-z_]+ or a
+// "double-quoted" identifier. Its buffers bound the lengths; longer ones
+// are "bad arguments".
+constexpr size_t kMaxCommandLength = 15;
+constexpr size_t kMaxArgLength = 63;
+constexpr size_t kMaxSetValueLength = 255;
+
+// The console's database: commands that take a database refuse it.
+constexpr std::string_view kAdminDb = "pgbouncer";
+
+// Every console error is 08P01 (PgBouncer sends no other code), except a
+// failed RELOAD (1.25).
+constexpr std::string_view kConsoleError = "08P01";
+constexpr std::string_view kConfigFileError = "F0000";
+
+// How often PAUSE and WAIT_CLOSE look whether the servers are done.
+constexpr auto kWaitPoll = std::chrono::milliseconds(20);
+
+struct Command {
+  std::string name;  // lower case
+  std::string arg;   // as written, unquoted
+};
+
+// Consume-and-advance cursor over the query text.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view text) : rest_(text) {}
+  bool at_end() const { return rest_.empty(); }
+  std::string_view remaining() const { return rest_; }
+  void skip_spaces() {
+    while (!rest_.empty() && std::isspace(static_cast<unsigned char>(rest_.front())))
+      rest_.remove_prefix(1);
   }
-  if (!cur.empty()) words.push_back(std::move(cur));
-  return words;
-}
+  bool skip(char c) {
+    if (rest_.empty() || rest_.front() != c) return false;
+    rest_.remove_prefix(1);
+    return true;
+  }
+  // A bare or "quoted" word; nullopt if there is none here.
+  std::optional<std::string> word() {
+    if (skip('"')) return quoted('"');
+    size_t n = 0;
+    while (n < rest_.size() &&
+           (std::isalnum(static_cast<unsigned char>(rest_[n])) || rest_[n] == '_'))
+      ++n;
+    if (n == 0) return std::nullopt;
+    std::string w(rest_.substr(0, n));
+    rest_.remove_prefix(n);
+    return w;
+  }
+  // The rest of a quoted string after its opening `q`; a doubled q stands
+  // for one. nullopt if it never closes.
+  std::optional<std::string> quoted(char q) {
+    std::string out;
+    while (!rest_.empty()) {
+      char c = rest_.front();
+      rest_.remove_prefix(1);
+      if (c != q) {
+        out += c;
+      } else if (skip(q)) {
+        out += q;
+      } else {
+        return out;
+      }
+    }
+    return std::nullopt;
+  }
+  // The end of a command: spaces, at most one ';', spaces.
+  bool finish() {
+    skip_spaces();
+    skip(';');
+    skip_spaces();
+    return at_end();
+  }
 
-std::string_view trim(std::string_view s) {
-  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
-  while (!s.empty() && space(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && (space(s.back()) || s.back() == ';'))
-    s.remove_suffix(1);
+ private:
+  std::string_view rest_;
+};
+
+std::string lower(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
-std::string join(const std::vector<std::string>& words) {
-  std::string s;
-  for (const auto& w : words)
-    s += (s.empty() ? "" : " ") + w;
-  return s;
+Error invalid_command(std::string_view query) {
+  return make_error(std::string(kConsoleError),
+                    "invalid command '" + std::string(query) + "', use SHOW HELP;");
+}
+
+Error console_error(const std::string& message) {
+  return make_error(std::string(kConsoleError), message);
+}
+
+Result<Command> parse_command(std::string_view query) {
+  Cursor in(query);
+  in.skip_spaces();
+  auto name = in.word();
+  if (!name) return invalid_command(query);
+  Command cmd{lower(*name), ""};
+  in.skip_spaces();
+  if (auto arg = in.word()) cmd.arg = *arg;
+  if (!in.finish()) return invalid_command(query);
+  if (cmd.name.size() > kMaxCommandLength || cmd.arg.size() > kMaxArgLength)
+    return console_error("bad arguments");
+  return cmd;
+}
+
+struct SetCommand {
+  std::string key;
+  std::string value;
+};
+
+// "SET key = value" or "SET key TO value"; nullopt when the query is not a
+// SET of that shape. The value is a word, a 'string' or (more lenient than
+// PgBouncer) whatever text is left.
+std::optional<SetCommand> parse_set(std::string_view query) {
+  Cursor in(query);
+  in.skip_spaces();
+  auto set = in.word();
+  if (!set || lower(*set) != "set") return std::nullopt;
+  in.skip_spaces();
+  auto key = in.word();
+  if (!key) return std::nullopt;
+  in.skip_spaces();
+  if (!in.skip('=')) {
+    auto to = in.word();
+    if (!to || lower(*to) != "to") return std::nullopt;
+  }
+  in.skip_spaces();
+  Cursor value = in;
+  if (in.skip('\'')) {
+    if (auto v = in.quoted('\''); v && in.finish()) return SetCommand{*key, *v};
+  } else if (auto v = in.word(); v && in.finish()) {
+    return SetCommand{*key, *v};
+  }
+  // Lenient: the rest of the line, without a trailing ';'.
+  std::string_view rest = value.remaining();
+  while (!rest.empty() &&
+         (std::isspace(static_cast<unsigned char>(rest.back())) || rest.back() == ';'))
+    rest.remove_suffix(1);
+  return SetCommand{*key, std::string(rest)};
+}
+
+bool is_blank(std::string_view sql) {
+  return std::all_of(sql.begin(), sql.end(), [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) || c == ';';
+  });
+}
+
+// PgBouncer's errors for messages other than Query.
+std::string unsupported_message(char type) {
+  if (type == 'P' || type == 'B' || type == 'E')
+    return "extended query protocol not supported by admin console";
+  return "unsupported packet type for admin console: " + std::to_string(static_cast<int>(type));
 }
 
 bool is_admin(const config::Config& c, const std::string& user) {
@@ -62,13 +192,15 @@ std::vector<std::shared_ptr<pool::Pool>> pools_of(runtime::Runtime& rt, const st
 }
 
 // Runs fn on every session of every worker, on that worker's thread.
+// Captures are references: co_spawn's entry point may destroy its function
+// object twice under g++ 12, harmless only for a trivial destructor.
 asio::awaitable<void> for_each_session(runtime::Runtime& rt,
-                                       std::function<void(session::ClientSession&)> fn) {
+                                       const std::function<void(session::ClientSession&)>& fn) {
   for (int i = 0; i < rt.worker_count(); ++i) {
     auto& w = rt.worker(i);
     co_await asio::co_spawn(
         w.io,
-        [&w, fn]() -> asio::awaitable<void> {
+        [&w, &fn]() -> asio::awaitable<void> {
           for (auto& weak : w.sessions) {
             if (auto s = weak.lock()) fn(*s);
           }
@@ -78,17 +210,34 @@ asio::awaitable<void> for_each_session(runtime::Runtime& rt,
   }
 }
 
-// Waits until no server of these pools is in use (PAUSE's promise).
-asio::awaitable<void> wait_released(const std::vector<std::shared_ptr<pool::Pool>>& pools) {
+// Polls until done() holds (PAUSE, WAIT_CLOSE: "the command will not
+// return before ...").
+// (Coroutine parameters are references: g++ 12 may destroy a by-value
+// parameter twice.)
+asio::awaitable<void> wait_until(const std::function<bool()>& done) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (true) {
-    bool busy = false;
-    for (const auto& p : pools)
-      busy |= p->counts(runtime::Clock::now()).active > 0;
-    if (!busy) co_return;
-    timer.expires_after(std::chrono::milliseconds(20));
+  while (!done()) {
+    timer.expires_after(kWaitPoll);
     co_await timer.async_wait(asio::use_awaitable);
   }
+}
+
+// No server of these pools is in use (PAUSE's promise).
+asio::awaitable<void> wait_released(const std::vector<std::shared_ptr<pool::Pool>>& pools) {
+  co_await wait_until([&pools] {
+    for (const auto& p : pools)
+      if (p->counts(runtime::Clock::now()).active > 0) return false;
+    return true;
+  });
+}
+
+// No server of these pools is still marked by RECONNECT (WAIT_CLOSE).
+asio::awaitable<void> wait_closed(const std::vector<std::shared_ptr<pool::Pool>>& pools) {
+  co_await wait_until([&pools] {
+    for (const auto& p : pools)
+      if (p->close_needed() > 0) return false;
+    return true;
+  });
 }
 
 void write_welcome(session::ClientSession& s, std::string& out) {
@@ -109,88 +258,226 @@ void write_error(std::string& out, std::string_view sqlstate, std::string_view m
   protocol::write_error_response(out, "ERROR", sqlstate, message);
 }
 
-// One admin command. Returns the CommandComplete tag, or an error.
-asio::awaitable<Result<std::string>> execute(session::ClientSession& s, std::string_view sql,
-                                             const std::vector<std::string>& w, std::string& out) {
-  auto& rt = s.runtime();
-  auto cfg = rt.config();
-  std::string cmd = w.empty() ? "" : w[0];
-  std::string arg = w.size() > 1 ? w[1] : "";
-  if (cmd == "show" && arg == "help") {
-    protocol::write_notice_response(out, "00000", "Console usage", help_text());
+// What one command works with. Handlers return the CommandComplete tag (an
+// empty tag: the reply is already in `out`), or the error to send.
+struct Context {
+  session::ClientSession& session;
+  runtime::Runtime& rt;
+  std::string_view query;  // as the client sent it, for "invalid command"
+  const Command& cmd;
+  std::string& out;
+
+  bool admin() const { return session.console_owner() || is_admin(*rt.config(), session.user()); }
+  // nullopt when the database exists (the console's own included), else
+  // PgBouncer's error.
+  std::optional<Error> unknown_database() const {
+    if (cmd.arg == kAdminDb || config::find_database(*rt.config(), cmd.arg)) return std::nullopt;
+    return console_error("no such database: " + cmd.arg);
+  }
+};
+using Reply = Result<std::string>;
+using Handler = asio::awaitable<Reply> (*)(Context&);
+
+Error admin_needed() {
+  return console_error("admin access needed");
+}
+
+// Checks shared by the commands that name a database: it must exist and
+// must not be the console's own (`verb` as in "cannot pause admin db").
+std::optional<Error> check_database(const Context& c, std::string_view verb) {
+  if (auto e = c.unknown_database()) return e;
+  if (c.cmd.arg == kAdminDb)
+    return console_error("cannot " + std::string(verb) + " admin db: " + c.cmd.arg);
+  return std::nullopt;
+}
+
+asio::awaitable<Reply> cmd_show(Context& c) {
+  if (strcasecmp_view(c.cmd.arg, "help")) {
+    protocol::write_notice_response(c.out, "00000", "Console usage", help_text());
     co_return std::string("SHOW");
   }
-  if (cmd == "show") {
-    auto rs = co_await show(rt, arg);
-    if (!rs) co_return rs.take_error();
-    rs->write(out);
-    co_return std::string();  // the result set carries its CommandComplete
+  auto rs = fake_show(c.cmd.arg);
+  if (!rs) rs = co_await show(c.rt, c.cmd.arg);
+  if (!rs) co_return invalid_command(c.query);
+  rs->write(c.out);
+  co_return std::string();  // the result set carries its CommandComplete
+}
+
+asio::awaitable<Reply> cmd_reload(Context& c) {
+  if (!c.cmd.arg.empty()) co_return invalid_command(c.query);
+  if (!c.admin()) co_return admin_needed();
+  spdlog::info("RELOAD command issued");
+  Status st = c.rt.reload();
+  if (!st) {
+    // The reason goes to the log only, as in PgBouncer 1.25: it may quote
+    // the file, which a stats user has no business reading.
+    spdlog::error("RELOAD failed, keeping the old configuration: {}", st.error().message);
+    co_return make_error(std::string(kConfigFileError),
+                         "RELOAD failed, see logs for additional details");
   }
-  if (!s.console_owner() && !is_admin(*cfg, s.user()))
-    co_return make_error("08P01", "admin access needed");
-  if (cmd == "reload") {
-    Status st = rt.reload();
-    if (!st) co_return st.take_error();
-    co_return std::string("RELOAD");
+  co_return std::string("RELOAD");
+}
+
+asio::awaitable<Reply> cmd_pause(Context& c) {
+  if (!c.admin()) co_return admin_needed();
+  if (c.rt.paused()) co_return console_error("already suspended/paused");
+  if (c.cmd.arg.empty()) {
+    spdlog::info("PAUSE command issued");
+  } else {
+    if (auto e = check_database(c, "pause")) co_return std::move(*e);
+    spdlog::info("PAUSE '{}' command issued", c.cmd.arg);
   }
-  if (cmd == "pause") {
-    rt.pause(arg);
-    co_await wait_released(pools_of(rt, arg));
-    co_return std::string("PAUSE");
+  c.rt.pause(c.cmd.arg);
+  co_await wait_released(pools_of(c.rt, c.cmd.arg));
+  co_return std::string("PAUSE");
+}
+
+asio::awaitable<Reply> cmd_resume(Context& c) {
+  if (!c.admin()) co_return admin_needed();
+  if (c.cmd.arg.empty()) {
+    if (c.rt.shutdown_mode() != runtime::ShutdownMode::kNone)
+      co_return console_error("pooler is shutting down");
+  } else if (auto e = c.unknown_database()) {
+    co_return std::move(*e);
   }
-  if (cmd == "resume") {
-    Status st = rt.resume(arg);
-    if (!st) co_return st.take_error();
-    co_return std::string("RESUME");
+  Status st = c.rt.resume(c.cmd.arg);
+  if (!st) co_return st.take_error();
+  co_return std::string("RESUME");
+}
+
+asio::awaitable<Reply> set_disabled(Context& c, bool disable) {
+  if (!c.admin()) co_return admin_needed();
+  if (c.cmd.arg.empty()) co_return console_error("a database is required");
+  if (auto e = check_database(c, disable ? "disable" : "enable")) co_return std::move(*e);
+  c.rt.set_disabled(c.cmd.arg, disable);
+  co_return std::string(disable ? "DISABLE" : "ENABLE");
+}
+asio::awaitable<Reply> cmd_disable(Context& c) {
+  co_return co_await set_disabled(c, true);
+}
+asio::awaitable<Reply> cmd_enable(Context& c) {
+  co_return co_await set_disabled(c, false);
+}
+
+asio::awaitable<Reply> cmd_reconnect(Context& c) {
+  if (!c.admin()) co_return admin_needed();
+  if (!c.cmd.arg.empty()) {
+    if (auto e = check_database(c, "reconnect")) co_return std::move(*e);
   }
-  if (cmd == "disable" || cmd == "enable") {
-    if (arg.empty()) co_return make_error("08P01", "a database name is required");
-    rt.set_disabled(arg, cmd == "disable");
-    co_return cmd == "disable" ? std::string("DISABLE") : std::string("ENABLE");
+  for (auto& p : pools_of(c.rt, c.cmd.arg))
+    p->reconnect_all();
+  co_return std::string("RECONNECT");
+}
+
+// Drops every client and server of one database, or (1.25) of all but the
+// console's; the databases are then paused, so new clients wait for RESUME.
+asio::awaitable<Reply> cmd_kill(Context& c) {
+  if (!c.admin()) co_return admin_needed();
+  if (c.rt.paused()) co_return console_error("already suspended/paused");
+  const std::string& db = c.cmd.arg;
+  if (!db.empty()) {
+    if (auto e = check_database(c, "kill")) co_return std::move(*e);
   }
-  if (cmd == "reconnect") {
-    for (auto& p : pools_of(rt, arg)) {
-      p->reconnect_all();
-    }
-    co_return std::string("RECONNECT");
+  auto pools = pools_of(c.rt, db);
+  if (db.empty()) {
+    for (const auto& p : pools)
+      c.rt.pause(p->database());
+  } else {
+    c.rt.pause(db);
   }
-  if (cmd == "kill") {
-    // Drops every client and server of the database; new clients wait
-    // until RESUME, as in PgBouncer.
-    if (arg.empty()) co_return make_error("08P01", "a database name is required");
-    rt.pause(arg);
-    Error reason = make_error("08P01", "database removed");
-    co_await for_each_session(rt, [&](session::ClientSession& c) {
-      if (c.database() == arg) c.kill(reason);
-    });
-    for (auto& p : pools_of(rt, arg)) {
-      p->reconnect_all();
-    }
-    co_return std::string("KILL");
+  Error reason = console_error("database removed");
+  co_await for_each_session(c.rt, [&](session::ClientSession& s) {
+    bool logged_in = s.phase() != session::Phase::kLogin;
+    bool victim = db.empty() ? s.database() != kAdminDb : s.database() == db;
+    if (logged_in && victim) s.kill(reason);
+  });
+  for (auto& p : pools)
+    p->reconnect_all();
+  co_return std::string("KILL");
+}
+
+// KILL_CLIENT <id>: the id of SHOW CLIENTS. Like sscanf("%llu"), leading
+// digits are the id.
+asio::awaitable<Reply> cmd_kill_client(Context& c) {
+  if (!c.admin()) co_return admin_needed();
+  uint64_t id = 0;
+  const std::string& arg = c.cmd.arg;
+  auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), id);
+  if (ec != std::errc() || end == arg.data())
+    co_return console_error("invalid client pointer supplied");
+  bool found = false;
+  Error reason = console_error("admin forced disconnect");
+  co_await for_each_session(c.rt, [&](session::ClientSession& s) {
+    if (s.id() != id || s.phase() == session::Phase::kLogin) return;
+    found = true;
+    s.kill(reason);
+  });
+  if (!found) co_return console_error("client not found");
+  co_return std::string("KILL_CLIENT");
+}
+
+asio::awaitable<Reply> cmd_shutdown(Context& c) {
+  runtime::ShutdownMode mode = runtime::ShutdownMode::kImmediate;
+  if (strcasecmp_view(c.cmd.arg, "wait_for_servers")) {
+    mode = runtime::ShutdownMode::kWaitForServers;
+  } else if (strcasecmp_view(c.cmd.arg, "wait_for_clients")) {
+    mode = runtime::ShutdownMode::kWaitForClients;
+  } else if (!c.cmd.arg.empty()) {
+    co_return invalid_command(c.query);
   }
-  if (cmd == "set") {
-    // SET key = value: the value keeps its case and may be quoted.
-    auto eq = sql.find('=');
-    if (eq == std::string_view::npos) co_return make_error("08P01", "syntax: SET key = value");
-    std::string key(trim(sql.substr(0, eq)));
-    key = key.substr(key.find_first_of(" \t") + 1);  // drop "SET"
-    key = std::string(trim(key));
-    std::string value(trim(sql.substr(eq + 1)));
-    if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
-      value = value.substr(1, value.size() - 2);
-    }
-    Status st = rt.set(key, value);
-    if (!st) co_return st.take_error();
+  if (!c.admin()) co_return admin_needed();
+  spdlog::info("SHUTDOWN {}command issued", c.cmd.arg.empty() ? "" : c.cmd.arg + " ");
+  c.rt.shutdown(mode);
+  co_return std::string("SHUTDOWN");
+}
+
+asio::awaitable<Reply> cmd_wait_close(Context& c) {
+  if (!c.admin()) co_return admin_needed();
+  if (!c.cmd.arg.empty()) {
+    if (auto e = check_database(c, "wait in")) co_return std::move(*e);
+  }
+  co_await wait_closed(pools_of(c.rt, c.cmd.arg));
+  co_return std::string("WAIT_CLOSE");
+}
+
+// PgBouncer 1.26 has no SUSPEND (and so no "SUSPEND" here): it answers
+// "invalid command", as for any word it does not know.
+constexpr std::pair<std::string_view, Handler> kCommands[] = {
+    {"disable", cmd_disable},   {"enable", cmd_enable},
+    {"kill", cmd_kill},         {"kill_client", cmd_kill_client},
+    {"pause", cmd_pause},       {"reconnect", cmd_reconnect},
+    {"reload", cmd_reload},     {"resume", cmd_resume},
+    {"select", cmd_show},       {"show", cmd_show},
+    {"shutdown", cmd_shutdown}, {"wait_close", cmd_wait_close}};
+
+asio::awaitable<Reply> run_set(session::ClientSession& s, const SetCommand& set, std::string& out) {
+  if (is_fake_param(set.key)) {
+    protocol::write_notice_response(out, "00000", "SET ignored");
     co_return std::string("SET");
   }
-  if (cmd == "shutdown") {
-    runtime::ShutdownMode mode = runtime::ShutdownMode::kImmediate;
-    if (arg == "wait_for_servers") mode = runtime::ShutdownMode::kWaitForServers;
-    if (arg == "wait_for_clients") mode = runtime::ShutdownMode::kWaitForClients;
-    rt.shutdown(mode);
-    co_return std::string("SHUTDOWN");
+  auto& rt = s.runtime();
+  if (!s.console_owner() && !is_admin(*rt.config(), s.user())) co_return admin_needed();
+  if (set.key.size() > kMaxArgLength || set.value.size() > kMaxSetValueLength)
+    co_return console_error("bad arguments");
+  Status st = rt.set(set.key, set.value);
+  if (!st) {
+    spdlog::warn("SET {} failed: {}", set.key, st.error().message);
+    co_return console_error("SET failed");
   }
-  co_return make_error("08P01", "invalid command '" + join(w) + "', use SHOW HELP;");
+  co_return "SET " + set.key + "=" + set.value;
+}
+
+// One query on the console. Returns the CommandComplete tag, or an error.
+asio::awaitable<Reply> execute(session::ClientSession& s, std::string_view query,
+                               std::string& out) {
+  if (auto set = parse_set(query)) co_return co_await run_set(s, *set, out);
+  auto cmd = parse_command(query);
+  if (!cmd) co_return cmd.take_error();
+  Context c{s, s.runtime(), query, *cmd, out};
+  for (const auto& [name, handler] : kCommands) {
+    if (name == cmd->name) co_return co_await handler(c);
+  }
+  co_return invalid_command(query);
 }
 
 }  // namespace
@@ -214,11 +501,10 @@ asio::awaitable<Status> serve_console(session::ClientSession& s) {
     out.clear();
     if (type == 'X') co_return ok_status();
     if (type == 'Q') {
-      std::vector<std::string> words = split_words(sql);
-      if (words.empty()) {
+      if (is_blank(sql)) {
         protocol::write_empty_query_response(out);
       } else {
-        auto tag = co_await execute(s, sql, words, out);
+        auto tag = co_await execute(s, sql, out);
         if (!tag) {
           write_error(out, tag.error().sqlstate, tag.error().message);
         } else if (!tag->empty()) {
@@ -227,9 +513,10 @@ asio::awaitable<Status> serve_console(session::ClientSession& s) {
       }
       protocol::write_ready_for_query(out, 'I');
     } else {
-      // Extended protocol: one error, then skip to Sync as PostgreSQL does.
+      // PgBouncer's messages; but where it then disconnects, the console
+      // skips to Sync as PostgreSQL does and stays usable.
       if (!skipping) {
-        write_error(out, "08P01", "the admin console supports the simple query protocol only");
+        write_error(out, kConsoleError, unsupported_message(type));
         skipping = true;
       }
       if (type == 'S') {

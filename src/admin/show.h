@@ -1,11 +1,12 @@
-// SHOW commands of the admin console.
+// SHOW commands of the admin console, with PgBouncer 1.26's columns.
 #pragma once
 
 #include <boost/asio.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "admin/result_set.h"
-#include "common/result.h"
 
 namespace usher::runtime {
 class Runtime;
@@ -13,7 +14,19 @@ class Runtime;
 
 namespace usher::admin {
 
-boost::asio::awaitable<Result<ResultSet>> show(runtime::Runtime& rt, const std::string& what);
+// The result of SHOW <what> (any case), or nullopt for a name it does not
+// know. Those that list sessions visit every worker.
+boost::asio::awaitable<std::optional<ResultSet>> show(runtime::Runtime& rt, std::string_view what);
+
+// The NoticeResponse detail of SHOW HELP.
 std::string help_text();
+
+// PgBouncer's made-up settings (client_encoding, datestyle, ...): SHOW
+// answers one row, SET is ignored with a notice.
+std::optional<ResultSet> fake_show(std::string_view name);
+bool is_fake_param(std::string_view name);
+
+// ASCII case-insensitive equality, as PgBouncer compares command words.
+bool strcasecmp_view(std::string_view a, std::string_view b);
 
 }  // namespace usher::admin

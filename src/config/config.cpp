@@ -154,7 +154,7 @@ class Builder {
     auto pairs = parse_key_values(entry.value);
     if (!pairs.ok()) return config_error(at + pairs.error().message);
     PeerConfig peer;
-    peer.id = *id;
+    peer.peer_id = *id;
     peer.where = entry.where;
     for (const auto& kv : *pairs) {
       if (kv.key == "host") {

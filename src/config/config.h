@@ -44,7 +44,7 @@ struct UserConfig : UserSettings {
 // A [peers] entry: another Usher (or PgBouncer) process sharing the listen
 // port, to which cancel requests for its clients are forwarded.
 struct PeerConfig {
-  int id = 0;
+  int peer_id = 0;
   std::string host;
   int port = 6432;
   std::optional<int> pool_size;  // cancels in flight to it; unset: default_pool_size

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 
+#include "common/socket_id.h"
+
 namespace usher::pool {
 
 using asio::use_awaitable;
 
 namespace {
-
-std::atomic<uint64_t> next_server_id{1};
 
 constexpr auto kPeekAfterIdle = std::chrono::milliseconds(10);
 
@@ -117,7 +117,7 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
     timeout = settings_.server_connect_timeout;
     weakest_allowed = strongest_auth_;
   }
-  auto result = co_await connect_server(target, timeout, next_server_id.fetch_add(1),
+  auto result = co_await connect_server(target, timeout, next_socket_id(),
                                         LoginContext{offload_, weakest_allowed});
   std::unique_lock lock(mu_);
   --connecting_;
@@ -270,6 +270,7 @@ void Pool::release(ServerPtr server) {
   server->last_used = now;
   std::unique_lock lock(mu_);
   --active_;
+  forget_close_needed_locked(*server);
   bool expired = server->generation != generation_ ||
                  (settings_.server_lifetime.count() > 0 &&
                   now - server->created_at > settings_.server_lifetime) ||
@@ -328,6 +329,7 @@ asio::awaitable<void> Pool::prefill(int worker) {
 void Pool::discard(ServerPtr server) {
   server->close();
   std::unique_lock lock(mu_);
+  forget_close_needed_locked(*server);
   --active_;
   close_slot_locked();
   hand_off_locked(lock);
@@ -442,6 +444,8 @@ void Pool::reconnect_all() {
   {
     std::unique_lock lock(mu_);
     ++generation_;
+    // Every server in use is now an old one; idle ones are closed below.
+    close_needed_ = active_;
     for (auto& list : idle_) {
       for (auto& s : list)
         to_close.push_back(std::move(s));
@@ -488,6 +492,20 @@ PoolCounts Pool::counts(Clock::time_point now) const {
 
 namespace usher::pool {
 
+void Pool::forget_close_needed_locked(const ServerConnection& server) {
+  if (server.generation != generation_ && close_needed_ > 0) --close_needed_;
+}
+
+int Pool::close_needed() const {
+  std::lock_guard lock(mu_);
+  return close_needed_;
+}
+
+uint64_t Pool::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
 std::vector<IdleServerInfo> Pool::idle_servers(Clock::time_point now) const {
   std::lock_guard lock(mu_);
   std::vector<IdleServerInfo> out;
@@ -495,7 +513,7 @@ std::vector<IdleServerInfo> Pool::idle_servers(Clock::time_point now) const {
   for (const auto& list : idle_) {
     for (const auto& s : list) {
       out.push_back({s->id(), s->remote_addr, s->remote_port, s->backend_pid, secs(s->created_at),
-                     secs(s->last_used)});
+                     secs(s->last_used), s->prepared.statements.size()});
     }
   }
   return out;

@@ -68,6 +68,7 @@ struct IdleServerInfo {
   uint32_t pid;
   double connect_seconds;
   double idle_seconds;
+  size_t prepared_statements;  // prepared on this server by Usher
 };
 
 // Counts for SHOW POOLS, read under the pool lock.
@@ -138,6 +139,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Marks every connection to be closed once released (RECONNECT, reload
   // that changes the target). Idle ones are closed now.
   void reconnect_all();
+  // Connections marked by reconnect_all() and still in use (WAIT_CLOSE);
+  // a server whose generation is not the pool's is one of them.
+  int close_needed() const;
+  uint64_t generation() const;
   // While paused, no client is given a server; waiters queue up (PAUSE,
   // safe shutdown). Resuming hands idle servers to them.
   void set_paused(bool paused);
@@ -162,6 +167,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void open_slot_locked();
   void close_slot_locked();
   void hand_off_locked(std::unique_lock<std::mutex>& lock);
+  // A server leaving the active list: one fewer for WAIT_CLOSE if it is old.
+  void forget_close_needed_locked(const ServerConnection& server);
 
   asio::awaitable<Result<ServerPtr>> open_connection();
   // Whether an idle server may serve a client: it must not have spoken or
@@ -207,6 +214,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   Error login_error_;
   std::vector<std::pair<std::string, std::string>> welcome_;
   uint64_t generation_ = 0;   // bumped by reconnect_all
+  int close_needed_ = 0;      // active servers of an older generation
   uint64_t next_ticket_ = 0;  // names each queued wait
 
   PoolStats stats_;

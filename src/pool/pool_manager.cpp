@@ -126,6 +126,30 @@ std::shared_ptr<SharedLimit> PoolManager::user_clients(const config::Config& c,
   return limit(user_client_limits_, user, max);
 }
 
+namespace {
+
+int count_of(const std::map<std::string, std::shared_ptr<SharedLimit>>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? 0 : it->second->count.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+int PoolManager::db_client_count(const std::string& db) const {
+  std::lock_guard lock(mu_);
+  return count_of(db_client_limits_, db);
+}
+
+int PoolManager::user_client_count(const std::string& user) const {
+  std::lock_guard lock(mu_);
+  return count_of(user_client_limits_, user);
+}
+
+int PoolManager::user_server_count(const std::string& user) const {
+  std::lock_guard lock(mu_);
+  return count_of(user_limits_, user);
+}
+
 std::vector<std::shared_ptr<Pool>> PoolManager::all() const {
   std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<Pool>> out;

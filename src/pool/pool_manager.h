@@ -34,6 +34,13 @@ class PoolManager {
                                           const config::DatabaseConfig& db);
   std::shared_ptr<SharedLimit> user_clients(const config::Config& config, const std::string& user);
 
+  // Current counts for SHOW DATABASES / SHOW USERS, without creating an
+  // entry: client connections per database and per user, server
+  // connections per user. 0 for a name never seen.
+  int db_client_count(const std::string& db) const;
+  int user_client_count(const std::string& user) const;
+  int user_server_count(const std::string& user) const;
+
   static PoolSettings settings_for(const config::Config& config, const config::DatabaseConfig& db,
                                    const std::string& user);
   static ServerTarget target_for(const config::Config& config, const config::DatabaseConfig& db,

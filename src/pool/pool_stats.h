@@ -24,6 +24,7 @@ struct alignas(64) StatsSlot {
   std::atomic<uint64_t> bind_count{0};           // Bind or EXECUTE of a named statement
   std::atomic<uint64_t> statement_evictions{0};  // closed on a server to stay in bounds
   std::atomic<uint64_t> statement_retries{0};    // re-prepared after 0A000 and run again
+  std::atomic<uint64_t> client_login_count{0};   // clients that logged in (PgBouncer 1.26)
 };
 
 struct StatsTotals {
@@ -31,6 +32,7 @@ struct StatsTotals {
   uint64_t xact_time_us = 0, query_time_us = 0, wait_time_us = 0, server_assignments = 0;
   uint64_t client_parse_count = 0, server_parse_count = 0, bind_count = 0;
   uint64_t statement_evictions = 0, statement_retries = 0;
+  uint64_t client_login_count = 0;
 };
 
 // Per-second rates and per-event averages over the last stats_period, as
@@ -39,6 +41,7 @@ struct StatsAverages {
   uint64_t xact_count = 0, query_count = 0, bytes_received = 0, bytes_sent = 0;
   uint64_t xact_time_us = 0, query_time_us = 0, wait_time_us = 0, server_assignments = 0;
   uint64_t client_parse_count = 0, server_parse_count = 0, bind_count = 0;
+  uint64_t client_login_count = 0;
 };
 
 inline StatsTotals& operator+=(StatsTotals& a, const StatsTotals& b) {
@@ -55,6 +58,7 @@ inline StatsTotals& operator+=(StatsTotals& a, const StatsTotals& b) {
   a.bind_count += b.bind_count;
   a.statement_evictions += b.statement_evictions;
   a.statement_retries += b.statement_retries;
+  a.client_login_count += b.client_login_count;
   return a;
 }
 
@@ -76,6 +80,7 @@ inline StatsAverages average(const StatsTotals& now, const StatsTotals& start, d
   a.client_parse_count = rate(now.client_parse_count, start.client_parse_count);
   a.server_parse_count = rate(now.server_parse_count, start.server_parse_count);
   a.bind_count = rate(now.bind_count, start.bind_count);
+  a.client_login_count = rate(now.client_login_count, start.client_login_count);
   a.xact_time_us =
       per(delta(now.xact_time_us, start.xact_time_us), delta(now.xact_count, start.xact_count));
   a.query_time_us =
@@ -106,6 +111,7 @@ class PoolStats {
       t.bind_count += s.bind_count.load(std::memory_order_relaxed);
       t.statement_evictions += s.statement_evictions.load(std::memory_order_relaxed);
       t.statement_retries += s.statement_retries.load(std::memory_order_relaxed);
+      t.client_login_count += s.client_login_count.load(std::memory_order_relaxed);
     }
     return t;
   }

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "admin/console.h"
+#include "common/socket_id.h"
 #include "protocol/writer.h"
 #include "runtime/runtime.h"
 
@@ -47,6 +48,7 @@ double seconds_since(Clock::time_point then, Clock::time_point now) {
 ClientSession::ClientSession(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket)
     : rt_(rt),
       worker_(worker),
+      id_(next_socket_id()),
       socket_(std::move(socket)),
       wake_(worker.io),
       config_(rt.config()),
@@ -291,6 +293,8 @@ ClientInfo ClientSession::info(Clock::time_point now) const {
   i.wait_seconds = phase_ == Phase::kWaiting ? seconds_since(wait_start_, now) : 0;
   i.pid = cancel_pid_;
   i.ptr = this;
+  i.id = id_;
+  if (translator_) i.prepared_statements = translator_->statement_count();
   if (server_) {
     i.has_server = true;
     i.server_id = server_->id();
@@ -298,6 +302,8 @@ ClientInfo ClientSession::info(Clock::time_point now) const {
     i.server_port = server_->remote_port;
     i.server_pid = server_->backend_pid;
     i.server_connect_time = seconds_since(server_->created_at, now);
+    i.server_prepared_statements = server_->prepared.statements.size();
+    i.server_close_needed = pool_ && server_->generation != pool_->generation();
   }
   return i;
 }

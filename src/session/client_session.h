@@ -60,6 +60,10 @@ struct ClientInfo {
   uint32_t server_pid = 0;
   double server_connect_time = 0;
   const void* ptr = nullptr;
+  uint64_t id = 0;                        // next_socket_id(), for KILL_CLIENT
+  size_t prepared_statements = 0;         // the client's own
+  size_t server_prepared_statements = 0;  // on its server
+  bool server_close_needed = false;       // its server is closed once released
 };
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
@@ -80,6 +84,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientInfo info(Clock::time_point now) const;
   const std::string& database() const { return database_; }
   const std::string& user() const { return user_; }
+  // Unique per socket (SHOW CLIENTS id, KILL_CLIENT).
+  uint64_t id() const { return id_; }
   // Logged in to the console as "pgbouncer" over the Unix socket by the OS
   // user Usher runs as: admin rights with no password, as in PgBouncer.
   bool console_owner() const { return console_owner_; }
@@ -175,6 +181,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   runtime::Runtime& rt_;
   runtime::Worker& worker_;
+  const uint64_t id_;
   net::Socket socket_;
   net::ByteBuffer in_;
   Wakeup wake_;

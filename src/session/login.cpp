@@ -30,6 +30,9 @@ asio::awaitable<Status> ClientSession::join_pool() {
   if (rt_.paused(database_)) pool_->set_paused(true);  // a pool created while paused
   pool_->clients.fetch_add(1);
   counted_in_pool_ = true;
+  // SHOW STATS client_login_count (PgBouncer 1.26): logins that passed
+  // authentication and the client limits.
+  pool::bump(pool_->stats().slot(worker_.index).client_login_count, 1);
   mode_ = pool_->settings().mode;
   if (mode_ != config::PoolMode::kSession && config_->max_prepared_statements > 0) {
     enable_statement_tracking(static_cast<size_t>(config_->max_prepared_statements));

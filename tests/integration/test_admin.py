@@ -55,7 +55,8 @@ def test_show_internal_columns(pooler, kind, command):
             conn.execute(command)
         check_sqlstate(kind, "admin_invalid_command", err.value.sqlstate)
         check_message("admin_invalid_command", str(err.value))
-        assert command.lower() in str(err.value)
+        # PgBouncer quotes the query as it was sent.
+        assert f"invalid command '{command}'" in str(err.value)
         assert conn.execute("show version").fetchone()[0].startswith("Usher")
 
 
@@ -310,3 +311,352 @@ def test_admin_console_rejects_extended_protocol_gracefully(pooler):
             conn.execute("show %s", ("pools",))
     assert p.running()
     assert p.admin("show version").columns == ["version"]
+
+
+# ---------------------------------------------------------------------------
+# PgBouncer 1.26's console (admin_columns.LATEST). Debian's 1.18 predates
+# most of it, hence usher_only.
+
+def _admin_error(p, sql, user="admin"):
+    with pytest.raises(psycopg.Error) as exc:
+        p.admin(sql, user=user)
+    return exc.value
+
+
+@pytest.mark.usher_only
+@pytest.mark.parametrize("command", sorted(ac.LATEST))
+def test_show_columns_are_pgbouncer_1_26(pooler, command):
+    p = pooler()
+    with p.connect() as conn:  # so that pools/servers/stats have rows
+        conn.execute("select 1")
+        assert _live_columns(p, command) == ac.LATEST[command]
+
+
+@pytest.mark.usher_only
+def test_show_totals_and_lists_rows_are_pgbouncer_1_26(pooler):
+    p = pooler()
+    assert [r[0] for r in p.admin("show totals").rows] == ac.TOTALS_ROWS_LATEST
+    assert [r[0] for r in p.admin("show lists").rows] == ac.LISTS_ROWS_LATEST
+
+
+@pytest.mark.usher_only
+def test_show_help_is_pgbouncer_1_26(pooler):
+    p = pooler()
+    res = p.admin("show help")
+    assert [(n["severity"], n["message"]) for n in res.notices] == [("NOTICE", "Console usage")]
+    assert res.notices[0]["detail"] == ac.HELP_DETAIL_LATEST
+
+
+@pytest.mark.usher_only
+def test_show_peers_lists_the_peers_section(pooler):
+    p = pooler(start=False)
+    p.peers = {2: "host=10.0.0.2 port=7432 pool_size=3", 1: "host=/tmp/peer1"}
+    p.write_ini()
+    p.start()
+    peers = p.admin("show peers").dicts()
+    assert peers == [
+        {"peer_id": 1, "host": "/tmp/peer1", "port": 6432, "pool_size": 5},
+        {"peer_id": 2, "host": "10.0.0.2", "port": 7432, "pool_size": 3},
+    ]
+    # No cancel forwarding to peers yet, so no peer pools.
+    assert p.admin("show peer_pools").rows == []
+    assert dict(p.admin("show lists").rows)["peers"] == 2
+
+
+@pytest.mark.usher_only
+def test_show_peers_without_a_peers_section_is_empty(pooler):
+    p = pooler()
+    assert p.admin("show peers").rows == []
+    assert dict(p.admin("show lists").rows)["peers"] == 0
+
+
+@pytest.mark.usher_only
+def test_show_users_reports_limits_and_current_counts(pooler):
+    p = pooler(pool_mode="transaction",
+               users={"app": "pool_size=3 max_user_client_connections=7"},
+               extra_ini={"max_user_connections": 11})
+    a, b = p.connect(), p.connect()
+    try:
+        a.execute("select 1")
+        users = {r["name"]: r for r in p.admin("show users")}
+        app = users["app"]
+        assert app["pool_size"].strip() == "3"
+        assert app["reserve_pool_size"] == ""
+        assert app["pool_mode"] is None
+        assert app["max_user_connections"] == 11
+        assert app["current_connections"] >= 1
+        assert app["max_user_client_connections"] == 7
+        assert app["current_client_connections"] == 2
+        assert users["app2"]["current_client_connections"] == 0
+        assert users["app2"]["pool_size"] == ""
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.usher_only
+def test_show_databases_reports_client_counts_and_lifetime(pooler):
+    p = pooler(extra_ini={"max_db_client_connections": 9, "server_lifetime": 120})
+    with p.connect(), p.connect():
+        dbs = {r["name"]: r for r in p.admin("show databases")}
+        app = dbs["appdb"]
+        assert app["current_client_connections"] == 2
+        assert app["max_client_connections"] == 9
+        assert app["server_lifetime"] == 120
+        assert app["reserve_pool_size"] == 0
+        assert app["load_balance_hosts"] is None
+        assert dbs["benchdb"]["current_client_connections"] == 0
+        assert dbs["pgbouncer"]["pool_mode"] == "statement"
+    names = [r["name"] for r in p.admin("show databases")]
+    assert names == sorted(names)
+
+
+@pytest.mark.usher_only
+def test_show_stats_counts_client_logins(pooler):
+    p = pooler()
+
+    def login_counts():
+        stats = {r["database"]: r for r in p.admin("show stats")}.get("appdb")
+        totals = {r["database"]: r for r in p.admin("show stats_totals")}.get("appdb")
+        return (int(stats["total_client_login_count"]) if stats else 0,
+                int(totals["client_login_count"]) if totals else 0)
+
+    before = login_counts()
+    for _ in range(3):
+        with p.connect() as conn:
+            conn.execute("select 1")
+    after = login_counts()
+    assert after[0] - before[0] == 3
+    assert after[1] - before[1] == 3
+    totals = dict(p.admin("show totals").rows)
+    assert int(totals["total_client_login_count"]) >= 3
+    assert int(totals["total_server_assignment_count"]) >= 3
+
+
+@pytest.mark.usher_only
+def test_show_clients_ids_and_idle_state(pooler):
+    p = pooler(pool_mode="transaction")
+    idle = p.connect(application_name="idle-one")
+    busy = p.connect(autocommit=False, application_name="busy-one")
+    try:
+        busy.execute("select 1")  # holds its server: a transaction is open
+        clients = {c["application_name"]: c for c in p.admin("show clients")}
+        assert clients["idle-one"]["state"] == "idle"
+        assert clients["busy-one"]["state"] == "active"
+        assert clients["busy-one"]["link"] != ""
+        assert clients["idle-one"]["replication"] == "none"
+        ids = [c["id"] for c in p.admin("show clients")]
+        assert len(set(ids)) == len(ids) and all(i > 0 for i in ids)
+        server_ids = [s["id"] for s in p.admin("show servers")]
+        assert not set(server_ids) & set(ids), "ids must be unique across sockets"
+    finally:
+        busy.rollback()
+        idle.close()
+        busy.close()
+
+
+@pytest.mark.usher_only
+def test_kill_client(pooler):
+    p = pooler()
+    victim = p.connect(application_name="victim")
+    bystander = p.connect(application_name="bystander")
+    try:
+        victim.execute("select 1")
+        clients = {c["application_name"]: c for c in p.admin("show clients")}
+        victim_id = clients["victim"]["id"]
+        res = p.admin(f"kill_client {victim_id}")
+        assert res.rows == []
+        with pytest.raises(psycopg.OperationalError) as exc:
+            victim.execute("select 1")
+        assert "admin forced disconnect" in str(exc.value)
+        assert bystander.execute("select 'still here'").fetchone() == ("still here",)
+        err = _admin_error(p, f"kill_client {victim_id}")
+        assert (err.sqlstate, err.diag.message_primary) == ("08P01", "client not found")
+        err = _admin_error(p, "kill_client someone")
+        assert (err.sqlstate, err.diag.message_primary) == ("08P01", "invalid client pointer supplied")
+        err = _admin_error(p, f"kill_client {clients['bystander']['id']}", user="stats")
+        assert err.diag.message_primary == "admin access needed"
+    finally:
+        victim.close()
+        bystander.close()
+
+
+@pytest.mark.usher_only
+def test_kill_without_database_kills_all_but_the_console(pooler):
+    p = pooler(pool_mode="session")
+    a = p.connect(db="appdb")
+    b = p.connect(db="postgres", user="app")
+    try:
+        with p.connect(db="pgbouncer", user="admin", autocommit=True) as console:
+            console.execute("kill")
+            for victim in (a, b):
+                with pytest.raises(psycopg.OperationalError):
+                    victim.execute("select 1")
+            # The console itself survives and sees the databases paused.
+            assert console.execute("show version").fetchone()[0].startswith("Usher")
+        paused = {r["name"]: r["paused"] for r in p.admin("show databases")}
+        assert paused["appdb"] == 1 and paused["postgres"] == 1
+        p.admin("resume appdb")
+        p.admin("resume postgres")
+        clients.assert_pooler_serves(p)
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.usher_only
+def test_suspend_is_unknown_as_in_1_26(pooler):
+    p = pooler()
+    err = _admin_error(p, "SUSPEND")
+    assert err.sqlstate == "08P01"
+    assert err.diag.message_primary == "invalid command 'SUSPEND', use SHOW HELP;"
+    assert dict(p.admin("show state").rows)["suspended"] == "no"
+    clients.assert_pooler_serves(p)
+
+
+@pytest.mark.usher_only
+def test_show_fds_is_unknown_as_in_1_26(pooler):
+    p = pooler()
+    err = _admin_error(p, "show fds")
+    assert err.diag.message_primary == "invalid command 'show fds', use SHOW HELP;"
+
+
+@pytest.mark.usher_only
+def test_reload_failure_is_f0000(pooler):
+    p = pooler(default_pool_size=4)
+    p.write_ini(extra_ini={"pool_mode": "no_such_mode"})
+    err = _admin_error(p, "reload")
+    assert err.sqlstate == "F0000"
+    assert err.diag.message_primary == "RELOAD failed, see logs for additional details"
+    # The old configuration stays in force.
+    cfg = {r["key"]: r["value"] for r in p.admin("show config")}
+    assert cfg["pool_mode"] == "transaction"
+    clients.assert_pooler_serves(p)
+
+
+def test_reload_takes_no_argument(pooler):
+    p = pooler()
+    err = _admin_error(p, "reload now")
+    assert err.sqlstate == "08P01"
+    assert err.diag.message_primary == "invalid command 'reload now', use SHOW HELP;"
+
+
+def test_database_commands_refuse_unknown_and_admin_databases(pooler, kind):
+    p = pooler()
+    cases = {
+        "pause nosuchdb": "no such database: nosuchdb",
+        "resume nosuchdb": "no such database: nosuchdb",
+        "kill nosuchdb": "no such database: nosuchdb",
+        "reconnect nosuchdb": "no such database: nosuchdb",
+        "enable nosuchdb": "no such database: nosuchdb",
+        "wait_close nosuchdb": "no such database: nosuchdb",
+        "pause pgbouncer": "cannot pause admin db: pgbouncer",
+        "kill pgbouncer": "cannot kill admin db: pgbouncer",
+        "reconnect pgbouncer": "cannot reconnect admin db: pgbouncer",
+        "disable pgbouncer": "cannot disable admin db: pgbouncer",
+        "enable pgbouncer": "cannot enable admin db: pgbouncer",
+        "wait_close pgbouncer": "cannot wait in admin db: pgbouncer",
+        "disable": "a database is required",
+        "enable": "a database is required",
+    }
+    if kind == "pgbouncer":  # 1.18 says "disable" there; 1.25 fixed it
+        cases["enable pgbouncer"] = "cannot disable admin db: pgbouncer"
+    for sql, message in cases.items():
+        err = _admin_error(p, sql)
+        assert (sql, err.sqlstate, err.diag.message_primary) == (sql, "08P01", message)
+    clients.assert_pooler_serves(p)
+
+
+def test_pause_twice_is_an_error(pooler):
+    p = pooler()
+    with p.connect(db="pgbouncer", user="admin", autocommit=True) as console:
+        console.execute("pause")
+        with pytest.raises(psycopg.Error) as exc:
+            console.execute("pause appdb")
+        assert exc.value.diag.message_primary == "already suspended/paused"
+        console.execute("resume")
+    clients.assert_pooler_serves(p)
+
+
+def test_stats_user_reads_but_cannot_control(pooler):
+    p = pooler()
+    assert p.admin("show pools", user="stats").columns[0] == "database"
+    for sql in ("reload", "pause", "resume", "kill appdb", "reconnect", "disable appdb",
+                "wait_close", "shutdown", "set default_pool_size = 3"):
+        err = _admin_error(p, sql, user="stats")
+        assert (sql, err.sqlstate, err.diag.message_primary) == (
+            sql, "08P01", "admin access needed")
+    assert p.running()
+
+
+def test_set_tags_and_failures(pooler):
+    p = pooler()
+    with p.connect(db="pgbouncer", user="admin", autocommit=True) as console:
+        cur = console.execute("set default_pool_size = 9")
+        assert cur.statusmessage == "SET default_pool_size=9"
+        cur = console.execute("SET query_wait_timeout TO '33'")
+        assert cur.statusmessage == "SET query_wait_timeout=33"
+        with pytest.raises(psycopg.Error) as exc:
+            console.execute("set no_such_setting = 1")
+        assert (exc.value.sqlstate, exc.value.diag.message_primary) == ("08P01", "SET failed")
+    cfg = {r["key"]: r["value"] for r in p.admin("show config")}
+    assert (cfg["default_pool_size"], cfg["query_wait_timeout"]) == ("9", "33")
+
+
+def test_fake_settings_for_drivers(pooler):
+    """Drivers SHOW and SET a few settings on connect: the console answers
+    with made-up values."""
+    p = pooler()
+    res = p.admin("show client_encoding", user="stats")
+    assert (res.columns, res.rows) == (["client_encoding"], [("UTF-8",)])
+
+
+@pytest.mark.usher_only
+def test_fake_set_is_ignored(pooler):
+    """PgBouncer 1.25 ignores these SETs (JDBC sends extra_float_digits), for
+    stats users too: it does so before it checks admin rights. 1.18 answers
+    "SET failed"."""
+    p = pooler()
+    for user in ("admin", "stats"):
+        res = p.admin("SET extra_float_digits = 3", user=user)
+        assert [n["message"] for n in res.notices] == ["SET ignored"]
+
+
+def test_select_is_show(pooler):
+    p = pooler()
+    assert p.admin("select version").columns == ["version"]
+
+
+def test_shutdown_rejects_unknown_mode(pooler):
+    p = pooler()
+    err = _admin_error(p, "shutdown now")
+    assert err.diag.message_primary == "invalid command 'shutdown now', use SHOW HELP;"
+    assert p.running()
+    clients.assert_pooler_serves(p)
+
+
+def test_invalid_command_quotes_the_query(pooler):
+    p = pooler()
+    err = _admin_error(p, "SHOW no_such_thing")
+    assert err.diag.message_primary == "invalid command 'SHOW no_such_thing', use SHOW HELP;"
+    err = _admin_error(p, "show pools please")
+    assert err.diag.message_primary == "invalid command 'show pools please', use SHOW HELP;"
+
+
+def test_wait_close_waits_for_reconnected_servers(pooler):
+    p = pooler(pool_mode="transaction")
+    tx = p.connect(autocommit=False)
+    try:
+        tx.execute("select 1")  # holds a server in a transaction
+        p.admin("reconnect appdb")
+        servers = [s for s in p.admin("show servers") if s["database"] == "appdb"]
+        assert [s["close_needed"] for s in servers if s["state"] == "active"] == [1]
+        waiter = clients.start(lambda: p.admin("wait_close appdb"))
+        time.sleep(1.0)
+        assert waiter.is_alive(), "WAIT_CLOSE returned while a marked server was in use"
+        tx.commit()
+        waiter.join_result(10)
+        assert p.admin("wait_close").rows == []  # nothing left to wait for
+    finally:
+        tx.close()
+    clients.assert_pooler_serves(p)

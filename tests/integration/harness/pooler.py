@@ -159,6 +159,12 @@ class Pooler:
             lines.append("[users]")
             for name, opts in self.users.items():
                 lines.append(f"{name} = {opts}")
+        peers = getattr(self, "peers", {})  # {peer_id: connstring}
+        if peers:
+            lines.append("")
+            lines.append("[peers]")
+            for peer_id, conn in peers.items():
+                lines.append(f"{peer_id} = {conn}")
         lines.append("")
         lines.append("[pgbouncer]")
         for key, value in self.settings.items():
