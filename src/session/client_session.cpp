@@ -265,9 +265,26 @@ void ClientSession::check_timeouts(Clock::time_point now, const config::Config& 
         kill(make_error("25P04", "transaction timeout"));
       }
       break;
+    case Phase::kWaiting:
+      if (!wait_notified_ && over(wait_start_, c.query_wait_notify)) notify_queued();
+      break;
     default:
       break;
   }
+}
+
+void ClientSession::notify_queued() {
+  // PgBouncer 1.25's notice, once per wait. Nothing else writes to the
+  // client while it waits; what the socket does not take at once is sent
+  // by link_server() before anything else.
+  wait_notified_ = true;
+  protocol::write_notice_response(
+      wait_notice_, "00000",
+      "No server connection available in postgres backend, client being queued");
+  net::WriteResult sent;
+  const asio::const_buffer buffer(wait_notice_.data(), wait_notice_.size());
+  net::write_now(socket_, std::span(&buffer, 1), sent);
+  wait_notice_.erase(0, sent.ec ? wait_notice_.size() : sent.written);
 }
 
 bool ClientSession::waiting_for_client() const {

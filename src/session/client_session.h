@@ -113,6 +113,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<Result<bool>> startup();
   Status apply_startup_params(const protocol::StartupMessage& m);
   Status apply_options(std::string_view options);
+  void notify_queued();
   // A startup parameter (or one inside `options`) this client may set.
   bool tracked_at_login(std::string_view name) const;
   asio::awaitable<void> forward_cancel(uint32_t pid, uint32_t secret);
@@ -199,6 +200,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint32_t max_packet_ = 0;
   bool admin_ = false;
   bool console_owner_ = false;
+  // query_wait_notify: sent once per wait; what the socket did not take.
+  bool wait_notified_ = false;
+  std::string wait_notice_;
   bool counted_in_pool_ = false;
   // Slots taken in the per-database and per-user client counts.
   std::shared_ptr<pool::SharedLimit> db_clients_;

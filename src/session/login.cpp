@@ -76,6 +76,8 @@ asio::awaitable<Status> ClientSession::join_pool() {
     }
   }
   protocol::write_backend_key_data(out, cancel_pid_, secret);
+  if (!config_->login_notify_message.empty())
+    protocol::write_notice_response(out, "00000", config_->login_notify_message);
   protocol::write_ready_for_query(out, 'I');
   co_return co_await send(out);
 }

@@ -256,6 +256,7 @@ bool ClientSession::link_idle_server() {
 asio::awaitable<Status> ClientSession::link_server() {
   phase_ = Phase::kWaiting;
   wait_start_ = Clock::now();
+  wait_notified_ = false;
   // A client that leaves while it waits gives up its place (start_reads()
   // watches the socket meanwhile): what it sent is never run.
   start_reads();
@@ -265,6 +266,15 @@ asio::awaitable<Status> ClientSession::link_server() {
     if (server) pool_->release(std::move(*server));
     if (kill_reason_) co_return *kill_reason_;
     co_return make_error("08006", "client connection lost");
+  }
+  if (!wait_notice_.empty()) {
+    // The rest of query_wait_notify's notice, before anything else.
+    Status st = co_await send(wait_notice_);
+    wait_notice_.clear();
+    if (!st) {
+      if (server) pool_->release(std::move(*server));
+      co_return st;
+    }
   }
   if (!server) co_return server.take_error();
   attach_server(std::move(*server), Clock::now() - wait_start_);

@@ -13,7 +13,7 @@ import time
 import psycopg
 import pytest
 
-from harness import util, wire
+from harness import clients, util, wire
 from harness.pooler import Pooler
 
 
@@ -278,6 +278,72 @@ def test_several_hosts_are_used_in_turn(pooler, pg):
         for c in conns:
             c.close()
     assert sorted(addrs, key=str) == sorted(["127.0.0.1/32", "127.0.0.1/32", None, None], key=str)
+
+
+@pytest.mark.usher_only
+def test_load_balance_hosts_disable_stays_on_a_host(pooler, pg):
+    """PgBouncer 1.24's load_balance_hosts=disable: every connection goes to
+    the first host; only a failed connection moves on to the next."""
+    p = pooler(pool_mode="transaction", default_pool_size=4, databases={
+        "appdb": f"host={pg.sock_dir},{pg.host} port={pg.port} dbname=appdb "
+                 "load_balance_hosts=disable"})
+    conns = [p.connect(autocommit=False) for _ in range(4)]
+    try:
+        addrs = [c.execute("select inet_client_addr()::text").fetchone()[0] for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+    assert addrs == [None] * 4  # all over the Unix socket
+
+    missing = "/nonexistent-usher-socket-dir"
+    p = pooler(pool_mode="transaction", default_pool_size=4,
+               extra_ini={"server_login_retry": "0.2"}, databases={
+                   "appdb": f"host={missing},{pg.host} port={pg.port} dbname=appdb "
+                            "load_balance_hosts=disable"})
+    with pytest.raises(psycopg.OperationalError):
+        p.connect()
+    time.sleep(0.5)  # past server_login_retry: the next try goes to the next host
+    conns = [p.connect(autocommit=False) for _ in range(3)]
+    try:
+        addrs = [c.execute("select inet_client_addr()::text").fetchone()[0] for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+    assert addrs == ["127.0.0.1/32"] * 3
+
+
+@pytest.mark.usher_only
+def test_login_notify_message(pooler):
+    p = pooler(extra_ini={"login_notify_message": "Welcome to the pool"})
+    conn, msgs, err = clients.raw_login(p)
+    with conn:
+        assert err is None, err
+        notices = [wire.parse_fields(body) for tag, body in msgs if tag == b"N"]
+        assert [n["M"] for n in notices] == ["Welcome to the pool"]
+        assert [tag for tag, _ in msgs][-1] == b"Z"
+
+
+@pytest.mark.usher_only
+def test_query_wait_notify(pooler):
+    """PgBouncer 1.25: a client queued longer than query_wait_notify hears
+    so once, then gets its answer when a server frees up."""
+    p = pooler(pool_mode="transaction", default_pool_size=1,
+               extra_ini={"query_wait_notify": "1"})
+    holder = p.connect(autocommit=False)
+    holder.execute("select 1")  # holds the only server
+    conn, _, err = clients.raw_login(p)
+    with conn:
+        assert err is None, err
+        conn.send(wire.query("select 'served'"))
+        msgs = conn.read_until({b"N"}, timeout=10)
+        notice = wire.parse_fields(msgs[-1][1])
+        assert notice["M"] == ("No server connection available in postgres backend, "
+                               "client being queued")
+        holder.rollback()
+        msgs = conn.read_until({b"Z"}, timeout=10)
+        assert wire.rows_of(msgs) == [("served",)]
+        assert b"N" not in [tag for tag, _ in msgs]
+    holder.close()
 
 
 def test_syslog(pooler):
