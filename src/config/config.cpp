@@ -196,26 +196,19 @@ class Builder {
     if (c.stats_period.count() <= 0) {
       return config_error(at("stats_period") + "stats_period must be greater than 0");
     }
-    // Not built yet, and refused rather than ignored: a pooler that served
-    // in clear text what the operator asked to encrypt, or turned away
-    // every user that auth_query was meant to find, would fail silently.
+    // TLS is not built yet. "allow" and "prefer" (PgBouncer 1.20's default
+    // towards servers) permit plain text, so they load with a warning;
+    // "require" and stronger are refused: a pooler that served in clear
+    // text what the operator asked to encrypt would fail silently.
     for (const auto& [key, mode] : {std::pair{"client_tls_sslmode", &c.client_tls_sslmode},
                                     std::pair{"server_tls_sslmode", &c.server_tls_sslmode}}) {
-      if (*mode != "disable") {
+      if (*mode == "allow" || *mode == "prefer") {
+        result_.warnings.push_back(at(key) + key + " = " + *mode +
+                                   ": TLS is not supported by Usher yet; connections are plain");
+      } else if (*mode != "disable") {
         return config_error(at(key) + key +
-                            ": TLS is not supported by Usher yet; set it to disable");
-      }
-    }
-    const std::string no_auth_query =
-        "auth_user: auth_query is not supported by Usher yet; list the users in auth_file instead";
-    if (!c.auth_user.empty()) return config_error(at("auth_user") + no_auth_query);
-    std::vector<const DatabaseConfig*> dbs;
-    for (const auto& [name, db] : c.databases)
-      dbs.push_back(&db);
-    if (c.fallback_database) dbs.push_back(&*c.fallback_database);
-    for (const DatabaseConfig* db : dbs) {
-      if (db->auth_user) {
-        return config_error(db->where.str() + ": [databases] entry: " + no_auth_query);
+                            ": TLS is not supported by Usher yet; set it to disable, allow or "
+                            "prefer");
       }
     }
     if (c.track_extra_parameters.size() > kMaxTrackExtraParameters) {

@@ -394,17 +394,29 @@ int Pool::maintain(Clock::time_point now) {
 
 void Pool::update_settings(const PoolSettings& settings, const ServerTarget& target) {
   std::unique_lock lock(mu_);
+  // What clients taught the pool (SCRAM keys, a password) outlives a reload
+  // that configures nothing in its place, unless the server user changed.
+  const bool same_user = target.user == target_.user;
+  const bool keep_password = same_user && target_.password_learned && target.password.empty();
   bool target_changed = target.host != target_.host || target.hosts != target_.hosts ||
                         target.port != target_.port || target.dbname != target_.dbname ||
-                        target.user != target_.user || target.password != target_.password;
+                        target.user != target_.user ||
+                        (!keep_password && target.password != target_.password);
   settings_ = settings;
   reset_query_always_.store(settings.server_reset_query_always, std::memory_order_relaxed);
   server_check_delay_.store(settings.server_check_delay, std::memory_order_relaxed);
   own_query_timeout_.store(settings.server_connect_timeout, std::memory_order_relaxed);
   auto keys =
       std::make_tuple(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key);
+  std::string learned = keep_password ? std::move(target_.password) : std::string();
   target_ = target;
-  std::tie(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key) = keys;
+  if (same_user) {
+    std::tie(target_.has_scram_keys, target_.scram_client_key, target_.scram_server_key) = keys;
+  }
+  if (keep_password) {
+    target_.password = std::move(learned);
+    target_.password_learned = true;
+  }
   if (target_changed) strongest_auth_ = ServerAuth::kNone;  // perhaps another server now
   hand_off_locked(lock);
   lock.unlock();
@@ -427,6 +439,13 @@ void Pool::set_scram_keys(const std::array<uint8_t, 32>& client_key,
   target_.has_scram_keys = true;
   target_.scram_client_key = client_key;
   target_.scram_server_key = server_key;
+}
+
+void Pool::learn_password(const std::string& password) {
+  std::lock_guard lock(mu_);
+  if (!target_.password.empty() && !target_.password_learned) return;  // configured
+  target_.password = password;
+  target_.password_learned = true;
 }
 
 bool Pool::has_welcome() const {

@@ -131,6 +131,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   ServerTarget target() const;
   void set_scram_keys(const std::array<uint8_t, 32>& client_key,
                       const std::array<uint8_t, 32>& server_key);
+  // A password (or md5 secret) for server logins that a client of the
+  // pool's user proved; used only while none is configured, and replaced by
+  // the next one a client proves (the password may have changed).
+  void learn_password(const std::string& password);
 
   // Parameters a client receives at login: those of the pool's first server.
   bool has_welcome() const;

@@ -270,7 +270,8 @@ asio::awaitable<Status> ServerConnection::run_query(std::string_view sql,
 }
 
 asio::awaitable<Status> ServerConnection::run(std::string_view messages,
-                                              std::chrono::milliseconds timeout, bool* answered) {
+                                              std::chrono::milliseconds timeout, bool* answered,
+                                              LastResult* last) {
   if (answered) *answered = false;
   // A simple Query, or Usher's own unnamed Parse, replaces the unnamed statement.
   prepared.unnamed_owner = 0;
@@ -278,6 +279,7 @@ asio::awaitable<Status> ServerConnection::run(std::string_view messages,
   Status st = co_await net::write_all(socket_, messages);
   if (!st) co_return st;
   std::optional<Error> failed;
+  LastResult current;  // of the statement being answered
   while (true) {
     auto msg = co_await net::read_message(socket_, in_, kMaxLoginMessage);
     if (!msg) {
@@ -288,6 +290,11 @@ asio::awaitable<Status> ServerConnection::run(std::string_view messages,
     if (type == 'S') {
       auto ps = protocol::parse_parameter_status(msg->body);
       if (ps) set_parameter(ps->name, ps->value);
+    } else if (type == 'D') {
+      if (current.rows++ == 0) current.first_row.assign(protocol::as_chars(msg->body));
+    } else if (type == 'C') {
+      if (last) *last = std::move(current);
+      current = {};
     } else if (type == 'E' && !failed) {
       auto e = protocol::parse_error_fields(msg->body);
       failed = e ? make_error(std::string(e->code), std::string(e->message))

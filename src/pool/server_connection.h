@@ -47,6 +47,9 @@ struct ServerTarget {
   std::string dbname;
   std::string user;
   std::string password;  // plain, or an "md5..." secret (usable for md5 auth only)
+  // The password was not configured but proved by a client of this user
+  // (Pool::learn_password).
+  bool password_learned = false;
   // SCRAM keys taken from a client's successful SCRAM exchange, for when only
   // the secret is known (what PgBouncer calls SCRAM pass-through).
   bool has_scram_keys = false;
@@ -86,8 +89,14 @@ class ServerConnection {
   // if any; `answered` then tells whether the server still ended the
   // exchange with ReadyForQuery (its error is the query's, not the
   // connection's, and the server may serve again).
+  // `last`, if given, receives what the last statement that completed
+  // returned (its first row, kept whole; the rest only counted).
+  struct LastResult {
+    size_t rows = 0;
+    std::string first_row;  // a DataRow's body
+  };
   asio::awaitable<Status> run(std::string_view messages, std::chrono::milliseconds timeout,
-                              bool* answered = nullptr);
+                              bool* answered = nullptr, LastResult* last = nullptr);
   // run() of one simple Query.
   asio::awaitable<Status> run_query(std::string_view sql, std::chrono::milliseconds timeout);
 

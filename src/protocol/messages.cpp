@@ -136,4 +136,24 @@ Result<std::string_view> parse_password_message(std::span<const uint8_t> body) {
   return password;
 }
 
+Result<std::vector<std::optional<std::string_view>>> parse_data_row(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  int16_t count = 0;
+  if (!r.read_i16(count) || count < 0) return malformed("DataRow");
+  std::vector<std::optional<std::string_view>> values;
+  for (int16_t i = 0; i < count; ++i) {
+    int32_t len = 0;
+    if (!r.read_i32(len)) return malformed("DataRow");
+    if (len == -1) {
+      values.emplace_back(std::nullopt);
+      continue;
+    }
+    std::span<const uint8_t> value;
+    if (len < 0 || !r.read_bytes(size_t(len), value)) return malformed("DataRow");
+    values.emplace_back(as_chars(value));
+  }
+  if (!r.empty()) return malformed("DataRow");
+  return values;
+}
+
 }  // namespace usher::protocol

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -73,8 +74,14 @@ Result<SaslInitialResponse> parse_sasl_initial_response(std::span<const uint8_t>
 // PasswordMessage ('p' answering a cleartext or MD5 request): the password.
 Result<std::string_view> parse_password_message(std::span<const uint8_t> body);
 
+// DataRow ('D'): each column's value, nullopt for NULL.
+Result<std::vector<std::optional<std::string_view>>> parse_data_row(std::span<const uint8_t> body);
+
 inline std::string_view as_chars(std::span<const uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+inline std::span<const uint8_t> as_bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
 }  // namespace usher::protocol

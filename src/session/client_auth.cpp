@@ -88,6 +88,18 @@ asio::awaitable<Status> ClientSession::authenticate() {
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
+  // A user auth_file does not list may be one auth_query finds (not for the
+  // console, whose users are the operator's own, nor under auth_type any).
+  std::string queried;
+  if (!known && !admin_ && config_->auth_type != config::AuthType::kAny) {
+    auto secret = co_await query_secret();
+    if (!secret) co_return secret.take_error();
+    if (*secret) {
+      queried = std::move(**secret);
+      known = true;
+      stored = queried;
+    }
+  }
   Status st = ok_status();
   switch (config_->auth_type) {
     case config::AuthType::kTrust:
@@ -104,6 +116,9 @@ asio::awaitable<Status> ClientSession::authenticate() {
         st = co_await auth_scram(stored, known);
       } else {
         st = co_await auth_md5(stored);
+        // auth_file's md5 secrets are the pool's already; a queried one
+        // answers the server's md5 challenge as well as Usher's.
+        if (st && !queried.empty()) learned().password = queried;
       }
       break;
     case config::AuthType::kScramSha256:
@@ -170,6 +185,9 @@ asio::awaitable<Status> ClientSession::auth_cleartext(std::string_view stored) {
          CRYPTO_memcmp(given.data(), stored.data(), stored.size()) == 0;
   }
   if (!ok) co_return auth_failed(user_);
+  // A secret cannot log in to a server that asks for SCRAM; the password
+  // the client just proved can.
+  if (!auth::is_plaintext_password(stored)) learned().password = std::move(given);
   co_return ok_status();
 }
 
@@ -248,10 +266,17 @@ asio::awaitable<Status> ClientSession::auth_scram(std::string_view stored, bool 
   st = co_await send(out);
   if (!st) co_return st;
   if (auth::is_scram_secret(stored) && server->client_key()) {
-    scram_keys_ =
-        std::make_unique<ScramKeys>(ScramKeys{*server->client_key(), server->secret().server_key});
+    LearnedCredentials& l = learned();
+    l.has_scram_keys = true;
+    l.client_key = *server->client_key();
+    l.server_key = server->secret().server_key;
   }
   co_return ok_status();
+}
+
+ClientSession::LearnedCredentials& ClientSession::learned() {
+  if (!learned_) learned_ = std::make_unique<LearnedCredentials>();
+  return *learned_;
 }
 
 }  // namespace usher::session

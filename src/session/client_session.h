@@ -120,6 +120,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // client_auth.cpp
   asio::awaitable<Status> authenticate();
+  // auth_user/auth_query: the secret of a user auth_file does not list, from
+  // the server; nullopt when the server knows no such login (or no lookup
+  // is configured for this database).
+  asio::awaitable<Result<std::optional<std::string>>> query_secret();
   asio::awaitable<Status> auth_cleartext(std::string_view stored);
   asio::awaitable<Status> auth_md5(std::string_view stored);
   asio::awaitable<Status> auth_scram(std::string_view stored, bool user_known);
@@ -209,13 +213,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::shared_ptr<pool::SharedLimit> user_clients_;
   std::shared_ptr<CancelTarget> cancel_target_;
   uint32_t cancel_pid_ = 0;
-  // SCRAM keys recovered from the client's proof, for pass-through to the
-  // server; used once, at login.
-  struct ScramKeys {
-    std::array<uint8_t, 32> client_key;
-    std::array<uint8_t, 32> server_key;
+  // What authentication learned that can log the client's user in to the
+  // server when no password is configured for it: handed to the pool in
+  // join_pool(), then dropped.
+  struct LearnedCredentials {
+    // SCRAM keys recovered from the client's proof (SCRAM pass-through).
+    bool has_scram_keys = false;
+    std::array<uint8_t, 32> client_key{};
+    std::array<uint8_t, 32> server_key{};
+    // The cleartext password the client proved under auth_type = plain, or
+    // an md5 secret from auth_query that the client proved under md5.
+    std::string password;
   };
-  std::unique_ptr<ScramKeys> scram_keys_;
+  std::unique_ptr<LearnedCredentials> learned_;
+  LearnedCredentials& learned();
 
   // Relay state.
   std::list<std::weak_ptr<ClientSession>>::iterator registry_it_;

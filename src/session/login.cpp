@@ -37,18 +37,16 @@ asio::awaitable<Status> ClientSession::join_pool() {
   if (mode_ != config::PoolMode::kSession && config_->max_prepared_statements > 0) {
     enable_statement_tracking(static_cast<size_t>(config_->max_prepared_statements));
   }
-  // SCRAM pass-through: the keys open server connections as the pool's
-  // server user, so only that user's own keys will do. With a forced user=
-  // in [databases], a client logged in as anyone else holds keys for another
-  // secret, and handing them to the pool would break every later server
-  // login.
-  if (scram_keys_ && !db_config->password) {
-    pool::ServerTarget target = pool_->target();
-    if (target.password.empty() && target.user == user_) {
-      pool_->set_scram_keys(scram_keys_->client_key, scram_keys_->server_key);
-    }
+  // What the client proved opens server connections as the pool's server
+  // user (SCRAM pass-through, or a password), so only that user's own will
+  // do. With a forced user= in [databases], a client logged in as anyone
+  // else holds the credentials of another user, and handing them to the
+  // pool would break every later server login.
+  if (learned_ && !db_config->password && pool_->target().user == user_) {
+    if (learned_->has_scram_keys) pool_->set_scram_keys(learned_->client_key, learned_->server_key);
+    if (!learned_->password.empty()) pool_->learn_password(learned_->password);
   }
-  scram_keys_.reset();  // not needed again
+  learned_.reset();  // not needed again
 
   // The first client of a pool waits for a server connection: what it
   // reports (server_version, encodings, ...) is what every client is told.

@@ -269,30 +269,30 @@ TEST_F(ConfigLoad, NoListenerAtAllIsAnError) {
                 "connect");
 }
 
-TEST_F(ConfigLoad, TlsIsRefusedUntilSupported) {
+TEST_F(ConfigLoad, TlsThatPermitsPlainTextLoadsOthersAreRefused) {
   EXPECT_EQ(load_error("[pgbouncer]\nclient_tls_sslmode = require\n"),
             path_ +
                 ":2: client_tls_sslmode: TLS is not supported by Usher yet; set it "
-                "to disable");
-  EXPECT_EQ(load_error("[pgbouncer]\nlisten_port = 1\nserver_tls_sslmode = prefer\n"),
+                "to disable, allow or prefer");
+  EXPECT_EQ(load_error("[pgbouncer]\nlisten_port = 1\nserver_tls_sslmode = verify-full\n"),
             path_ +
                 ":3: server_tls_sslmode: TLS is not supported by Usher yet; set it "
-                "to disable");
+                "to disable, allow or prefer");
+  const LoadResult r = load_ok("[pgbouncer]\nserver_tls_sslmode = prefer\n");
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0], path_ +
+                               ":2: server_tls_sslmode = prefer: TLS is not supported by Usher "
+                               "yet; connections are plain");
 }
 
-TEST_F(ConfigLoad, AuthUserIsRefusedUntilSupported) {
-  EXPECT_EQ(load_error("[pgbouncer]\nauth_user = pgbouncer\n"),
-            path_ +
-                ":2: auth_user: auth_query is not supported by Usher yet; list the users in "
-                "auth_file instead");
-  EXPECT_EQ(load_error("[databases]\nx = host=h auth_user=pgbouncer\n[pgbouncer]\n"),
-            path_ +
-                ":2: [databases] entry: auth_user: auth_query is not supported by Usher yet; "
-                "list the users in auth_file instead");
-  EXPECT_EQ(load_error("[databases]\n* = host=h auth_user=pgbouncer\n[pgbouncer]\n"),
-            path_ +
-                ":2: [databases] entry: auth_user: auth_query is not supported by Usher yet; "
-                "list the users in auth_file instead");
+TEST_F(ConfigLoad, AuthUserLoads) {
+  const LoadResult r = load_ok(
+      "[databases]\nx = host=h auth_user=a auth_dbname=y auth_query='SELECT u, p FROM t "
+      "WHERE u=$1'\n[pgbouncer]\nauth_user = pgbouncer\n");
+  EXPECT_EQ(r.config.auth_user, "pgbouncer");
+  EXPECT_EQ(r.config.databases.at("x").auth_user, "a");
+  EXPECT_EQ(r.config.databases.at("x").auth_query, "SELECT u, p FROM t WHERE u=$1");
+  EXPECT_NE(r.config.auth_query.find("rolvaliduntil"), std::string::npos);
 }
 
 TEST_F(ConfigLoad, TrackExtraParameters) {
@@ -493,7 +493,7 @@ TEST_F(ConfigLoad, ErrorsNeverQuoteTheFilesContent) {
       "[pgbouncer]\n[databases]\nd = " + m + "\n",       // connstr: no '='
       "[pgbouncer]\n[databases]\nd = " + m + "=1\n",     // connstr: unknown key
       "[pgbouncer]\n[databases]\nd = port=" + m + "\n",  // connstr: bad value
-      "[pgbouncer]\n[databases]\n" + m + " = auth_user=x\n",
+      "[pgbouncer]\n[databases]\n" + m + " = load_balance_hosts=" + m + "\n",
       "[pgbouncer]\n[users]\n" + m + " = pool_mode=" + m + "\n",
       "[pgbouncer]\n[users]\nu = " + m + "=1\n",
       "[pgbouncer]\nauth_file = users.txt\n",  // the user list below

@@ -410,9 +410,37 @@ TEST(ProtocolMessages, CstringFromNullEmptySpanIsAnErrorNotUb) {
   EXPECT_FALSE(parse_authentication(bytes_of(sasl)).ok());
 }
 
-TEST(ProtocolMessages, AsChars) {
+TEST(ProtocolMessages, DataRow) {
+  // Two columns: "ab" and NULL.
+  const std::string body = "\0\2"s + be32(2) + "ab" + be32(0xffffffff);
+  auto row = parse_data_row(bytes_of(body));
+  ASSERT_TRUE(row.ok());
+  ASSERT_EQ(row->size(), 2u);
+  EXPECT_EQ((*row)[0], "ab");
+  EXPECT_FALSE((*row)[1].has_value());
+  // No columns.
+  auto empty = parse_data_row(bytes_of("\0\0"s));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(ProtocolMessages, DataRowMalformed) {
+  for (const std::string& body : {
+           ""s,                         // no count
+           "\xff\xff"s,                 // negative count
+           "\0\1"s + be32(5) + "ab",    // value past the end
+           "\0\1"s + be32(0xfffffffe),  // length -2
+           "\0\1"s + be32(1) + "ab",    // bytes after the last column
+           "\0\2"s + be32(0),           // a column missing
+       }) {
+    EXPECT_FALSE(parse_data_row(bytes_of(body)).ok()) << ::testing::PrintToString(body);
+  }
+}
+
+TEST(ProtocolMessages, AsCharsAndBack) {
   std::string s = "ab\0c"s;
   EXPECT_EQ(as_chars(bytes_of(s)), "ab\0c"s);
+  EXPECT_EQ(as_chars(as_bytes(s)), s);
   EXPECT_EQ(as_chars({}), "");
 }
 
