@@ -558,15 +558,20 @@ ResultSet show_peers(runtime::Runtime& rt) {
   return rs;
 }
 
-// PgBouncer opens a pool per peer to forward cancel requests to it. Usher
-// does not forward cancels to peers yet, so it has no such pools and this
-// answers with the columns and no rows.
-ResultSet show_peer_pools(runtime::Runtime&) {
-  return ResultSet({{"peer_id", kInt4},
-                    {"cl_active_cancel_req", kInt4},
-                    {"cl_waiting_cancel_req", kInt4},
-                    {"sv_active_cancel", kInt4},
-                    {"sv_login", kInt4}});
+// PgBouncer has a pool per peer it forwarded a cancel request to, created
+// on the first; so has Usher (session/peer_cancels.h). Each request in
+// flight is one client and one connection to the peer; none logs in.
+ResultSet show_peer_pools(runtime::Runtime& rt) {
+  ResultSet rs({{"peer_id", kInt4},
+                {"cl_active_cancel_req", kInt4},
+                {"cl_waiting_cancel_req", kInt4},
+                {"sv_active_cancel", kInt4},
+                {"sv_login", kInt4}});
+  for (const auto& c : rt.peer_cancels().counts()) {
+    rs.add({str(int64_t(c.peer_id)), str(int64_t(c.active)), str(int64_t(c.waiting)),
+            str(int64_t(c.active)), "0"});
+  }
+  return rs;
 }
 
 ResultSet show_config(runtime::Runtime& rt) {
@@ -592,20 +597,21 @@ ResultSet show_lists(runtime::Runtime& rt, const std::vector<session::ClientInfo
   for (const auto& c : clients)
     login += !in_pool(c);
   ResultSet rs({{"list", kText}, {"items", kInt4}});
-  std::pair<const char*, int64_t> rows[] = {{"databases", int64_t(cfg->databases.size()) + 1},
-                                            {"users", int64_t(user_names(*cfg).size())},
-                                            {"peers", int64_t(cfg->peers.size())},
-                                            {"pools", int64_t(pools.size()) + 1},
-                                            {"peer_pools", 0},
-                                            {"free_clients", 0},
-                                            {"used_clients", int64_t(clients.size()) - login},
-                                            {"login_clients", login},
-                                            {"free_servers", free_servers},
-                                            {"used_servers", used_servers},
-                                            {"dns_names", 0},
-                                            {"dns_zones", 0},
-                                            {"dns_queries", 0},
-                                            {"dns_pending", 0}};
+  std::pair<const char*, int64_t> rows[] = {
+      {"databases", int64_t(cfg->databases.size()) + 1},
+      {"users", int64_t(user_names(*cfg).size())},
+      {"peers", int64_t(cfg->peers.size())},
+      {"pools", int64_t(pools.size()) + 1},
+      {"peer_pools", int64_t(rt.peer_cancels().counts().size())},
+      {"free_clients", 0},
+      {"used_clients", int64_t(clients.size()) - login},
+      {"login_clients", login},
+      {"free_servers", free_servers},
+      {"used_servers", used_servers},
+      {"dns_names", 0},
+      {"dns_zones", 0},
+      {"dns_queries", 0},
+      {"dns_pending", 0}};
   for (const auto& [name, v] : rows)
     rs.add({name, str(v)});
   return rs;

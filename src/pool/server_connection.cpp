@@ -9,6 +9,7 @@
 #include "auth/md5.h"
 #include "auth/scram.h"
 #include "net/message_io.h"
+#include "net/resolve.h"
 #include "protocol/messages.h"
 #include "protocol/writer.h"
 
@@ -125,18 +126,6 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
   }
   return make_error("08P01", "unsupported authentication method " + std::to_string(req.code) +
                                  " requested by server");
-}
-
-asio::awaitable<Result<net::Endpoint>> resolve(const ServerTarget& t) {
-  net::Endpoint ep;
-  if (net::make_endpoint(t.host, t.port, ep)) co_return ep;
-  asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
-  auto [ec, results] =
-      co_await resolver.async_resolve(t.host, std::to_string(t.port), as_tuple(use_awaitable));
-  if (ec || results.empty()) {
-    co_return server_error("could not resolve host \"" + t.host + "\": " + ec.message());
-  }
-  co_return net::Endpoint(results.begin()->endpoint());
 }
 
 asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
@@ -328,7 +317,7 @@ asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
                                                   std::chrono::milliseconds timeout, uint64_t id,
                                                   const LoginContext& ctx) {
   auto ex = co_await asio::this_coro::executor;
-  auto endpoint = co_await resolve(target);
+  auto endpoint = co_await net::resolve(target.host, target.port);
   if (!endpoint) co_return endpoint.take_error();
   auto conn = std::make_unique<ServerConnection>(net::Socket(ex), id);
   conn->endpoint = std::make_shared<const net::Endpoint>(*endpoint);

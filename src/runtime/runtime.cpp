@@ -44,7 +44,8 @@ Runtime::Runtime(config::LoadResult loaded)
       signals_(control_),
       janitor_(control_),
       offload_(kOffloadThreads),
-      pools_(resolve_workers(config_->workers), offload_) {
+      pools_(resolve_workers(config_->workers), offload_),
+      cancels_(config_->peer_id) {
   int n = resolve_workers(config_->workers);
   for (int i = 0; i < n; ++i)
     workers_.push_back(std::make_unique<Worker>(i));

@@ -21,6 +21,7 @@
 #include "runtime/accept_backoff.h"
 #include "runtime/worker.h"
 #include "session/cancel_registry.h"
+#include "session/peer_cancels.h"
 
 namespace usher::runtime {
 
@@ -60,6 +61,7 @@ class Runtime {
   // Failed logins per client address (auth/login_throttle.h).
   auth::LoginThrottle& login_throttle() { return login_throttle_; }
   session::CancelRegistry& cancels() { return cancels_; }
+  session::PeerCancels& peer_cancels() { return peer_cancels_; }
 
   void shutdown(ShutdownMode mode);
   ShutdownMode shutdown_mode() const { return shutdown_.load(); }
@@ -100,7 +102,8 @@ class Runtime {
   asio::steady_timer janitor_;
   net::OffloadPool offload_;  // before pools_, which use it
   pool::PoolManager pools_;
-  session::CancelRegistry cancels_;
+  session::CancelRegistry cancels_;  // peer_id: restart only
+  session::PeerCancels peer_cancels_;
   auth::LoginThrottle login_throttle_;
   std::atomic<ShutdownMode> shutdown_{ShutdownMode::kNone};
   std::atomic<bool> paused_{false};

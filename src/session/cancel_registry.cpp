@@ -4,6 +4,8 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "net/message_io.h"
 #include "protocol/writer.h"
 
@@ -15,32 +17,40 @@ uint32_t random_u32() {
   return v;
 }
 
-uint32_t CancelRegistry::add(const std::shared_ptr<CancelTarget>& target) {
+protocol::CancelKey CancelRegistry::add(const std::shared_ptr<CancelTarget>& target) {
   std::lock_guard lock(mu_);
   while (true) {
-    // Positive and non-zero, like a real backend pid.
-    uint32_t pid = (random_u32() & 0x7fffffff) | 1;
-    if (targets_.emplace(pid, target).second) return pid;
+    const protocol::CancelKey key =
+        protocol::issue_cancel_key(random_u32(), random_u32(), peer_id_);
+    auto [begin, end] = targets_.equal_range(key.pid);
+    if (std::none_of(begin, end, [&](const auto& e) { return e.second.secret == key.secret; })) {
+      targets_.emplace(key.pid, Entry{key.secret, target});
+      return key;
+    }
   }
 }
 
-void CancelRegistry::remove(uint32_t pid) {
+void CancelRegistry::remove(const protocol::CancelKey& key) {
   std::lock_guard lock(mu_);
-  targets_.erase(pid);
+  auto [begin, end] = targets_.equal_range(key.pid);
+  for (auto it = begin; it != end; ++it) {
+    if (it->second.secret == key.secret) {
+      targets_.erase(it);
+      return;
+    }
+  }
 }
 
-std::shared_ptr<CancelTarget> CancelRegistry::lookup(uint32_t pid, uint32_t secret) const {
-  std::shared_ptr<CancelTarget> target;
-  {
-    std::lock_guard lock(mu_);
-    auto it = targets_.find(pid);
-    if (it == targets_.end()) return nullptr;
-    target = it->second.lock();
+std::shared_ptr<CancelTarget> CancelRegistry::lookup(const protocol::CancelKey& key) const {
+  std::lock_guard lock(mu_);
+  auto [begin, end] = targets_.equal_range(key.pid);
+  for (auto it = begin; it != end; ++it) {
+    // Constant time: how far a guess matched must not show in the timing.
+    if (CRYPTO_memcmp(&it->second.secret, &key.secret, sizeof(key.secret)) == 0) {
+      return it->second.target.lock();
+    }
   }
-  if (!target) return nullptr;
-  uint32_t expected = target->secret();
-  if (CRYPTO_memcmp(&expected, &secret, sizeof(secret)) != 0) return nullptr;
-  return target;
+  return nullptr;
 }
 
 boost::asio::awaitable<bool> send_cancel(BackendKey key, std::chrono::milliseconds timeout) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "net/socket.h"
+#include "protocol/cancel_key.h"
 
 namespace usher::session {
 
@@ -28,8 +29,6 @@ struct BackendKey {
 // cancel sent for one client's query must not land on the next one's.
 class CancelTarget {
  public:
-  explicit CancelTarget(uint32_t secret) : secret_(secret) {}
-  uint32_t secret() const { return secret_; }
   void link(BackendKey key) {
     std::lock_guard lock(mu_);
     key_ = std::move(key);
@@ -53,23 +52,33 @@ class CancelTarget {
   }
 
  private:
-  const uint32_t secret_;
   mutable std::mutex mu_;
   std::optional<BackendKey> key_;
   int in_flight_ = 0;
 };
 
+// The keys Usher gave its clients. With a peer_id, keys carry it (and a
+// forwarding TTL) as protocol/cancel_key.h lays out; with so few random pid
+// bits left, pids repeat, and a key is its pid and secret together.
 class CancelRegistry {
  public:
-  // Registers a new client and returns the pid it should be told.
-  uint32_t add(const std::shared_ptr<CancelTarget>& target);
-  void remove(uint32_t pid);
-  // The client with this key, if the secret matches.
-  std::shared_ptr<CancelTarget> lookup(uint32_t pid, uint32_t secret) const;
+  explicit CancelRegistry(int peer_id) : peer_id_(peer_id) {}
+  int peer_id() const { return peer_id_; }
+
+  // Registers a new client and returns the key it should be told.
+  protocol::CancelKey add(const std::shared_ptr<CancelTarget>& target);
+  void remove(const protocol::CancelKey& key);
+  // The client with this key as it was issued (full TTL), if any.
+  std::shared_ptr<CancelTarget> lookup(const protocol::CancelKey& key) const;
 
  private:
+  struct Entry {
+    uint32_t secret;
+    std::weak_ptr<CancelTarget> target;
+  };
+  const int peer_id_;
   mutable std::mutex mu_;
-  std::unordered_map<uint32_t, std::weak_ptr<CancelTarget>> targets_;
+  std::unordered_multimap<uint32_t, Entry> targets_;  // by pid
 };
 
 uint32_t random_u32();

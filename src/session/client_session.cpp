@@ -65,7 +65,7 @@ ClientSession::ClientSession(runtime::Runtime& rt, runtime::Worker& worker, net:
 ClientSession::~ClientSession() {
   rt_.client_count.fetch_sub(1);
   worker_.clients.fetch_sub(1);
-  if (cancel_pid_ != 0) rt_.cancels().remove(cancel_pid_);
+  if (cancel_key_.pid != 0) rt_.cancels().remove(cancel_key_);
   if (counted_in_pool_) pool_->clients.fetch_sub(1);
   if (db_clients_) db_clients_->give_back();
   if (user_clients_) user_clients_->give_back();
@@ -308,7 +308,7 @@ ClientInfo ClientSession::info(Clock::time_point now) const {
   i.connect_time = seconds_since(connect_time_, now);
   i.request_time = seconds_since(last_activity_, now);
   i.wait_seconds = phase_ == Phase::kWaiting ? seconds_since(wait_start_, now) : 0;
-  i.pid = cancel_pid_;
+  i.pid = cancel_key_.pid;
   i.ptr = this;
   i.id = id_;
   if (translator_) i.prepared_statements = translator_->statement_count();

@@ -116,7 +116,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void notify_queued();
   // A startup parameter (or one inside `options`) this client may set.
   bool tracked_at_login(std::string_view name) const;
-  asio::awaitable<void> forward_cancel(uint32_t pid, uint32_t secret);
+  asio::awaitable<void> forward_cancel(protocol::CancelKey key);
 
   // client_auth.cpp
   asio::awaitable<Status> authenticate();
@@ -212,7 +212,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::shared_ptr<pool::SharedLimit> db_clients_;
   std::shared_ptr<pool::SharedLimit> user_clients_;
   std::shared_ptr<CancelTarget> cancel_target_;
-  uint32_t cancel_pid_ = 0;
+  protocol::CancelKey cancel_key_;  // pid 0 until login
   // What authentication learned that can log the client's user in to the
   // server when no password is configured for it: handed to the pool in
   // join_pool(), then dropped.

@@ -56,9 +56,8 @@ asio::awaitable<Status> ClientSession::join_pool() {
     pool_->release(std::move(*server));
   }
 
-  uint32_t secret = random_u32();
-  cancel_target_ = std::make_shared<CancelTarget>(secret);
-  cancel_pid_ = rt_.cancels().add(cancel_target_);
+  cancel_target_ = std::make_shared<CancelTarget>();
+  cancel_key_ = rt_.cancels().add(cancel_target_);
 
   std::string out;
   protocol::write_authentication_ok(out);
@@ -73,7 +72,7 @@ asio::awaitable<Status> ClientSession::join_pool() {
       protocol::write_parameter_status(out, name, value);
     }
   }
-  protocol::write_backend_key_data(out, cancel_pid_, secret);
+  protocol::write_backend_key_data(out, cancel_key_.pid, cancel_key_.secret);
   if (!config_->login_notify_message.empty())
     protocol::write_notice_response(out, "00000", config_->login_notify_message);
   protocol::write_ready_for_query(out, 'I');

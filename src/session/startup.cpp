@@ -75,7 +75,7 @@ asio::awaitable<Result<bool>> ClientSession::startup() {
       continue;
     }
     if (auto* cancel = std::get_if<protocol::CancelRequest>(&*packet)) {
-      co_await forward_cancel(cancel->pid, cancel->secret);
+      co_await forward_cancel({cancel->pid, cancel->secret});
       co_return false;
     }
     auto& m = std::get<protocol::StartupMessage>(*packet);
@@ -155,12 +155,20 @@ Status ClientSession::apply_options(std::string_view options) {
   return ok_status();
 }
 
-asio::awaitable<void> ClientSession::forward_cancel(uint32_t pid, uint32_t secret) {
-  auto target = rt_.cancels().lookup(pid, secret);
+asio::awaitable<void> ClientSession::forward_cancel(protocol::CancelKey key) {
+  const int own_peer_id = rt_.cancels().peer_id();
+  if (own_peer_id > 0) {
+    if (protocol::cancel_key_peer(key) != own_peer_id) {
+      co_await rt_.peer_cancels().forward(*config_, key);
+      co_return;
+    }
+    key = protocol::cancel_key_as_issued(key);  // however often it was forwarded
+  }
+  auto target = rt_.cancels().lookup(key);
   if (!target) co_return;  // unknown key: nothing to cancel
-  auto key = target->begin_cancel();
-  if (!key) co_return;  // an idle client: nothing to cancel
-  if (!co_await send_cancel(*key, config_->cancel_wait_timeout)) {
+  auto backend = target->begin_cancel();
+  if (!backend) co_return;  // an idle client: nothing to cancel
+  if (!co_await send_cancel(*backend, config_->cancel_wait_timeout)) {
     // PostgreSQL may still act on a request it did not acknowledge: the
     // backend stays out of other clients' hands a while longer.
     asio::steady_timer grace(worker_.io, config_->cancel_wait_timeout);

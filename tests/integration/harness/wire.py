@@ -70,14 +70,24 @@ class Closed(Exception):
 class Conn:
     """A raw client socket with a receive buffer and bounded reads."""
 
-    def __init__(self, host, port, timeout=10.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, host, port, timeout=10.0, sock=None):
+        if sock is None:
+            sock = socket.create_connection((host, port), timeout=timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
         self.timeout = timeout
         self.buf = b""
         self.backend_pid = None
         self.backend_key = None
         self.params = {}
+
+    @classmethod
+    def unix(cls, path, timeout=10.0):
+        """A raw client on the Unix socket at `path`."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect(path)
+        return cls(None, None, timeout, sock=sock)
 
     def close(self):
         try:
