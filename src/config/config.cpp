@@ -8,6 +8,7 @@
 
 #include "config/auth_file.h"
 #include "config/settings.h"
+#include "protocol/cancel_key.h"
 
 namespace usher::config {
 
@@ -25,8 +26,10 @@ constexpr std::string_view kPeersSection = "peers";
 // The admin console's database: a [databases] entry cannot take its name.
 constexpr std::string_view kAdminDatabase = "pgbouncer";
 
-// peer_id's range: PgBouncer keeps it in 14 bits of the cancel key.
-constexpr int kMaxPeerId = 16383;
+// PgBouncer reads a [peers] key as a number from 1 to 65535, so an entry
+// above protocol::kMaxPeerId (the cancel key holds 14 bits of it) loads
+// there although no peer_id can ever match it.
+constexpr int kMaxPeerKey = 65535;
 
 // Each tracked name costs every client that sets it and every server a slot.
 constexpr size_t kMaxTrackExtraParameters = 32;
@@ -149,8 +152,8 @@ class Builder {
   // "<peer_id> = host=... port=... pool_size=...", as in PgBouncer.
   Status add_peer(const IniEntry& entry) {
     const std::string at = entry.where.str() + ": [peers] entry: ";
-    auto id = parse_int(entry.key, 1, kMaxPeerId);
-    if (!id.ok()) return config_error(at + "the key must be a peer_id from 1 to 16383");
+    auto id = parse_int(entry.key, 1, kMaxPeerKey);
+    if (!id.ok()) return config_error(at + "the key must be a peer_id from 1 to 65535");
     auto pairs = parse_key_values(entry.value);
     if (!pairs.ok()) return config_error(at + pairs.error().message);
     PeerConfig peer;
@@ -174,6 +177,12 @@ class Builder {
     }
     if (peer.host.empty()) {
       return config_error(at + "host was not provided for peer " + std::to_string(*id));
+    }
+    if (*id > protocol::kMaxPeerId) {
+      warn(entry.where, "[peers] entry " + std::to_string(*id) +
+                            " ignored: no peer_id is above 16383, so no cancel request can "
+                            "belong to it");
+      return ok_status();
     }
     config().peers[*id] = std::move(peer);
     return ok_status();

@@ -2,9 +2,9 @@
 // [users] sections, plus the users of auth_file.
 //
 // Members of Config are named exactly as the [pgbouncer] keys and start at
-// PgBouncer 1.21's defaults, except where Usher deliberately differs
-// (max_prepared_statements; see docs/configuration.md). A Config is a plain
-// value: copy it, compare what changed on RELOAD, hand it to workers.
+// PgBouncer 1.26's defaults, except where Usher deliberately differs
+// (server_tls_sslmode, auth_query; see docs/configuration.md). A Config is a
+// plain value: copy it, compare what changed on RELOAD, hand it to workers.
 //
 // Loading never prints. Problems that PgBouncer would ignore or that cannot
 // hurt (an unknown key) come back as warnings, each
@@ -84,7 +84,7 @@ struct Config {
   std::string conffile;                // defaults to the file loaded
   std::string job_name = "pgbouncer";  // service_name is an alias
   Duration stats_period = Duration(60'000);
-  int max_prepared_statements = 200;  // PgBouncer 1.21: 0 (disabled)
+  int max_prepared_statements = 200;  // PgBouncer's default since 1.24 (before: 0)
   int scram_iterations = 4096;
   // PgBouncer 1.26: a pool with no clients and no servers for this long is
   // freed (0: kept).
@@ -159,16 +159,18 @@ struct Config {
   std::string client_tls_cert_file;
   std::string client_tls_ca_file;
   std::string client_tls_protocols = "secure";
-  std::string client_tls_ciphers = "fast";
+  std::string client_tls_ciphers = "default";  // PgBouncer 1.26 (before: "fast")
   std::string client_tls13_ciphers;
   std::string client_tls_ecdhcurve = "auto";
   std::string client_tls_dheparams = "auto";
+  // PgBouncer's default is "prefer" (since 1.20), which Usher would only
+  // accept with a warning while TLS is not built: see docs/configuration.md.
   std::string server_tls_sslmode = "disable";
   std::string server_tls_ca_file;
   std::string server_tls_key_file;
   std::string server_tls_cert_file;
   std::string server_tls_protocols = "secure";
-  std::string server_tls_ciphers = "fast";
+  std::string server_tls_ciphers = "default";
   std::string server_tls13_ciphers;
 
   // --- Low-level network -----------------------------------------------------

@@ -1,12 +1,20 @@
 #include "config/settings.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "protocol/cancel_key.h"
 
 namespace usher::config {
 
 namespace {
 
 constexpr bool kRestart = false;  // changeable = false
+constexpr long long kIntMax = 2147483647;
+// PgBouncer reads max_packet_size as an unsigned int, so a file may say up to
+// 4294967295. A message's length is a signed 32-bit field on the wire, so
+// anything above kIntMax means the same as kIntMax and is stored as that.
+constexpr long long kUintMax = 4294967295;
 constexpr std::string_view kSslModes = "disable,allow,prefer,require,verify-ca,verify-full";
 constexpr std::string_view kSyslogFacilities =
     "auth,authpriv,daemon,user,local0,local1,local2,local3,local4,local5,local6,local7";
@@ -60,12 +68,13 @@ std::vector<SettingSpec> make_specs() {
       {.name = "max_client_conn", .field = &Config::max_client_conn},
       {.name = "max_db_client_connections", .field = &Config::max_db_client_connections},
       {.name = "max_db_connections", .field = &Config::max_db_connections},
-      {.name = "max_packet_size", .field = &Config::max_packet_size, .min = 1024},
+      {.name = "max_packet_size", .field = &Config::max_packet_size, .min = 1024,
+       .max = kUintMax},
       {.name = "max_prepared_statements", .field = &Config::max_prepared_statements},
       {.name = "max_user_client_connections", .field = &Config::max_user_client_connections},
       {.name = "max_user_connections", .field = &Config::max_user_connections},
       {.name = "min_pool_size", .field = &Config::min_pool_size},
-      {.name = "peer_id", .field = &Config::peer_id, .changeable = kRestart, .max = 16383},
+      {.name = "peer_id", .field = &Config::peer_id, .changeable = kRestart, .max = protocol::kMaxPeerId},
       {.name = "pidfile", .field = &Config::pidfile, .changeable = kRestart},
       {.name = "pkt_buf", .field = &Config::pkt_buf, .changeable = kRestart, .min = 512,
        .max = 1 << 30},
@@ -130,9 +139,9 @@ struct Applier {
   std::string_view value;
 
   Status operator()(int Config::*p) const {
-    auto v = parse_int(value, spec.min, spec.max, spec.base);
+    auto v = parse_integer(value, spec.min, spec.max, spec.base);
     if (!v.ok()) return v.take_error();
-    config.*p = *v;
+    config.*p = static_cast<int>(std::min(*v, kIntMax));  // see kUintMax
     return ok_status();
   }
   Status operator()(bool Config::*p) const {

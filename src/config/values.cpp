@@ -1,5 +1,6 @@
 #include "config/values.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -123,12 +124,22 @@ std::string to_lower(std::string_view text) {
 
 Result<bool> parse_bool(std::string_view text) {
   const std::string v = to_lower(trim(text));
-  if (v == "1" || v == "yes" || v == "on" || v == "true") return true;
-  if (v == "0" || v == "no" || v == "off" || v == "false") return false;
+  if (v == "yes" || v == "on" || v == "true") return true;
+  if (v == "no" || v == "off" || v == "false") return false;
+  long long number = 0;
+  const char* end = v.data() + v.size();
+  const auto [ptr, ec] = std::from_chars(v.data(), end, number);
+  if (!v.empty() && ec == std::errc() && ptr == end) return number != 0;
   return config_error("expected 0, 1, yes, no, on, off, true or false");
 }
 
 Result<int> parse_int(std::string_view text, long long min, long long max, int base) {
+  auto v = parse_integer(text, min, std::min(max, kIntMax), base);
+  if (!v.ok()) return v.take_error();
+  return static_cast<int>(*v);
+}
+
+Result<long long> parse_integer(std::string_view text, long long min, long long max, int base) {
   const std::string_view v = trim(text);
   auto range_text = [&] {
     if (base == 8) return "expected an octal mode between 0 and 0" + to_octal(max);
@@ -143,7 +154,7 @@ Result<int> parse_int(std::string_view text, long long min, long long max, int b
   if (ec != std::errc() || ptr != end || value < min || value > max) {
     return config_error(range_text());
   }
-  return static_cast<int>(value);
+  return value;
 }
 
 Result<Duration> parse_duration(std::string_view text) {

@@ -35,12 +35,18 @@ bool is_supported(AuthType type);
 inline constexpr std::string_view kConfigErrorState = "F0000";
 Error config_error(std::string message);
 
-// 0/1, yes/no, on/off, true/false, any case.
+// yes/no, on/off, true/false in any case, or a decimal integer where any
+// nonzero value is on: PgBouncer stores its booleans as integers, and old
+// configurations write tcp_defer_accept = 45 (seconds, as its docs once said).
 Result<bool> parse_bool(std::string_view text);
 
 // Decimal integer in [min, max] (base 8 when base is 8, as for
 // unix_socket_mode; a leading 0 is then allowed and ignored).
 Result<int> parse_int(std::string_view text, long long min, long long max, int base = 10);
+
+// The same for a range wider than int's (max_packet_size, an unsigned int in
+// PgBouncer).
+Result<long long> parse_integer(std::string_view text, long long min, long long max, int base = 10);
 
 // Seconds as PgBouncer writes them ("30", "0.5", "5.0"), or a number with a
 // unit: ms, s, min, h, d (as PostgreSQL writes its own time settings).

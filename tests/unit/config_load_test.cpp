@@ -83,9 +83,9 @@ TEST_F(ConfigLoad, DefaultsMatchPgBouncer) {
   EXPECT_EQ(c.sbuf_loopcnt, 5);
   EXPECT_FALSE(c.so_reuseport);
   EXPECT_TRUE(c.tcp_keepalive);
-  EXPECT_EQ(c.max_prepared_statements, 200);  // Usher's default, not PgBouncer's 0
+  EXPECT_EQ(c.max_prepared_statements, 200);  // PgBouncer 1.24+; 0 before
   EXPECT_EQ(c.client_tls_sslmode, "disable");
-  EXPECT_EQ(c.server_tls_sslmode, "disable");
+  EXPECT_EQ(c.server_tls_sslmode, "disable");  // PgBouncer: prefer (TLS is not built)
   EXPECT_EQ(c.workers, 0);
   EXPECT_EQ(c.config_path, path_);
   EXPECT_EQ(c.conffile, path_);
@@ -225,7 +225,7 @@ TEST_F(ConfigLoad, Peers) {
   EXPECT_EQ(r.config.peers.at(2).port, 6433);
   EXPECT_EQ(r.config.peers.at(2).pool_size, 7);
   EXPECT_EQ(load_error("[pgbouncer]\n[peers]\n0 = host=a\n"),
-            path_ + ":3: [peers] entry: the key must be a peer_id from 1 to 16383");
+            path_ + ":3: [peers] entry: the key must be a peer_id from 1 to 65535");
   EXPECT_EQ(load_error("[pgbouncer]\n[peers]\n3 = port=1\n"),
             path_ + ":3: [peers] entry: host was not provided for peer 3");
   EXPECT_EQ(load_error("[pgbouncer]\n[peers]\n3 = host=a dbname=x\n"),

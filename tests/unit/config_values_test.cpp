@@ -20,8 +20,21 @@ TEST(ConfigValues, BoolAcceptsEverySpelling) {
   }
 }
 
+TEST(ConfigValues, BoolReadsIntegersAsPgBouncerDoes) {
+  // PgBouncer stores booleans as ints: any nonzero number is on
+  // (tcp_defer_accept = 45 is in old configurations).
+  for (const char* text : {"2", "45", "-1", " 7 "}) {
+    auto v = parse_bool(text);
+    ASSERT_TRUE(v.ok()) << text;
+    EXPECT_TRUE(*v) << text;
+  }
+  auto zero = parse_bool("00");
+  ASSERT_TRUE(zero.ok());
+  EXPECT_FALSE(*zero);
+}
+
 TEST(ConfigValues, BoolRejectsOtherWords) {
-  for (const char* text : {"", "2", "y", "enable", "-1"}) {
+  for (const char* text : {"", "y", "enable", "1.5", "0x1", "- 1"}) {
     auto v = parse_bool(text);
     ASSERT_FALSE(v.ok()) << text;
     EXPECT_EQ(v.error().message, "expected 0, 1, yes, no, on, off, true or false");
@@ -40,6 +53,13 @@ TEST(ConfigValues, IntChecksRangeAndSyntax) {
   }
   EXPECT_EQ(parse_int("-5", 0, 2147483647).error().message, "expected an integer >= 0");
   EXPECT_FALSE(parse_int("99999999999999999999", 0, 2147483647).ok());
+}
+
+TEST(ConfigValues, IntegerBeyondIntRange) {
+  EXPECT_EQ(*parse_integer("4294967295", 0, 4294967295LL), 4294967295LL);
+  EXPECT_FALSE(parse_integer("4294967296", 0, 4294967295LL).ok());
+  // parse_int never returns more than an int holds, whatever max says.
+  EXPECT_FALSE(parse_int("2147483648", 0, 4294967295LL).ok());
 }
 
 TEST(ConfigValues, IntInBaseEightForFileModes) {
