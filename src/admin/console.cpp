@@ -3,16 +3,17 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <functional>
 #include <optional>
 
+#include "admin/control.h"
 #include "admin/result_set.h"
 #include "admin/show.h"
 #include "protocol/messages.h"
 #include "protocol/writer.h"
-#include "runtime/runtime.h"
 #include "session/client_session.h"
 #include "version.h"
 
@@ -184,8 +185,8 @@ bool is_admin(const config::Config& c, const std::string& user) {
   return std::find(c.admin_users.begin(), c.admin_users.end(), user) != c.admin_users.end();
 }
 
-std::vector<std::shared_ptr<pool::Pool>> pools_of(runtime::Runtime& rt, const std::string& db) {
-  auto all = rt.pools().all();
+std::vector<std::shared_ptr<pool::Pool>> pools_of(Control& control, const std::string& db) {
+  auto all = control.pools().all();
   if (db.empty()) return all;
   std::erase_if(all, [&](const auto& p) { return p->database() != db; });
   return all;
@@ -194,10 +195,10 @@ std::vector<std::shared_ptr<pool::Pool>> pools_of(runtime::Runtime& rt, const st
 // Runs fn on every session of every worker, on that worker's thread.
 // Captures are references: co_spawn's entry point may destroy its function
 // object twice under g++ 12, harmless only for a trivial destructor.
-asio::awaitable<void> for_each_session(runtime::Runtime& rt,
+asio::awaitable<void> for_each_session(Control& control,
                                        const std::function<void(session::ClientSession&)>& fn) {
-  for (int i = 0; i < rt.worker_count(); ++i) {
-    auto& w = rt.worker(i);
+  for (int i = 0; i < control.worker_count(); ++i) {
+    auto& w = control.worker(i);
     co_await asio::co_spawn(
         w.io,
         [&w, &fn]() -> asio::awaitable<void> {
@@ -226,7 +227,7 @@ asio::awaitable<void> wait_until(const std::function<bool()>& done) {
 asio::awaitable<void> wait_released(const std::vector<std::shared_ptr<pool::Pool>>& pools) {
   co_await wait_until([&pools] {
     for (const auto& p : pools)
-      if (p->counts(runtime::Clock::now()).active > 0) return false;
+      if (p->counts(std::chrono::steady_clock::now()).active > 0) return false;
     return true;
   });
 }
@@ -262,16 +263,19 @@ void write_error(std::string& out, std::string_view sqlstate, std::string_view m
 // empty tag: the reply is already in `out`), or the error to send.
 struct Context {
   session::ClientSession& session;
-  runtime::Runtime& rt;
+  Control& control;
   std::string_view query;  // as the client sent it, for "invalid command"
   const Command& cmd;
   std::string& out;
 
-  bool admin() const { return session.console_owner() || is_admin(*rt.config(), session.user()); }
+  bool admin() const {
+    return session.console_owner() || is_admin(*control.config(), session.user());
+  }
   // nullopt when the database exists (the console's own included), else
   // PgBouncer's error.
   std::optional<Error> unknown_database() const {
-    if (cmd.arg == kAdminDb || config::find_database(*rt.config(), cmd.arg)) return std::nullopt;
+    if (cmd.arg == kAdminDb || config::find_database(*control.config(), cmd.arg))
+      return std::nullopt;
     return console_error("no such database: " + cmd.arg);
   }
 };
@@ -297,7 +301,7 @@ asio::awaitable<Reply> cmd_show(Context& c) {
     co_return std::string("SHOW");
   }
   auto rs = fake_show(c.cmd.arg);
-  if (!rs) rs = co_await show(c.rt, c.cmd.arg);
+  if (!rs) rs = co_await show(c.control, c.cmd.arg);
   if (!rs) co_return invalid_command(c.query);
   rs->write(c.out);
   co_return std::string();  // the result set carries its CommandComplete
@@ -307,7 +311,7 @@ asio::awaitable<Reply> cmd_reload(Context& c) {
   if (!c.cmd.arg.empty()) co_return invalid_command(c.query);
   if (!c.admin()) co_return admin_needed();
   spdlog::info("RELOAD command issued");
-  Status st = c.rt.reload();
+  Status st = c.control.reload();
   if (!st) {
     // The reason goes to the log only, as in PgBouncer 1.25: it may quote
     // the file, which a stats user has no business reading.
@@ -320,27 +324,27 @@ asio::awaitable<Reply> cmd_reload(Context& c) {
 
 asio::awaitable<Reply> cmd_pause(Context& c) {
   if (!c.admin()) co_return admin_needed();
-  if (c.rt.paused()) co_return console_error("already suspended/paused");
+  if (c.control.paused()) co_return console_error("already suspended/paused");
   if (c.cmd.arg.empty()) {
     spdlog::info("PAUSE command issued");
   } else {
     if (auto e = check_database(c, "pause")) co_return std::move(*e);
     spdlog::info("PAUSE '{}' command issued", c.cmd.arg);
   }
-  c.rt.pause(c.cmd.arg);
-  co_await wait_released(pools_of(c.rt, c.cmd.arg));
+  c.control.pause(c.cmd.arg);
+  co_await wait_released(pools_of(c.control, c.cmd.arg));
   co_return std::string("PAUSE");
 }
 
 asio::awaitable<Reply> cmd_resume(Context& c) {
   if (!c.admin()) co_return admin_needed();
   if (c.cmd.arg.empty()) {
-    if (c.rt.shutdown_mode() != runtime::ShutdownMode::kNone)
+    if (c.control.shutdown_mode() != ShutdownMode::kNone)
       co_return console_error("pooler is shutting down");
   } else if (auto e = c.unknown_database()) {
     co_return std::move(*e);
   }
-  Status st = c.rt.resume(c.cmd.arg);
+  Status st = c.control.resume(c.cmd.arg);
   if (!st) co_return st.take_error();
   co_return std::string("RESUME");
 }
@@ -349,7 +353,7 @@ asio::awaitable<Reply> set_disabled(Context& c, bool disable) {
   if (!c.admin()) co_return admin_needed();
   if (c.cmd.arg.empty()) co_return console_error("a database is required");
   if (auto e = check_database(c, disable ? "disable" : "enable")) co_return std::move(*e);
-  c.rt.set_disabled(c.cmd.arg, disable);
+  c.control.set_disabled(c.cmd.arg, disable);
   co_return std::string(disable ? "DISABLE" : "ENABLE");
 }
 asio::awaitable<Reply> cmd_disable(Context& c) {
@@ -364,7 +368,7 @@ asio::awaitable<Reply> cmd_reconnect(Context& c) {
   if (!c.cmd.arg.empty()) {
     if (auto e = check_database(c, "reconnect")) co_return std::move(*e);
   }
-  for (auto& p : pools_of(c.rt, c.cmd.arg))
+  for (auto& p : pools_of(c.control, c.cmd.arg))
     p->reconnect_all();
   co_return std::string("RECONNECT");
 }
@@ -373,20 +377,20 @@ asio::awaitable<Reply> cmd_reconnect(Context& c) {
 // console's; the databases are then paused, so new clients wait for RESUME.
 asio::awaitable<Reply> cmd_kill(Context& c) {
   if (!c.admin()) co_return admin_needed();
-  if (c.rt.paused()) co_return console_error("already suspended/paused");
+  if (c.control.paused()) co_return console_error("already suspended/paused");
   const std::string& db = c.cmd.arg;
   if (!db.empty()) {
     if (auto e = check_database(c, "kill")) co_return std::move(*e);
   }
-  auto pools = pools_of(c.rt, db);
+  auto pools = pools_of(c.control, db);
   if (db.empty()) {
     for (const auto& p : pools)
-      c.rt.pause(p->database());
+      c.control.pause(p->database());
   } else {
-    c.rt.pause(db);
+    c.control.pause(db);
   }
   Error reason = console_error("database removed");
-  co_await for_each_session(c.rt, [&](session::ClientSession& s) {
+  co_await for_each_session(c.control, [&](session::ClientSession& s) {
     bool logged_in = s.phase() != session::Phase::kLogin;
     bool victim = db.empty() ? s.database() != kAdminDb : s.database() == db;
     if (logged_in && victim) s.kill(reason);
@@ -407,7 +411,7 @@ asio::awaitable<Reply> cmd_kill_client(Context& c) {
     co_return console_error("invalid client pointer supplied");
   bool found = false;
   Error reason = console_error("admin forced disconnect");
-  co_await for_each_session(c.rt, [&](session::ClientSession& s) {
+  co_await for_each_session(c.control, [&](session::ClientSession& s) {
     if (s.id() != id || s.phase() == session::Phase::kLogin) return;
     found = true;
     s.kill(reason);
@@ -417,17 +421,17 @@ asio::awaitable<Reply> cmd_kill_client(Context& c) {
 }
 
 asio::awaitable<Reply> cmd_shutdown(Context& c) {
-  runtime::ShutdownMode mode = runtime::ShutdownMode::kImmediate;
+  ShutdownMode mode = ShutdownMode::kImmediate;
   if (strcasecmp_view(c.cmd.arg, "wait_for_servers")) {
-    mode = runtime::ShutdownMode::kWaitForServers;
+    mode = ShutdownMode::kWaitForServers;
   } else if (strcasecmp_view(c.cmd.arg, "wait_for_clients")) {
-    mode = runtime::ShutdownMode::kWaitForClients;
+    mode = ShutdownMode::kWaitForClients;
   } else if (!c.cmd.arg.empty()) {
     co_return invalid_command(c.query);
   }
   if (!c.admin()) co_return admin_needed();
   spdlog::info("SHUTDOWN {}command issued", c.cmd.arg.empty() ? "" : c.cmd.arg + " ");
-  c.rt.shutdown(mode);
+  c.control.shutdown(mode);
   co_return std::string("SHUTDOWN");
 }
 
@@ -436,7 +440,7 @@ asio::awaitable<Reply> cmd_wait_close(Context& c) {
   if (!c.cmd.arg.empty()) {
     if (auto e = check_database(c, "wait in")) co_return std::move(*e);
   }
-  co_await wait_closed(pools_of(c.rt, c.cmd.arg));
+  co_await wait_closed(pools_of(c.control, c.cmd.arg));
   co_return std::string("WAIT_CLOSE");
 }
 
@@ -450,16 +454,16 @@ constexpr std::pair<std::string_view, Handler> kCommands[] = {
     {"select", cmd_show},       {"show", cmd_show},
     {"shutdown", cmd_shutdown}, {"wait_close", cmd_wait_close}};
 
-asio::awaitable<Reply> run_set(session::ClientSession& s, const SetCommand& set, std::string& out) {
+asio::awaitable<Reply> run_set(session::ClientSession& s, Control& control, const SetCommand& set,
+                               std::string& out) {
   if (is_fake_param(set.key)) {
     protocol::write_notice_response(out, "00000", "SET ignored");
     co_return std::string("SET");
   }
-  auto& rt = s.runtime();
-  if (!s.console_owner() && !is_admin(*rt.config(), s.user())) co_return admin_needed();
+  if (!s.console_owner() && !is_admin(*control.config(), s.user())) co_return admin_needed();
   if (set.key.size() > kMaxArgLength || set.value.size() > kMaxSetValueLength)
     co_return console_error("bad arguments");
-  Status st = rt.set(set.key, set.value);
+  Status st = control.set(set.key, set.value);
   if (!st) {
     spdlog::warn("SET {} failed: {}", set.key, st.error().message);
     co_return console_error("SET failed");
@@ -468,12 +472,12 @@ asio::awaitable<Reply> run_set(session::ClientSession& s, const SetCommand& set,
 }
 
 // One query on the console. Returns the CommandComplete tag, or an error.
-asio::awaitable<Reply> execute(session::ClientSession& s, std::string_view query,
+asio::awaitable<Reply> execute(session::ClientSession& s, Control& control, std::string_view query,
                                std::string& out) {
-  if (auto set = parse_set(query)) co_return co_await run_set(s, *set, out);
+  if (auto set = parse_set(query)) co_return co_await run_set(s, control, *set, out);
   auto cmd = parse_command(query);
   if (!cmd) co_return cmd.take_error();
-  Context c{s, s.runtime(), query, *cmd, out};
+  Context c{s, control, query, *cmd, out};
   for (const auto& [name, handler] : kCommands) {
     if (name == cmd->name) co_return co_await handler(c);
   }
@@ -482,7 +486,24 @@ asio::awaitable<Reply> execute(session::ClientSession& s, std::string_view query
 
 }  // namespace
 
-asio::awaitable<Status> serve_console(session::ClientSession& s) {
+namespace {
+std::atomic<int> console_clients{0};
+
+// Counts a console client in for as long as it is served.
+struct CountedIn {
+  CountedIn() { console_clients.fetch_add(1, std::memory_order_relaxed); }
+  ~CountedIn() { console_clients.fetch_sub(1, std::memory_order_relaxed); }
+  CountedIn(const CountedIn&) = delete;
+  CountedIn& operator=(const CountedIn&) = delete;
+};
+}  // namespace
+
+int console_client_count() {
+  return console_clients.load(std::memory_order_relaxed);
+}
+
+asio::awaitable<Status> serve_console(session::ClientSession& s, Control& control) {
+  CountedIn counted;
   std::string out;
   write_welcome(s, out);
   Status st = co_await s.send(out);
@@ -504,7 +525,7 @@ asio::awaitable<Status> serve_console(session::ClientSession& s) {
       if (is_blank(sql)) {
         protocol::write_empty_query_response(out);
       } else {
-        auto tag = co_await execute(s, sql, out);
+        auto tag = co_await execute(s, control, sql, out);
         if (!tag) {
           write_error(out, tag.error().sqlstate, tag.error().message);
         } else if (!tag->empty()) {

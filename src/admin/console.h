@@ -5,6 +5,7 @@
 
 #include <boost/asio.hpp>
 
+#include "admin/control.h"
 #include "common/result.h"
 
 namespace usher::session {
@@ -13,6 +14,10 @@ class ClientSession;
 
 namespace usher::admin {
 
-boost::asio::awaitable<Status> serve_console(session::ClientSession& session);
+// Clients being served by the console now (SHOW POOLS' row for it).
+int console_client_count();
+
+// Serves a client that logged in to the console database until it leaves.
+boost::asio::awaitable<Status> serve_console(session::ClientSession& session, Control& control);
 
 }  // namespace usher::admin

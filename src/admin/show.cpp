@@ -8,15 +8,16 @@
 #include <set>
 #include <span>
 
+#include "admin/console.h"
+#include "admin/control.h"
 #include "config/config.h"
-#include "runtime/runtime.h"
 #include "session/client_session.h"
 #include "version.h"
 
 namespace usher::admin {
 
 namespace asio = boost::asio;
-using Clock = runtime::Clock;
+using Clock = std::chrono::steady_clock;
 using Row = std::vector<std::optional<std::string>>;
 
 namespace {
@@ -107,11 +108,11 @@ std::string server_ptr(uint64_t id) {
   return fmt::format("0x{:x}", id);
 }
 
-asio::awaitable<std::vector<session::ClientInfo>> gather_clients(runtime::Runtime& rt) {
+asio::awaitable<std::vector<session::ClientInfo>> gather_clients(Control& control) {
   std::vector<session::ClientInfo> all;
   auto now = Clock::now();
-  for (int i = 0; i < rt.worker_count(); ++i) {
-    auto& w = rt.worker(i);
+  for (int i = 0; i < control.worker_count(); ++i) {
+    auto& w = control.worker(i);
     auto part = co_await asio::co_spawn(
         w.io,
         [&w, now]() -> asio::awaitable<std::vector<session::ClientInfo>> {
@@ -137,7 +138,8 @@ std::pair<int64_t, int64_t> seconds_and_micros(double seconds) {
   return {whole, static_cast<int64_t>((seconds - double(whole)) * 1e6)};
 }
 
-ResultSet show_pools(runtime::Runtime& rt, const std::vector<session::ClientInfo>& clients) {
+// From counters the pools and the console keep: no client is visited.
+ResultSet show_pools(Control& control) {
   ResultSet rs({{"database", kText},
                 {"user", kText},
                 {"cl_active", kInt4},
@@ -156,19 +158,13 @@ ResultSet show_pools(runtime::Runtime& rt, const std::vector<session::ClientInfo
                 {"pool_mode", kText},
                 {"load_balance_hosts", kText}});
   // The admin console's own pool comes first, as PgBouncer creates it first.
-  int64_t admins = 0;
-  for (const auto& ci : clients)
-    admins += in_pool(ci) && ci.database == kAdminDb;
-  rs.add({kAdminDb, kAdminUser, str(admins), "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0",
-          "0", kAdminPoolMode, std::nullopt});
+  rs.add({kAdminDb, kAdminUser, str(int64_t(console_client_count())), "0", "0", "0", "0", "0", "0",
+          "0", "0", "0", "0", "0", "0", kAdminPoolMode, std::nullopt});
   auto now = Clock::now();
-  for (const auto& p : rt.pools().all()) {
+  for (const auto& p : control.pools().all()) {
     auto c = p->counts(now);
-    int64_t active = 0, waiting = 0;
-    for (const auto& ci : clients) {
-      if (ci.database != p->database() || ci.user != p->user() || !in_pool(ci)) continue;
-      (ci.state == "waiting" ? waiting : active) += 1;
-    }
+    const int64_t waiting = p->waiting_clients.load(std::memory_order_relaxed);
+    const int64_t active = p->clients.load(std::memory_order_relaxed) - waiting;
     auto [wait_s, wait_us] = seconds_and_micros(c.max_wait_seconds);
     rs.add({p->database(), p->user(), str(active), str(waiting), "0", "0", str(int64_t(c.active)),
             "0", "0", str(int64_t(c.idle)), "0", "0", str(int64_t(c.login)), str(wait_s),
@@ -215,7 +211,7 @@ ResultSet show_clients(const std::vector<session::ClientInfo>& clients, int list
   return rs;
 }
 
-ResultSet show_servers(runtime::Runtime& rt, const std::vector<session::ClientInfo>& clients) {
+ResultSet show_servers(Control& control, const std::vector<session::ClientInfo>& clients) {
   ResultSet rs(connection_columns());
   auto now = Clock::now();
   for (const auto& c : clients) {
@@ -242,7 +238,7 @@ ResultSet show_servers(runtime::Runtime& rt, const std::vector<session::ClientIn
             str(uint64_t(c.server_prepared_statements)),
             str(c.server_id)});
   }
-  for (const auto& p : rt.pools().all()) {
+  for (const auto& p : control.pools().all()) {
     for (const auto& s : p->idle_servers(now)) {
       rs.add({"S",
               p->user(),
@@ -292,9 +288,9 @@ struct DbStats {
   pool::StatsTotals t;
   pool::StatsAverages a;
 };
-std::map<std::string, DbStats> stats_by_db(runtime::Runtime& rt) {
+std::map<std::string, DbStats> stats_by_db(Control& control) {
   std::map<std::string, DbStats> m;
-  for (const auto& p : rt.pools().all()) {
+  for (const auto& p : control.pools().all()) {
     auto& d = m[p->database()];
     d.t += p->stats().totals();
     add_averages(d.a, p->stats().averages());
@@ -395,9 +391,9 @@ Row with_name(std::string name, Row values) {
   return values;
 }
 
-ResultSet show_stats(runtime::Runtime& rt) {
+ResultSet show_stats(Control& control) {
   ResultSet rs(database_then({prefixed("total_", kStatsNames), stats_avg_names()}));
-  for (const auto& [db, d] : stats_by_db(rt)) {
+  for (const auto& [db, d] : stats_by_db(control)) {
     Row row = with_name(db, totals_row(d.t));
     Row avg = averages_row(d.a);
     row.insert(row.end(), avg.begin(), avg.end());
@@ -406,23 +402,23 @@ ResultSet show_stats(runtime::Runtime& rt) {
   return rs;
 }
 
-ResultSet show_stats_totals(runtime::Runtime& rt) {
+ResultSet show_stats_totals(Control& control) {
   ResultSet rs(database_then({prefixed("", kTotalsNames)}));
-  for (const auto& [db, d] : stats_by_db(rt))
+  for (const auto& [db, d] : stats_by_db(control))
     rs.add(with_name(db, totals_row(d.t)));
   return rs;
 }
 
-ResultSet show_stats_averages(runtime::Runtime& rt) {
+ResultSet show_stats_averages(Control& control) {
   ResultSet rs(database_then({prefixed("", kAveragesNames)}));
-  for (const auto& [db, d] : stats_by_db(rt))
+  for (const auto& [db, d] : stats_by_db(control))
     rs.add(with_name(db, averages_row(d.a)));
   return rs;
 }
 
-ResultSet show_totals(runtime::Runtime& rt) {
+ResultSet show_totals(Control& control) {
   DbStats all;
-  for (const auto& [db, d] : stats_by_db(rt)) {
+  for (const auto& [db, d] : stats_by_db(control)) {
     all.t += d.t;
     add_averages(all.a, d.a);
   }
@@ -440,8 +436,8 @@ std::string seconds_text(config::Duration d) {
   return str(int64_t(std::chrono::duration_cast<std::chrono::seconds>(d).count()));
 }
 
-ResultSet show_databases(runtime::Runtime& rt, const std::vector<session::ClientInfo>& clients) {
-  auto cfg = rt.config();
+ResultSet show_databases(Control& control, const std::vector<session::ClientInfo>& clients) {
+  auto cfg = control.config();
   ResultSet rs({{"name", kText},
                 {"host", kText},
                 {"port", kInt4},
@@ -461,7 +457,7 @@ ResultSet show_databases(runtime::Runtime& rt, const std::vector<session::Client
                 {"disabled", kInt4}});
   std::map<std::string, int> current;
   auto now = Clock::now();
-  for (const auto& p : rt.pools().all())
+  for (const auto& p : control.pools().all())
     current[p->database()] += p->counts(now).total;
   // PgBouncer keeps its databases sorted by name, the admin one included.
   std::map<std::string, Row> rows;
@@ -481,9 +477,9 @@ ResultSet show_databases(runtime::Runtime& rt, const std::vector<session::Client
         str(int64_t(db.max_db_connections.value_or(cfg->max_db_connections))),
         str(int64_t(current[db.name])),
         str(int64_t(db.max_db_client_connections.value_or(cfg->max_db_client_connections))),
-        str(int64_t(rt.pools().db_client_count(db.name))),
-        rt.paused(db.name) ? "1" : "0",
-        rt.disabled(db.name) ? "1" : "0"};
+        str(int64_t(control.pools().db_client_count(db.name))),
+        control.paused(db.name) ? "1" : "0",
+        control.disabled(db.name) ? "1" : "0"};
   }
   int64_t admins = 0;
   for (const auto& c : clients)
@@ -525,8 +521,8 @@ std::string padded(const std::optional<int>& v) {
   return v ? fmt::format("{:9d}", *v) : std::string();
 }
 
-ResultSet show_users(runtime::Runtime& rt) {
-  auto cfg = rt.config();
+ResultSet show_users(Control& control) {
+  auto cfg = control.config();
   ResultSet rs({{"name", kText},
                 {"pool_size", kText},
                 {"reserve_pool_size", kText},
@@ -541,15 +537,15 @@ ResultSet show_users(runtime::Runtime& rt) {
     rs.add({name, padded(u.pool_size), padded(u.reserve_pool_size),
             u.pool_mode ? std::optional<std::string>(mode_name(*u.pool_mode)) : std::nullopt,
             str(int64_t(u.max_user_connections.value_or(cfg->max_user_connections))),
-            str(int64_t(rt.pools().user_server_count(name))),
+            str(int64_t(control.pools().user_server_count(name))),
             str(int64_t(u.max_user_client_connections.value_or(cfg->max_user_client_connections))),
-            str(int64_t(rt.pools().user_client_count(name)))});
+            str(int64_t(control.pools().user_client_count(name)))});
   }
   return rs;
 }
 
-ResultSet show_peers(runtime::Runtime& rt) {
-  auto cfg = rt.config();
+ResultSet show_peers(Control& control) {
+  auto cfg = control.config();
   ResultSet rs({{"peer_id", kInt4}, {"host", kText}, {"port", kInt4}, {"pool_size", kInt4}});
   for (const auto& [id, peer] : cfg->peers) {
     rs.add({str(int64_t(id)), peer.host, str(int64_t(peer.port)),
@@ -561,22 +557,22 @@ ResultSet show_peers(runtime::Runtime& rt) {
 // PgBouncer has a pool per peer it forwarded a cancel request to, created
 // on the first; so has Usher (session/peer_cancels.h). Each request in
 // flight is one client and one connection to the peer; none logs in.
-ResultSet show_peer_pools(runtime::Runtime& rt) {
+ResultSet show_peer_pools(Control& control) {
   ResultSet rs({{"peer_id", kInt4},
                 {"cl_active_cancel_req", kInt4},
                 {"cl_waiting_cancel_req", kInt4},
                 {"sv_active_cancel", kInt4},
                 {"sv_login", kInt4}});
-  for (const auto& c : rt.peer_cancels().counts()) {
+  for (const auto& c : control.peer_cancels().counts()) {
     rs.add({str(int64_t(c.peer_id)), str(int64_t(c.active)), str(int64_t(c.waiting)),
             str(int64_t(c.active)), "0"});
   }
   return rs;
 }
 
-ResultSet show_config(runtime::Runtime& rt) {
+ResultSet show_config(Control& control) {
   ResultSet rs({{"key", kText}, {"value", kText}, {"default", kText}, {"changeable", kText}});
-  for (const auto& row : config::describe(*rt.config())) {
+  for (const auto& row : config::describe(*control.config())) {
     rs.add({row.key, row.value, row.default_value, row.changeable ? "yes" : "no"});
   }
   return rs;
@@ -584,11 +580,11 @@ ResultSet show_config(runtime::Runtime& rt) {
 
 // Counts match the rows of SHOW DATABASES, USERS, PEERS and POOLS (each
 // with the admin console's own database, user and pool).
-ResultSet show_lists(runtime::Runtime& rt, const std::vector<session::ClientInfo>& clients) {
-  auto cfg = rt.config();
+ResultSet show_lists(Control& control, const std::vector<session::ClientInfo>& clients) {
+  auto cfg = control.config();
   auto now = Clock::now();
   int64_t used_servers = 0, free_servers = 0, login = 0;
-  auto pools = rt.pools().all();
+  auto pools = control.pools().all();
   for (const auto& p : pools) {
     auto c = p->counts(now);
     used_servers += c.active + c.login;
@@ -602,7 +598,7 @@ ResultSet show_lists(runtime::Runtime& rt, const std::vector<session::ClientInfo
       {"users", int64_t(user_names(*cfg).size())},
       {"peers", int64_t(cfg->peers.size())},
       {"pools", int64_t(pools.size()) + 1},
-      {"peer_pools", int64_t(rt.peer_cancels().counts().size())},
+      {"peer_pools", int64_t(control.peer_cancels().counts().size())},
       {"free_clients", 0},
       {"used_clients", int64_t(clients.size()) - login},
       {"login_clients", login},
@@ -618,7 +614,7 @@ ResultSet show_lists(runtime::Runtime& rt, const std::vector<session::ClientInfo
 }
 
 // Usher's own: prepared statements per pool (transaction and statement mode).
-ResultSet show_prepared_statements(runtime::Runtime& rt) {
+ResultSet show_prepared_statements(Control& control) {
   ResultSet rs({{"database", kText},
                 {"user", kText},
                 {"statements", kNumeric},
@@ -627,7 +623,7 @@ ResultSet show_prepared_statements(runtime::Runtime& rt) {
                 {"bind_count", kNumeric},
                 {"evictions", kNumeric},
                 {"retries", kNumeric}});
-  for (const auto& p : rt.pools().all()) {
+  for (const auto& p : control.pools().all()) {
     auto t = p->stats().totals();
     rs.add({p->database(), p->user(), str(p->statements().size()), str(t.client_parse_count),
             str(t.server_parse_count), str(t.bind_count), str(t.statement_evictions),
@@ -636,26 +632,26 @@ ResultSet show_prepared_statements(runtime::Runtime& rt) {
   return rs;
 }
 
-ResultSet show_version(runtime::Runtime&) {
+ResultSet show_version(Control&) {
   ResultSet rs({{"version", kText}});
   rs.add({std::string(kVersionString)});
   return rs;
 }
 
 // Usher has no SUSPEND (PgBouncer 1.26 dropped it too): never suspended.
-ResultSet show_state(runtime::Runtime& rt) {
+ResultSet show_state(Control& control) {
   ResultSet rs({{"key", kText}, {"value", kText}});
-  rs.add({"active", rt.paused() ? "no" : "yes"});
-  rs.add({"paused", rt.paused() ? "yes" : "no"});
+  rs.add({"active", control.paused() ? "no" : "yes"});
+  rs.add({"paused", control.paused() ? "yes" : "no"});
   rs.add({"suspended", "no"});
   return rs;
 }
 
 // Usher resolves host names when it connects and keeps no DNS cache.
-ResultSet show_dns_hosts(runtime::Runtime&) {
+ResultSet show_dns_hosts(Control&) {
   return ResultSet({{"hostname", kText}, {"ttl", kInt8}, {"addrs", kText}});
 }
-ResultSet show_dns_zones(runtime::Runtime&) {
+ResultSet show_dns_zones(Control&) {
   return ResultSet({{"zonename", kText}, {"serial", kInt8}, {"count", kInt4}});
 }
 
@@ -679,21 +675,21 @@ const FakeParam* find_fake_param(std::string_view name) {
   return nullptr;
 }
 
-using ClientsShow = ResultSet (*)(runtime::Runtime&, const std::vector<session::ClientInfo>&);
-using PlainShow = ResultSet (*)(runtime::Runtime&);
+using ClientsShow = ResultSet (*)(Control&, const std::vector<session::ClientInfo>&);
+using PlainShow = ResultSet (*)(Control&);
 
-ResultSet show_clients_here(runtime::Runtime& rt, const std::vector<session::ClientInfo>& c) {
-  return show_clients(c, rt.config()->listen_port);
+ResultSet show_clients_here(Control& control, const std::vector<session::ClientInfo>& c) {
+  return show_clients(c, control.config()->listen_port);
 }
 
 // SHOW commands that read the client sessions (gathered from every worker).
-constexpr std::pair<const char*, ClientsShow> kClientsShows[] = {{"pools", show_pools},
-                                                                 {"clients", show_clients_here},
+constexpr std::pair<const char*, ClientsShow> kClientsShows[] = {{"clients", show_clients_here},
                                                                  {"servers", show_servers},
                                                                  {"lists", show_lists},
                                                                  {"databases", show_databases}};
 
 constexpr std::pair<const char*, PlainShow> kPlainShows[] = {
+    {"pools", show_pools},
     {"stats", show_stats},
     {"stats_totals", show_stats_totals},
     {"stats_averages", show_stats_averages},
@@ -752,12 +748,12 @@ bool is_fake_param(std::string_view name) {
   return find_fake_param(name) != nullptr;
 }
 
-asio::awaitable<std::optional<ResultSet>> show(runtime::Runtime& rt, std::string_view what) {
+asio::awaitable<std::optional<ResultSet>> show(Control& control, std::string_view what) {
   for (const auto& [name, fn] : kClientsShows) {
-    if (strcasecmp_view(what, name)) co_return fn(rt, co_await gather_clients(rt));
+    if (strcasecmp_view(what, name)) co_return fn(control, co_await gather_clients(control));
   }
   for (const auto& [name, fn] : kPlainShows) {
-    if (strcasecmp_view(what, name)) co_return fn(rt);
+    if (strcasecmp_view(what, name)) co_return fn(control);
   }
   co_return std::nullopt;
 }

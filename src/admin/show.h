@@ -6,17 +6,14 @@
 #include <string>
 #include <string_view>
 
+#include "admin/control.h"
 #include "admin/result_set.h"
-
-namespace usher::runtime {
-class Runtime;
-}
 
 namespace usher::admin {
 
 // The result of SHOW <what> (any case), or nullopt for a name it does not
 // know. Those that list sessions visit every worker.
-boost::asio::awaitable<std::optional<ResultSet>> show(runtime::Runtime& rt, std::string_view what);
+boost::asio::awaitable<std::optional<ResultSet>> show(Control& control, std::string_view what);
 
 // The NoticeResponse detail of SHOW HELP.
 std::string help_text();

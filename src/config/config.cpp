@@ -279,7 +279,7 @@ Result<LoadResult> load_config(const std::string& path) {
   return build_config(*doc, path);
 }
 
-net::TcpOptions tcp_options(const Config& c) {
+TcpOptions tcp_options(const Config& c) {
   return {.keepalive = c.tcp_keepalive,
           .keepcnt = c.tcp_keepcnt,
           .keepidle = c.tcp_keepidle,

@@ -24,7 +24,7 @@
 #include "config/connstr.h"
 #include "config/ini.h"
 #include "config/values.h"
-#include "net/tcp_options.h"
+#include "common/tcp_options.h"
 
 namespace usher::config {
 
@@ -222,7 +222,7 @@ Result<LoadResult> build_config(const IniDocument& doc, const std::string& path)
 std::optional<DatabaseConfig> find_database(const Config& config, std::string_view name);
 
 // The tcp_* settings, for client and server sockets alike (as PgBouncer).
-net::TcpOptions tcp_options(const Config& config);
+TcpOptions tcp_options(const Config& config);
 
 // SHOW CONFIG: every [pgbouncer] key in alphabetical order.
 struct ConfigRow {

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "net/tcp_options.h"
+#include "common/tcp_options.h"
 
 namespace usher::net {
 

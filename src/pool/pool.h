@@ -162,7 +162,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // The prepared statements this pool's clients hold, shared between them.
   prepared::StatementRegistry& statements() { return statements_; }
 
-  std::atomic<int> clients{0};  // clients logged into this pool
+  // Clients logged in to this pool, and those of them waiting for a server
+  // (SHOW POOLS cl_active and cl_waiting, without visiting every client).
+  std::atomic<int> clients{0};
+  std::atomic<int> waiting_clients{0};
 
  private:
   // Under mu_: a grant that needs no waiting, or none.

@@ -57,7 +57,7 @@ struct ServerTarget {
   std::array<uint8_t, 32> scram_server_key{};
   std::vector<std::pair<std::string, std::string>> startup_params;
   std::string connect_query;
-  net::TcpOptions tcp;
+  TcpOptions tcp;
 };
 
 class ServerConnection {

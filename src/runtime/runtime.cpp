@@ -10,12 +10,15 @@
 #include <csignal>
 #include <cstring>
 
+#include "admin/console.h"
 #include "config/settings.h"
 #include "protocol/writer.h"
 #include "runtime/logging.h"
 #include "session/client_session.h"
 
 namespace usher::runtime {
+
+using session::Worker;
 
 namespace {
 
@@ -48,7 +51,11 @@ Runtime::Runtime(config::LoadResult loaded)
       cancels_(config_->peer_id) {
   int n = resolve_workers(config_->workers);
   for (int i = 0; i < n; ++i)
-    workers_.push_back(std::make_unique<Worker>(i));
+    workers_.push_back(std::make_unique<session::Worker>(i));
+}
+
+asio::awaitable<Status> Runtime::serve_console(session::ClientSession& session) {
+  return admin::serve_console(session, *this);
 }
 
 Runtime::~Runtime() {
@@ -190,7 +197,7 @@ void Runtime::start_accept(int index) {
         accept_backoff_[index].succeeded();
         // Sessions count themselves once constructed on their worker, so a burst
         // may pass the cap by what is still in flight: it bounds, not meters.
-        if (client_count.load() >= config()->max_client_conn + kAdminConnectionReserve) {
+        if (client_count_.load() >= config()->max_client_conn + kAdminConnectionReserve) {
           refuse_at_accept(std::move(socket));
         } else {
           asio::post(target->io, [this, target, s = std::move(socket)]() mutable {
@@ -443,7 +450,7 @@ void Runtime::janitor_tick() {
   ShutdownMode mode = shutdown_.load();
   bool done = false;
   if (mode == ShutdownMode::kWaitForClients) {
-    done = client_count.load() == 0;
+    done = client_count_.load() == 0;
   } else if (mode == ShutdownMode::kWaitForServers) {
     done = true;
     for (auto& pool : pools_.all())

@@ -13,24 +13,24 @@
 #include <string>
 #include <vector>
 
+#include "admin/control.h"
 #include "auth/login_throttle.h"
 #include "common/result.h"
 #include "config/config.h"
 #include "net/offload_pool.h"
 #include "pool/pool_manager.h"
 #include "runtime/accept_backoff.h"
-#include "runtime/worker.h"
 #include "session/cancel_registry.h"
+#include "session/context.h"
 #include "session/peer_cancels.h"
+#include "session/worker.h"
 
 namespace usher::runtime {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-// PgBouncer's shutdown modes: SIGINT waits for transactions to finish,
-// SIGTERM waits for clients to leave, SIGQUIT (or SHUTDOWN) exits at once.
-enum class ShutdownMode { kNone, kWaitForClients, kWaitForServers, kImmediate };
+using admin::ShutdownMode;
 
 // Connections accepted beyond max_client_conn, kept for the admin console
 // (which is exempt from max_client_conn once it has said who it is, as in
@@ -39,7 +39,9 @@ enum class ShutdownMode { kNone, kWaitForClients, kWaitForServers, kImmediate };
 // log in cannot use up memory and file descriptors without bound.
 inline constexpr int kAdminConnectionReserve = 10;
 
-class Runtime {
+// Implements what sessions and the console may ask of the process
+// (session/context.h, admin/control.h); nothing below includes this file.
+class Runtime final : public session::SessionContext, public admin::Control {
  public:
   explicit Runtime(config::LoadResult loaded);
   ~Runtime();
@@ -49,37 +51,29 @@ class Runtime {
   Status listen();
   void run();
 
-  std::shared_ptr<const config::Config> config() const;
-  // Re-reads the configuration file; on error the old one stays in force.
-  Status reload();
+  std::shared_ptr<const config::Config> config() const override;
+  Status reload() override;
 
-  int worker_count() const { return static_cast<int>(workers_.size()); }
-  Worker& worker(int i) { return *workers_[i]; }
-  pool::PoolManager& pools() { return pools_; }
-  // PBKDF2 (SCRAM) runs here, never on a worker (net/offload_pool.h).
-  net::OffloadPool& offload() { return offload_; }
-  // Failed logins per client address (auth/login_throttle.h).
-  auth::LoginThrottle& login_throttle() { return login_throttle_; }
-  session::CancelRegistry& cancels() { return cancels_; }
-  session::PeerCancels& peer_cancels() { return peer_cancels_; }
+  int worker_count() const override { return static_cast<int>(workers_.size()); }
+  session::Worker& worker(int i) override { return *workers_[i]; }
+  pool::PoolManager& pools() override { return pools_; }
+  net::OffloadPool& offload() override { return offload_; }
+  auth::LoginThrottle& login_throttle() override { return login_throttle_; }
+  session::CancelRegistry& cancels() override { return cancels_; }
+  session::PeerCancels& peer_cancels() override { return peer_cancels_; }
+  std::atomic<int>& client_count() override { return client_count_; }
+  asio::awaitable<Status> serve_console(session::ClientSession& session) override;
 
-  void shutdown(ShutdownMode mode);
-  ShutdownMode shutdown_mode() const { return shutdown_.load(); }
+  void shutdown(ShutdownMode mode) override;
+  ShutdownMode shutdown_mode() const override { return shutdown_.load(); }
 
-  // PAUSE / RESUME, for all databases (empty name) or one: while paused,
-  // no client is given a server. RESUME of what is not paused is an error.
-  void pause(const std::string& db);
-  Status resume(const std::string& db);
-  bool paused() const { return paused_; }
-  bool paused(const std::string& db) const;
-  // DISABLE / ENABLE: new clients of a disabled database are refused.
-  void set_disabled(const std::string& db, bool disabled);
-  bool disabled(const std::string& db) const;
-  // Admin SET: changes one setting until the next reload.
-  Status set(std::string_view key, std::string_view value);
-
-  std::atomic<int> client_count{0};
-  const Clock::time_point started_at = Clock::now();
+  void pause(const std::string& db) override;
+  Status resume(const std::string& db) override;
+  bool paused() const override { return paused_; }
+  bool paused(const std::string& db) const override;
+  void set_disabled(const std::string& db, bool disabled) override;
+  bool disabled(const std::string& db) const override;
+  Status set(std::string_view key, std::string_view value) override;
 
  private:
   void start_accept(int listener_index);
@@ -90,7 +84,8 @@ class Runtime {
 
   mutable std::mutex config_mu_;
   std::shared_ptr<const config::Config> config_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<int> client_count_{0};
+  std::vector<std::unique_ptr<session::Worker>> workers_;
   asio::io_context control_;
   std::vector<std::unique_ptr<asio::basic_socket_acceptor<asio::generic::stream_protocol>>>
       acceptors_;

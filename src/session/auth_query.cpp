@@ -10,7 +10,6 @@
 #include "protocol/extended.h"
 #include "protocol/messages.h"
 #include "protocol/sqlstate.h"
-#include "runtime/runtime.h"
 #include "session/client_session.h"
 
 namespace usher::session {
@@ -59,7 +58,7 @@ asio::awaitable<Result<std::optional<std::string>>> ClientSession::query_secret(
     co_return make_error(protocol::sqlstate::invalid_authorization_specification,
                          "bouncer config error");
   }
-  auto pool = rt_.pools().get(*config_, *auth_db, auth_user);
+  auto pool = ctx_.pools().get(*config_, *auth_db, auth_user);
   auto server = co_await pool->acquire(worker_.index, worker_.io);
   if (!server) co_return server.take_error();
   pool::ServerConnection::LastResult result;

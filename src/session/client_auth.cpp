@@ -17,7 +17,6 @@
 #include "protocol/messages.h"
 #include "protocol/sqlstate.h"
 #include "protocol/writer.h"
-#include "runtime/runtime.h"
 #include "session/client_session.h"
 
 namespace usher::session {
@@ -80,7 +79,7 @@ asio::awaitable<Status> ClientSession::authenticate() {
   const bool checks_password = config_->auth_type == config::AuthType::kPlain ||
                                config_->auth_type == config::AuthType::kMd5 ||
                                config_->auth_type == config::AuthType::kScramSha256;
-  auth::LoginThrottle& throttle = rt_.login_throttle();
+  auth::LoginThrottle& throttle = ctx_.login_throttle();
   if (checks_password) {
     auto delay = throttle.delay(addr_, Clock::now());
     if (delay.count() > 0) {
@@ -173,7 +172,7 @@ asio::awaitable<Status> ClientSession::auth_cleartext(std::string_view stored) {
       auto derive = [given, salt = secret->salt, iterations = secret->iterations] {
         return auth::make_scram_secret(given, salt, iterations);
       };
-      auth::ScramSecret derived = co_await rt_.offload().run(std::move(derive));
+      auth::ScramSecret derived = co_await ctx_.offload().run(std::move(derive));
       ok = derived == *secret;
     }
   } else if (auth::is_md5_secret(stored)) {
@@ -220,7 +219,7 @@ asio::awaitable<Status> ClientSession::auth_scram(std::string_view stored, bool 
       auto derive = [user = user_, password = std::string(stored)] {
         return auth::password_secret(user, password);
       };
-      secret = co_await rt_.offload().run(std::move(derive));
+      secret = co_await ctx_.offload().run(std::move(derive));
     }
     server.emplace(user_, std::move(*secret));
   } else if (known) {

@@ -5,10 +5,8 @@
 
 #include <atomic>
 
-#include "admin/console.h"
 #include "common/socket_id.h"
 #include "protocol/writer.h"
-#include "runtime/runtime.h"
 
 namespace usher::session {
 
@@ -45,34 +43,34 @@ double seconds_since(Clock::time_point then, Clock::time_point now) {
 
 }  // namespace
 
-ClientSession::ClientSession(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket)
-    : rt_(rt),
+ClientSession::ClientSession(SessionContext& ctx, Worker& worker, net::Socket socket)
+    : ctx_(ctx),
       worker_(worker),
       id_(next_socket_id()),
       socket_(std::move(socket)),
       wake_(worker.io),
-      config_(rt.config()),
+      config_(ctx.config()),
       // PostgreSQL refuses frontend messages over 1 GB whatever we allow.
       max_packet_(static_cast<uint32_t>(std::min(config_->max_packet_size, 0x3fffffff))),
       client_scan_(max_packet_, kMaxControlMessage, client_wants_whole),
       server_scan_(0x7fffffff, kMaxControlMessage, server_wants_whole) {
   addr_ = net::peer_name(socket_);
   port_ = net::peer_port(socket_);
-  rt_.client_count.fetch_add(1);
+  ctx_.client_count().fetch_add(1);
   worker_.clients.fetch_add(1);
 }
 
 ClientSession::~ClientSession() {
-  rt_.client_count.fetch_sub(1);
+  ctx_.client_count().fetch_sub(1);
   worker_.clients.fetch_sub(1);
-  if (cancel_key_.pid != 0) rt_.cancels().remove(cancel_key_);
+  if (cancel_key_.pid != 0) ctx_.cancels().remove(cancel_key_);
   if (counted_in_pool_) pool_->clients.fetch_sub(1);
   if (db_clients_) db_clients_->give_back();
   if (user_clients_) user_clients_->give_back();
 }
 
-void ClientSession::start(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket) {
-  auto session = std::make_shared<ClientSession>(rt, worker, std::move(socket));
+void ClientSession::start(SessionContext& ctx, Worker& worker, net::Socket socket) {
+  auto session = std::make_shared<ClientSession>(ctx, worker, std::move(socket));
   worker.sessions.push_back(session);
   session->registry_it_ = std::prev(worker.sessions.end());
   session->spawn(session->run());
@@ -121,7 +119,7 @@ asio::awaitable<void> ClientSession::run() {
   }
   if (admin_) {
     phase_ = Phase::kAdmin;
-    co_await finish(co_await admin::serve_console(*this));
+    co_await finish(co_await ctx_.serve_console(*this));
     co_return;
   }
   phase_ = Phase::kIdle;
@@ -144,7 +142,7 @@ asio::awaitable<Result<bool>> ClientSession::log_in() {
   // Checked once the client has said who it is, so a client trying SSL first
   // gets a plain error; the admin console is exempt so an operator can get
   // in when clients exhaust the limit, as in PgBouncer.
-  if (database_ != "pgbouncer" && rt_.client_count.load() > config_->max_client_conn) {
+  if (database_ != "pgbouncer" && ctx_.client_count().load() > config_->max_client_conn) {
     co_return make_error("53300", "no more connections allowed (max_client_conn)");
   }
   Status st = co_await authenticate();

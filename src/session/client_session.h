@@ -29,12 +29,9 @@
 #include "protocol/startup.h"
 #include "protocol/tracked_params.h"
 #include "session/cancel_registry.h"
+#include "session/context.h"
 #include "session/wakeup.h"
-
-namespace usher::runtime {
-class Runtime;
-struct Worker;
-}  // namespace usher::runtime
+#include "session/worker.h"
 
 namespace usher::session {
 
@@ -68,11 +65,11 @@ struct ClientInfo {
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket);
+  ClientSession(SessionContext& ctx, Worker& worker, net::Socket socket);
   ~ClientSession();
 
   // Spawns the session's coroutine on its worker.
-  static void start(runtime::Runtime& rt, runtime::Worker& worker, net::Socket socket);
+  static void start(SessionContext& ctx, Worker& worker, net::Socket socket);
 
   // For the janitor and the admin console, on the session's worker thread.
   Phase phase() const { return phase_; }
@@ -93,7 +90,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Used by the admin console, which talks to the client directly.
   net::Socket& socket() { return socket_; }
   net::ByteBuffer& input() { return in_; }
-  runtime::Runtime& runtime() { return rt_; }
   asio::awaitable<Status> send(std::string_view bytes);
 
  private:
@@ -184,8 +180,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Answers to extended-protocol messages the server has not sent yet.
   bool answers_due() const;
 
-  runtime::Runtime& rt_;
-  runtime::Worker& worker_;
+  SessionContext& ctx_;
+  Worker& worker_;
   const uint64_t id_;
   net::Socket socket_;
   net::ByteBuffer in_;

@@ -1,7 +1,6 @@
 // After authentication: find the pool, make sure we know the server's
 // parameters, and send the client what PostgreSQL sends at the end of login.
 #include "protocol/writer.h"
-#include "runtime/runtime.h"
 #include "session/client_session.h"
 
 namespace usher::session {
@@ -11,25 +10,23 @@ asio::awaitable<Status> ClientSession::join_pool() {
   if (!db_config) {
     co_return make_error("3D000", "no such database: " + database_);
   }
-  if (rt_.disabled(database_)) {
+  if (ctx_.disabled(database_)) {
     co_return make_error("08P01", "database \"" + database_ + "\" is disabled");
   }
   // Counted before the pool is joined, as PgBouncer counts them; the admin
   // console never gets here, so an operator can always get in.
-  auto db_clients = rt_.pools().db_clients(*config_, *db_config);
+  auto db_clients = ctx_.pools().db_clients(*config_, *db_config);
   if (!db_clients->try_take()) {
     co_return make_error("53300", "client connections exceeded (max_db_client_connections)");
   }
   db_clients_ = std::move(db_clients);
-  auto user_clients = rt_.pools().user_clients(*config_, user_);
+  auto user_clients = ctx_.pools().user_clients(*config_, user_);
   if (!user_clients->try_take()) {
     co_return make_error("53300", "client connections exceeded (max_user_client_connections)");
   }
   user_clients_ = std::move(user_clients);
-  pool_ = rt_.pools().get(*config_, *db_config, user_);
-  if (rt_.paused(database_)) pool_->set_paused(true);  // a pool created while paused
-  pool_->clients.fetch_add(1);
-  counted_in_pool_ = true;
+  pool_ = ctx_.pools().get(*config_, *db_config, user_);
+  if (ctx_.paused(database_)) pool_->set_paused(true);  // a pool created while paused
   // SHOW STATS client_login_count (PgBouncer 1.26): logins that passed
   // authentication and the client limits.
   pool::bump(pool_->stats().slot(worker_.index).client_login_count, 1);
@@ -57,7 +54,7 @@ asio::awaitable<Status> ClientSession::join_pool() {
   }
 
   cancel_target_ = std::make_shared<CancelTarget>();
-  cancel_key_ = rt_.cancels().add(cancel_target_);
+  cancel_key_ = ctx_.cancels().add(cancel_target_);
 
   std::string out;
   protocol::write_authentication_ok(out);
@@ -76,6 +73,9 @@ asio::awaitable<Status> ClientSession::join_pool() {
   if (!config_->login_notify_message.empty())
     protocol::write_notice_response(out, "00000", config_->login_notify_message);
   protocol::write_ready_for_query(out, 'I');
+  // In the pool's count from here on, as in SHOW CLIENTS (no longer "login").
+  pool_->clients.fetch_add(1);
+  counted_in_pool_ = true;
   co_return co_await send(out);
 }
 

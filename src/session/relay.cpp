@@ -16,9 +16,8 @@
 #include "protocol/extended.h"
 #include "protocol/messages.h"
 #include "protocol/writer.h"
-#include "runtime/runtime.h"
-#include "runtime/worker.h"
 #include "session/client_session.h"
+#include "session/worker.h"
 
 namespace usher::session {
 
@@ -260,7 +259,9 @@ asio::awaitable<Status> ClientSession::link_server() {
   // A client that leaves while it waits gives up its place (start_reads()
   // watches the socket meanwhile): what it sent is never run.
   start_reads();
+  pool_->waiting_clients.fetch_add(1, std::memory_order_relaxed);
   auto server = co_await pool_->acquire(worker_.index, worker_.io, &wait_ticket_);
+  pool_->waiting_clients.fetch_sub(1, std::memory_order_relaxed);
   wait_ticket_ = 0;
   if (kill_reason_ || client_closed_) {
     if (server) pool_->release(std::move(*server));

@@ -10,7 +10,6 @@
 #include "protocol/startup.h"
 #include "protocol/startup_options.h"
 #include "protocol/writer.h"
-#include "runtime/runtime.h"
 #include "session/client_session.h"
 
 namespace usher::session {
@@ -156,15 +155,15 @@ Status ClientSession::apply_options(std::string_view options) {
 }
 
 asio::awaitable<void> ClientSession::forward_cancel(protocol::CancelKey key) {
-  const int own_peer_id = rt_.cancels().peer_id();
+  const int own_peer_id = ctx_.cancels().peer_id();
   if (own_peer_id > 0) {
     if (protocol::cancel_key_peer(key) != own_peer_id) {
-      co_await rt_.peer_cancels().forward(*config_, key);
+      co_await ctx_.peer_cancels().forward(*config_, key);
       co_return;
     }
     key = protocol::cancel_key_as_issued(key);  // however often it was forwarded
   }
-  auto target = rt_.cancels().lookup(key);
+  auto target = ctx_.cancels().lookup(key);
   if (!target) co_return;  // unknown key: nothing to cancel
   auto backend = target->begin_cancel();
   if (!backend) co_return;  // an idle client: nothing to cancel

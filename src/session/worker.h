@@ -9,10 +9,8 @@
 #include <thread>
 
 namespace usher::session {
-class ClientSession;
-}
 
-namespace usher::runtime {
+class ClientSession;
 
 namespace asio = boost::asio;
 
@@ -22,11 +20,11 @@ struct Worker {
   std::atomic<int> clients{0};
   // Sessions on this worker, for the janitor and the admin console. Touched
   // only on this worker's thread.
-  std::list<std::weak_ptr<session::ClientSession>> sessions;
+  std::list<std::weak_ptr<ClientSession>> sessions;
   std::thread thread;
   // Declared last so it is destroyed first: destroying it destroys the
   // session coroutines, which still use the members above.
   asio::io_context io{1};  // concurrency hint 1: only this worker's thread runs it
 };
 
-}  // namespace usher::runtime
+}  // namespace usher::session

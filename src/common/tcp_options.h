@@ -1,8 +1,8 @@
-// Socket options from PgBouncer's tcp_* settings, kept free of Asio so the
-// configuration can produce them.
+// Socket options from PgBouncer's tcp_* settings: produced by config/,
+// applied by net/ (net::tune_socket), so they live below both.
 #pragma once
 
-namespace usher::net {
+namespace usher {
 
 // A 0 leaves the operating system's default.
 struct TcpOptions {
@@ -14,4 +14,4 @@ struct TcpOptions {
   int socket_buffer = 0;    // SO_SNDBUF and SO_RCVBUF
 };
 
-}  // namespace usher::net
+}  // namespace usher

@@ -1,0 +1,48 @@
+// What a client session needs of the process around it, and no more. The
+// runtime (the composition root, runtime/runtime.h) implements it, so that
+// nothing in session/ reaches up into the process that owns it.
+#pragma once
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <memory>
+#include <string>
+
+#include "auth/login_throttle.h"
+#include "common/result.h"
+#include "config/config.h"
+#include "net/offload_pool.h"
+#include "pool/pool_manager.h"
+#include "session/cancel_registry.h"
+#include "session/peer_cancels.h"
+
+namespace usher::session {
+
+class ClientSession;
+
+class SessionContext {
+ public:
+  // The configuration in force now; a session keeps the one it started with.
+  virtual std::shared_ptr<const config::Config> config() const = 0;
+  virtual pool::PoolManager& pools() = 0;
+  virtual CancelRegistry& cancels() = 0;
+  virtual PeerCancels& peer_cancels() = 0;
+  // Failed logins per client address (auth/login_throttle.h).
+  virtual auth::LoginThrottle& login_throttle() = 0;
+  // PBKDF2 (SCRAM) runs here, never on a worker (net/offload_pool.h).
+  virtual net::OffloadPool& offload() = 0;
+  // PAUSE and DISABLE, per database, from the console.
+  virtual bool paused(const std::string& db) const = 0;
+  virtual bool disabled(const std::string& db) const = 0;
+  // Clients connected to the process (max_client_conn); a session counts
+  // itself in for its whole life.
+  virtual std::atomic<int>& client_count() = 0;
+  // Serves a client logged in to the console database ("pgbouncer") until
+  // it leaves; the console is not part of the relay.
+  virtual boost::asio::awaitable<Status> serve_console(ClientSession& session) = 0;
+
+ protected:
+  ~SessionContext() = default;
+};
+
+}  // namespace usher::session
