@@ -1,68 +1,19 @@
 #include "prepared/sql_command.h"
 
-#include <pg_query.h>
-#include <pg_query/pg_query.pb-c.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
-#include <memory>
 #include <vector>
 
-// libpg_query's copy of PostgreSQL's GUC (a thread-local there, as all of
-// its globals): how its lexer reads backslashes in '...' literals.
-extern "C" {
-extern __thread bool standard_conforming_strings;
-}
+#include "sql/parser.h"
 
 namespace usher::prepared {
 namespace {
 
 namespace json = boost::json;
 using Kind = SqlCommand::Kind;
-
-// Skips blanks, -- comments and (nested) /* */ comments from `pos`.
-size_t skip_space(std::string_view s, size_t pos) {
-  while (pos < s.size()) {
-    char c = s[pos];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-      ++pos;
-    } else if (c == '-' && s.substr(pos, 2) == "--") {
-      // As PostgreSQL's lexer: a -- comment ends at a newline or a return.
-      pos = s.find_first_of("\n\r", pos);
-      if (pos == std::string_view::npos) return s.size();
-    } else if (c == '/' && s.substr(pos, 2) == "/*") {
-      int depth = 0;
-      while (pos < s.size()) {
-        if (s.substr(pos, 2) == "/*") {
-          ++depth;
-          pos += 2;
-        } else if (s.substr(pos, 2) == "*/") {
-          pos += 2;
-          if (--depth == 0) break;
-        } else {
-          ++pos;
-        }
-      }
-    } else {
-      break;
-    }
-  }
-  return pos;
-}
-
-// `word` is letters only, so c | 0x20 is its lowercase.
-bool is_word(std::string_view word, std::string_view lowercase) {
-  return std::equal(word.begin(), word.end(), lowercase.begin(), lowercase.end(),
-                    [](char c, char lower) { return (c | 0x20) == lower; });
-}
-
-// Whether `lowercase` appears in `text` in any case (ASCII case folding;
-// c | 0x20 also maps a few symbols: the parser decides).
-bool contains_word(std::string_view text, std::string_view lowercase) {
-  auto same = [](char c, char lower) { return (c | 0x20) == lower; };
-  return std::search(text.begin(), text.end(), lowercase.begin(), lowercase.end(), same) !=
-         text.end();
-}
+using sql::contains_word;
+using sql::is_word;
+using sql::skip_space;
 
 constexpr std::string_view kKeywords[] = {"prepare", "execute", "deallocate", "discard"};
 constexpr size_t kShortestKeyword = 7;
@@ -72,7 +23,7 @@ constexpr size_t kShortestKeyword = 7;
 bool may_be_create_table(std::string_view stmt) {
   size_t pos = 0;
   for (int i = 0; i < 5; ++i) {
-    std::string_view word = first_word(stmt.substr(pos));
+    std::string_view word = sql::first_word(stmt.substr(pos));
     if (word.empty()) return false;
     if (is_word(word, "table")) return true;
     pos = static_cast<size_t>(word.data() + word.size() - stmt.data());
@@ -83,7 +34,7 @@ bool may_be_create_table(std::string_view stmt) {
 // Whether one statement may name a prepared statement: its first word is
 // one of ours, or it is EXPLAIN, or CREATE TABLE, with EXECUTE in it.
 bool may_name_statement(std::string_view stmt) {
-  std::string_view word = first_word(stmt);
+  std::string_view word = sql::first_word(stmt);
   if (word.size() < 6) return false;  // "create" is the shortest
   switch (word[0] | 0x20) {           // nearly every query stops here
     case 'p':
@@ -117,65 +68,14 @@ bool is_candidate(std::string_view sql) {
 
 namespace {
 
-// Sets libpg_query's standard_conforming_strings for one call.
-class LexerMode {
- public:
-  explicit LexerMode(bool on) : saved_(standard_conforming_strings) {
-    standard_conforming_strings = on;
-  }
-  ~LexerMode() { standard_conforming_strings = saved_; }
-
- private:
-  bool saved_;
-};
-
 std::string string_field(const json::object& node, std::string_view key) {
   const json::value* v = node.if_contains(key);
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
-// Each statement's node ({"PrepareStmt": {...}}, ...), or the parser's
-// error.
-struct Parsed {
-  std::vector<json::object> stmts;
-  std::optional<SqlCommand> error;  // kUnparsable
-};
-
-SqlCommand unparsable(std::string message, int position) {
-  return SqlCommand{.kind = Kind::kUnparsable, .error = std::move(message), .position = position};
-}
-
-// The statements of libpg_query's JSON parse tree (none for a text of
-// comments only); false when the tree cannot be read.
-bool read_statements(const char* parse_tree, std::vector<json::object>& out) {
-  if (parse_tree == nullptr) return false;
-  boost::system::error_code ec;
-  json::parse_options options;
-  options.max_depth = 100000;  // the parser's own stack limit comes first
-  json::value tree = json::parse(parse_tree, ec, {}, options);
-  if (ec || !tree.is_object()) return false;
-  const json::value* stmts = tree.as_object().if_contains("stmts");
-  if (stmts == nullptr) return true;
-  if (!stmts->is_array()) return false;
-  for (const auto& entry : stmts->as_array()) {
-    const json::value* stmt = entry.is_object() ? entry.as_object().if_contains("stmt") : nullptr;
-    if (stmt == nullptr || !stmt->is_object()) return false;
-    out.push_back(stmt->as_object());
-  }
-  return true;
-}
-
-Parsed parse_statements(const std::string& text) {
-  Parsed out;
-  PgQueryParseResult r = pg_query_parse(text.c_str());
-  if (r.error != nullptr) {
-    out.error =
-        unparsable(r.error->message ? r.error->message : "syntax error", r.error->cursorpos);
-  } else if (!read_statements(r.parse_tree, out.stmts)) {
-    out.error = unparsable("statement too complex for Usher to inspect", 0);
-  }
-  pg_query_free_parse_result(r);
-  return out;
+SqlCommand unparsable(sql::ParseError e) {
+  return SqlCommand{
+      .kind = Kind::kUnparsable, .error = std::move(e.message), .position = e.position};
 }
 
 // What one statement's node is to us, with the name as PostgreSQL parsed
@@ -217,32 +117,6 @@ std::optional<SqlCommand> classify_node(const json::object& node) {
   return cmd;
 }
 
-struct Token {
-  int32_t start;
-  int32_t end;
-  PgQuery__Token token;
-};
-
-// PostgreSQL's lexer over `text`, comments left out; empty when it fails.
-std::vector<Token> scan(const std::string& text) {
-  std::vector<Token> tokens;
-  PgQueryScanResult r = pg_query_scan(text.c_str());
-  if (r.error == nullptr) {
-    PgQuery__ScanResult* s = pg_query__scan_result__unpack(
-        nullptr, r.pbuf.len, reinterpret_cast<const uint8_t*>(r.pbuf.data));
-    if (s != nullptr) {
-      for (size_t i = 0; i < s->n_tokens; ++i) {
-        PgQuery__Token t = s->tokens[i]->token;
-        if (t == PG_QUERY__TOKEN__SQL_COMMENT || t == PG_QUERY__TOKEN__C_COMMENT) continue;
-        tokens.push_back({s->tokens[i]->start, s->tokens[i]->end, t});
-      }
-      pg_query__scan_result__free_unpacked(s, nullptr);
-    }
-  }
-  pg_query_free_scan_result(r);
-  return tokens;
-}
-
 // Finds where `cmd`'s name is written: the token after its keyword (PREPARE,
 // EXECUTE, DEALLOCATE [PREPARE]) that reads as the parsed name. False when
 // no such token exists.
@@ -250,21 +124,21 @@ bool locate_name(const std::string& text, SqlCommand& cmd) {
   PgQuery__Token keyword = cmd.kind == Kind::kPrepare   ? PG_QUERY__TOKEN__PREPARE
                            : cmd.kind == Kind::kExecute ? PG_QUERY__TOKEN__EXECUTE
                                                         : PG_QUERY__TOKEN__DEALLOCATE;
-  std::vector<Token> tokens = scan(text);
+  std::vector<sql::Token> tokens = sql::scan(text);
   auto names = [&](size_t i) {
     if (i >= tokens.size() || tokens[i].start < 0 || tokens[i].end > int32_t(text.size()) ||
         tokens[i].start >= tokens[i].end) {
       return false;
     }
     std::string_view t(text.data() + tokens[i].start, size_t(tokens[i].end - tokens[i].start));
-    return fold_identifier(t) == cmd.name;
+    return sql::fold_identifier(t) == cmd.name;
   };
   for (size_t i = 0; i < tokens.size(); ++i) {
-    if (tokens[i].token != keyword) continue;
+    if (tokens[i].kind != keyword) continue;
     size_t at = i + 1;
     // DEALLOCATE PREPARE name; but in "DEALLOCATE prepare" the word is the name.
     if (keyword == PG_QUERY__TOKEN__DEALLOCATE && at < tokens.size() &&
-        tokens[at].token == PG_QUERY__TOKEN__PREPARE && names(at + 1)) {
+        tokens[at].kind == PG_QUERY__TOKEN__PREPARE && names(at + 1)) {
       ++at;
     }
     if (!names(at)) continue;
@@ -277,71 +151,20 @@ bool locate_name(const std::string& text, SqlCommand& cmd) {
 
 }  // namespace
 
-std::string fold_identifier(std::string_view token) {
-  std::string name;
-  if (!token.empty() && token.front() == '"') {
-    if (token.size() < 2 || token.back() != '"') return {};
-    for (size_t i = 1; i + 1 < token.size(); ++i) {
-      name.push_back(token[i]);
-      if (token[i] == '"') ++i;  // "" stands for one quote
-    }
-  } else {
-    if (token.empty() || token.front() == '&' || token.find('"') != std::string_view::npos) {
-      return {};
-    }
-    for (char c : token)
-      name.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c);
-  }
-  if (name.size() > kMaxIdentifier) {
-    size_t cut = kMaxIdentifier;
-    // Back up to the start of a UTF-8 character.
-    while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80)
-      --cut;
-    name.resize(cut);
-  }
-  return name;
-}
-
-std::string_view first_word(std::string_view sql) {
-  size_t pos = skip_space(sql, 0);
-  size_t end = pos;
-  // ASCII only, as PostgreSQL's keywords are: no locale lookups per query.
-  auto is_letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  while (end < sql.size() && end - pos < 16 && is_letter(sql[end]))
-    ++end;
-  return sql.substr(pos, end - pos);
-}
-
-bool starts_with_word(std::string_view sql, std::string_view lowercase) {
-  return is_word(first_word(sql), lowercase);
-}
-
 bool names_statement(const SqlCommand& cmd) {
   return cmd.kind != Kind::kDeallocateAll && cmd.kind != Kind::kDiscardAll;
-}
-
-bool backslash_in_multibyte(std::string_view encoding) {
-  // PostgreSQL's client-only encodings whose second bytes include 0x5C.
-  for (std::string_view e : {"SJIS", "SHIFT_JIS_2004", "BIG5", "GBK", "UHC", "GB18030", "JOHAB"}) {
-    if (encoding.size() == e.size() &&
-        std::equal(e.begin(), e.end(), encoding.begin(),
-                   [](char a, char b) { return a == (b >= 'a' && b <= 'z' ? b - 32 : b); })) {
-      return true;
-    }
-  }
-  return false;
 }
 
 namespace {
 
 // One statement's text, parsed: ours or not, and where its name is.
 std::optional<SqlCommand> classify_one(const std::string& text) {
-  Parsed parsed = parse_statements(text);
-  if (parsed.error) return parsed.error;
-  if (parsed.stmts.empty()) return std::nullopt;
-  if (parsed.stmts.size() > 1) {
+  sql::Parsed parsed = sql::parse(text);
+  if (parsed.error) return unparsable(std::move(*parsed.error));
+  if (parsed.statements.empty()) return std::nullopt;
+  if (parsed.statements.size() > 1) {
     std::optional<SqlCommand> out;
-    for (const auto& stmt : parsed.stmts) {
+    for (const auto& stmt : parsed.statements) {
       auto one = classify_node(stmt);
       if (!one) continue;
       if (!one->drops_all) return SqlCommand{.kind = Kind::kCombined, .multiple = true};
@@ -349,7 +172,7 @@ std::optional<SqlCommand> classify_one(const std::string& text) {
     }
     return out;
   }
-  auto cmd = classify_node(parsed.stmts.front());
+  auto cmd = classify_node(parsed.statements.front());
   if (!cmd || cmd->drops_all) return cmd;
   if (!locate_name(text, *cmd)) cmd->kind = Kind::kUnlocatable;
   return cmd;
@@ -358,50 +181,38 @@ std::optional<SqlCommand> classify_one(const std::string& text) {
 // A text too large to parse whole: PostgreSQL's scanner splits it, and only
 // the statements that may name a prepared statement are parsed.
 std::optional<SqlCommand> classify_large(const std::string& text) {
-  PgQuerySplitResult r = pg_query_split_with_scanner(text.c_str());
-  std::optional<SqlCommand> out;
-  if (r.error != nullptr) {
-    out = unparsable(r.error->message ? r.error->message : "syntax error", r.error->cursorpos);
-  } else {
-    std::vector<std::string_view> ours;
-    for (int i = 0; i < r.n_stmts; ++i) {
-      const PgQuerySplitStmt* st = r.stmts[i];
-      if (st->stmt_location < 0 || st->stmt_len < 0 ||
-          size_t(st->stmt_location) + size_t(st->stmt_len) > text.size()) {
-        ours.push_back(text);  // not expected: look at the whole
-        continue;
-      }
-      std::string_view stmt(text.data() + st->stmt_location, size_t(st->stmt_len));
-      if (may_name_statement(stmt)) ours.push_back(stmt);
-    }
-    bool multiple = r.n_stmts > 1;
-    for (std::string_view stmt : ours) {
-      if (stmt.size() > kMaxParsedText) {
-        out = SqlCommand{.kind = Kind::kTooLarge};
-        break;
-      }
-      auto one = classify_one(std::string(stmt));
-      if (!one) continue;
-      if (one->kind == Kind::kUnparsable || (multiple && names_statement(*one))) {
-        out = one->kind == Kind::kUnparsable ? *one : SqlCommand{.kind = Kind::kCombined};
-        break;
-      }
-      // A single statement of ours, or DEALLOCATE ALL / DISCARD ALL among others.
-      if (!multiple) {
-        one->name_begin += size_t(stmt.data() - text.data());
-        one->name_end += size_t(stmt.data() - text.data());
-      }
-      one->multiple = multiple;
-      out = one;
-    }
-    if (out && multiple) out->multiple = true;
+  sql::Split split = sql::split(text);
+  if (split.error) return unparsable(std::move(*split.error));
+  std::vector<std::string_view> ours;
+  for (std::string_view stmt : split.statements) {
+    if (may_name_statement(stmt)) ours.push_back(stmt);
   }
-  pg_query_free_split_result(r);
+  const bool multiple = split.statements.size() > 1;
+  std::optional<SqlCommand> out;
+  for (std::string_view stmt : ours) {
+    if (stmt.size() > kMaxParsedText) {
+      out = SqlCommand{.kind = Kind::kTooLarge};
+      break;
+    }
+    auto one = classify_one(std::string(stmt));
+    if (!one) continue;
+    if (one->kind == Kind::kUnparsable || (multiple && names_statement(*one))) {
+      out = one->kind == Kind::kUnparsable ? *one : SqlCommand{.kind = Kind::kCombined};
+      break;
+    }
+    // A single statement of ours, or DEALLOCATE ALL / DISCARD ALL among others.
+    if (!multiple) {
+      one->name_begin += size_t(stmt.data() - text.data());
+      one->name_end += size_t(stmt.data() - text.data());
+    }
+    out = one;
+  }
+  if (out) out->multiple = multiple;
   return out;
 }
 
 std::optional<SqlCommand> classify_with(const std::string& text, bool standard_conforming_strings) {
-  LexerMode mode(standard_conforming_strings);
+  sql::LexerMode mode(standard_conforming_strings);
   return text.size() <= kMaxParsedText ? classify_one(text) : classify_large(text);
 }
 

@@ -4,7 +4,7 @@
 // query turns away nearly every other one; only a candidate goes through
 // PostgreSQL's own parser and lexer (libpg_query), so comments, case,
 // quoting and standard_conforming_strings cannot fool it, and the name's
-// position in the text comes from the lexer's tokens.
+// position in the text comes from the lexer's tokens (sql/parser.h).
 //
 // Pure: no I/O. The parser runs in this thread.
 #pragma once
@@ -14,27 +14,17 @@
 #include <string>
 #include <string_view>
 
+#include "sql/lexical.h"
+
 namespace usher::prepared {
 
-// PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes.
-inline constexpr size_t kMaxIdentifier = 63;
+using sql::SqlReading;
+
 // A candidate longer than this is not parsed whole: PostgreSQL's scanner
 // splits it (about 25 ns a byte), and only its statements that may name a
 // prepared statement are parsed, each up to this size. Parsing costs about
 // 250 bytes of memory and 0.7 us of CPU per byte of SQL.
 inline constexpr size_t kMaxParsedText = 64 * 1024;
-
-// What the server will read a query with, beyond its bytes.
-struct SqlReading {
-  bool standard_conforming_strings = true;  // with it off, 'it\'s' is one literal
-  // The client encoding may have a backslash as the second byte of a
-  // character (SJIS, BIG5, GBK, UHC, GB18030, JOHAB): what the server reads
-  // after converting such text is not what its bytes say.
-  bool backslash_in_multibyte = false;
-};
-
-// Whether `client_encoding` (as PostgreSQL reports it) is one of those.
-bool backslash_in_multibyte(std::string_view client_encoding);
 
 struct SqlCommand {
   enum class Kind {
@@ -77,18 +67,5 @@ bool names_statement(const SqlCommand& cmd);
 // Remembers the last answer per thread: the reset query rarely changes and
 // may run at every transaction end.
 bool drops_all_statements(const std::string& sql);
-
-// The first word of `sql` (after blanks and comments), as written, at most
-// 16 letters; empty when there is none.
-std::string_view first_word(std::string_view sql);
-
-// Whether the first word of `sql` is `lowercase`, in any case.
-bool starts_with_word(std::string_view sql, std::string_view lowercase);
-
-// An identifier as PostgreSQL reads it from a token's text: "quoted" kept
-// as written (with "" for a quote), otherwise ASCII-lowercased; then cut to
-// kMaxIdentifier bytes without splitting a UTF-8 character. Empty for a
-// token that is not a plain or quoted identifier (U&"..." forms).
-std::string fold_identifier(std::string_view token);
 
 }  // namespace usher::prepared

@@ -714,7 +714,7 @@ SqlReading Translator::sql_reading() const {
   const protocol::TrackedParams& p = *server_params_;
   const int encoding = protocol::TrackedParams::kClientEncoding;
   return {.standard_conforming_strings = p.standard_conforming_strings(),
-          .backslash_in_multibyte = p.has(encoding) && backslash_in_multibyte(p.get(encoding))};
+          .backslash_in_multibyte = p.has(encoding) && sql::backslash_in_multibyte(p.get(encoding))};
 }
 
 // Inside a simple Query exchange, Usher's own messages end with a Sync and

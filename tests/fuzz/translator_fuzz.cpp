@@ -189,7 +189,7 @@ void classify_checks(const std::string& sql) {
     auto c = prepared::classify_sql(sql, {.standard_conforming_strings = scs});
     if (!c || c->name_end == 0) continue;
     check(c->name_begin < c->name_end && c->name_end <= sql.size());
-    check(prepared::fold_identifier(
+    check(usher::sql::fold_identifier(
               std::string_view(sql).substr(c->name_begin, c->name_end - c->name_begin)) == c->name);
   }
 }

@@ -7,6 +7,13 @@
 namespace usher::prepared {
 namespace {
 
+// The lexical pieces classification reads SQL with (sql/lexical.h).
+using sql::backslash_in_multibyte;
+using sql::first_word;
+using sql::fold_identifier;
+using sql::kMaxIdentifier;
+using sql::starts_with_word;
+
 TEST(StatementRegistry, SharesEqualStatementsComparedInFull) {
   StatementRegistry r;
   const std::string types("\0\1\0\0\0\x17", 6);
