@@ -3,7 +3,7 @@
 
 CPU time per transaction on a shared 2-core machine drifts by several per
 cent between runs; the instructions a pooler executes per transaction do
-not. This starts one PostgreSQL (bench/run.py's), then each Usher binary
+not. This starts one PostgreSQL (bench/fixtures.py's), then each Usher binary
 given, under `valgrind --tool=callgrind` with instrumentation off; warms it
 up with pgbench, switches instrumentation on for a fixed number of
 transactions (`pgbench -S -c 20 -j 1 -t N`, pool of 20, one worker), and
@@ -23,12 +23,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402  (bench/run.py: Postgres, Pooler, helpers)
+import fixtures  # noqa: E402  (PostgreSQL and Usher, on the test harness)
+import pgbench as bench_pgbench  # noqa: E402  (the pgbench command line)
 
 
 def wrapper(base, name, binary):
@@ -55,14 +55,12 @@ def total_ir(path):
 
 
 def pgbench(pg, port, mode, clients, per_client):
-    env = dict(pg.env(), PGPASSWORD=run.BENCH_PASSWORD, PGSSLMODE="disable")
-    out = run.run_cmd([f"{run.PG_BIN}/pgbench", "-n", "-S", "-M", mode, "-c", str(clients),
-                       "-j", "1", "-t", str(per_client), "-h", run.LOOPBACK, "-p", str(port),
-                       "-U", run.BENCH_USER, run.BENCH_DB], timeout=900, env=env)
-    m = run.PGBENCH_RE["processed"].search(out.stdout)
-    if not m:
+    cmd = bench_pgbench.command(port, mode, clients, 1, ["-t", str(per_client)])
+    out = fixtures.run_cmd(cmd, timeout=900, env=pg.bench_env())
+    processed = fixtures.parse_pgbench(out.stdout)["processed"]
+    if processed is None:
         raise RuntimeError(f"pgbench: {out.stdout[-500:]}")
-    return int(m.group(1))
+    return processed
 
 
 def measure(pg, secret, base, name, binary, mode, a):
@@ -71,8 +69,8 @@ def measure(pg, secret, base, name, binary, mode, a):
         os.unlink(old)
     args = SimpleNamespace(server_transport="tcp", clients=[a.clients], idle_clients=0,
                            pool_size=a.clients, workers=1, userlist_secret="scram")
-    p = run.Pooler("usher", script, base, pg, args)
-    p.start(secret, timeout=180)
+    p = fixtures.BenchPooler("usher", script, base, pg, args)
+    p.launch(secret, timeout=180)
     try:
         pgbench(pg, p.port, mode, a.clients, 50)  # warm-up: pool opened, statements prepared
         ctl = ["callgrind_control", "-i", "on", str(p.pid)]
@@ -99,11 +97,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=1, help="measurements per binary and mode")
     a = ap.parse_args()
     bins = [b.split("=", 1) for b in a.bin]
-    base = tempfile.mkdtemp(prefix="usher-callgrind-")
-    run.chown_service(base)
-    pg = run.Postgres(os.path.join(base, "pg"), max_connections=200)
-    os.makedirs(pg.base)
-    run.chown_service(pg.base)
+    base = fixtures.util.make_service_tempdir("usher-callgrind-")
+    pg = fixtures.BenchPostgres(os.path.join(base, "pg"), max_connections=200)
+    os.makedirs(pg.base_dir)
+    fixtures.util.chown_service(pg.base_dir)
     try:
         pg.init()
         secret = pg.setup_bench(1)
@@ -115,7 +112,7 @@ def main():
                 vals = [measure(pg, secret, base, name, os.path.abspath(binary), mode, a)
                         for _ in range(a.rounds)]
                 cells.append(" / ".join(f"{v:,.0f}" for v in vals))
-                run.log(f"{mode} {name}: {cells[-1]} instructions per transaction")
+                fixtures.log(f"{mode} {name}: {cells[-1]} instructions per transaction")
             print(f"| {mode} | {' | '.join(cells)} |", flush=True)
     finally:
         pg.stop()

@@ -71,6 +71,8 @@ def parse_pgbench(output):
     out["tps"] = float(m.group(1)) if m else None
     m = re.search(r"number of clients: (\d+)", output)
     out["clients"] = int(m.group(1)) if m else None
+    m = re.search(r"initial connection time = ([\d.]+) ms", output)
+    out["connect_ms"] = float(m.group(1)) if m else None
     return out
 
 

@@ -4,14 +4,15 @@ Both binaries read the same pgbouncer.ini + userlist.txt, so one writer serves
 both. PgBouncer refuses to run as root, so it runs as the `postgres` account
 (subprocess user=/group=, exec'd directly so that `pid` is the pooler itself
 and signals reach it); Usher runs as whoever runs the tests.
+
+Writing the config and running the process need only the standard library
+(bench/ uses this class too); psycopg is imported by the client methods.
 """
 
 import os
 import resource
 import signal
 import subprocess
-
-import psycopg
 
 from . import util
 from .postgres import ROLES, SUPERUSER, SUPERUSER_PASSWORD
@@ -115,6 +116,9 @@ class Pooler:
         # PgBouncer refuses to run as root: start it as the service account
         # unless a test wants root (e.g. to exercise -u).
         self.run_as_service = self.kind == "pgbouncer"
+        # True: the pooler gets a session (and process group) of its own, so
+        # that a Ctrl-C at the terminal reaches only the script (bench/).
+        self.new_session = False
 
     # ------------------------------------------------------------ config files
     def default_databases(self):
@@ -232,9 +236,10 @@ class Pooler:
         if os.environ.get("UBSAN_OPTIONS"):
             env["UBSAN_OPTIONS"] = os.environ["UBSAN_OPTIONS"]
         kw = {"env": env}
-        if self.run_as_service and os.geteuid() == 0:
-            uid, gid = util.service_ids()
-            kw.update(user=uid, group=gid, extra_groups=[])
+        if self.run_as_service:
+            kw.update(util.service_popen_kwargs())
+        if self.new_session:
+            kw["start_new_session"] = True
         return kw
 
     def wait_listening(self, timeout=15):
@@ -282,11 +287,12 @@ class Pooler:
         except subprocess.TimeoutExpired:
             return None
 
-    def stop(self):
+    def stop(self, timeout=5):
+        """SIGTERM (PgBouncer's immediate shutdown), SIGKILL after timeout."""
         if not self.proc or self.proc.poll() is not None:
             return
         self.proc.terminate()
-        if self.wait_exit(5) is None:
+        if self.wait_exit(timeout) is None:
             self.proc.kill()
             self.proc.wait(timeout=5)
 
@@ -302,6 +308,8 @@ class Pooler:
         return self.passwords.get(user, "")
 
     def conninfo(self, db="appdb", user="app", password=None, **params):
+        import psycopg
+
         if password is None:
             password = self.password_for(user)
         parts = {
@@ -324,6 +332,8 @@ class Pooler:
         prepare_threshold=None by default: PgBouncer 1.18 has no support for
         named prepared statements in transaction mode.
         """
+        import psycopg
+
         conn = psycopg.connect(
             self.conninfo(db, user, password, **params), autocommit=autocommit
         )

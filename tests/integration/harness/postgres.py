@@ -3,14 +3,15 @@
 initdb/postgres/pg_ctl refuse to run as root, so every server-side command
 runs as the `postgres` account (subprocess user=/group=, no intermediate
 su/runuser process) inside a temp dir owned by it.
+
+Starting and stopping need only the standard library (bench/ uses this
+module too); psycopg is imported by the methods that use it (connect, sql).
 """
 
 import os
 import subprocess
 
-import psycopg
-
-from . import util
+from . import util, wire
 
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 
@@ -30,8 +31,11 @@ PGBENCH_DB = "benchdb"
 
 
 class Postgres:
-    def __init__(self, base_dir):
+    def __init__(self, base_dir, settings=None):
+        """settings: postgresql.conf keys that replace or add to the
+        defaults of _write_conf (a value of None drops the key)."""
         self.base_dir = base_dir
+        self.extra_settings = dict(settings or {})
         self.data_dir = os.path.join(base_dir, "data")
         self.sock_dir = os.path.join(base_dir, "sock")
         self.log_path = os.path.join(base_dir, "postgres.log")
@@ -50,14 +54,11 @@ class Postgres:
         }
         if env_extra:
             env.update(env_extra)
-        uid, gid = util.service_ids()
         proc = subprocess.run(
             args,
             cwd=self.base_dir,
             env=env,
-            user=uid,
-            group=gid,
-            extra_groups=[],
+            **util.service_popen_kwargs(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -70,7 +71,9 @@ class Postgres:
             )
         return proc
 
-    def init(self):
+    def init(self, create_objects=True):
+        """initdb and start; then, unless create_objects is false, the roles
+        and databases the tests use (ROLES, APP_DB, PGBENCH_DB)."""
         os.makedirs(self.sock_dir, exist_ok=True)
         util.chown_service(self.sock_dir)
         pwfile = os.path.join(self.base_dir, "pwfile")
@@ -98,7 +101,8 @@ class Postgres:
                 "host all all 127.0.0.1/32 scram-sha-256\n"
             )
         self._start_with_retry()
-        self._create_objects()
+        if create_objects:
+            self._create_objects()
 
     def _write_conf(self):
         conf = os.path.join(self.data_dir, "postgresql.auto.conf")
@@ -119,9 +123,11 @@ class Postgres:
             "timezone": "'UTC'",
             "logging_collector": "off",
         }
+        settings.update(self.extra_settings)
         with open(conf, "w") as f:
             for k, v in settings.items():
-                f.write(f"{k} = {v}\n")
+                if v is not None:
+                    f.write(f"{k} = {v}\n")
         util.chown_service(conf)
 
     def _start_with_retry(self, attempts=5):
@@ -165,9 +171,9 @@ class Postgres:
     def wait_ready(self, timeout=30):
         def ok():
             try:
-                self.sql("select 1")
+                self.query_text("select 1", timeout=10)
                 return True
-            except psycopg.OperationalError:
+            except (OSError, wire.Closed, wire.ServerError):
                 return False
 
         util.wait_until(ok, timeout, interval=0.1, what="postgres ready")
@@ -176,9 +182,15 @@ class Postgres:
         return util.read_text(self.log_path)
 
     # -------------------------------------------------------------------- SQL
-    def connect(self, db="postgres", user=SUPERUSER, password=None, **kw):
+    def _password(self, user, password):
         if password is None:
             password = self.password if user == SUPERUSER else ROLES.get(user)
+        return password
+
+    def connect(self, db="postgres", user=SUPERUSER, password=None, **kw):
+        import psycopg
+
+        password = self._password(user, password)
         return psycopg.connect(
             host=self.host, port=self.port, dbname=db, user=user,
             password=password, connect_timeout=10, autocommit=True, **kw
@@ -191,6 +203,14 @@ class Postgres:
             if cur.description is None:
                 return None
             return cur.fetchall()
+
+    def query_text(self, query, db="postgres", user=SUPERUSER, password=None,
+                   port=None, timeout=60):
+        """One simple-protocol statement over the raw wire client (standard
+        library only): the rows as tuples of text. wire.ServerError if it
+        fails. port: another port (a pooler's) instead of PostgreSQL's."""
+        return wire.query_text(self.host, port or self.port, user, db,
+                               self._password(user, password), query, timeout)
 
     def scram_secret(self, role):
         """pg_authid's verifier, usable as a userlist.txt SCRAM secret."""

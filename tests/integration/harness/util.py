@@ -19,6 +19,16 @@ def service_ids():
     return pw.pw_uid, pw.pw_gid
 
 
+def service_popen_kwargs():
+    """subprocess keyword arguments that run a child as the service account;
+    none when not root (the child then runs as the caller, who is not root
+    either: bench/ can run that way)."""
+    if os.geteuid() != 0:
+        return {}
+    uid, gid = service_ids()
+    return {"user": uid, "group": gid, "extra_groups": []}
+
+
 def free_port():
     """A TCP port on loopback that was free a moment ago.
 
@@ -64,12 +74,14 @@ def make_service_tempdir(prefix):
     """
     path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     os.chmod(path, 0o755)
-    uid, gid = service_ids()
-    os.chown(path, uid, gid)
+    chown_service(path)
     return path
 
 
 def chown_service(path):
+    """Give path to the service account (nothing to do when not root)."""
+    if os.geteuid() != 0:
+        return
     uid, gid = service_ids()
     os.chown(path, uid, gid)
 

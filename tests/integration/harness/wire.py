@@ -3,6 +3,7 @@
 Only what the startup/hostile/cancel tests need: build startup-phase packets,
 authenticate with cleartext/md5/SCRAM-SHA-256, send simple queries, and read
 typed messages with a bounded wait. Message names follow the PostgreSQL docs.
+bench/ uses it too (query_text; Login for its asyncio idle clients).
 """
 
 import base64
@@ -178,7 +179,7 @@ class Conn:
 
     def finish_login(self, user, password):
         msgs = []
-        scram = None
+        login = Login(user, password)
         for _ in range(1000):
             tag, body = self.read_message()
             msgs.append((tag, body))
@@ -192,27 +193,9 @@ class Conn:
                 k, v, _ = body.split(b"\0", 2)
                 self.params[k.decode()] = v.decode()
             elif tag == b"R":
-                (code,) = struct.unpack("!I", body[:4])
-                if code == 0:
-                    continue
-                if code == 3:  # AuthenticationCleartextPassword
-                    self.send(message(b"p", password.encode() + b"\0"))
-                elif code == 5:  # AuthenticationMD5Password
-                    salt = body[4:8]
-                    inner = hashlib.md5((password + user).encode()).hexdigest()
-                    outer = hashlib.md5(inner.encode() + salt).hexdigest()
-                    self.send(message(b"p", b"md5" + outer.encode() + b"\0"))
-                elif code == 10:  # AuthenticationSASL
-                    scram = _Scram(password)
-                    first = scram.client_first()
-                    mech = b"SCRAM-SHA-256\0"
-                    self.send(message(b"p", mech + struct.pack("!i", len(first)) + first))
-                elif code == 11:  # AuthenticationSASLContinue
-                    self.send(message(b"p", scram.client_final(body[4:])))
-                elif code == 12:  # AuthenticationSASLFinal
-                    scram.verify_server(body[4:])
-                else:
-                    raise RuntimeError(f"unsupported auth request {code}")
+                reply = login.answer(body)
+                if reply:
+                    self.send(reply)
         raise RuntimeError("login did not finish")
 
     def read_stream(self, stop_tags, stop_count=1, timeout=None, keep=None,
@@ -298,9 +281,70 @@ def errors_of(msgs):
     return [parse_fields(body) for tag, body in msgs if tag == b"E"]
 
 
+class Login:
+    """The client's side of authentication without I/O (Conn and asyncio
+    clients share it): answer(body of an 'R' message) is the bytes to send
+    back, b"" for none. Cleartext, md5, SCRAM-SHA-256; salted_cache, a dict
+    shared by many logins, runs SCRAM's PBKDF2 once per salt, not per login."""
+
+    def __init__(self, user, password, salted_cache=None):
+        self.user = user
+        self.password = password
+        self.salted_cache = salted_cache
+        self.scram = None
+
+    def answer(self, body):
+        (code,) = struct.unpack("!I", body[:4])
+        if code == 0:  # AuthenticationOk
+            return b""
+        if code == 3:  # AuthenticationCleartextPassword
+            return message(b"p", self.password.encode() + b"\0")
+        if code == 5:  # AuthenticationMD5Password
+            salt = body[4:8]
+            inner = hashlib.md5((self.password + self.user).encode()).hexdigest()
+            outer = hashlib.md5(inner.encode() + salt).hexdigest()
+            return message(b"p", b"md5" + outer.encode() + b"\0")
+        if code == 10:  # AuthenticationSASL
+            self.scram = _Scram(self.password, self.salted_cache)
+            first = self.scram.client_first()
+            mech = b"SCRAM-SHA-256\0"
+            return message(b"p", mech + struct.pack("!i", len(first)) + first)
+        if code == 11:  # AuthenticationSASLContinue
+            return message(b"p", self.scram.client_final(body[4:]))
+        if code == 12:  # AuthenticationSASLFinal
+            self.scram.verify_server(body[4:])
+            return b""
+        raise RuntimeError(f"unsupported auth request {code}")
+
+
+class ServerError(Exception):
+    """An ErrorResponse where none was wanted; fields as parse_fields gives."""
+
+    def __init__(self, fields):
+        self.fields = fields
+        super().__init__(f"{fields.get('S', 'ERROR')} {fields.get('C', '')}: "
+                         f"{fields.get('M', '')}")
+
+
+def query_text(host, port, user, database, password, sql, timeout=10.0):
+    """Log in, run one simple Query, log out: rows_of its answer; ServerError
+    if either fails. Standard library only, for bench/ (no psycopg there)."""
+    with Conn(host, port, timeout=timeout) as conn:
+        errors = errors_of(conn.startup(user, database, password))
+        if errors:
+            raise ServerError(errors[0])
+        msgs = conn.simple_query(sql, timeout)
+        errors = errors_of(msgs)
+        if errors:
+            raise ServerError(errors[0])
+        conn.send(terminate())
+        return rows_of(msgs)
+
+
 class _Scram:
-    def __init__(self, password):
+    def __init__(self, password, salted_cache=None):
         self.password = password.encode()
+        self.salted_cache = salted_cache
         self.nonce = base64.b64encode(os.urandom(18)).decode()
         self.client_first_bare = f"n=,r={self.nonce}".encode()
 
@@ -311,7 +355,12 @@ class _Scram:
         attrs = dict(kv.split("=", 1) for kv in server_first.decode().split(","))
         salt = base64.b64decode(attrs["s"])
         iters = int(attrs["i"])
-        salted = hashlib.pbkdf2_hmac("sha256", self.password, salt, iters)
+        key = (self.password, attrs["s"], iters)
+        salted = self.salted_cache.get(key) if self.salted_cache is not None else None
+        if salted is None:
+            salted = hashlib.pbkdf2_hmac("sha256", self.password, salt, iters)
+            if self.salted_cache is not None:
+                self.salted_cache[key] = salted
         client_key = hmac.new(salted, b"Client Key", "sha256").digest()
         stored_key = hashlib.sha256(client_key).digest()
         without_proof = f"c=biws,r={attrs['r']}".encode()
