@@ -1,12 +1,13 @@
 #include "admin/result_set.h"
 
+#include "protocol/message_type.h"
 #include "protocol/writer.h"
 
 namespace usher::admin {
 
 void ResultSet::write(std::string& out) const {
   protocol::MessageWriter w(out);
-  w.begin('T').i16(static_cast<int16_t>(columns_.size()));
+  w.begin(protocol::PqMsg_RowDescription).i16(static_cast<int16_t>(columns_.size()));
   for (const auto& c : columns_) {
     int16_t len = c.type_oid == kInt4 ? 4 : c.type_oid == kInt8 ? 8 : -1;
     w.cstring(c.name).i32(0).i16(0).i32(c.type_oid).i16(len).i32(-1).i16(0);

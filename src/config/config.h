@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/tcp_options.h"
 #include "config/connstr.h"
 #include "config/ini.h"
 #include "config/values.h"
-#include "common/tcp_options.h"
 
 namespace usher::config {
 

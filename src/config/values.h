@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "protocol/sqlstate.h"
 
 namespace usher::config {
 
@@ -32,7 +33,7 @@ bool is_supported(AuthType type);
 
 // SQLSTATE config_file_error: every configuration error carries it, so an
 // admin RELOAD can pass the error on to the console client unchanged.
-inline constexpr std::string_view kConfigErrorState = "F0000";
+inline constexpr std::string_view kConfigErrorState = protocol::sqlstate::config_file_error;
 Error config_error(std::string message);
 
 // yes/no, on/off, true/false in any case, or a decimal integer where any

@@ -5,6 +5,8 @@
 #include <array>
 #include <cerrno>
 
+#include "protocol/sqlstate.h"
+
 namespace usher::net {
 
 using asio::as_tuple;
@@ -16,8 +18,9 @@ asio::awaitable<Status> read_at_least(Socket& socket, ByteBuffer& buf, size_t n)
     auto [ec, got] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()),
                                                      as_tuple(use_awaitable));
     if (ec) {
-      co_return make_error("08006", ec == asio::error::eof ? "connection closed by peer"
-                                                           : "read failed: " + ec.message());
+      co_return make_error(
+          protocol::sqlstate::connection_failure,
+          ec == asio::error::eof ? "connection closed by peer" : "read failed: " + ec.message());
     }
     buf.commit(got);
   }
@@ -40,7 +43,8 @@ asio::awaitable<Result<Message>> read_message(Socket& socket, ByteBuffer& buf,
 asio::awaitable<Status> write_all(Socket& socket, std::string_view bytes) {
   asio::const_buffer buffer(bytes.data(), bytes.size());
   auto [ec, n] = co_await write_all(socket, std::span(&buffer, 1));
-  if (ec) co_return make_error("08006", "write failed: " + ec.message());
+  if (ec)
+    co_return make_error(protocol::sqlstate::connection_failure, "write failed: " + ec.message());
   co_return ok_status();
 }
 

@@ -1,5 +1,7 @@
 #include "net/resolve.h"
 
+#include "protocol/sqlstate.h"
+
 namespace usher::net {
 
 namespace asio = boost::asio;
@@ -11,7 +13,8 @@ asio::awaitable<Result<Endpoint>> resolve(const std::string& host, int port) {
   auto [ec, results] = co_await resolver.async_resolve(host, std::to_string(port),
                                                        asio::as_tuple(asio::use_awaitable));
   if (ec || results.empty()) {
-    co_return make_error("08006", "could not resolve host \"" + host + "\": " + ec.message());
+    co_return make_error(protocol::sqlstate::connection_failure,
+                         "could not resolve host \"" + host + "\": " + ec.message());
   }
   co_return Endpoint(results.begin()->endpoint());
 }

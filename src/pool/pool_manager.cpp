@@ -1,6 +1,7 @@
 #include "pool/pool_manager.h"
 
 #include "auth/scram.h"
+#include "protocol/sqlstate.h"
 
 namespace usher::pool {
 
@@ -93,7 +94,8 @@ void PoolManager::apply(const config::Config& c) {
     const auto& [key, pool] = *it;
     auto db = config::find_database(c, key.first);
     if (!db) {
-      pool->close_all(make_error("08P01", "database removed from configuration"));
+      pool->close_all(make_error(protocol::sqlstate::protocol_violation,
+                                 "database removed from configuration"));
       it = pools_.erase(it);
       continue;
     }

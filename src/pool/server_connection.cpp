@@ -10,7 +10,9 @@
 #include "auth/scram.h"
 #include "net/message_io.h"
 #include "net/resolve.h"
+#include "protocol/message_type.h"
 #include "protocol/messages.h"
+#include "protocol/sqlstate.h"
 #include "protocol/writer.h"
 
 namespace usher::pool {
@@ -21,7 +23,7 @@ using asio::use_awaitable;
 constexpr uint32_t kMaxLoginMessage = 1 << 20;
 
 Error server_error(const std::string& what) {
-  return make_error("08006", what);
+  return make_error(protocol::sqlstate::connection_failure, what);
 }
 
 // Where a login stands in its authentication exchange.
@@ -39,7 +41,7 @@ Status check_method(const ServerTarget& t, ServerAuth asked, ServerAuth weakest_
                         " before; refused, as a server that downgrades authentication may be an "
                         "impostor collecting passwords";
   spdlog::warn("server {}:{} (user {}): {}", t.host, t.port, t.user, message);
-  return make_error("28000", std::move(message));
+  return make_error(protocol::sqlstate::invalid_authorization_specification, std::move(message));
 }
 
 // Answers one authentication request from the server. Returns an empty
@@ -59,7 +61,7 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       // The server signature in SASLFinal is what proves the server knows
       // the secret; an AuthenticationOk that skips it proves nothing.
       if (ex.scram && !ex.scram->succeeded()) {
-        return make_error("08P01",
+        return make_error(protocol::sqlstate::protocol_violation,
                           "server sent AuthenticationOk before completing SCRAM authentication, "
                           "without proving it knows the password");
       }
@@ -73,8 +75,9 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       if (auto st = ask(ServerAuth::kCleartext); !st) return st.take_error();
       if (t.password.empty() || auth::is_md5_secret(t.password)) {
         return make_error(
-            "08P01", "server asked for a cleartext password, and none is configured for user \"" +
-                         t.user + "\"");
+            protocol::sqlstate::protocol_violation,
+            "server asked for a cleartext password, and none is configured for user \"" + t.user +
+                "\"");
       }
       protocol::write_password_message(out, t.password);
       return out;
@@ -82,7 +85,7 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       if (auto st = ask(ServerAuth::kMd5); !st) return st.take_error();
       if (t.password.empty()) {
         return make_error(
-            "08P01",
+            protocol::sqlstate::protocol_violation,
             "server asked for an md5 password, and none is configured for user \"" + t.user + "\"");
       }
       protocol::write_password_message(out,
@@ -93,7 +96,9 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       bool offered = false;
       for (auto m : req.mechanisms)
         offered |= (m == auth::kScramSha256Mechanism);
-      if (!offered) return make_error("08P01", "server offers no SASL mechanism Usher supports");
+      if (!offered)
+        return make_error(protocol::sqlstate::protocol_violation,
+                          "server offers no SASL mechanism Usher supports");
       const auth::ScramClientOptions options{.max_iterations = auth::kScramMaxServerIterations};
       if (t.has_scram_keys) {
         ex.scram = std::make_unique<auth::ScramClient>(t.scram_client_key, t.scram_server_key,
@@ -102,7 +107,7 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
         ex.scram = std::make_unique<auth::ScramClient>(t.password, options);
       } else {
         return make_error(
-            "08P01",
+            protocol::sqlstate::protocol_violation,
             "server asked for SCRAM authentication, and no password is configured for user \"" +
                 t.user + "\"");
       }
@@ -111,21 +116,26 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       return out;
     }
     case protocol::AuthCode::kSaslContinue: {
-      if (!ex.scram) return make_error("08P01", "unexpected SASLContinue from server");
+      if (!ex.scram)
+        return make_error(protocol::sqlstate::protocol_violation,
+                          "unexpected SASLContinue from server");
       auto final = ex.scram->handle_server_first(req.data, salted);
       if (!final) return final.take_error();
       protocol::write_sasl_response(out, *final);
       return out;
     }
     case protocol::AuthCode::kSaslFinal: {
-      if (!ex.scram) return make_error("08P01", "unexpected SASLFinal from server");
+      if (!ex.scram)
+        return make_error(protocol::sqlstate::protocol_violation,
+                          "unexpected SASLFinal from server");
       auto st = ex.scram->verify_server_final(req.data);
       if (!st) return st.take_error();
       return out;
     }
   }
-  return make_error("08P01", "unsupported authentication method " + std::to_string(req.code) +
-                                 " requested by server");
+  return make_error(
+      protocol::sqlstate::protocol_violation,
+      "unsupported authentication method " + std::to_string(req.code) + " requested by server");
 }
 
 asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
@@ -148,7 +158,7 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
     if (!msg) co_return msg.take_error();
     auto body = msg->body;
     switch (msg->header.type) {
-      case 'R': {
+      case protocol::PqMsg_AuthenticationRequest: {
         auto req = protocol::parse_authentication(body);
         if (!req) co_return req.take_error();
         // PBKDF2 for the server's salt runs on the offload pool, not on
@@ -169,30 +179,31 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
         out = std::move(*answer);
         break;
       }
-      case 'S': {
+      case protocol::PqMsg_ParameterStatus: {
         auto ps = protocol::parse_parameter_status(body);
         if (!ps) co_return ps.take_error();
         conn.set_parameter(ps->name, ps->value);
         break;
       }
-      case 'K': {
+      case protocol::PqMsg_BackendKeyData: {
         auto key = protocol::parse_backend_key_data(body);
         if (!key) co_return key.take_error();
         conn.backend_pid = key->pid;
         conn.backend_secret = key->secret;
         break;
       }
-      case 'E': {
+      case protocol::PqMsg_ErrorResponse: {
         auto e = protocol::parse_error_fields(body);
         if (!e) co_return e.take_error();
         co_return make_error(std::string(e->code), std::string(e->message));
       }
-      case 'Z':
+      case protocol::PqMsg_ReadyForQuery:
         conn.in().consume(msg->header.total());
         // A server that skips AuthenticationOk (and with it every check
         // above) is not logged in, whatever it says next.
         if (!ex.authenticated) {
-          co_return make_error("08P01", "server sent ReadyForQuery before authenticating");
+          co_return make_error(protocol::sqlstate::protocol_violation,
+                               "server sent ReadyForQuery before authenticating");
         }
         conn.auth = ex.method;
         co_return ok_status();
@@ -276,21 +287,22 @@ asio::awaitable<Status> ServerConnection::run(std::string_view messages,
       co_return msg.take_error();
     }
     char type = msg->header.type;
-    if (type == 'S') {
+    if (type == protocol::PqMsg_ParameterStatus) {
       auto ps = protocol::parse_parameter_status(msg->body);
       if (ps) set_parameter(ps->name, ps->value);
-    } else if (type == 'D') {
+    } else if (type == protocol::PqMsg_DataRow) {
       if (current.rows++ == 0) current.first_row.assign(protocol::as_chars(msg->body));
-    } else if (type == 'C') {
+    } else if (type == protocol::PqMsg_CommandComplete) {
       if (last) *last = std::move(current);
       current = {};
-    } else if (type == 'E' && !failed) {
+    } else if (type == protocol::PqMsg_ErrorResponse && !failed) {
       auto e = protocol::parse_error_fields(msg->body);
       failed = e ? make_error(std::string(e->code), std::string(e->message))
-                 : make_error("08P01", "malformed ErrorResponse from server");
+                 : make_error(protocol::sqlstate::protocol_violation,
+                              "malformed ErrorResponse from server");
     }
     in_.consume(msg->header.total());
-    if (type == 'Z') break;
+    if (type == protocol::PqMsg_ReadyForQuery) break;
   }
   if (answered) *answered = true;
   if (failed) co_return *failed;

@@ -18,6 +18,7 @@
 #include "net/offload_pool.h"
 #include "net/socket.h"
 #include "prepared/server_state.h"
+#include "protocol/sqlstate.h"
 #include "protocol/tracked_params.h"
 
 namespace usher::pool {
@@ -140,7 +141,8 @@ struct LoginContext {
 // SQLSTATE of a connection that failed for want of a local resource (file
 // descriptors, buffers, memory, local ports): Usher's problem, not the
 // server's, so it must not lock the pool out (server_login_retry).
-inline constexpr std::string_view kInsufficientResources = "53000";
+inline constexpr std::string_view kInsufficientResources =
+    protocol::sqlstate::insufficient_resources;
 
 // Opens a TCP or Unix connection, sends the StartupMessage and completes
 // authentication (trust, cleartext, md5, SCRAM-SHA-256). On failure the

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "protocol/message_type.h"
+
 namespace usher::prepared {
 namespace {
 
@@ -66,7 +68,9 @@ ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo
   Outcome out;
   // Notices, notifications and parameter changes can come at any time and
   // belong to no request.
-  if (type == 'N' || type == 'A' || type == 'S' || empty()) return out;
+  if (type == protocol::PqMsg_NoticeResponse || type == protocol::PqMsg_NotificationResponse ||
+      type == protocol::PqMsg_ParameterStatus || empty())
+    return out;
   Entry& head = this->head();
 
   switch (head.handling) {
@@ -74,13 +78,13 @@ ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo
     case Handling::kFake:  // not reached: fakes are taken before server messages
       break;
     case Handling::kSwallow:
-      if (type != 'E') out.verdict = Verdict::kDrop;
+      if (type != protocol::PqMsg_ErrorResponse) out.verdict = Verdict::kDrop;
       break;
     case Handling::kSwallowAll:
       out.verdict = Verdict::kDrop;
       break;
     case Handling::kReplaceError:
-      if (type == 'E' && head.detail) {
+      if (type == protocol::PqMsg_ErrorResponse && head.detail) {
         out.verdict = Verdict::kReplace;
         out.replacement = std::move(head.detail->bytes);
       }
@@ -88,14 +92,14 @@ ResponseTracker::Outcome ResponseTracker::on_message(char type, std::vector<Undo
   }
 
   size_t first_undo = undone.size();
-  if (type == 'E' && out.verdict == Verdict::kForward) {
+  if (type == protocol::PqMsg_ErrorResponse && out.verdict == Verdict::kForward) {
     out.renamed = head.renamed;
     if (head.detail) {
       out.position_after = head.detail->position_after;
       out.position_shift = head.detail->position_shift;
     }
   }
-  if (type == 'E') {
+  if (type == protocol::PqMsg_ErrorResponse) {
     if (!extended(head.reply)) {
       head.failed = true;
     } else {

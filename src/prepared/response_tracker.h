@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "prepared/statement.h"
+#include "protocol/message_type.h"
 
 namespace usher::prepared {
 
@@ -98,19 +99,20 @@ inline std::unique_ptr<Detail> detail(Detail d) {
 inline bool ends(Reply reply, char type) {
   switch (reply) {
     case Reply::kParse:
-      return type == '1';
+      return type == protocol::PqMsg_ParseComplete;
     case Reply::kBind:
-      return type == '2';
+      return type == protocol::PqMsg_BindComplete;
     case Reply::kDescribeStatement:
     case Reply::kDescribePortal:
-      return type == 'T' || type == 'n';
+      return type == protocol::PqMsg_RowDescription || type == protocol::PqMsg_NoData;
     case Reply::kExecute:
-      return type == 'C' || type == 'I' || type == 's';
+      return type == protocol::PqMsg_CommandComplete ||
+             type == protocol::PqMsg_EmptyQueryResponse || type == protocol::PqMsg_PortalSuspended;
     case Reply::kClose:
-      return type == '3';
+      return type == protocol::PqMsg_CloseComplete;
     case Reply::kSync:
     case Reply::kQuery:
-      return type == 'Z';
+      return type == protocol::PqMsg_ReadyForQuery;
   }
   return false;
 }
@@ -145,8 +147,10 @@ class ResponseTracker {
   // the client as it is. Returns false, having changed nothing, when
   // on_message() must decide.
   bool passes(char type) {
-    if (type == 'E') return false;
-    if (type == 'N' || type == 'A' || type == 'S' || empty()) return true;
+    if (type == protocol::PqMsg_ErrorResponse) return false;
+    if (type == protocol::PqMsg_NoticeResponse || type == protocol::PqMsg_NotificationResponse ||
+        type == protocol::PqMsg_ParameterStatus || empty())
+      return true;
     Entry& h = head();
     if (h.handling != Handling::kForward || h.failed) return false;
     if (ends(h.reply, type)) pop_head();

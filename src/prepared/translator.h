@@ -5,8 +5,9 @@
 // name for the statement (prepared there first if that server lacks it), a
 // Parse of a statement the server already has is answered by Usher, and a
 // Close only forgets the client's name. The ResponseTracker keeps the
-// answers in the order PostgreSQL would have sent them (translator.cpp has
-// the client's side, translator_answers.cpp the server's).
+// answers in the order PostgreSQL would have sent them (translator.cpp and
+// translator_query.cpp have the client's side, translator_statements.cpp
+// the records behind it, translator_answers.cpp the server's side).
 //
 // Isolation rests on three rules:
 //  - The server's statement namespace holds only Usher's statements. SQL
@@ -38,6 +39,7 @@
 #include "prepared/server_state.h"
 #include "prepared/sql_command.h"
 #include "prepared/statement.h"
+#include "protocol/messages.h"
 #include "protocol/outbox.h"
 #include "protocol/scanner.h"
 #include "protocol/tracked_params.h"
@@ -94,7 +96,7 @@ class Translator {
     if (!tracker_.empty()) forget_pending();
   }
 
-  // --- The client's side (translator.cpp) ---
+  // --- The client's side (translator.cpp, translator_query.cpp) ---
   // The client's next bytes, framed by client_scanner() into whole messages
   // and pieces of streamed ones (a streamed message may go on in the next
   // call), rewritten for the server into `to_server`. `tx_status`: the last
@@ -163,7 +165,7 @@ class Translator {
     bool now = false;   // triggered: send it again
   };
 
-  // translator.cpp
+  // translator.cpp: the extended protocol's messages
   void forget_pending();
   void client_piece(const protocol::StreamScanner::Piece& piece, std::span<const uint8_t> bytes,
                     protocol::Outbox& out);
@@ -176,9 +178,15 @@ class Translator {
   void on_describe(std::span<const uint8_t> msg, std::span<const uint8_t> body,
                    protocol::Outbox& out);
   void on_close(std::span<const uint8_t> msg, std::span<const uint8_t> body, protocol::Outbox& out);
+
+  // translator_query.cpp: SQL PREPARE, EXECUTE and DEALLOCATE
   void on_query(std::span<const uint8_t> msg, std::span<const uint8_t> body, protocol::Outbox& out);
   void on_execute(std::span<const uint8_t> msg, std::span<const uint8_t> body,
                   protocol::Outbox& out);
+  // Refuses `cmd` (one that must not pass as written) as PostgreSQL or Usher would.
+  void refuse_command(Reply reply, const SqlCommand& cmd, protocol::Outbox& out);
+
+  // translator_statements.cpp: the records
   // The client's unnamed statement on this server, replayed if it is not;
   // false when there is none to bind (refused, as PostgreSQL would).
   bool ensure_unnamed(Reply reply, protocol::Outbox& out);
@@ -227,8 +235,6 @@ class Translator {
   void forget_unnamed();
   // Records that the server's unnamed statement is now the client's.
   void claim_unnamed();
-  // Refuses `cmd` (one that must not pass as written) as PostgreSQL or Usher would.
-  void refuse_command(Reply reply, const SqlCommand& cmd, protocol::Outbox& out);
   void expect(Entry&& e);
   void expect(Reply reply) { expect(Entry{.reply = reply}); }
   void fake(Reply reply, std::string bytes, Undo client_undo = {}, bool ready_for_query = false);
@@ -274,7 +280,7 @@ class Translator {
   bool portal_command_ = false;
 
   // The batch in progress.
-  char tx_status_ = 'I';
+  char tx_status_ = protocol::kTransactionIdle;
   bool copy_in_ = false;
   const protocol::TrackedParams* server_params_ = nullptr;
   bool dropping_ = false;  // the streamed message in progress is not forwarded

@@ -3,12 +3,14 @@
 // place, errors shown as the client must see them, records taken back when
 // a request fails, what the answers say about the server's statements, and
 // the retry of an exchange whose statement went stale or missing
-// (translator.cpp has the client's side).
+// (translator.cpp and translator_query.cpp have the client's side).
 #include <algorithm>
 
 #include "prepared/translator.h"
 #include "protocol/frame.h"
+#include "protocol/message_type.h"
 #include "protocol/messages.h"
+#include "protocol/sqlstate.h"
 #include "protocol/writer.h"
 
 namespace usher::prepared {
@@ -18,9 +20,10 @@ using protocol::Outbox;
 namespace {
 
 // The SQLSTATEs the server answers about prepared statements.
-constexpr std::string_view kUndefinedStatement = "26000";  // "... does not exist"
-constexpr std::string_view kDuplicateStatement = "42P05";  // "... already exists"
-constexpr std::string_view kFeatureNotSupported = "0A000";
+constexpr std::string_view kUndefinedStatement =
+    protocol::sqlstate::invalid_sql_statement_name;  // "... does not exist"
+constexpr std::string_view kDuplicateStatement =
+    protocol::sqlstate::duplicate_prepared_statement;  // "... already exists"
 
 bool quotes(std::string_view message, const std::string& name) {
   if (message.size() < name.size() + 2) return false;
@@ -37,7 +40,7 @@ bool quotes(std::string_view message, const std::string& name) {
 }  // namespace
 
 bool server_wants_whole(char type) {
-  return type == 'C' || type == 'E';
+  return type == protocol::PqMsg_CommandComplete || type == protocol::PqMsg_ErrorResponse;
 }
 
 std::optional<std::string> Translator::restore_client_view(std::span<const uint8_t> error,
@@ -73,7 +76,7 @@ std::optional<std::string> Translator::restore_client_view(std::span<const uint8
   }
   if (!changed) return std::nullopt;
   std::string out;
-  protocol::MessageWriter(out).begin('E').bytes(body).finish();
+  protocol::MessageWriter(out).begin(protocol::PqMsg_ErrorResponse).bytes(body).finish();
   return out;
 }
 
@@ -119,7 +122,7 @@ void Translator::apply_undos() {
 // the server after it.
 void Translator::arm_retry(bool tracker_was_empty, Outbox& to_server) {
   retry().stmt.reset();
-  if (!retry_candidate_ || !tracker_was_empty || tx_status_ != 'I') return;
+  if (!retry_candidate_ || !tracker_was_empty || tx_status_ != protocol::kTransactionIdle) return;
   const std::string& shape = retry().shape;
   if (shape != "BES" && shape != "BDES" && shape != "Q") return;
   if (tracker_.size() != shape.size()) return;  // Usher added messages of its own
@@ -147,7 +150,7 @@ bool Translator::take_retry(std::span<const uint8_t> error) {
   }
   auto fields = protocol::parse_error_fields(error.subspan(protocol::kHeaderSize));
   if (!fields) return false;
-  bool stale = fields->code == kFeatureNotSupported &&
+  bool stale = fields->code == protocol::sqlstate::feature_not_supported &&
                fields->message.starts_with("cached plan must not change result type");
   bool gone =
       fields->code == kUndefinedStatement && quotes(fields->message, retry_->stmt->server_name);
@@ -169,16 +172,16 @@ void Translator::write_retry(Outbox& out) {
   out.write_own([&](std::string& o) { o.append(retry_->bytes); });
   for (char type : retry_->shape) {
     switch (type) {
-      case 'Q':
+      case protocol::PqMsg_Query:
         expect(Entry{.reply = Reply::kQuery, .renamed = s});
         break;
-      case 'B':
+      case protocol::PqMsg_Bind:
         expect(Entry{.reply = Reply::kBind, .renamed = s});
         break;
-      case 'D':
+      case protocol::PqMsg_Describe:
         expect(Reply::kDescribePortal);
         break;
-      case 'E':
+      case protocol::PqMsg_Execute:
         expect(Reply::kExecute);
         break;
       default:
@@ -235,9 +238,12 @@ void Translator::check_error(std::span<const uint8_t> error) {
 bool Translator::server_message(char type, std::span<const uint8_t> bytes, bool whole,
                                 Outbox& to_client) {
   using Verdict = ResponseTracker::Verdict;
-  if (whole && type == 'C') check_tag(bytes.subspan(protocol::kHeaderSize));
-  if (type == 'Z' && tracker_.front() && tracker_.front()->reply == Reply::kSync) ++syncs_answered_;
-  if (whole && type == 'E') {
+  if (whole && type == protocol::PqMsg_CommandComplete)
+    check_tag(bytes.subspan(protocol::kHeaderSize));
+  if (type == protocol::PqMsg_ReadyForQuery && tracker_.front() &&
+      tracker_.front()->reply == Reply::kSync)
+    ++syncs_answered_;
+  if (whole && type == protocol::PqMsg_ErrorResponse) {
     check_error(bytes);
     if (take_retry(bytes)) {
       tracker_.on_message(type, undone_);  // skips to the Sync

@@ -1,14 +1,17 @@
 #include "protocol/extended.h"
 
 #include "protocol/byte_reader.h"
+#include "protocol/message_type.h"
 #include "protocol/messages.h"
+#include "protocol/sqlstate.h"
 #include "protocol/writer.h"
 
 namespace usher::protocol {
 namespace {
 
 Error malformed(std::string_view what) {
-  return make_error("08P01", "invalid " + std::string(what) + " message format");
+  return make_error(sqlstate::protocol_violation,
+                    "invalid " + std::string(what) + " message format");
 }
 
 Result<TargetMessage> parse_target(std::span<const uint8_t> body, std::string_view what) {
@@ -16,7 +19,7 @@ Result<TargetMessage> parse_target(std::span<const uint8_t> body, std::string_vi
   uint8_t kind = 0;
   TargetMessage m;
   if (!r.read_u8(kind) || !r.read_cstring(m.name) || !r.empty()) return malformed(what);
-  if (kind != 'S' && kind != 'P') return malformed(what);
+  if (kind != kTargetStatement && kind != kTargetPortal) return malformed(what);
   m.kind = static_cast<char>(kind);
   return m;
 }
@@ -54,7 +57,7 @@ Result<TargetMessage> parse_close(std::span<const uint8_t> body) {
 
 void write_parse(std::string& out, std::string_view name, std::string_view query,
                  std::string_view param_types) {
-  MessageWriter(out).begin('P').cstring(name).cstring(query).bytes(param_types).finish();
+  MessageWriter(out).begin(PqMsg_Parse).cstring(name).cstring(query).bytes(param_types).finish();
 }
 
 void write_bind(std::string& out, std::string_view portal, std::string_view statement,
@@ -66,7 +69,7 @@ void write_bind(std::string& out, std::string_view portal, std::string_view stat
 void write_bind_header(std::string& out, std::string_view portal, std::string_view statement,
                        size_t rest_size) {
   uint32_t length = static_cast<uint32_t>(4 + portal.size() + 1 + statement.size() + 1 + rest_size);
-  out.push_back('B');
+  out.push_back(PqMsg_Bind);
   for (int shift = 24; shift >= 0; shift -= 8)
     out.push_back(static_cast<char>(length >> shift));
   out.append(portal);
@@ -78,7 +81,7 @@ void write_bind_header(std::string& out, std::string_view portal, std::string_vi
 void write_bind_text(std::string& out, std::string_view portal, std::string_view statement,
                      std::span<const std::string_view> params) {
   MessageWriter w(out);
-  w.begin('B').cstring(portal).cstring(statement).i16(0);  // no format codes: all text
+  w.begin(PqMsg_Bind).cstring(portal).cstring(statement).i16(0);  // no format codes: all text
   w.i16(static_cast<int16_t>(params.size()));
   for (auto p : params)
     w.i32(static_cast<int32_t>(p.size())).bytes(p);
@@ -86,38 +89,38 @@ void write_bind_text(std::string& out, std::string_view portal, std::string_view
 }
 
 void write_execute(std::string& out, std::string_view portal, int32_t max_rows) {
-  MessageWriter(out).begin('E').cstring(portal).i32(max_rows).finish();
+  MessageWriter(out).begin(PqMsg_Execute).cstring(portal).i32(max_rows).finish();
 }
 
 void write_describe(std::string& out, char kind, std::string_view name) {
-  MessageWriter(out).begin('D').u8(static_cast<uint8_t>(kind)).cstring(name).finish();
+  MessageWriter(out).begin(PqMsg_Describe).u8(static_cast<uint8_t>(kind)).cstring(name).finish();
 }
 
 void write_close(std::string& out, char kind, std::string_view name) {
-  MessageWriter(out).begin('C').u8(static_cast<uint8_t>(kind)).cstring(name).finish();
+  MessageWriter(out).begin(PqMsg_Close).u8(static_cast<uint8_t>(kind)).cstring(name).finish();
 }
 
 void write_sync(std::string& out) {
-  MessageWriter(out).begin('S').finish();
+  MessageWriter(out).begin(PqMsg_Sync).finish();
 }
 
 void write_flush(std::string& out) {
-  MessageWriter(out).begin('H').finish();
+  MessageWriter(out).begin(PqMsg_Flush).finish();
 }
 void write_parse_complete(std::string& out) {
-  MessageWriter(out).begin('1').finish();
+  MessageWriter(out).begin(PqMsg_ParseComplete).finish();
 }
 void write_bind_complete(std::string& out) {
-  MessageWriter(out).begin('2').finish();
+  MessageWriter(out).begin(PqMsg_BindComplete).finish();
 }
 void write_close_complete(std::string& out) {
-  MessageWriter(out).begin('3').finish();
+  MessageWriter(out).begin(PqMsg_CloseComplete).finish();
 }
 void write_no_data(std::string& out) {
-  MessageWriter(out).begin('n').finish();
+  MessageWriter(out).begin(PqMsg_NoData).finish();
 }
 void write_empty_parameter_description(std::string& out) {
-  MessageWriter(out).begin('t').i16(0).finish();
+  MessageWriter(out).begin(PqMsg_ParameterDescription).i16(0).finish();
 }
 
 }  // namespace usher::protocol

@@ -30,8 +30,10 @@ struct BindMessage {
 Result<BindMessage> parse_bind(std::span<const uint8_t> body);
 
 // Describe ('D') and Close ('C'): 'S' (statement) or 'P' (portal), and a name.
+inline constexpr char kTargetStatement = 'S';
+inline constexpr char kTargetPortal = 'P';
 struct TargetMessage {
-  char kind = 0;
+  char kind = 0;  // kTargetStatement or kTargetPortal
   std::string_view name;
 };
 Result<TargetMessage> parse_describe(std::span<const uint8_t> body);

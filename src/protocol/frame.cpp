@@ -3,6 +3,8 @@
 #include <string>
 
 #include "protocol/byte_reader.h"
+#include "protocol/message_type.h"
+#include "protocol/sqlstate.h"
 
 namespace usher::protocol {
 
@@ -15,20 +17,20 @@ StartupHeader peek_startup_header(std::span<const uint8_t> bytes) {
 
 bool is_frontend_type(char type) {
   switch (type) {
-    case 'Q':
-    case 'P':
-    case 'B':
-    case 'D':
-    case 'E':
-    case 'C':
-    case 'H':
-    case 'S':
-    case 'F':
-    case 'X':
-    case 'd':
-    case 'c':
-    case 'f':
-    case 'p':
+    case PqMsg_Query:
+    case PqMsg_Parse:
+    case PqMsg_Bind:
+    case PqMsg_Describe:
+    case PqMsg_Execute:
+    case PqMsg_Close:
+    case PqMsg_Flush:
+    case PqMsg_Sync:
+    case PqMsg_FunctionCall:
+    case PqMsg_Terminate:
+    case PqMsg_CopyData:
+    case PqMsg_CopyDone:
+    case PqMsg_CopyFail:
+    case PqMsg_PasswordMessage:
       return true;
     default:
       return false;
@@ -36,13 +38,13 @@ bool is_frontend_type(char type) {
 }
 
 Error framing_error(char type, uint32_t length) {
-  if (length < 4) return make_error("08P01", "invalid message length");
+  if (length < 4) return make_error(sqlstate::protocol_violation, "invalid message length");
   if (!is_frontend_type(type)) {
     // PostgreSQL's wording, with the type as a number (it may not print).
-    return make_error("08P01",
+    return make_error(sqlstate::protocol_violation,
                       "invalid frontend message type " + std::to_string(int(uint8_t(type))));
   }
-  return make_error("08P01",
+  return make_error(sqlstate::protocol_violation,
                     "message length " + std::to_string(length) + " exceeds max_packet_size");
 }
 

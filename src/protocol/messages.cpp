@@ -4,12 +4,13 @@
 #include <charconv>
 
 #include "protocol/byte_reader.h"
+#include "protocol/sqlstate.h"
 
 namespace usher::protocol {
 namespace {
 
 Error malformed(std::string_view what) {
-  return make_error("08P01", "malformed " + std::string(what) + " message");
+  return make_error(sqlstate::protocol_violation, "malformed " + std::string(what) + " message");
 }
 
 }  // namespace
@@ -63,7 +64,7 @@ bool shift_error_position(std::string& body, int32_t after, int32_t shift) {
     char code = body[pos];
     size_t end = body.find('\0', pos + 1);
     if (end == std::string::npos) return false;
-    if (code == 'P') {
+    if (code == kDiagStatementPosition) {
       std::string_view text(body.data() + pos + 1, end - pos - 1);
       int32_t value = 0;
       auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -87,19 +88,19 @@ Result<ErrorFields> parse_error_fields(std::span<const uint8_t> body) {
     std::string_view value;
     if (!r.read_cstring(value)) return malformed("ErrorResponse");
     switch (code) {
-      case 'S':
+      case kDiagSeverity:
         localized_severity = value;
         break;
-      case 'V':
+      case kDiagSeverityNonlocalized:
         e.severity = value;
         break;
-      case 'C':
+      case kDiagSqlstate:
         e.code = value;
         break;
-      case 'M':
+      case kDiagMessagePrimary:
         e.message = value;
         break;
-      case 'D':
+      case kDiagMessageDetail:
         e.detail = value;
         break;
       default:

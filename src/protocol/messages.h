@@ -46,7 +46,22 @@ struct BackendKeyData {
 };
 Result<BackendKeyData> parse_backend_key_data(std::span<const uint8_t> body);
 
+// ReadyForQuery's transaction status byte (PostgreSQL's
+// TransactionBlockStatusCode()).
+inline constexpr char kTransactionIdle = 'I';
+inline constexpr char kTransactionInBlock = 'T';
+inline constexpr char kTransactionFailed = 'E';  // in a failed transaction block
+
 // ErrorResponse and NoticeResponse share a layout: (field code, string)*, NUL.
+// The field codes Usher reads or writes, as PostgreSQL's PG_DIAG_* names
+// them (postgres_ext.h).
+inline constexpr char kDiagSeverity = 'S';  // localized
+inline constexpr char kDiagSeverityNonlocalized = 'V';
+inline constexpr char kDiagSqlstate = 'C';
+inline constexpr char kDiagMessagePrimary = 'M';
+inline constexpr char kDiagMessageDetail = 'D';
+inline constexpr char kDiagStatementPosition = 'P';
+
 struct ErrorFields {
   std::string_view severity;  // 'S' (localized) or 'V'
   std::string_view code;      // 'C' SQLSTATE

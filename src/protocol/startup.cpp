@@ -3,6 +3,7 @@
 #include <string>
 
 #include "protocol/byte_reader.h"
+#include "protocol/sqlstate.h"
 
 namespace usher::protocol {
 
@@ -18,13 +19,13 @@ Result<StartupPacket> parse_startup_packet(std::span<const uint8_t> packet) {
   uint32_t length = 0;
   uint32_t code = 0;
   if (!r.read_u32(length) || !r.read_u32(code) || length != packet.size()) {
-    return make_error("08P01", "invalid startup packet layout");
+    return make_error(sqlstate::protocol_violation, "invalid startup packet layout");
   }
   switch (code) {
     case kCancelRequestCode: {
       CancelRequest c;
       if (!r.read_u32(c.pid) || !r.read_u32(c.secret) || !r.empty()) {
-        return make_error("08P01", "invalid length of cancel request");
+        return make_error(sqlstate::protocol_violation, "invalid length of cancel request");
       }
       return StartupPacket{c};
     }
@@ -36,8 +37,9 @@ Result<StartupPacket> parse_startup_packet(std::span<const uint8_t> packet) {
       break;
   }
   if ((code >> 16) != 3) {
-    return make_error("0A000", "unsupported frontend protocol " + std::to_string(code >> 16) + "." +
-                                   std::to_string(code & 0xffff) + ": server supports 3.0 to 3.0");
+    return make_error(sqlstate::feature_not_supported,
+                      "unsupported frontend protocol " + std::to_string(code >> 16) + "." +
+                          std::to_string(code & 0xffff) + ": server supports 3.0 to 3.0");
   }
   StartupMessage m;
   m.protocol = code;
@@ -45,15 +47,18 @@ Result<StartupPacket> parse_startup_packet(std::span<const uint8_t> packet) {
   while (true) {
     std::string_view key;
     if (!r.read_cstring(key))
-      return make_error("08P01", "invalid startup packet layout: expected terminator as last byte");
+      return make_error(sqlstate::protocol_violation,
+                        "invalid startup packet layout: expected terminator as last byte");
     if (key.empty()) break;
     std::string_view value;
     if (!r.read_cstring(value))
-      return make_error("08P01", "invalid startup packet layout: expected terminator as last byte");
+      return make_error(sqlstate::protocol_violation,
+                        "invalid startup packet layout: expected terminator as last byte");
     m.params.emplace_back(key, value);
   }
   if (!r.empty())
-    return make_error("08P01", "invalid startup packet layout: expected terminator as last byte");
+    return make_error(sqlstate::protocol_violation,
+                      "invalid startup packet layout: expected terminator as last byte");
   return StartupPacket{std::move(m)};
 }
 

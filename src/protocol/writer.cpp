@@ -1,5 +1,7 @@
 #include "protocol/writer.h"
 
+#include "protocol/message_type.h"
+#include "protocol/messages.h"
 #include "protocol/startup.h"
 
 namespace usher::protocol {
@@ -55,67 +57,71 @@ void MessageWriter::finish() {
 }
 
 void write_authentication_ok(std::string& out) {
-  MessageWriter(out).begin('R').i32(0).finish();
+  MessageWriter(out).begin(PqMsg_AuthenticationRequest).i32(0).finish();
 }
 
 void write_authentication_cleartext(std::string& out) {
-  MessageWriter(out).begin('R').i32(3).finish();
+  MessageWriter(out).begin(PqMsg_AuthenticationRequest).i32(3).finish();
 }
 
 void write_authentication_md5(std::string& out, const uint8_t salt[4]) {
   MessageWriter(out)
-      .begin('R')
+      .begin(PqMsg_AuthenticationRequest)
       .i32(5)
       .bytes(std::string_view(reinterpret_cast<const char*>(salt), 4))
       .finish();
 }
 
 void write_authentication_sasl(std::string& out, std::string_view mechanism) {
-  MessageWriter(out).begin('R').i32(10).cstring(mechanism).u8(0).finish();
+  MessageWriter(out).begin(PqMsg_AuthenticationRequest).i32(10).cstring(mechanism).u8(0).finish();
 }
 
 void write_authentication_sasl_continue(std::string& out, std::string_view data) {
-  MessageWriter(out).begin('R').i32(11).bytes(data).finish();
+  MessageWriter(out).begin(PqMsg_AuthenticationRequest).i32(11).bytes(data).finish();
 }
 
 void write_authentication_sasl_final(std::string& out, std::string_view data) {
-  MessageWriter(out).begin('R').i32(12).bytes(data).finish();
+  MessageWriter(out).begin(PqMsg_AuthenticationRequest).i32(12).bytes(data).finish();
 }
 
 void write_parameter_status(std::string& out, std::string_view name, std::string_view value) {
-  MessageWriter(out).begin('S').cstring(name).cstring(value).finish();
+  MessageWriter(out).begin(PqMsg_ParameterStatus).cstring(name).cstring(value).finish();
 }
 
 void write_backend_key_data(std::string& out, uint32_t pid, uint32_t secret) {
-  MessageWriter(out).begin('K').i32(int32_t(pid)).i32(int32_t(secret)).finish();
+  MessageWriter(out).begin(PqMsg_BackendKeyData).i32(int32_t(pid)).i32(int32_t(secret)).finish();
 }
 
 void write_ready_for_query(std::string& out, char status) {
-  MessageWriter(out).begin('Z').u8(uint8_t(status)).finish();
+  MessageWriter(out).begin(PqMsg_ReadyForQuery).u8(uint8_t(status)).finish();
 }
 
 void write_error_response(std::string& out, std::string_view severity, std::string_view sqlstate,
                           std::string_view message, int position) {
   MessageWriter w(out);
-  w.begin('E').u8('S').cstring(severity).u8('V').cstring(severity);
-  w.u8('C').cstring(sqlstate).u8('M').cstring(message);
-  if (position > 0) w.u8('P').cstring(std::to_string(position));
+  w.begin(PqMsg_ErrorResponse);
+  w.u8(kDiagSeverity).cstring(severity).u8(kDiagSeverityNonlocalized).cstring(severity);
+  w.u8(kDiagSqlstate).cstring(sqlstate).u8(kDiagMessagePrimary).cstring(message);
+  if (position > 0) w.u8(kDiagStatementPosition).cstring(std::to_string(position));
   w.u8(0).finish();
 }
 
 void write_notice_response(std::string& out, std::string_view sqlstate, std::string_view message,
                            std::string_view detail) {
   MessageWriter w(out);
-  w.begin('N').u8('S').cstring("NOTICE").u8('V').cstring("NOTICE").u8('C').cstring(sqlstate);
-  w.u8('M').cstring(message);
-  if (!detail.empty()) w.u8('D').cstring(detail);
+  w.begin(PqMsg_NoticeResponse);
+  w.u8(kDiagSeverity).cstring("NOTICE").u8(kDiagSeverityNonlocalized).cstring("NOTICE");
+  w.u8(kDiagSqlstate).cstring(sqlstate).u8(kDiagMessagePrimary).cstring(message);
+  if (!detail.empty()) w.u8(kDiagMessageDetail).cstring(detail);
   w.u8(0).finish();
 }
 
 void write_negotiate_protocol_version(std::string& out, int32_t newest_minor,
                                       const std::vector<std::string_view>& unrecognized) {
   MessageWriter w(out);
-  w.begin('v').i32(int32_t(kProtocolV3) | newest_minor).i32(int32_t(unrecognized.size()));
+  w.begin(PqMsg_NegotiateProtocolVersion)
+      .i32(int32_t(kProtocolV3) | newest_minor)
+      .i32(int32_t(unrecognized.size()));
   for (auto name : unrecognized)
     w.cstring(name);
   w.finish();
@@ -123,7 +129,7 @@ void write_negotiate_protocol_version(std::string& out, int32_t newest_minor,
 
 void write_data_row(std::string& out, std::span<const Field> fields) {
   MessageWriter w(out);
-  w.begin('D').i16(int16_t(fields.size()));
+  w.begin(PqMsg_DataRow).i16(int16_t(fields.size()));
   for (const auto& f : fields) {
     if (f.is_null) {
       w.i32(-1);
@@ -135,11 +141,11 @@ void write_data_row(std::string& out, std::span<const Field> fields) {
 }
 
 void write_command_complete(std::string& out, std::string_view tag) {
-  MessageWriter(out).begin('C').cstring(tag).finish();
+  MessageWriter(out).begin(PqMsg_CommandComplete).cstring(tag).finish();
 }
 
 void write_empty_query_response(std::string& out) {
-  MessageWriter(out).begin('I').finish();
+  MessageWriter(out).begin(PqMsg_EmptyQueryResponse).finish();
 }
 
 void write_startup_message(std::string& out,
@@ -152,24 +158,29 @@ void write_startup_message(std::string& out,
 }
 
 void write_password_message(std::string& out, std::string_view password) {
-  MessageWriter(out).begin('p').cstring(password).finish();
+  MessageWriter(out).begin(PqMsg_PasswordMessage).cstring(password).finish();
 }
 
 void write_sasl_initial_response(std::string& out, std::string_view mechanism,
                                  std::string_view data) {
-  MessageWriter(out).begin('p').cstring(mechanism).i32(int32_t(data.size())).bytes(data).finish();
+  MessageWriter(out)
+      .begin(PqMsg_SASLInitialResponse)
+      .cstring(mechanism)
+      .i32(int32_t(data.size()))
+      .bytes(data)
+      .finish();
 }
 
 void write_sasl_response(std::string& out, std::string_view data) {
-  MessageWriter(out).begin('p').bytes(data).finish();
+  MessageWriter(out).begin(PqMsg_SASLResponse).bytes(data).finish();
 }
 
 void write_query(std::string& out, std::string_view sql) {
-  MessageWriter(out).begin('Q').cstring(sql).finish();
+  MessageWriter(out).begin(PqMsg_Query).cstring(sql).finish();
 }
 
 void write_terminate(std::string& out) {
-  MessageWriter(out).begin('X').finish();
+  MessageWriter(out).begin(PqMsg_Terminate).finish();
 }
 
 void write_cancel_request(std::string& out, uint32_t pid, uint32_t secret) {

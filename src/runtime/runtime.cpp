@@ -12,6 +12,7 @@
 
 #include "admin/console.h"
 #include "config/settings.h"
+#include "protocol/sqlstate.h"
 #include "protocol/writer.h"
 #include "runtime/logging.h"
 #include "session/client_session.h"
@@ -159,7 +160,7 @@ namespace {
 void refuse_at_accept(net::Socket socket) {
   static const std::string error = [] {
     std::string out;
-    protocol::write_error_response(out, "FATAL", "53300",
+    protocol::write_error_response(out, "FATAL", protocol::sqlstate::too_many_connections,
                                    "no more connections allowed (max_client_conn)");
     return out;
   }();
@@ -336,12 +337,13 @@ Status Runtime::resume(const std::string& db) {
     std::lock_guard lock(state_mu_);
     if (db.empty()) {
       if (!paused_ && paused_dbs_.empty()) {
-        return make_error("08P01", "pooler is not paused/suspended");
+        return make_error(protocol::sqlstate::protocol_violation, "pooler is not paused/suspended");
       }
       paused_ = false;
       paused_dbs_.clear();
     } else if (!paused_dbs_.erase(db) && !paused_) {
-      return make_error("08P01", "database " + db + " is not paused");
+      return make_error(protocol::sqlstate::protocol_violation,
+                        "database " + db + " is not paused");
     }
   }
   for (auto& pool : pools_.all()) {
@@ -371,12 +373,15 @@ bool Runtime::disabled(const std::string& db) const {
 
 Status Runtime::set(std::string_view key, std::string_view value) {
   const config::SettingSpec* spec = config::find_setting(key);
-  if (spec == nullptr) return make_error("08P01", "unknown config parameter: " + std::string(key));
+  if (spec == nullptr)
+    return make_error(protocol::sqlstate::protocol_violation,
+                      "unknown config parameter: " + std::string(key));
   if (!spec->changeable)
-    return make_error("08P01", "cannot change " + std::string(key) + " online");
+    return make_error(protocol::sqlstate::protocol_violation,
+                      "cannot change " + std::string(key) + " online");
   auto next = std::make_shared<config::Config>(*config());
   Status st = config::apply_setting(*next, *spec, value);
-  if (!st) return make_error("08P01", st.error().message);
+  if (!st) return make_error(protocol::sqlstate::protocol_violation, st.error().message);
   {
     std::lock_guard lock(config_mu_);
     config_ = next;
@@ -426,11 +431,13 @@ void Runtime::janitor_tick() {
       all += pool->stats().roll(seconds);
     if (c->log_stats) {
       auto a = pool::average(all, stats_logged_, seconds);
+      using C = pool::Counter;
       spdlog::info(
           "stats: {} xacts/s, {} queries/s, {} client parses/s, {} server parses/s, {} binds/s, "
           "in {} B/s, out {} B/s, xact {} us, query {} us, wait {} us",
-          a.xact_count, a.query_count, a.client_parse_count, a.server_parse_count, a.bind_count,
-          a.bytes_received, a.bytes_sent, a.xact_time_us, a.query_time_us, a.wait_time_us);
+          a[C::kXactCount], a[C::kQueryCount], a[C::kClientParseCount], a[C::kServerParseCount],
+          a[C::kBindCount], a[C::kBytesReceived], a[C::kBytesSent], a[C::kXactTime],
+          a[C::kQueryTime], a[C::kWaitTime]);
     }
     stats_logged_ = all;
     last_stats_roll_ = now;
@@ -466,7 +473,8 @@ void Runtime::janitor_tick() {
     for (auto& w : workers_) {
       asio::post(w->io, [w = w.get()] {
         for (auto& weak : w->sessions) {
-          if (auto s = weak.lock()) s->kill(make_error("57P01", "server shutting down"));
+          if (auto s = weak.lock())
+            s->kill(make_error(protocol::sqlstate::admin_shutdown, "server shutting down"));
         }
       });
     }

@@ -1,0 +1,56 @@
+// The console's commands: console.cpp reads a query (PgBouncer's grammar)
+// and console_commands.cpp runs it. Internal to admin/.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "admin/control.h"
+#include "common/result.h"
+#include "protocol/sqlstate.h"
+
+namespace usher::session {
+class ClientSession;
+}
+
+namespace usher::admin {
+
+// PgBouncer's console grammar (admin.c): "WORD [WORD] [;]" or
+// "SET key =|TO value", case-insensitive, where a WORD is [0-9a-z_]+ or a
+// "double-quoted" identifier. Its buffers bound the lengths; longer ones
+// are "bad arguments".
+inline constexpr size_t kMaxCommandLength = 15;
+inline constexpr size_t kMaxArgLength = 63;
+inline constexpr size_t kMaxSetValueLength = 255;
+
+// Every console error is 08P01 (PgBouncer sends no other code), except a
+// failed RELOAD (1.25).
+inline constexpr std::string_view kConsoleError = protocol::sqlstate::protocol_violation;
+inline constexpr std::string_view kConfigFileError = protocol::sqlstate::config_file_error;
+
+struct Command {
+  std::string name;  // lower case
+  std::string arg;   // as written, unquoted
+};
+
+struct SetCommand {
+  std::string key;
+  std::string value;
+};
+
+Error invalid_command(std::string_view query);
+Error console_error(const std::string& message);
+
+// A command's CommandComplete tag (an empty tag: the reply is already in
+// `out`), or the error to send.
+using Reply = Result<std::string>;
+// Runs `cmd`; `query` is as the client sent it, for "invalid command".
+boost::asio::awaitable<Reply> run_command(session::ClientSession& s, Control& control,
+                                          std::string_view query, const Command& cmd,
+                                          std::string& out);
+boost::asio::awaitable<Reply> run_set(session::ClientSession& s, Control& control,
+                                      const SetCommand& set, std::string& out);
+
+}  // namespace usher::admin
