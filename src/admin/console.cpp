@@ -241,7 +241,7 @@ asio::awaitable<void> wait_closed(const std::vector<std::shared_ptr<pool::Pool>>
   });
 }
 
-void write_welcome(session::ClientSession& s, std::string& out) {
+void write_welcome(std::string& out) {
   protocol::write_authentication_ok(out);
   protocol::write_parameter_status(out, "server_version", std::string(kVersion) + "/usher");
   protocol::write_parameter_status(out, "client_encoding", "UTF8");
@@ -262,15 +262,13 @@ void write_error(std::string& out, std::string_view sqlstate, std::string_view m
 // What one command works with. Handlers return the CommandComplete tag (an
 // empty tag: the reply is already in `out`), or the error to send.
 struct Context {
-  session::ClientSession& session;
+  session::ClientConnection& client;
   Control& control;
   std::string_view query;  // as the client sent it, for "invalid command"
   const Command& cmd;
   std::string& out;
 
-  bool admin() const {
-    return session.console_owner() || is_admin(*control.config(), session.user());
-  }
+  bool admin() const { return client.console_owner || is_admin(*control.config(), client.user); }
   // nullopt when the database exists (the console's own included), else
   // PgBouncer's error.
   std::optional<Error> unknown_database() const {
@@ -454,13 +452,13 @@ constexpr std::pair<std::string_view, Handler> kCommands[] = {
     {"select", cmd_show},       {"show", cmd_show},
     {"shutdown", cmd_shutdown}, {"wait_close", cmd_wait_close}};
 
-asio::awaitable<Reply> run_set(session::ClientSession& s, Control& control, const SetCommand& set,
-                               std::string& out) {
+asio::awaitable<Reply> run_set(session::ClientConnection& s, Control& control,
+                               const SetCommand& set, std::string& out) {
   if (is_fake_param(set.key)) {
     protocol::write_notice_response(out, "00000", "SET ignored");
     co_return std::string("SET");
   }
-  if (!s.console_owner() && !is_admin(*control.config(), s.user())) co_return admin_needed();
+  if (!s.console_owner && !is_admin(*control.config(), s.user)) co_return admin_needed();
   if (set.key.size() > kMaxArgLength || set.value.size() > kMaxSetValueLength)
     co_return console_error("bad arguments");
   Status st = control.set(set.key, set.value);
@@ -472,8 +470,8 @@ asio::awaitable<Reply> run_set(session::ClientSession& s, Control& control, cons
 }
 
 // One query on the console. Returns the CommandComplete tag, or an error.
-asio::awaitable<Reply> execute(session::ClientSession& s, Control& control, std::string_view query,
-                               std::string& out) {
+asio::awaitable<Reply> execute(session::ClientConnection& s, Control& control,
+                               std::string_view query, std::string& out) {
   if (auto set = parse_set(query)) co_return co_await run_set(s, control, *set, out);
   auto cmd = parse_command(query);
   if (!cmd) co_return cmd.take_error();
@@ -502,15 +500,15 @@ int console_client_count() {
   return console_clients.load(std::memory_order_relaxed);
 }
 
-asio::awaitable<Status> serve_console(session::ClientSession& s, Control& control) {
+asio::awaitable<Status> serve_console(session::ClientConnection& s, Control& control) {
   CountedIn counted;
   std::string out;
-  write_welcome(s, out);
+  write_welcome(out);
   Status st = co_await s.send(out);
   if (!st) co_return st;
   bool skipping = false;  // after an error in extended protocol, until Sync
   while (true) {
-    auto msg = co_await net::read_message(s.socket(), s.input(), 1 << 20);
+    auto msg = co_await net::read_message(s.socket, s.in, 1 << 20);
     if (!msg) co_return ok_status();  // the admin client went away
     char type = msg->header.type;
     std::string sql;
@@ -518,7 +516,7 @@ asio::awaitable<Status> serve_console(session::ClientSession& s, Control& contro
       auto parsed = protocol::parse_query(msg->body);
       if (parsed) sql = *parsed;
     }
-    s.input().consume(msg->header.total());
+    s.in.consume(msg->header.total());
     out.clear();
     if (type == 'X') co_return ok_status();
     if (type == 'Q') {

@@ -29,16 +29,12 @@
 #include "protocol/startup.h"
 #include "protocol/tracked_params.h"
 #include "session/cancel_registry.h"
+#include "session/client_connection.h"
 #include "session/context.h"
 #include "session/wakeup.h"
 #include "session/worker.h"
 
 namespace usher::session {
-
-namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
-
-enum class Phase { kLogin, kIdle, kWaiting, kActive, kAdmin };
 
 // Messages the relay inspects must arrive whole and fit in this.
 inline constexpr uint32_t kMaxControlMessage = 1 << 20;
@@ -72,25 +68,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   static void start(SessionContext& ctx, Worker& worker, net::Socket socket);
 
   // For the janitor and the admin console, on the session's worker thread.
-  Phase phase() const { return phase_; }
+  Phase phase() const { return conn_.phase; }
   void check_timeouts(Clock::time_point now, const config::Config& config);
   // Holding a server that waits for the client (idle_transaction_timeout).
   bool waiting_for_client() const;
   // Sends `reason` as a FATAL error (best effort) and disconnects.
   void kill(const Error& reason);
   ClientInfo info(Clock::time_point now) const;
-  const std::string& database() const { return database_; }
-  const std::string& user() const { return user_; }
+  const std::string& database() const { return conn_.database; }
+  const std::string& user() const { return conn_.user; }
   // Unique per socket (SHOW CLIENTS id, KILL_CLIENT).
-  uint64_t id() const { return id_; }
-  // Logged in to the console as "pgbouncer" over the Unix socket by the OS
-  // user Usher runs as: admin rights with no password, as in PgBouncer.
-  bool console_owner() const { return console_owner_; }
+  uint64_t id() const { return conn_.id; }
 
-  // Used by the admin console, which talks to the client directly.
-  net::Socket& socket() { return socket_; }
-  net::ByteBuffer& input() { return in_; }
-  asio::awaitable<Status> send(std::string_view bytes);
+  // What the admin console serves: the client's connection, as logged in.
+  ClientConnection& connection() { return conn_; }
 
  private:
   asio::awaitable<void> run();
@@ -104,29 +95,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<Result<bool>> log_in();
   asio::awaitable<void> finish(const Status& status);
 
-  // startup.cpp: the packet exchange before authentication. Returns false
-  // when the connection was a CancelRequest and is done.
-  asio::awaitable<Result<bool>> startup();
-  Status apply_startup_params(const protocol::StartupMessage& m);
-  Status apply_options(std::string_view options);
   void notify_queued();
-  // A startup parameter (or one inside `options`) this client may set.
-  bool tracked_at_login(std::string_view name) const;
-  asio::awaitable<void> forward_cancel(protocol::CancelKey key);
-
-  // client_auth.cpp
-  asio::awaitable<Status> authenticate();
-  // auth_user/auth_query: the secret of a user auth_file does not list, from
-  // the server; nullopt when the server knows no such login (or no lookup
-  // is configured for this database).
-  asio::awaitable<Result<std::optional<std::string>>> query_secret();
-  asio::awaitable<Status> auth_cleartext(std::string_view stored);
-  asio::awaitable<Status> auth_md5(std::string_view stored);
-  asio::awaitable<Status> auth_scram(std::string_view stored, bool user_known);
-  asio::awaitable<Result<net::Message>> read_auth_message();
-
-  // login.cpp: pool lookup and the welcome messages.
-  asio::awaitable<Status> join_pool();
 
   // relay.cpp
   asio::awaitable<Status> serve();
@@ -180,49 +149,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Answers to extended-protocol messages the server has not sent yet.
   bool answers_due() const;
 
-  SessionContext& ctx_;
-  Worker& worker_;
-  const uint64_t id_;
-  net::Socket socket_;
-  net::ByteBuffer in_;
-  Wakeup wake_;
-  std::shared_ptr<const config::Config> config_;  // as of login
-  Phase phase_ = Phase::kLogin;
-
-  // Who the client is.
-  std::string user_;
-  std::string database_;
-  std::string addr_;
-  int port_ = 0;
-  protocol::TrackedParams params_;
-  std::shared_ptr<pool::Pool> pool_;
-  config::PoolMode mode_ = config::PoolMode::kSession;
-  uint32_t max_packet_ = 0;
-  bool admin_ = false;
-  bool console_owner_ = false;
+  ClientConnection conn_;
+  Membership membership_;
+  uint32_t max_packet_ = 0;  // the longest client message let through
   // query_wait_notify: sent once per wait; what the socket did not take.
   bool wait_notified_ = false;
   std::string wait_notice_;
-  bool counted_in_pool_ = false;
-  // Slots taken in the per-database and per-user client counts.
-  std::shared_ptr<pool::SharedLimit> db_clients_;
-  std::shared_ptr<pool::SharedLimit> user_clients_;
-  std::shared_ptr<CancelTarget> cancel_target_;
-  protocol::CancelKey cancel_key_;  // pid 0 until login
-  // What authentication learned that can log the client's user in to the
-  // server when no password is configured for it: handed to the pool in
-  // join_pool(), then dropped.
-  struct LearnedCredentials {
-    // SCRAM keys recovered from the client's proof (SCRAM pass-through).
-    bool has_scram_keys = false;
-    std::array<uint8_t, 32> client_key{};
-    std::array<uint8_t, 32> server_key{};
-    // The cleartext password the client proved under auth_type = plain, or
-    // an md5 secret from auth_query that the client proved under md5.
-    std::string password;
-  };
-  std::unique_ptr<LearnedCredentials> learned_;
-  LearnedCredentials& learned();
 
   // Relay state.
   std::list<std::weak_ptr<ClientSession>>::iterator registry_it_;
@@ -232,7 +164,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   size_t pending_ = 0;      // scanned client bytes not yet forwarded
   bool terminate_ = false;  // client sent Terminate
   bool client_reading_ = false;
-  bool client_closed_ = false;
   bool client_read_filled_ = false;
   bool parked_ = false;     // idle: waiting for readability with no buffer
   bool suspended_ = false;  // parked with no coroutine running
@@ -244,8 +175,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool flushed_ = false;   // ... and a Flush after them: answers are due
   bool in_copy_ = false;
   char tx_status_ = 'I';
-  bool server_msg_forwarded_ = true;    // the server message in progress goes to the client
-  std::unique_ptr<Error> kill_reason_;  // set by kill(); a pointer keeps idle sessions small
+  bool server_msg_forwarded_ = true;  // the server message in progress goes to the client
   protocol::Outbox to_client_;
 
   // Prepared statements (transaction and statement mode; null otherwise).
@@ -256,8 +186,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint64_t wait_ticket_ = 0;                // our place in the pool's queue while waiting
 
   // Times, for timeouts and statistics.
-  Clock::time_point connect_time_ = Clock::now();
-  Clock::time_point last_activity_ = connect_time_;  // client sent something
   Clock::time_point wait_start_{};
   Clock::time_point link_time_{};
   Clock::time_point xact_start_{};

@@ -41,7 +41,7 @@ uint64_t micros(Clock::duration d) {
 
 asio::awaitable<Status> ClientSession::serve() {
   while (true) {
-    if (kill_reason_) co_return *kill_reason_;
+    if (conn_.kill_reason) co_return *conn_.kill_reason;
     Status st = ok_status();
     if (!translator_ || translator_->has_room()) st = scan_client();
     if (!st) co_return st;
@@ -56,12 +56,12 @@ asio::awaitable<Status> ClientSession::serve() {
           if (!st) co_return st;
         }
         // Bring the server's tracked settings (TimeZone, ...) to this client's.
-        std::string replay = params_.replay_messages(server_->tracked());
+        std::string replay = conn_.params.replay_messages(server_->tracked());
         if (!replay.empty()) {
           st = co_await sync_server_params(replay);
           if (!st) co_return st;
         }
-        cancel_target_->link(
+        membership_.cancel_target->link(
             BackendKey{server_->endpoint, server_->backend_pid, server_->backend_secret});
       }
       build_to_server();
@@ -72,8 +72,8 @@ asio::awaitable<Status> ClientSession::serve() {
         }
         st = server_write_status(sent);
       }
-      pool::bump(pool_->stats().slot(worker_.index).bytes_received, pending_);
-      in_.consume(pending_);
+      pool::bump(membership_.pool->stats().slot(conn_.worker.index).bytes_received, pending_);
+      conn_.in.consume(pending_);
       pending_ = 0;
       if (!st) co_return st;
     }
@@ -83,7 +83,7 @@ asio::awaitable<Status> ClientSession::serve() {
       st = co_await forward_to_client();
       if (!st) co_return st;
     }
-    if (client_closed_ && !client_reading_) co_return ok_status();
+    if (conn_.closed && !client_reading_) co_return ok_status();
     if (server_ && server_closed_ && !server_reading_) {
       // Whatever the server said last (often a FATAL such as 57P01) has been
       // passed on; its transaction is gone, so the client must hear it.
@@ -96,42 +96,42 @@ asio::awaitable<Status> ClientSession::serve() {
       suspended_ = true;  // see serve_and_finish()
       co_return ok_status();
     }
-    co_await wake_.wait();
+    co_await conn_.wake.wait();
   }
 }
 
 void ClientSession::start_reads() {
   auto self = shared_from_this();
-  if (!client_reading_ && !client_closed_ && parked_) {
+  if (!client_reading_ && !conn_.closed && parked_) {
     // Idle: wait for readability without holding a buffer. Costs one
     // epoll_ctl when the client wakes up, which is why active clients use a
     // plain read instead.
-    in_.release_if_empty(false);
+    conn_.in.release_if_empty(false);
     to_client_.release();
     to_server_.release();
     gather_ = {};
     if (translator_) translator_->release_memory();
     client_reading_ = true;
-    socket_.async_wait(net::Socket::wait_read, [this, self](boost::system::error_code ec) {
+    conn_.socket.async_wait(net::Socket::wait_read, [this, self](boost::system::error_code ec) {
       client_reading_ = false;
       parked_ = false;
-      if (ec && ec != asio::error::operation_aborted) client_closed_ = true;
+      if (ec && ec != asio::error::operation_aborted) conn_.closed = true;
       if (suspended_) {
         suspended_ = false;
         spawn(serve_and_finish());
       } else {
-        wake_.notify_from_handler();
+        conn_.wake.notify_from_handler();
       }
     });
-  } else if (!client_reading_ && !client_closed_ &&
-             (in_.size() < kClientBufferLimit || pending_ == 0) &&
+  } else if (!client_reading_ && !conn_.closed &&
+             (conn_.in.size() < kClientBufferLimit || pending_ == 0) &&
              (!translator_ || translator_->has_room())) {
     // With nothing scanned to forward, what is buffered is the start of a
     // message that must arrive whole (a large Parse or Bind): read on.
-    if (!server_) in_.release_if_empty(true);
-    auto space = in_.prepare(client_read_filled_ ? kReadChunk : 1);
+    if (!server_) conn_.in.release_if_empty(true);
+    auto space = conn_.in.prepare(client_read_filled_ ? kReadChunk : 1);
     client_reading_ = true;
-    socket_.async_read_some(
+    conn_.socket.async_read_some(
         asio::buffer(space.data(), space.size()),
         [this, self, size = space.size()](boost::system::error_code ec, size_t n) {
           client_reading_ = false;
@@ -139,18 +139,18 @@ void ClientSession::start_reads() {
             // operation_aborted is our own cancel when parking the client;
             // kill() marks the client closed itself.
             if (ec != asio::error::operation_aborted) {
-              client_closed_ = true;
+              conn_.closed = true;
               abandon_wait();  // gone while waiting: its query must never run
             }
           } else {
             parked_ = false;
-            in_.commit(n);
+            conn_.in.commit(n);
             client_read_filled_ = n == size;
-            last_activity_ = Clock::now();
+            conn_.last_activity = Clock::now();
             // Waiting for a server: keep watching for the client leaving.
-            if (phase_ == Phase::kWaiting) start_reads();
+            if (conn_.phase == Phase::kWaiting) start_reads();
           }
-          wake_.notify_from_handler();
+          conn_.wake.notify_from_handler();
         });
   }
   if (server_ && !server_reading_ && !server_closed_ && server_->in().size() < kServerBufferLimit) {
@@ -174,13 +174,13 @@ void ClientSession::start_reads() {
                                            server_read_filled_ = n == size;
                                          }
                                        }
-                                       wake_.notify_from_handler();
+                                       conn_.wake.notify_from_handler();
                                      });
   }
 }
 
 Status ClientSession::scan_client() {
-  auto data = in_.readable();
+  auto data = conn_.in.readable();
   int messages = 0;
   client_backlog_ = false;
   while (!terminate_) {
@@ -208,7 +208,7 @@ Status ClientSession::scan_client() {
           case 'Q':
             // disable_pqexec: several statements in one simple Query are a
             // classic SQL injection vector; PgBouncer disconnects alike.
-            if (config_->disable_pqexec) return make_error("08P01", "PQexec disallowed");
+            if (conn_.config->disable_pqexec) return make_error("08P01", "PQexec disallowed");
             [[fallthrough]];
           case 'F':
             ++outstanding_;
@@ -246,34 +246,35 @@ Status ClientSession::scan_client() {
 }
 
 bool ClientSession::link_idle_server() {
-  pool::ServerPtr server = pool_->try_take_idle(worker_.index);
+  pool::ServerPtr server = membership_.pool->try_take_idle(conn_.worker.index);
   if (!server) return false;
   attach_server(std::move(server), Clock::duration::zero());
   return true;
 }
 
 asio::awaitable<Status> ClientSession::link_server() {
-  phase_ = Phase::kWaiting;
+  conn_.phase = Phase::kWaiting;
   wait_start_ = Clock::now();
   wait_notified_ = false;
   // A client that leaves while it waits gives up its place (start_reads()
   // watches the socket meanwhile): what it sent is never run.
   start_reads();
-  pool_->waiting_clients.fetch_add(1, std::memory_order_relaxed);
-  auto server = co_await pool_->acquire(worker_.index, worker_.io, &wait_ticket_);
-  pool_->waiting_clients.fetch_sub(1, std::memory_order_relaxed);
+  membership_.pool->waiting_clients.fetch_add(1, std::memory_order_relaxed);
+  auto server =
+      co_await membership_.pool->acquire(conn_.worker.index, conn_.worker.io, &wait_ticket_);
+  membership_.pool->waiting_clients.fetch_sub(1, std::memory_order_relaxed);
   wait_ticket_ = 0;
-  if (kill_reason_ || client_closed_) {
-    if (server) pool_->release(std::move(*server));
-    if (kill_reason_) co_return *kill_reason_;
+  if (conn_.kill_reason || conn_.closed) {
+    if (server) membership_.pool->release(std::move(*server));
+    if (conn_.kill_reason) co_return *conn_.kill_reason;
     co_return make_error("08006", "client connection lost");
   }
   if (!wait_notice_.empty()) {
     // The rest of query_wait_notify's notice, before anything else.
-    Status st = co_await send(wait_notice_);
+    Status st = co_await conn_.send(wait_notice_);
     wait_notice_.clear();
     if (!st) {
-      if (server) pool_->release(std::move(*server));
+      if (server) membership_.pool->release(std::move(*server));
       co_return st;
     }
   }
@@ -283,18 +284,18 @@ asio::awaitable<Status> ClientSession::link_server() {
 }
 
 void ClientSession::abandon_wait() {
-  if (phase_ != Phase::kWaiting || wait_ticket_ == 0) return;
-  pool_->abandon(worker_.index, wait_ticket_);
+  if (conn_.phase != Phase::kWaiting || wait_ticket_ == 0) return;
+  membership_.pool->abandon(conn_.worker.index, wait_ticket_);
   wait_ticket_ = 0;
 }
 
 void ClientSession::attach_server(pool::ServerPtr server, Clock::duration waited) {
   server_ = std::move(server);
   auto now = Clock::now();
-  auto& stats = pool_->stats().slot(worker_.index);
+  auto& stats = membership_.pool->stats().slot(conn_.worker.index);
   pool::bump(stats.wait_time_us, micros(waited));
   pool::bump(stats.server_assignments, 1);
-  phase_ = Phase::kActive;
+  conn_.phase = Phase::kActive;
   link_time_ = xact_start_ = now;
   server_->link_time = now;
   server_scan_.reset();
@@ -307,7 +308,7 @@ void ClientSession::attach_server(pool::ServerPtr server, Clock::duration waited
 
 asio::awaitable<Status> ClientSession::sync_server_params(const std::string& messages) {
   bool answered = false;
-  Status st = co_await server_->run(messages, pool_->own_query_timeout(), &answered);
+  Status st = co_await server_->run(messages, membership_.pool->own_query_timeout(), &answered);
   if (!st) {
     // A value the server refuses (`-c DateStyle=bogus`) fails this client
     // as it would have failed its login to PostgreSQL; the server, which
@@ -320,12 +321,12 @@ asio::awaitable<Status> ClientSession::sync_server_params(const std::string& mes
     co_return st;
   }
   protocol::TrackedParams& held = server_->tracked();
-  held.replayed(params_);
+  held.replayed(conn_.params);
   // Adopt the server's spelling ("UTC" for "utc") so we do not SET again.
-  for (int i = 0; i < int(params_.size()); ++i) {
-    if (!params_.has(i)) continue;
-    const int s = held.index_of(params_.name(i));
-    if (s >= 0 && held.has(s)) params_.set(params_.name(i), held.get(s));
+  for (int i = 0; i < int(conn_.params.size()); ++i) {
+    if (!conn_.params.has(i)) continue;
+    const int s = held.index_of(conn_.params.name(i));
+    if (s >= 0 && held.has(s)) conn_.params.set(conn_.params.name(i), held.get(s));
   }
   co_return ok_status();
 }
@@ -334,7 +335,7 @@ void ClientSession::build_to_server() {
   auto now = Clock::now();
   if (outstanding_ > 0 && query_start_ == Clock::time_point{}) query_start_ = now;
   to_server_.clear();
-  auto data = in_.readable().first(pending_);
+  auto data = conn_.in.readable().first(pending_);
   if (!translator_) {
     to_server_.pass(data);
     return;
@@ -354,7 +355,7 @@ void ClientSession::flush_statement_counters() {
   bool any = false;
   auto c = translator_->take_counters(any);
   if (!any) return;
-  auto& stats = pool_->stats().slot(worker_.index);
+  auto& stats = membership_.pool->stats().slot(conn_.worker.index);
   auto add = [](std::atomic<uint64_t>& counter, uint64_t n) {
     if (n != 0) pool::bump(counter, n);
   };
@@ -390,8 +391,8 @@ asio::awaitable<void> ClientSession::stop_server_read() {
   boost::system::error_code ec;
   server_->socket().cancel(ec);
   while (server_reading_)
-    co_await wake_.wait();
-  wake_.notify();  // the wait may have taken a client read's wake-up
+    co_await conn_.wake.wait();
+  conn_.wake.notify();  // the wait may have taken a client read's wake-up
 }
 
 asio::awaitable<Status> ClientSession::forward_to_client() {
@@ -414,13 +415,13 @@ asio::awaitable<Status> ClientSession::forward_to_client() {
     }
     if (!to_client_.empty()) {
       net::WriteResult sent;
-      if (!net::write_now(socket_, gather(to_client_), sent)) {
-        sent = co_await net::write_rest(socket_, gather_, sent);
+      if (!net::write_now(conn_.socket, gather(to_client_), sent)) {
+        sent = co_await net::write_rest(conn_.socket, gather_, sent);
       }
-      pool::bump(pool_->stats().slot(worker_.index).bytes_sent, sent.written);
+      pool::bump(membership_.pool->stats().slot(conn_.worker.index).bytes_sent, sent.written);
       if (sent.ec) {
         buf.consume(scanned);
-        client_closed_ = true;
+        conn_.closed = true;
         co_return make_error("08006", "client connection lost");
       }
     }
@@ -497,7 +498,7 @@ Result<bool> ClientSession::relay_from_server(size_t& pos) {
         if (piece.kind != Kind::kWhole) break;
         if (auto ps = protocol::parse_parameter_status(piece.body)) {
           server_->set_parameter(ps->name, ps->value);
-          if (!protocol::never_tracked(ps->name)) params_.set(ps->name, ps->value);
+          if (!protocol::never_tracked(ps->name)) conn_.params.set(ps->name, ps->value);
         }
         break;
       default:
@@ -522,7 +523,7 @@ Result<bool> ClientSession::emit_due_fakes() {
 
 Result<bool> ClientSession::ready_for_query(char status) {
   auto now = Clock::now();
-  auto& stats = pool_->stats().slot(worker_.index);
+  auto& stats = membership_.pool->stats().slot(conn_.worker.index);
   if (outstanding_ > 0) --outstanding_;
   in_copy_ = false;
   pool::bump(stats.query_count, 1);
@@ -535,9 +536,9 @@ Result<bool> ClientSession::ready_for_query(char status) {
     pool::bump(stats.xact_count, 1);
     pool::bump(stats.xact_time_us, micros(now - xact_start_));
     xact_start_ = now;
-    return mode_ != config::PoolMode::kSession;
+    return membership_.mode != config::PoolMode::kSession;
   }
-  if (mode_ == config::PoolMode::kStatement) {
+  if (membership_.mode == config::PoolMode::kStatement) {
     return make_error("08P01", "transaction blocks not allowed in statement pooling mode");
   }
   return false;
@@ -561,26 +562,26 @@ bool ClientSession::server_idle() const {
 
 bool ClientSession::reset_due() const {
   return server_->needs_reset_query || server_->prepared.needs_reset ||
-         (pool_->reset_query_always() && mode_ != config::PoolMode::kSession);
+         (membership_.pool->reset_query_always() && membership_.mode != config::PoolMode::kSession);
 }
 
 asio::awaitable<Status> ClientSession::unlink_server() {
   // Settings are read (a copy under the pool lock) only when a reset runs,
   // not at every transaction end.
-  bool reset = server_->needs_reset_query ||
-               (pool_->reset_query_always() && mode_ != config::PoolMode::kSession);
+  bool reset = server_->needs_reset_query || (membership_.pool->reset_query_always() &&
+                                              membership_.mode != config::PoolMode::kSession);
   server_->needs_reset_query = false;
-  std::string query = reset ? pool_->settings().server_reset_query : std::string();
+  std::string query = reset ? membership_.pool->settings().server_reset_query : std::string();
   Status st = ok_status();
   if (!query.empty()) {
-    st = co_await server_->run_query(query, pool_->own_query_timeout());
+    st = co_await server_->run_query(query, membership_.pool->own_query_timeout());
     // DISCARD ALL (the default reset) also drops every prepared statement.
     if (st && prepared::drops_all_statements(query)) server_->prepared.all_deallocated();
   }
   // Statements Usher can no longer vouch for (see prepared::ServerState)
   // are dropped before another client gets the server.
   if (st && server_->prepared.needs_reset) {
-    st = co_await server_->run_query("DEALLOCATE ALL", pool_->own_query_timeout());
+    st = co_await server_->run_query("DEALLOCATE ALL", membership_.pool->own_query_timeout());
     if (st) server_->prepared.all_deallocated();
   }
   if (!st) {
@@ -595,20 +596,20 @@ void ClientSession::release_server() {
   if (translator_) translator_->attach(nullptr);
   // A cancel on its way to this backend must not reach the next client's
   // query: such a server is closed instead of handed on.
-  if (cancel_target_->unlink()) {
-    pool_->discard(std::move(server_));
+  if (membership_.cancel_target->unlink()) {
+    membership_.pool->discard(std::move(server_));
   } else {
-    pool_->release(std::move(server_));
+    membership_.pool->release(std::move(server_));
   }
-  phase_ = Phase::kIdle;
+  conn_.phase = Phase::kIdle;
 }
 
 void ClientSession::drop_server() {
   if (!server_) return;
   if (translator_) translator_->attach(nullptr);
-  cancel_target_->unlink();
-  pool_->discard(std::move(server_));
-  phase_ = Phase::kIdle;
+  membership_.cancel_target->unlink();
+  membership_.pool->discard(std::move(server_));
+  conn_.phase = Phase::kIdle;
   outstanding_ = 0;
   unsynced_ = false;
   in_copy_ = false;
@@ -619,7 +620,7 @@ void ClientSession::drop_server() {
 void ClientSession::cancel_server_query() {
   if (!server_busy() || server_closed_) return;
   BackendKey key{server_->endpoint, server_->backend_pid, server_->backend_secret};
-  asio::co_spawn(worker_.io, send_cancel(key, config_->cancel_wait_timeout),
+  asio::co_spawn(conn_.worker.io, send_cancel(key, conn_.config->cancel_wait_timeout),
                  [](std::exception_ptr e, bool) {
                    if (e) spdlog::error("cancel request failed unexpectedly");
                  });
