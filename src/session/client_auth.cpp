@@ -14,6 +14,7 @@
 
 #include "auth/md5.h"
 #include "auth/scram.h"
+#include "protocol/message_type.h"
 #include "protocol/messages.h"
 #include "protocol/sqlstate.h"
 #include "protocol/writer.h"
@@ -28,7 +29,8 @@ constexpr std::string_view kConsoleDatabase = "pgbouncer";
 constexpr std::string_view kConsoleOwner = "pgbouncer";
 
 Error auth_failed(const std::string& user) {
-  return make_error("28P01", "password authentication failed for user \"" + user + "\"");
+  return make_error(protocol::sqlstate::invalid_password,
+                    "password authentication failed for user \"" + user + "\"");
 }
 
 bool contains(const std::vector<std::string>& list, const std::string& s) {
@@ -54,9 +56,10 @@ asio::awaitable<Result<net::Message>> Login::read_auth_message() {
     c_.closed = true;
     co_return msg.take_error();
   }
-  if (msg->header.type != 'p') {
+  if (msg->header.type != protocol::PqMsg_PasswordMessage) {
     co_return make_error(
-        "08P01", std::string("expected password response, got message type ") + msg->header.type);
+        protocol::sqlstate::protocol_violation,
+        std::string("expected password response, got message type ") + msg->header.type);
   }
   co_return msg;
 }
@@ -124,10 +127,11 @@ asio::awaitable<Status> Login::authenticate() {
       st = co_await auth_scram(stored, known);
       break;
     default:
-      st = make_error("28000", "authentication method not supported by Usher");
+      st = make_error(protocol::sqlstate::invalid_authorization_specification,
+                      "authentication method not supported by Usher");
       break;
   }
-  if (checks_password && !st && st.error().sqlstate == "28P01" &&
+  if (checks_password && !st && st.error().sqlstate == protocol::sqlstate::invalid_password &&
       throttle.failed(c_.addr, Clock::now())) {
     const auto& limits = throttle.limits();
     spdlog::warn(
@@ -243,7 +247,8 @@ asio::awaitable<Status> Login::auth_scram(std::string_view stored, bool known) {
   auto initial = protocol::parse_sasl_initial_response(msg->body);
   if (!initial) co_return initial.take_error();
   if (initial->mechanism != auth::kScramSha256Mechanism) {
-    co_return make_error("08P01", "client selected an invalid SASL authentication mechanism");
+    co_return make_error(protocol::sqlstate::protocol_violation,
+                         "client selected an invalid SASL authentication mechanism");
   }
   auto server_first = server->handle_client_first(initial->data);
   c_.in.consume(msg->header.total());
@@ -258,7 +263,8 @@ asio::awaitable<Status> Login::auth_scram(std::string_view stored, bool known) {
   auto server_final = server->handle_client_final(protocol::as_chars(msg->body));
   c_.in.consume(msg->header.total());
   if (!server_final) {
-    if (server_final.error().sqlstate == "28P01") co_return auth_failed(c_.user);
+    if (server_final.error().sqlstate == protocol::sqlstate::invalid_password)
+      co_return auth_failed(c_.user);
     co_return server_final.take_error();
   }
   out.clear();

@@ -27,6 +27,16 @@ namespace usher::session {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
+// Seconds from `then` to `now`; 0 when `then` was never set.
+inline double seconds_since(Clock::time_point then, Clock::time_point now) {
+  if (then == Clock::time_point{}) return 0;
+  return std::chrono::duration<double>(now - then).count();
+}
+
+inline uint64_t micros(Clock::duration d) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
 // Where a client is, for the janitor and SHOW CLIENTS; the coroutine's
 // position is the real state.
 enum class Phase { kLogin, kIdle, kWaiting, kActive, kAdmin };

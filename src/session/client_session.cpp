@@ -13,11 +13,6 @@ namespace {
 
 constexpr std::string_view kConsoleDatabase = "pgbouncer";
 
-double seconds_since(Clock::time_point then, Clock::time_point now) {
-  if (then == Clock::time_point{}) return 0;
-  return std::chrono::duration<double>(now - then).count();
-}
-
 }  // namespace
 
 ClientSession::ClientSession(SessionContext& ctx, Worker& worker, net::Socket socket)

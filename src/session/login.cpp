@@ -1,6 +1,7 @@
 // After authentication: find the pool, make sure we know the server's
 // parameters, and send the client what PostgreSQL sends at the end of login.
 #include "session/login.h"
+#include "protocol/sqlstate.h"
 #include "protocol/writer.h"
 
 namespace usher::session {
@@ -8,21 +9,25 @@ namespace usher::session {
 asio::awaitable<Status> Login::join_pool() {
   auto db_config = config::find_database(*c_.config, c_.database);
   if (!db_config) {
-    co_return make_error("3D000", "no such database: " + c_.database);
+    co_return make_error(protocol::sqlstate::invalid_catalog_name,
+                         "no such database: " + c_.database);
   }
   if (c_.ctx.disabled(c_.database)) {
-    co_return make_error("08P01", "database \"" + c_.database + "\" is disabled");
+    co_return make_error(protocol::sqlstate::protocol_violation,
+                         "database \"" + c_.database + "\" is disabled");
   }
   // Counted before the pool is joined, as PgBouncer counts them; the admin
   // console never gets here, so an operator can always get in.
   auto db_clients = c_.ctx.pools().db_clients(*c_.config, *db_config);
   if (!db_clients->try_take()) {
-    co_return make_error("53300", "client connections exceeded (max_db_client_connections)");
+    co_return make_error(protocol::sqlstate::too_many_connections,
+                         "client connections exceeded (max_db_client_connections)");
   }
   m_.db_clients = std::move(db_clients);
   auto user_clients = c_.ctx.pools().user_clients(*c_.config, c_.user);
   if (!user_clients->try_take()) {
-    co_return make_error("53300", "client connections exceeded (max_user_client_connections)");
+    co_return make_error(protocol::sqlstate::too_many_connections,
+                         "client connections exceeded (max_user_client_connections)");
   }
   m_.user_clients = std::move(user_clients);
   m_.pool = c_.ctx.pools().get(*c_.config, *db_config, c_.user);
@@ -70,7 +75,8 @@ asio::awaitable<Status> Login::join_pool() {
   }
   protocol::write_backend_key_data(out, m_.cancel_key.pid, m_.cancel_key.secret);
   if (!c_.config->login_notify_message.empty())
-    protocol::write_notice_response(out, "00000", c_.config->login_notify_message);
+    protocol::write_notice_response(out, protocol::sqlstate::successful_completion,
+                                    c_.config->login_notify_message);
   protocol::write_ready_for_query(out, 'I');
   // In the pool's count from here on, as in SHOW CLIENTS (no longer "login").
   m_.pool->clients.fetch_add(1);

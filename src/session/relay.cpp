@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "protocol/message_type.h"
 #include "protocol/messages.h"
 #include "protocol/sqlstate.h"
 #include "protocol/writer.h"
@@ -32,10 +33,6 @@ constexpr auto kParkAfter = std::chrono::seconds(1);
 // Client-side: Terminate is answered by Usher, not forwarded.
 bool client_reads_whole(char type) {
   return type == protocol::PqMsg_Terminate;
-}
-
-uint64_t micros(Clock::duration d) {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
 }  // namespace
@@ -111,7 +108,7 @@ asio::awaitable<Status> Relay::serve() {
     if (server_ && server_closed_ && !server_reading_) {
       // Whatever the server said last (often a FATAL such as 57P01) has been
       // passed on; its transaction is gone, so the client must hear it.
-      co_return make_error("08006", "server conn crashed?");
+      co_return make_error(protocol::sqlstate::connection_failure, "server conn crashed?");
     }
     // Messages scanned but not yet translated, now that there is room.
     if (client_backlog_ && stage_->has_room()) continue;
@@ -224,42 +221,43 @@ Status Relay::scan_client() {
         break;
       case Kind::kWhole:
       case Kind::kStart:
-        if (piece.header.type == 'X') {  // Terminate: answered here, never forwarded
+        if (piece.header.type == protocol::PqMsg_Terminate) {  // answered here, never forwarded
           terminate_ = true;
           return ok_status();
         }
         switch (piece.header.type) {
-          case 'Q':
+          case protocol::PqMsg_Query:
             // disable_pqexec: several statements in one simple Query are a
             // classic SQL injection vector; PgBouncer disconnects alike.
-            if (c_.config->disable_pqexec) return make_error("08P01", "PQexec disallowed");
+            if (c_.config->disable_pqexec)
+              return make_error(protocol::sqlstate::protocol_violation, "PQexec disallowed");
             [[fallthrough]];
-          case 'F':
+          case protocol::PqMsg_FunctionCall:
             ++outstanding_;
             break;
-          case 'S':
+          case protocol::PqMsg_Sync:
             if (in_copy_) break;  // PostgreSQL ignores a Sync during COPY FROM STDIN
             ++outstanding_;
             unsynced_ = false;
             break;
-          case 'P':
-          case 'B':
-          case 'D':
-          case 'E':
-          case 'C':
+          case protocol::PqMsg_Parse:
+          case protocol::PqMsg_Bind:
+          case protocol::PqMsg_Describe:
+          case protocol::PqMsg_Execute:
+          case protocol::PqMsg_Close:
             unsynced_ = true;
             flushed_ = false;
             break;
-          case 'H':
+          case protocol::PqMsg_Flush:
             flushed_ = true;
             break;
-          case 'c':  // CopyDone, CopyFail: the COPY ends
-          case 'f':
+          case protocol::PqMsg_CopyDone:  // or CopyFail: the COPY ends
+          case protocol::PqMsg_CopyFail:
             in_copy_ = false;
             break;
-          case 'd':
+          case protocol::PqMsg_CopyData:
             break;
-          default:  // includes 'p': no password messages after login
+          default:  // includes PasswordMessage: none after login
             return protocol::framing_error(piece.header.type, piece.header.length);
         }
         pending_ += piece.size;
@@ -314,7 +312,7 @@ asio::awaitable<Status> Relay::link_server() {
   if (c_.kill_reason || c_.closed) {
     if (server) m_.pool->release(std::move(*server));
     if (c_.kill_reason) co_return *c_.kill_reason;
-    co_return make_error("08006", "client connection lost");
+    co_return make_error(protocol::sqlstate::connection_failure, "client connection lost");
   }
   if (!wait_notice_.empty()) {
     // The rest of query_wait_notify's notice, before anything else.
@@ -395,7 +393,7 @@ void Relay::notify_queued() {
 Status Relay::server_write_status(const net::WriteResult& sent) {
   if (!sent.ec) return ok_status();
   server_closed_ = true;
-  return make_error("08006", "server conn crashed?");
+  return make_error(protocol::sqlstate::connection_failure, "server conn crashed?");
 }
 
 const std::vector<asio::const_buffer>& Relay::gather(const protocol::Outbox& out) {

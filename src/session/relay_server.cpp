@@ -4,26 +4,15 @@
 #include <spdlog/spdlog.h>
 
 #include "prepared/sql_command.h"
+#include "protocol/message_type.h"
 #include "protocol/messages.h"
+#include "protocol/sqlstate.h"
 #include "protocol/tracked_params.h"
 #include "protocol/writer.h"
 #include "session/client_session.h"
 #include "session/relay.h"
 
 namespace usher::session {
-
-namespace {
-
-uint64_t micros(Clock::duration d) {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
-}
-
-double seconds_since(Clock::time_point then, Clock::time_point now) {
-  if (then == Clock::time_point{}) return 0;
-  return std::chrono::duration<double>(now - then).count();
-}
-
-}  // namespace
 
 asio::awaitable<void> Relay::stop_server_read() {
   boost::system::error_code ec;
@@ -60,7 +49,7 @@ asio::awaitable<Status> Relay::forward_to_client() {
       if (sent.ec) {
         buf.consume(scanned);
         c_.closed = true;
-        co_return make_error("08006", "client connection lost");
+        co_return make_error(protocol::sqlstate::connection_failure, "client connection lost");
       }
     }
     buf.consume(scanned);
@@ -98,7 +87,8 @@ Result<bool> Relay::relay_from_server(size_t& pos) {
   while (release && !*release) {
     auto piece = server_scan_.next(data.subspan(pos));
     if (piece.kind == Kind::kNeedMore) break;
-    if (piece.kind == Kind::kInvalid) return make_error("08P01", "server sent an invalid message");
+    if (piece.kind == Kind::kInvalid)
+      return make_error(protocol::sqlstate::protocol_violation, "server sent an invalid message");
     auto bytes = data.subspan(pos, piece.size);
     pos += piece.size;
     if (piece.kind == Kind::kBody) {
@@ -110,29 +100,29 @@ Result<bool> Relay::relay_from_server(size_t& pos) {
     if (stage_) {
       server_msg_forwarded_ =
           stage_->from_server(type, bytes, piece.kind == Kind::kWhole, to_client_);
-      if (type == 'E') forget_skipped_queries();
+      if (type == protocol::PqMsg_ErrorResponse) forget_skipped_queries();
     }
     if (server_msg_forwarded_) to_client_.pass(bytes);
     switch (type) {
-      case 'G':  // CopyInResponse: the client now sends CopyData
+      case protocol::PqMsg_CopyInResponse:  // the client now sends CopyData
         in_copy_ = true;
         break;
-      case 'C':
+      case protocol::PqMsg_CommandComplete:
         in_copy_ = false;
         if (piece.kind == Kind::kWhole &&
             protocol::may_change_settings(protocol::as_chars(piece.body)))
           server_->tracked().forget_unreported();
         break;
-      case 'E':
+      case protocol::PqMsg_ErrorResponse:
         in_copy_ = false;
         break;
-      case 'Z':
+      case protocol::PqMsg_ReadyForQuery:
         if (piece.kind != Kind::kWhole) break;
         tx_status_ = piece.body.empty() ? 'I' : static_cast<char>(piece.body[0]);
         // Usher's own Sync is not one the client is waiting for.
         if (server_msg_forwarded_) release = ready_for_query(tx_status_);
         break;
-      case 'S':
+      case protocol::PqMsg_ParameterStatus:
         if (piece.kind != Kind::kWhole) break;
         if (auto ps = protocol::parse_parameter_status(piece.body)) {
           server_->set_parameter(ps->name, ps->value);
@@ -177,7 +167,8 @@ Result<bool> Relay::ready_for_query(char status) {
     return m_.mode != config::PoolMode::kSession;
   }
   if (m_.mode == config::PoolMode::kStatement) {
-    return make_error("08P01", "transaction blocks not allowed in statement pooling mode");
+    return make_error(protocol::sqlstate::protocol_violation,
+                      "transaction blocks not allowed in statement pooling mode");
   }
   return false;
 }

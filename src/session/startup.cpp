@@ -49,7 +49,8 @@ asio::awaitable<Result<bool>> Login::startup() {
     }
     auto h = protocol::peek_startup_header(c_.in.readable());
     if (h.status == protocol::FrameStatus::kInvalid) {
-      co_return make_error("08P01", "invalid length of startup packet");
+      co_return make_error(protocol::sqlstate::protocol_violation,
+                           "invalid length of startup packet");
     }
     st = co_await net::read_at_least(c_.socket, c_.in, h.length);
     if (!st) {
@@ -66,7 +67,9 @@ asio::awaitable<Result<bool>> Login::startup() {
       // goes on in plaintext, or disconnects. Each may be asked once, as in
       // PostgreSQL.
       bool& asked = std::holds_alternative<protocol::SslRequest>(*packet) ? ssl_asked : gss_asked;
-      if (asked) co_return make_error("08P01", "encryption negotiation already done");
+      if (asked)
+        co_return make_error(protocol::sqlstate::protocol_violation,
+                             "encryption negotiation already done");
       asked = true;
       std::string n = "N";
       st = co_await c_.send(n);
