@@ -151,7 +151,7 @@ std::string unsupported_message(char type) {
   return "unsupported packet type for admin console: " + std::to_string(static_cast<int>(type));
 }
 
-void write_welcome(session::ClientSession& s, std::string& out) {
+void write_welcome(std::string& out) {
   protocol::write_authentication_ok(out);
   protocol::write_parameter_status(out, "server_version", std::string(kVersion) + "/usher");
   protocol::write_parameter_status(out, "client_encoding", "UTF8");
@@ -170,8 +170,8 @@ void write_error(std::string& out, std::string_view sqlstate, std::string_view m
 }
 
 // One query on the console. Returns the CommandComplete tag, or an error.
-asio::awaitable<Reply> execute(session::ClientSession& s, Control& control, std::string_view query,
-                               std::string& out) {
+asio::awaitable<Reply> execute(session::ClientConnection& s, Control& control,
+                               std::string_view query, std::string& out) {
   if (auto set = parse_set(query)) co_return co_await run_set(s, control, *set, out);
   auto cmd = parse_command(query);
   if (!cmd) co_return cmd.take_error();
@@ -196,15 +196,15 @@ int console_client_count() {
   return console_clients.load(std::memory_order_relaxed);
 }
 
-asio::awaitable<Status> serve_console(session::ClientSession& s, Control& control) {
+asio::awaitable<Status> serve_console(session::ClientConnection& s, Control& control) {
   CountedIn counted;
   std::string out;
-  write_welcome(s, out);
+  write_welcome(out);
   Status st = co_await s.send(out);
   if (!st) co_return st;
   bool skipping = false;  // after an error in extended protocol, until Sync
   while (true) {
-    auto msg = co_await net::read_message(s.socket(), s.input(), 1 << 20);
+    auto msg = co_await net::read_message(s.socket, s.in, 1 << 20);
     if (!msg) co_return ok_status();  // the admin client went away
     char type = msg->header.type;
     std::string sql;
@@ -212,7 +212,7 @@ asio::awaitable<Status> serve_console(session::ClientSession& s, Control& contro
       auto parsed = protocol::parse_query(msg->body);
       if (parsed) sql = *parsed;
     }
-    s.input().consume(msg->header.total());
+    s.in.consume(msg->header.total());
     out.clear();
     if (type == protocol::PqMsg_Terminate) co_return ok_status();
     if (type == protocol::PqMsg_Query) {

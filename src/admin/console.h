@@ -9,7 +9,7 @@
 #include "common/result.h"
 
 namespace usher::session {
-class ClientSession;
+struct ClientConnection;
 }
 
 namespace usher::admin {
@@ -18,6 +18,6 @@ namespace usher::admin {
 int console_client_count();
 
 // Serves a client that logged in to the console database until it leaves.
-boost::asio::awaitable<Status> serve_console(session::ClientSession& session, Control& control);
+boost::asio::awaitable<Status> serve_console(session::ClientConnection& client, Control& control);
 
 }  // namespace usher::admin

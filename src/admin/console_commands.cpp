@@ -89,15 +89,13 @@ asio::awaitable<void> wait_closed(const std::vector<std::shared_ptr<pool::Pool>>
 // What one command works with. Handlers return the CommandComplete tag (an
 // empty tag: the reply is already in `out`), or the error to send.
 struct Context {
-  session::ClientSession& session;
+  session::ClientConnection& client;
   Control& control;
   std::string_view query;  // as the client sent it, for "invalid command"
   const Command& cmd;
   std::string& out;
 
-  bool admin() const {
-    return session.console_owner() || is_admin(*control.config(), session.user());
-  }
+  bool admin() const { return client.console_owner || is_admin(*control.config(), client.user); }
   // nullopt when the database exists (the console's own included), else
   // PgBouncer's error.
   std::optional<Error> unknown_database() const {
@@ -283,7 +281,7 @@ constexpr std::pair<std::string_view, Handler> kCommands[] = {
 
 }  // namespace
 
-asio::awaitable<Reply> run_command(session::ClientSession& s, Control& control,
+asio::awaitable<Reply> run_command(session::ClientConnection& s, Control& control,
                                    std::string_view query, const Command& cmd, std::string& out) {
   Context c{s, control, query, cmd, out};
   for (const auto& [name, handler] : kCommands) {
@@ -292,13 +290,13 @@ asio::awaitable<Reply> run_command(session::ClientSession& s, Control& control,
   co_return invalid_command(query);
 }
 
-asio::awaitable<Reply> run_set(session::ClientSession& s, Control& control, const SetCommand& set,
-                               std::string& out) {
+asio::awaitable<Reply> run_set(session::ClientConnection& s, Control& control,
+                               const SetCommand& set, std::string& out) {
   if (is_fake_param(set.key)) {
     protocol::write_notice_response(out, protocol::sqlstate::successful_completion, "SET ignored");
     co_return std::string("SET");
   }
-  if (!s.console_owner() && !is_admin(*control.config(), s.user())) co_return admin_needed();
+  if (!s.console_owner && !is_admin(*control.config(), s.user)) co_return admin_needed();
   if (set.key.size() > kMaxArgLength || set.value.size() > kMaxSetValueLength)
     co_return console_error("bad arguments");
   Status st = control.set(set.key, set.value);

@@ -12,7 +12,7 @@
 #include "protocol/sqlstate.h"
 
 namespace usher::session {
-class ClientSession;
+struct ClientConnection;
 }
 
 namespace usher::admin {
@@ -47,10 +47,10 @@ Error console_error(const std::string& message);
 // `out`), or the error to send.
 using Reply = Result<std::string>;
 // Runs `cmd`; `query` is as the client sent it, for "invalid command".
-boost::asio::awaitable<Reply> run_command(session::ClientSession& s, Control& control,
+boost::asio::awaitable<Reply> run_command(session::ClientConnection& s, Control& control,
                                           std::string_view query, const Command& cmd,
                                           std::string& out);
-boost::asio::awaitable<Reply> run_set(session::ClientSession& s, Control& control,
+boost::asio::awaitable<Reply> run_set(session::ClientConnection& s, Control& control,
                                       const SetCommand& set, std::string& out);
 
 }  // namespace usher::admin

@@ -55,8 +55,8 @@ Runtime::Runtime(config::LoadResult loaded)
     workers_.push_back(std::make_unique<session::Worker>(i));
 }
 
-asio::awaitable<Status> Runtime::serve_console(session::ClientSession& session) {
-  return admin::serve_console(session, *this);
+asio::awaitable<Status> Runtime::serve_console(session::ClientConnection& client) {
+  return admin::serve_console(client, *this);
 }
 
 Runtime::~Runtime() {

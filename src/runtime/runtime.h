@@ -62,7 +62,7 @@ class Runtime final : public session::SessionContext, public admin::Control {
   session::CancelRegistry& cancels() override { return cancels_; }
   session::PeerCancels& peer_cancels() override { return peer_cancels_; }
   std::atomic<int>& client_count() override { return client_count_; }
-  asio::awaitable<Status> serve_console(session::ClientSession& session) override;
+  asio::awaitable<Status> serve_console(session::ClientConnection& client) override;
 
   void shutdown(ShutdownMode mode) override;
   ShutdownMode shutdown_mode() const override { return shutdown_.load(); }

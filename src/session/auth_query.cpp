@@ -10,7 +10,7 @@
 #include "protocol/extended.h"
 #include "protocol/messages.h"
 #include "protocol/sqlstate.h"
-#include "session/client_session.h"
+#include "session/login.h"
 
 namespace usher::session {
 
@@ -46,24 +46,24 @@ std::string exchange(std::string_view query, std::string_view user) {
 
 }  // namespace
 
-asio::awaitable<Result<std::optional<std::string>>> ClientSession::query_secret() {
-  const auto db = config::find_database(*config_, database_);
+asio::awaitable<Result<std::optional<std::string>>> Login::query_secret() {
+  const auto db = config::find_database(*c_.config, c_.database);
   if (!db) co_return std::nullopt;
-  const std::string auth_user = db->auth_user.value_or(config_->auth_user);
+  const std::string auth_user = db->auth_user.value_or(c_.config->auth_user);
   if (auth_user.empty()) co_return std::nullopt;
-  const std::string auth_dbname = db->auth_dbname.value_or(config_->auth_dbname);
-  const auto auth_db = auth_dbname.empty() ? db : config::find_database(*config_, auth_dbname);
+  const std::string auth_dbname = db->auth_dbname.value_or(c_.config->auth_dbname);
+  const auto auth_db = auth_dbname.empty() ? db : config::find_database(*c_.config, auth_dbname);
   if (!auth_db) {
     spdlog::error("authentication database \"{}\" is not configured", auth_dbname);
     co_return make_error(protocol::sqlstate::invalid_authorization_specification,
                          "bouncer config error");
   }
-  auto pool = ctx_.pools().get(*config_, *auth_db, auth_user);
-  auto server = co_await pool->acquire(worker_.index, worker_.io);
+  auto pool = c_.ctx.pools().get(*c_.config, *auth_db, auth_user);
+  auto server = co_await pool->acquire(c_.worker.index, c_.worker.io);
   if (!server) co_return server.take_error();
   pool::ServerConnection::LastResult result;
   bool answered = false;
-  const std::string messages = exchange(db->auth_query.value_or(config_->auth_query), user_);
+  const std::string messages = exchange(db->auth_query.value_or(c_.config->auth_query), c_.user);
   Status st = co_await (*server)->run(messages, pool->own_query_timeout(), &answered, &result);
   if (answered) {
     pool->release(std::move(*server));
@@ -71,8 +71,8 @@ asio::awaitable<Result<std::optional<std::string>>> ClientSession::query_secret(
     pool->discard(std::move(*server));
   }
   if (!st) {
-    spdlog::error("auth_query for user \"{}\" in database \"{}\" failed: {}", user_, auth_db->name,
-                  st.error().message);
+    spdlog::error("auth_query for user \"{}\" in database \"{}\" failed: {}", c_.user,
+                  auth_db->name, st.error().message);
     co_return lookup_failed();
   }
   if (result.rows == 0) co_return std::nullopt;  // no such login
@@ -80,7 +80,7 @@ asio::awaitable<Result<std::optional<std::string>>> ClientSession::query_secret(
   // neither is.
   if (result.rows > 1) {
     spdlog::error("auth_query returned {} rows for user \"{}\"; it must return at most one",
-                  result.rows, user_);
+                  result.rows, c_.user);
     co_return lookup_failed();
   }
   auto row = protocol::parse_data_row(protocol::as_bytes(result.first_row));

@@ -14,10 +14,11 @@
 
 #include "auth/md5.h"
 #include "auth/scram.h"
+#include "protocol/message_type.h"
 #include "protocol/messages.h"
 #include "protocol/sqlstate.h"
 #include "protocol/writer.h"
-#include "session/client_session.h"
+#include "session/login.h"
 
 namespace usher::session {
 
@@ -28,7 +29,8 @@ constexpr std::string_view kConsoleDatabase = "pgbouncer";
 constexpr std::string_view kConsoleOwner = "pgbouncer";
 
 Error auth_failed(const std::string& user) {
-  return make_error("28P01", "password authentication failed for user \"" + user + "\"");
+  return make_error(protocol::sqlstate::invalid_password,
+                    "password authentication failed for user \"" + user + "\"");
 }
 
 bool contains(const std::vector<std::string>& list, const std::string& s) {
@@ -48,49 +50,50 @@ const std::string& mock_seed() {
 
 }  // namespace
 
-asio::awaitable<Result<net::Message>> ClientSession::read_auth_message() {
-  auto msg = co_await net::read_message(socket_, in_, kMaxAuthMessage);
+asio::awaitable<Result<net::Message>> Login::read_auth_message() {
+  auto msg = co_await net::read_message(c_.socket, c_.in, kMaxAuthMessage);
   if (!msg) {
-    client_closed_ = true;
+    c_.closed = true;
     co_return msg.take_error();
   }
-  if (msg->header.type != 'p') {
+  if (msg->header.type != protocol::PqMsg_PasswordMessage) {
     co_return make_error(
-        "08P01", std::string("expected password response, got message type ") + msg->header.type);
+        protocol::sqlstate::protocol_violation,
+        std::string("expected password response, got message type ") + msg->header.type);
   }
   co_return msg;
 }
 
-asio::awaitable<Status> ClientSession::authenticate() {
-  admin_ = database_ == kConsoleDatabase;
+asio::awaitable<Status> Login::authenticate() {
+  c_.admin = c_.database == kConsoleDatabase;
   // PgBouncer's rule, whatever auth_type: the kernel vouches for this
   // peer, which could read Usher's files anyway.
-  if (admin_ && user_ == kConsoleOwner && net::unix_peer_uid(socket_) == ::getuid()) {
-    console_owner_ = true;
-    if (config_->log_connections) {
-      spdlog::info("C-{}: {}/{}@unix pgbouncer access from unix socket", static_cast<void*>(this),
-                   database_, user_);
+  if (c_.admin && c_.user == kConsoleOwner && net::unix_peer_uid(c_.socket) == ::getuid()) {
+    c_.console_owner = true;
+    if (c_.config->log_connections) {
+      spdlog::info("C-{}: {}/{}@unix pgbouncer access from unix socket",
+                   static_cast<const void*>(&c_), c_.database, c_.user);
     }
     co_return ok_status();
   }
-  auto it = config_->auth_users.find(user_);
-  bool known = it != config_->auth_users.end();
+  auto it = c_.config->auth_users.find(c_.user);
+  bool known = it != c_.config->auth_users.end();
   std::string_view stored = known ? std::string_view(it->second) : std::string_view();
-  const bool checks_password = config_->auth_type == config::AuthType::kPlain ||
-                               config_->auth_type == config::AuthType::kMd5 ||
-                               config_->auth_type == config::AuthType::kScramSha256;
-  auth::LoginThrottle& throttle = ctx_.login_throttle();
+  const bool checks_password = c_.config->auth_type == config::AuthType::kPlain ||
+                               c_.config->auth_type == config::AuthType::kMd5 ||
+                               c_.config->auth_type == config::AuthType::kScramSha256;
+  auth::LoginThrottle& throttle = c_.ctx.login_throttle();
   if (checks_password) {
-    auto delay = throttle.delay(addr_, Clock::now());
+    auto delay = throttle.delay(c_.addr, Clock::now());
     if (delay.count() > 0) {
-      asio::steady_timer timer(worker_.io, delay);
+      asio::steady_timer timer(c_.worker.io, delay);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
   // A user auth_file does not list may be one auth_query finds (not for the
   // console, whose users are the operator's own, nor under auth_type any).
   std::string queried;
-  if (!known && !admin_ && config_->auth_type != config::AuthType::kAny) {
+  if (!known && !c_.admin && c_.config->auth_type != config::AuthType::kAny) {
     auto secret = co_await query_secret();
     if (!secret) co_return secret.take_error();
     if (*secret) {
@@ -100,10 +103,10 @@ asio::awaitable<Status> ClientSession::authenticate() {
     }
   }
   Status st = ok_status();
-  switch (config_->auth_type) {
+  switch (c_.config->auth_type) {
     case config::AuthType::kTrust:
       // No password, but the user must be one we know (PgBouncer's rule).
-      if (!known && !config_->auth_file.empty()) st = auth_failed(user_);
+      if (!known && !c_.config->auth_file.empty()) st = auth_failed(c_.user);
       break;
     case config::AuthType::kAny:
       break;
@@ -117,23 +120,24 @@ asio::awaitable<Status> ClientSession::authenticate() {
         st = co_await auth_md5(stored);
         // auth_file's md5 secrets are the pool's already; a queried one
         // answers the server's md5 challenge as well as Usher's.
-        if (st && !queried.empty()) learned().password = queried;
+        if (st && !queried.empty()) learned_.password = queried;
       }
       break;
     case config::AuthType::kScramSha256:
       st = co_await auth_scram(stored, known);
       break;
     default:
-      st = make_error("28000", "authentication method not supported by Usher");
+      st = make_error(protocol::sqlstate::invalid_authorization_specification,
+                      "authentication method not supported by Usher");
       break;
   }
-  if (checks_password && !st && st.error().sqlstate == "28P01" &&
-      throttle.failed(addr_, Clock::now())) {
+  if (checks_password && !st && st.error().sqlstate == protocol::sqlstate::invalid_password &&
+      throttle.failed(c_.addr, Clock::now())) {
     const auto& limits = throttle.limits();
     spdlog::warn(
         "client address {} throttled: {} failed logins within {} s; each password check from it "
         "now waits first, {} ms doubling up to {} ms",
-        addr_, limits.free_failures,
+        c_.addr, limits.free_failures,
         std::chrono::duration_cast<std::chrono::seconds>(limits.window).count(),
         limits.first_delay.count(), limits.max_delay.count());
   }
@@ -142,25 +146,26 @@ asio::awaitable<Status> ClientSession::authenticate() {
   // first would tell anyone, without a password, which names are admins.
   // Under auth_type = any, which checks no one, anyone may read the
   // console, as in PgBouncer; only admin_users may change anything.
-  if (admin_ && !contains(config_->admin_users, user_) && !contains(config_->stats_users, user_) &&
-      config_->auth_type != config::AuthType::kAny) {
+  if (c_.admin && !contains(c_.config->admin_users, c_.user) &&
+      !contains(c_.config->stats_users, c_.user) &&
+      c_.config->auth_type != config::AuthType::kAny) {
     co_return make_error(protocol::sqlstate::invalid_authorization_specification,
                          "not allowed");  // PgBouncer's text
   }
   co_return ok_status();
 }
 
-asio::awaitable<Status> ClientSession::auth_cleartext(std::string_view stored) {
+asio::awaitable<Status> Login::auth_cleartext(std::string_view stored) {
   std::string out;
   protocol::write_authentication_cleartext(out);
-  auto st = co_await send(out);
+  auto st = co_await c_.send(out);
   if (!st) co_return st;
   auto msg = co_await read_auth_message();
   if (!msg) co_return msg.take_error();
   auto password = protocol::parse_password_message(msg->body);
   if (!password) co_return password.take_error();
   std::string given(*password);
-  in_.consume(msg->header.total());
+  c_.in.consume(msg->header.total());
   bool ok = false;
   if (stored.empty() || given.empty()) {
     ok = false;
@@ -172,69 +177,69 @@ asio::awaitable<Status> ClientSession::auth_cleartext(std::string_view stored) {
       auto derive = [given, salt = secret->salt, iterations = secret->iterations] {
         return auth::make_scram_secret(given, salt, iterations);
       };
-      auth::ScramSecret derived = co_await ctx_.offload().run(std::move(derive));
+      auth::ScramSecret derived = co_await c_.ctx.offload().run(std::move(derive));
       ok = derived == *secret;
     }
   } else if (auth::is_md5_secret(stored)) {
-    std::string computed = auth::md5_password_secret(user_, given);
+    std::string computed = auth::md5_password_secret(c_.user, given);
     ok = computed.size() == stored.size() &&
          CRYPTO_memcmp(computed.data(), stored.data(), stored.size()) == 0;
   } else {
     ok = given.size() == stored.size() &&
          CRYPTO_memcmp(given.data(), stored.data(), stored.size()) == 0;
   }
-  if (!ok) co_return auth_failed(user_);
+  if (!ok) co_return auth_failed(c_.user);
   // A secret cannot log in to a server that asks for SCRAM; the password
   // the client just proved can.
-  if (!auth::is_plaintext_password(stored)) learned().password = std::move(given);
+  if (!auth::is_plaintext_password(stored)) learned_.password = std::move(given);
   co_return ok_status();
 }
 
-asio::awaitable<Status> ClientSession::auth_md5(std::string_view stored) {
+asio::awaitable<Status> Login::auth_md5(std::string_view stored) {
   auth::Md5Salt salt;
   RAND_bytes(salt.data(), static_cast<int>(salt.size()));
   std::string out;
   protocol::write_authentication_md5(out, salt.data());
-  auto st = co_await send(out);
+  auto st = co_await c_.send(out);
   if (!st) co_return st;
   auto msg = co_await read_auth_message();
   if (!msg) co_return msg.take_error();
   auto response = protocol::parse_password_message(msg->body);
   if (!response) co_return response.take_error();
-  bool ok = !stored.empty() && auth::md5_verify(stored, user_, salt, *response);
-  in_.consume(msg->header.total());
-  if (!ok) co_return auth_failed(user_);
+  bool ok = !stored.empty() && auth::md5_verify(stored, c_.user, salt, *response);
+  c_.in.consume(msg->header.total());
+  if (!ok) co_return auth_failed(c_.user);
   co_return ok_status();
 }
 
-asio::awaitable<Status> ClientSession::auth_scram(std::string_view stored, bool known) {
+asio::awaitable<Status> Login::auth_scram(std::string_view stored, bool known) {
   // An unknown user, or one whose secret cannot drive SCRAM, goes through
   // a mock exchange so the client cannot tell the cases apart.
   std::optional<auth::ScramServer> server;
   if (known && auth::is_plaintext_password(stored)) {
     // A plaintext password needs a secret derived from it (PBKDF2), once per
     // user: off the worker when it is not cached yet.
-    auto secret = auth::cached_password_secret(user_, stored);
+    auto secret = auth::cached_password_secret(c_.user, stored);
     if (!secret) {
-      auto derive = [user = user_, password = std::string(stored)] {
+      auto derive = [user = c_.user, password = std::string(stored)] {
         return auth::password_secret(user, password);
       };
-      secret = co_await ctx_.offload().run(std::move(derive));
+      secret = co_await c_.ctx.offload().run(std::move(derive));
     }
-    server.emplace(user_, std::move(*secret));
+    server.emplace(c_.user, std::move(*secret));
   } else if (known) {
-    auto s = auth::ScramServer::from_stored(user_, stored);
+    auto s = auth::ScramServer::from_stored(c_.user, stored);
     if (s) {
       server.emplace(std::move(*s));
     } else {
-      spdlog::warn("user \"{}\": {}", user_, s.error().message);
+      spdlog::warn("user \"{}\": {}", c_.user, s.error().message);
     }
   }
-  if (!server) server.emplace(auth::ScramServer::mock(user_, mock_seed()));
+  if (!server) server.emplace(auth::ScramServer::mock(c_.user, mock_seed()));
 
   std::string out;
   protocol::write_authentication_sasl(out, auth::kScramSha256Mechanism);
-  auto st = co_await send(out);
+  auto st = co_await c_.send(out);
   if (!st) co_return st;
 
   auto msg = co_await read_auth_message();
@@ -242,40 +247,37 @@ asio::awaitable<Status> ClientSession::auth_scram(std::string_view stored, bool 
   auto initial = protocol::parse_sasl_initial_response(msg->body);
   if (!initial) co_return initial.take_error();
   if (initial->mechanism != auth::kScramSha256Mechanism) {
-    co_return make_error("08P01", "client selected an invalid SASL authentication mechanism");
+    co_return make_error(protocol::sqlstate::protocol_violation,
+                         "client selected an invalid SASL authentication mechanism");
   }
   auto server_first = server->handle_client_first(initial->data);
-  in_.consume(msg->header.total());
+  c_.in.consume(msg->header.total());
   if (!server_first) co_return server_first.take_error();
   out.clear();
   protocol::write_authentication_sasl_continue(out, *server_first);
-  st = co_await send(out);
+  st = co_await c_.send(out);
   if (!st) co_return st;
 
   msg = co_await read_auth_message();
   if (!msg) co_return msg.take_error();
   auto server_final = server->handle_client_final(protocol::as_chars(msg->body));
-  in_.consume(msg->header.total());
+  c_.in.consume(msg->header.total());
   if (!server_final) {
-    if (server_final.error().sqlstate == "28P01") co_return auth_failed(user_);
+    if (server_final.error().sqlstate == protocol::sqlstate::invalid_password)
+      co_return auth_failed(c_.user);
     co_return server_final.take_error();
   }
   out.clear();
   protocol::write_authentication_sasl_final(out, *server_final);
-  st = co_await send(out);
+  st = co_await c_.send(out);
   if (!st) co_return st;
   if (auth::is_scram_secret(stored) && server->client_key()) {
-    LearnedCredentials& l = learned();
+    LearnedCredentials& l = learned_;
     l.has_scram_keys = true;
     l.client_key = *server->client_key();
     l.server_key = server->secret().server_key;
   }
   co_return ok_status();
-}
-
-ClientSession::LearnedCredentials& ClientSession::learned() {
-  if (!learned_) learned_ = std::make_unique<LearnedCredentials>();
-  return *learned_;
 }
 
 }  // namespace usher::session

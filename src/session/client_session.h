@@ -1,47 +1,24 @@
-// One connected client, served by one coroutine on one worker:
-// startup -> authenticate -> serve. The coroutine's position is the state;
-// `phase_` exists only for the janitor and the admin console.
-//
-// While serving, the session keeps one read outstanding on the client socket
-// at all times and one on its server while it has one, and sleeps on a
-// Wakeup until either completes. Bytes are forwarded in bulk; only message
-// headers (and the few control messages that decide pooling) are decoded.
+// One connected client, served by one coroutine on one worker: it logs in
+// (session/login.h), then is served by the relay (session/relay.h), or by
+// the console when it logged in to the console's database. The coroutine's
+// position is the state; the connection's `phase` exists only for the
+// janitor and the console.
 #pragma once
 
 #include <boost/asio.hpp>
-#include <chrono>
 #include <list>
 #include <memory>
-#include <optional>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 #include "common/result.h"
 #include "config/config.h"
-#include "net/byte_buffer.h"
-#include "net/message_io.h"
 #include "net/socket.h"
-#include "pool/pool.h"
-#include "prepared/translator.h"
-#include "protocol/outbox.h"
-#include "protocol/scanner.h"
-#include "protocol/startup.h"
-#include "protocol/tracked_params.h"
-#include "session/cancel_registry.h"
+#include "session/client_connection.h"
 #include "session/context.h"
-#include "session/wakeup.h"
+#include "session/relay.h"
 #include "session/worker.h"
 
 namespace usher::session {
-
-namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
-
-enum class Phase { kLogin, kIdle, kWaiting, kActive, kAdmin };
-
-// Messages the relay inspects must arrive whole and fit in this.
-inline constexpr uint32_t kMaxControlMessage = 1 << 20;
 
 // A snapshot for SHOW CLIENTS / SHOW SERVERS, taken on the session's worker.
 struct ClientInfo {
@@ -63,7 +40,8 @@ struct ClientInfo {
   bool server_close_needed = false;       // its server is closed once released
 };
 
-class ClientSession : public std::enable_shared_from_this<ClientSession> {
+class ClientSession final : public std::enable_shared_from_this<ClientSession>,
+                            private Relay::Owner {
  public:
   ClientSession(SessionContext& ctx, Worker& worker, net::Socket socket);
   ~ClientSession();
@@ -72,196 +50,40 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   static void start(SessionContext& ctx, Worker& worker, net::Socket socket);
 
   // For the janitor and the admin console, on the session's worker thread.
-  Phase phase() const { return phase_; }
+  Phase phase() const { return conn_.phase; }
   void check_timeouts(Clock::time_point now, const config::Config& config);
   // Holding a server that waits for the client (idle_transaction_timeout).
-  bool waiting_for_client() const;
+  bool waiting_for_client() const { return relay_.waiting_for_client(); }
   // Sends `reason` as a FATAL error (best effort) and disconnects.
   void kill(const Error& reason);
   ClientInfo info(Clock::time_point now) const;
-  const std::string& database() const { return database_; }
-  const std::string& user() const { return user_; }
+  const std::string& database() const { return conn_.database; }
+  const std::string& user() const { return conn_.user; }
   // Unique per socket (SHOW CLIENTS id, KILL_CLIENT).
-  uint64_t id() const { return id_; }
-  // Logged in to the console as "pgbouncer" over the Unix socket by the OS
-  // user Usher runs as: admin rights with no password, as in PgBouncer.
-  bool console_owner() const { return console_owner_; }
-
-  // Used by the admin console, which talks to the client directly.
-  net::Socket& socket() { return socket_; }
-  net::ByteBuffer& input() { return in_; }
-  asio::awaitable<Status> send(std::string_view bytes);
+  uint64_t id() const { return conn_.id; }
 
  private:
   asio::awaitable<void> run();
   void spawn(asio::awaitable<void> coroutine);
-  // Serves until the client leaves, or until it parks (suspended_): then the
-  // coroutine ends, freeing its frames, and the parked wait spawns a new one
-  // when the client speaks again.
+  // Serves until the client leaves, or until it parks (Relay::suspended()):
+  // then the coroutine ends, and resume() spawns a new one when the client
+  // speaks again.
   asio::awaitable<void> serve_and_finish();
   // Startup, authentication and joining the pool. false: the connection was
   // a CancelRequest and is done.
   asio::awaitable<Result<bool>> log_in();
+  // Ends the session: the server goes back to its pool when it is clean,
+  // the client gets the error if there was one, and both sockets close.
   asio::awaitable<void> finish(const Status& status);
 
-  // startup.cpp: the packet exchange before authentication. Returns false
-  // when the connection was a CancelRequest and is done.
-  asio::awaitable<Result<bool>> startup();
-  Status apply_startup_params(const protocol::StartupMessage& m);
-  Status apply_options(std::string_view options);
-  void notify_queued();
-  // A startup parameter (or one inside `options`) this client may set.
-  bool tracked_at_login(std::string_view name) const;
-  asio::awaitable<void> forward_cancel(protocol::CancelKey key);
+  // Relay::Owner
+  std::shared_ptr<void> keep_alive() override { return shared_from_this(); }
+  void resume() override { spawn(serve_and_finish()); }
 
-  // client_auth.cpp
-  asio::awaitable<Status> authenticate();
-  // auth_user/auth_query: the secret of a user auth_file does not list, from
-  // the server; nullopt when the server knows no such login (or no lookup
-  // is configured for this database).
-  asio::awaitable<Result<std::optional<std::string>>> query_secret();
-  asio::awaitable<Status> auth_cleartext(std::string_view stored);
-  asio::awaitable<Status> auth_md5(std::string_view stored);
-  asio::awaitable<Status> auth_scram(std::string_view stored, bool user_known);
-  asio::awaitable<Result<net::Message>> read_auth_message();
-
-  // login.cpp: pool lookup and the welcome messages.
-  asio::awaitable<Status> join_pool();
-
-  // relay.cpp
-  asio::awaitable<Status> serve();
-  Status scan_client();
-  // Takes an idle server without waiting; false when link_server() must.
-  bool link_idle_server();
-  // Waits for a server; the wait is abandoned if the client leaves.
-  asio::awaitable<Status> link_server();
-  // Gives up the client's place in the pool's queue (it left, or was killed).
-  void abandon_wait();
-  void attach_server(pool::ServerPtr server, Clock::duration waited);
-  asio::awaitable<Status> sync_server_params(const std::string& messages);
-  // Fills to_server_ from the scanned client bytes.
-  void build_to_server();
-  Status server_write_status(const net::WriteResult& sent);
-  asio::awaitable<Status> forward_to_client();
-  // One pass over what the server sent, from `pos` on: fills to_client_ and
-  // advances `pos`; true when the transaction ended and the server can go.
-  Result<bool> relay_from_server(size_t& pos);
-  // Adds the made-up answers that are now due to to_client_; true when one
-  // of them ends the transaction.
-  Result<bool> emit_due_fakes();
-  // Whether the server needs server_reset_query (or a statement reset)
-  // before going back.
-  bool reset_due() const;
-  // Runs the reset, then release_server().
-  asio::awaitable<Status> unlink_server();
-  void release_server();
-  void start_reads();
-  bool server_idle() const;
-  // The server still owes answers to what was sent.
-  bool server_busy() const;
-  void drop_server();
-  // Asks PostgreSQL to cancel what the server is running (a CancelRequest
-  // on a connection of its own), before Usher gives up on that server.
-  void cancel_server_query();
-  // Cancels an outstanding server read and waits for its completion.
-  asio::awaitable<void> stop_server_read();
-  // `out` as the buffer sequence of a gather write (gather_, valid until
-  // the next call).
-  const std::vector<asio::const_buffer>& gather(const protocol::Outbox& out);
-  // Writes to_server_; on failure the server is marked closed.
-  asio::awaitable<Status> send_to_server();
-  // Handles a ReadyForQuery the client receives; true when the server can go
-  // back to the pool.
-  Result<bool> ready_for_query(char status);
-  // Prepared statements in transaction and statement mode.
-  void enable_statement_tracking(size_t max_per_server);
-  void flush_statement_counters();
-  void forget_dropped_queries();
-  // Answers to extended-protocol messages the server has not sent yet.
-  bool answers_due() const;
-
-  SessionContext& ctx_;
-  Worker& worker_;
-  const uint64_t id_;
-  net::Socket socket_;
-  net::ByteBuffer in_;
-  Wakeup wake_;
-  std::shared_ptr<const config::Config> config_;  // as of login
-  Phase phase_ = Phase::kLogin;
-
-  // Who the client is.
-  std::string user_;
-  std::string database_;
-  std::string addr_;
-  int port_ = 0;
-  protocol::TrackedParams params_;
-  std::shared_ptr<pool::Pool> pool_;
-  config::PoolMode mode_ = config::PoolMode::kSession;
-  uint32_t max_packet_ = 0;
-  bool admin_ = false;
-  bool console_owner_ = false;
-  // query_wait_notify: sent once per wait; what the socket did not take.
-  bool wait_notified_ = false;
-  std::string wait_notice_;
-  bool counted_in_pool_ = false;
-  // Slots taken in the per-database and per-user client counts.
-  std::shared_ptr<pool::SharedLimit> db_clients_;
-  std::shared_ptr<pool::SharedLimit> user_clients_;
-  std::shared_ptr<CancelTarget> cancel_target_;
-  protocol::CancelKey cancel_key_;  // pid 0 until login
-  // What authentication learned that can log the client's user in to the
-  // server when no password is configured for it: handed to the pool in
-  // join_pool(), then dropped.
-  struct LearnedCredentials {
-    // SCRAM keys recovered from the client's proof (SCRAM pass-through).
-    bool has_scram_keys = false;
-    std::array<uint8_t, 32> client_key{};
-    std::array<uint8_t, 32> server_key{};
-    // The cleartext password the client proved under auth_type = plain, or
-    // an md5 secret from auth_query that the client proved under md5.
-    std::string password;
-  };
-  std::unique_ptr<LearnedCredentials> learned_;
-  LearnedCredentials& learned();
-
-  // Relay state.
-  std::list<std::weak_ptr<ClientSession>>::iterator registry_it_;
-  pool::ServerPtr server_;
-  protocol::StreamScanner client_scan_;
-  protocol::StreamScanner server_scan_;
-  size_t pending_ = 0;      // scanned client bytes not yet forwarded
-  bool terminate_ = false;  // client sent Terminate
-  bool client_reading_ = false;
-  bool client_closed_ = false;
-  bool client_read_filled_ = false;
-  bool parked_ = false;     // idle: waiting for readability with no buffer
-  bool suspended_ = false;  // parked with no coroutine running
-  bool server_reading_ = false;
-  bool server_closed_ = false;
-  bool server_read_filled_ = false;
-  int outstanding_ = 0;    // ReadyForQuery messages still due from the server
-  bool unsynced_ = false;  // extended-protocol messages sent since the last Sync
-  bool flushed_ = false;   // ... and a Flush after them: answers are due
-  bool in_copy_ = false;
-  char tx_status_ = 'I';
-  bool server_msg_forwarded_ = true;    // the server message in progress goes to the client
-  std::unique_ptr<Error> kill_reason_;  // set by kill(); a pointer keeps idle sessions small
-  protocol::Outbox to_client_;
-
-  // Prepared statements (transaction and statement mode; null otherwise).
-  std::unique_ptr<prepared::Translator> translator_;
-  protocol::Outbox to_server_;
-  std::vector<asio::const_buffer> gather_;  // the outbox being written
-  bool client_backlog_ = false;             // scanned bytes wait for room in the translator
-  uint64_t wait_ticket_ = 0;                // our place in the pool's queue while waiting
-
-  // Times, for timeouts and statistics.
-  Clock::time_point connect_time_ = Clock::now();
-  Clock::time_point last_activity_ = connect_time_;  // client sent something
-  Clock::time_point wait_start_{};
-  Clock::time_point link_time_{};
-  Clock::time_point xact_start_{};
-  Clock::time_point query_start_{};
+  ClientConnection conn_;
+  Membership membership_;
+  Relay relay_;
+  std::list<std::weak_ptr<ClientSession>>::iterator registry_it_;  // in the worker's list
 };
 
 }  // namespace usher::session

@@ -18,7 +18,7 @@
 
 namespace usher::session {
 
-class ClientSession;
+struct ClientConnection;
 
 class SessionContext {
  public:
@@ -39,7 +39,7 @@ class SessionContext {
   virtual std::atomic<int>& client_count() = 0;
   // Serves a client logged in to the console database ("pgbouncer") until
   // it leaves; the console is not part of the relay.
-  virtual boost::asio::awaitable<Status> serve_console(ClientSession& session) = 0;
+  virtual boost::asio::awaitable<Status> serve_console(ClientConnection& client) = 0;
 
  protected:
   ~SessionContext() = default;

@@ -1,23 +1,17 @@
-// The serve loop: forwards client bytes to a server and server bytes back,
-// taking a server from the pool when the client sends something and giving
-// it back at the end of each transaction (transaction mode) or statement
-// (statement mode).
-//
-// A transaction has ended when the server says ReadyForQuery 'I' and every
-// request that asks for a ReadyForQuery (Query, Sync, FunctionCall) has had
-// its answer, and no extended-protocol message has been sent since the last
-// Sync. Counting outstanding requests is what keeps a pipeline (Parse/Bind/
-// Execute x N, Flush, several Syncs) on one server until it is done.
+// The relay's loop and the client's side: reading and scanning what the
+// client sends, taking a server for it, and writing it to the server
+// (session/relay.h).
+#include "session/relay.h"
+
 #include <spdlog/spdlog.h>
 
-#include <atomic>
+#include <algorithm>
 
-#include "prepared/sql_command.h"
-#include "protocol/extended.h"
+#include "protocol/message_type.h"
 #include "protocol/messages.h"
+#include "protocol/sqlstate.h"
 #include "protocol/writer.h"
-#include "session/client_session.h"
-#include "session/worker.h"
+#include "session/statement_stage.h"
 
 namespace usher::session {
 
@@ -33,17 +27,44 @@ constexpr size_t kServerBufferLimit = 256 * 1024;
 // prepared::kMaxPendingAnswers whatever a client pipelines.
 constexpr int kMaxMessagesPerPass = 1024;
 
-uint64_t micros(Clock::duration d) {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+// A client idle this long gives its read buffer back.
+constexpr auto kParkAfter = std::chrono::seconds(1);
+
+// Client-side: Terminate is answered by Usher, not forwarded.
+bool client_reads_whole(char type) {
+  return type == protocol::PqMsg_Terminate;
 }
 
 }  // namespace
 
-asio::awaitable<Status> ClientSession::serve() {
+Relay::Relay(ClientConnection& conn, Membership& membership, Owner& owner)
+    : c_(conn),
+      m_(membership),
+      owner_(owner),
+      // Until start(): only Terminate is read whole.
+      client_scan_(0x3fffffff, kMaxControlMessage, client_reads_whole),
+      server_scan_(0x7fffffff, kMaxControlMessage, relay_reads_whole) {}
+
+void Relay::start(size_t max_statements_per_server) {
+  // PostgreSQL refuses frontend messages over 1 GB whatever we allow.
+  const auto max_length = static_cast<uint32_t>(std::min(c_.config->max_packet_size, 0x3fffffff));
+  if (max_statements_per_server > 0) {
+    stage_ = std::make_unique<StatementStage>(m_.pool->statements(), max_statements_per_server,
+                                              max_length);
+    client_scan_ = stage_->client_scanner(max_length);
+    server_scan_ = stage_->server_scanner();
+  } else {
+    client_scan_ = protocol::StreamScanner(max_length, kMaxControlMessage, client_reads_whole);
+  }
+  c_.in.release_if_empty(false);  // an idle client holds no buffer
+  parked_ = true;
+}
+
+asio::awaitable<Status> Relay::serve() {
   while (true) {
-    if (kill_reason_) co_return *kill_reason_;
+    if (c_.kill_reason) co_return *c_.kill_reason;
     Status st = ok_status();
-    if (!translator_ || translator_->has_room()) st = scan_client();
+    if (!stage_ || stage_->has_room()) st = scan_client();
     if (!st) co_return st;
     // The steps below await only when they must: each nested coroutine
     // costs a frame and a resumption per transaction even when it never
@@ -56,12 +77,12 @@ asio::awaitable<Status> ClientSession::serve() {
           if (!st) co_return st;
         }
         // Bring the server's tracked settings (TimeZone, ...) to this client's.
-        std::string replay = params_.replay_messages(server_->tracked());
+        std::string replay = c_.params.replay_messages(server_->tracked());
         if (!replay.empty()) {
           st = co_await sync_server_params(replay);
           if (!st) co_return st;
         }
-        cancel_target_->link(
+        m_.cancel_target->link(
             BackendKey{server_->endpoint, server_->backend_pid, server_->backend_secret});
       }
       build_to_server();
@@ -72,66 +93,66 @@ asio::awaitable<Status> ClientSession::serve() {
         }
         st = server_write_status(sent);
       }
-      pool::bump(pool_->stats().slot(worker_.index).bytes_received, pending_);
-      in_.consume(pending_);
+      pool::bump(m_.pool->stats().slot(c_.worker.index).bytes_received, pending_);
+      c_.in.consume(pending_);
       pending_ = 0;
       if (!st) co_return st;
     }
     if (terminate_) co_return ok_status();
     // Nothing to pass on until the server answers (or Usher's own answers are due).
-    if (server_ && (!server_->in().empty() || (translator_ && translator_->fake_due()))) {
+    if (server_ && (!server_->in().empty() || (stage_ && stage_->answer_due()))) {
       st = co_await forward_to_client();
       if (!st) co_return st;
     }
-    if (client_closed_ && !client_reading_) co_return ok_status();
+    if (c_.closed && !client_reading_) co_return ok_status();
     if (server_ && server_closed_ && !server_reading_) {
       // Whatever the server said last (often a FATAL such as 57P01) has been
       // passed on; its transaction is gone, so the client must hear it.
-      co_return make_error("08006", "server conn crashed?");
+      co_return make_error(protocol::sqlstate::connection_failure, "server conn crashed?");
     }
     // Messages scanned but not yet translated, now that there is room.
-    if (client_backlog_ && translator_->has_room()) continue;
+    if (client_backlog_ && stage_->has_room()) continue;
     start_reads();
     if (parked_ && client_reading_ && !server_) {
       suspended_ = true;  // see serve_and_finish()
       co_return ok_status();
     }
-    co_await wake_.wait();
+    co_await c_.wake.wait();
   }
 }
 
-void ClientSession::start_reads() {
-  auto self = shared_from_this();
-  if (!client_reading_ && !client_closed_ && parked_) {
+void Relay::start_reads() {
+  auto self = owner_.keep_alive();
+  if (!client_reading_ && !c_.closed && parked_) {
     // Idle: wait for readability without holding a buffer. Costs one
     // epoll_ctl when the client wakes up, which is why active clients use a
     // plain read instead.
-    in_.release_if_empty(false);
+    c_.in.release_if_empty(false);
     to_client_.release();
     to_server_.release();
     gather_ = {};
-    if (translator_) translator_->release_memory();
+    if (stage_) stage_->release_memory();
     client_reading_ = true;
-    socket_.async_wait(net::Socket::wait_read, [this, self](boost::system::error_code ec) {
+    c_.socket.async_wait(net::Socket::wait_read, [this, self](boost::system::error_code ec) {
       client_reading_ = false;
       parked_ = false;
-      if (ec && ec != asio::error::operation_aborted) client_closed_ = true;
+      if (ec && ec != asio::error::operation_aborted) c_.closed = true;
       if (suspended_) {
         suspended_ = false;
-        spawn(serve_and_finish());
+        owner_.resume();
       } else {
-        wake_.notify_from_handler();
+        c_.wake.notify_from_handler();
       }
     });
-  } else if (!client_reading_ && !client_closed_ &&
-             (in_.size() < kClientBufferLimit || pending_ == 0) &&
-             (!translator_ || translator_->has_room())) {
+  } else if (!client_reading_ && !c_.closed &&
+             (c_.in.size() < kClientBufferLimit || pending_ == 0) &&
+             (!stage_ || stage_->has_room())) {
     // With nothing scanned to forward, what is buffered is the start of a
     // message that must arrive whole (a large Parse or Bind): read on.
-    if (!server_) in_.release_if_empty(true);
-    auto space = in_.prepare(client_read_filled_ ? kReadChunk : 1);
+    if (!server_) c_.in.release_if_empty(true);
+    auto space = c_.in.prepare(client_read_filled_ ? kReadChunk : 1);
     client_reading_ = true;
-    socket_.async_read_some(
+    c_.socket.async_read_some(
         asio::buffer(space.data(), space.size()),
         [this, self, size = space.size()](boost::system::error_code ec, size_t n) {
           client_reading_ = false;
@@ -139,18 +160,18 @@ void ClientSession::start_reads() {
             // operation_aborted is our own cancel when parking the client;
             // kill() marks the client closed itself.
             if (ec != asio::error::operation_aborted) {
-              client_closed_ = true;
+              c_.closed = true;
               abandon_wait();  // gone while waiting: its query must never run
             }
           } else {
             parked_ = false;
-            in_.commit(n);
+            c_.in.commit(n);
             client_read_filled_ = n == size;
-            last_activity_ = Clock::now();
+            c_.last_activity = Clock::now();
             // Waiting for a server: keep watching for the client leaving.
-            if (phase_ == Phase::kWaiting) start_reads();
+            if (c_.phase == Phase::kWaiting) start_reads();
           }
-          wake_.notify_from_handler();
+          c_.wake.notify_from_handler();
         });
   }
   if (server_ && !server_reading_ && !server_closed_ && server_->in().size() < kServerBufferLimit) {
@@ -174,17 +195,17 @@ void ClientSession::start_reads() {
                                            server_read_filled_ = n == size;
                                          }
                                        }
-                                       wake_.notify_from_handler();
+                                       c_.wake.notify_from_handler();
                                      });
   }
 }
 
-Status ClientSession::scan_client() {
-  auto data = in_.readable();
+Status Relay::scan_client() {
+  auto data = c_.in.readable();
   int messages = 0;
   client_backlog_ = false;
   while (!terminate_) {
-    if (translator_ && messages++ == kMaxMessagesPerPass) {
+    if (stage_ && messages++ == kMaxMessagesPerPass) {
       client_backlog_ = pending_ < data.size();
       return ok_status();
     }
@@ -200,42 +221,43 @@ Status ClientSession::scan_client() {
         break;
       case Kind::kWhole:
       case Kind::kStart:
-        if (piece.header.type == 'X') {  // Terminate: answered here, never forwarded
+        if (piece.header.type == protocol::PqMsg_Terminate) {  // answered here, never forwarded
           terminate_ = true;
           return ok_status();
         }
         switch (piece.header.type) {
-          case 'Q':
+          case protocol::PqMsg_Query:
             // disable_pqexec: several statements in one simple Query are a
             // classic SQL injection vector; PgBouncer disconnects alike.
-            if (config_->disable_pqexec) return make_error("08P01", "PQexec disallowed");
+            if (c_.config->disable_pqexec)
+              return make_error(protocol::sqlstate::protocol_violation, "PQexec disallowed");
             [[fallthrough]];
-          case 'F':
+          case protocol::PqMsg_FunctionCall:
             ++outstanding_;
             break;
-          case 'S':
+          case protocol::PqMsg_Sync:
             if (in_copy_) break;  // PostgreSQL ignores a Sync during COPY FROM STDIN
             ++outstanding_;
             unsynced_ = false;
             break;
-          case 'P':
-          case 'B':
-          case 'D':
-          case 'E':
-          case 'C':
+          case protocol::PqMsg_Parse:
+          case protocol::PqMsg_Bind:
+          case protocol::PqMsg_Describe:
+          case protocol::PqMsg_Execute:
+          case protocol::PqMsg_Close:
             unsynced_ = true;
             flushed_ = false;
             break;
-          case 'H':
+          case protocol::PqMsg_Flush:
             flushed_ = true;
             break;
-          case 'c':  // CopyDone, CopyFail: the COPY ends
-          case 'f':
+          case protocol::PqMsg_CopyDone:  // or CopyFail: the COPY ends
+          case protocol::PqMsg_CopyFail:
             in_copy_ = false;
             break;
-          case 'd':
+          case protocol::PqMsg_CopyData:
             break;
-          default:  // includes 'p': no password messages after login
+          default:  // includes PasswordMessage: none after login
             return protocol::framing_error(piece.header.type, piece.header.length);
         }
         pending_ += piece.size;
@@ -245,35 +267,59 @@ Status ClientSession::scan_client() {
   return ok_status();
 }
 
-bool ClientSession::link_idle_server() {
-  pool::ServerPtr server = pool_->try_take_idle(worker_.index);
+void Relay::build_to_server() {
+  auto now = Clock::now();
+  if (outstanding_ > 0 && query_start_ == Clock::time_point{}) query_start_ = now;
+  to_server_.clear();
+  auto data = c_.in.readable().first(pending_);
+  if (!stage_) {
+    to_server_.pass(data);
+    return;
+  }
+  stage_->from_client(data, RelayState{tx_status_, in_copy_}, to_server_);
+  forget_skipped_queries();
+  flush_stage_stats();
+}
+
+void Relay::forget_skipped_queries() {
+  // PostgreSQL ignored them while skipping to Sync: no ReadyForQuery comes.
+  int n = static_cast<int>(stage_->take_skipped_queries());
+  outstanding_ -= std::min(n, outstanding_);
+}
+
+void Relay::flush_stage_stats() {
+  stage_->flush_stats(m_.pool->stats().slot(c_.worker.index));
+}
+
+bool Relay::link_idle_server() {
+  pool::ServerPtr server = m_.pool->try_take_idle(c_.worker.index);
   if (!server) return false;
   attach_server(std::move(server), Clock::duration::zero());
   return true;
 }
 
-asio::awaitable<Status> ClientSession::link_server() {
-  phase_ = Phase::kWaiting;
+asio::awaitable<Status> Relay::link_server() {
+  c_.phase = Phase::kWaiting;
   wait_start_ = Clock::now();
   wait_notified_ = false;
   // A client that leaves while it waits gives up its place (start_reads()
   // watches the socket meanwhile): what it sent is never run.
   start_reads();
-  pool_->waiting_clients.fetch_add(1, std::memory_order_relaxed);
-  auto server = co_await pool_->acquire(worker_.index, worker_.io, &wait_ticket_);
-  pool_->waiting_clients.fetch_sub(1, std::memory_order_relaxed);
+  m_.pool->waiting_clients.fetch_add(1, std::memory_order_relaxed);
+  auto server = co_await m_.pool->acquire(c_.worker.index, c_.worker.io, &wait_ticket_);
+  m_.pool->waiting_clients.fetch_sub(1, std::memory_order_relaxed);
   wait_ticket_ = 0;
-  if (kill_reason_ || client_closed_) {
-    if (server) pool_->release(std::move(*server));
-    if (kill_reason_) co_return *kill_reason_;
-    co_return make_error("08006", "client connection lost");
+  if (c_.kill_reason || c_.closed) {
+    if (server) m_.pool->release(std::move(*server));
+    if (c_.kill_reason) co_return *c_.kill_reason;
+    co_return make_error(protocol::sqlstate::connection_failure, "client connection lost");
   }
   if (!wait_notice_.empty()) {
     // The rest of query_wait_notify's notice, before anything else.
-    Status st = co_await send(wait_notice_);
+    Status st = co_await c_.send(wait_notice_);
     wait_notice_.clear();
     if (!st) {
-      if (server) pool_->release(std::move(*server));
+      if (server) m_.pool->release(std::move(*server));
       co_return st;
     }
   }
@@ -282,32 +328,32 @@ asio::awaitable<Status> ClientSession::link_server() {
   co_return ok_status();
 }
 
-void ClientSession::abandon_wait() {
-  if (phase_ != Phase::kWaiting || wait_ticket_ == 0) return;
-  pool_->abandon(worker_.index, wait_ticket_);
+void Relay::abandon_wait() {
+  if (c_.phase != Phase::kWaiting || wait_ticket_ == 0) return;
+  m_.pool->abandon(c_.worker.index, wait_ticket_);
   wait_ticket_ = 0;
 }
 
-void ClientSession::attach_server(pool::ServerPtr server, Clock::duration waited) {
+void Relay::attach_server(pool::ServerPtr server, Clock::duration waited) {
   server_ = std::move(server);
   auto now = Clock::now();
-  auto& stats = pool_->stats().slot(worker_.index);
+  auto& stats = m_.pool->stats().slot(c_.worker.index);
   pool::bump(stats.wait_time_us, micros(waited));
   pool::bump(stats.server_assignments, 1);
-  phase_ = Phase::kActive;
-  link_time_ = xact_start_ = now;
+  c_.phase = Phase::kActive;
+  xact_start_ = now;
   server_->link_time = now;
   server_scan_.reset();
   server_msg_forwarded_ = true;
-  if (translator_) translator_->attach(&server_->prepared);
+  if (stage_) stage_->attach(server_.get());
   server_closed_ = false;
   server_read_filled_ = false;
-  tx_status_ = 'I';
+  tx_status_ = protocol::kTransactionIdle;
 }
 
-asio::awaitable<Status> ClientSession::sync_server_params(const std::string& messages) {
+asio::awaitable<Status> Relay::sync_server_params(const std::string& messages) {
   bool answered = false;
-  Status st = co_await server_->run(messages, pool_->own_query_timeout(), &answered);
+  Status st = co_await server_->run(messages, m_.pool->own_query_timeout(), &answered);
   if (!st) {
     // A value the server refuses (`-c DateStyle=bogus`) fails this client
     // as it would have failed its login to PostgreSQL; the server, which
@@ -320,64 +366,43 @@ asio::awaitable<Status> ClientSession::sync_server_params(const std::string& mes
     co_return st;
   }
   protocol::TrackedParams& held = server_->tracked();
-  held.replayed(params_);
+  held.replayed(c_.params);
   // Adopt the server's spelling ("UTC" for "utc") so we do not SET again.
-  for (int i = 0; i < int(params_.size()); ++i) {
-    if (!params_.has(i)) continue;
-    const int s = held.index_of(params_.name(i));
-    if (s >= 0 && held.has(s)) params_.set(params_.name(i), held.get(s));
+  for (int i = 0; i < int(c_.params.size()); ++i) {
+    if (!c_.params.has(i)) continue;
+    const int s = held.index_of(c_.params.name(i));
+    if (s >= 0 && held.has(s)) c_.params.set(c_.params.name(i), held.get(s));
   }
   co_return ok_status();
 }
 
-void ClientSession::build_to_server() {
-  auto now = Clock::now();
-  if (outstanding_ > 0 && query_start_ == Clock::time_point{}) query_start_ = now;
-  to_server_.clear();
-  auto data = in_.readable().first(pending_);
-  if (!translator_) {
-    to_server_.pass(data);
-    return;
-  }
-  translator_->translate(data, tx_status_, in_copy_, server_->tracked(), to_server_);
-  forget_dropped_queries();
-  flush_statement_counters();
+void Relay::notify_queued() {
+  // PgBouncer 1.25's notice, once per wait. Nothing else writes to the
+  // client while it waits; what the socket does not take at once is sent
+  // by link_server() before anything else.
+  wait_notified_ = true;
+  protocol::write_notice_response(
+      wait_notice_, protocol::sqlstate::successful_completion,
+      "No server connection available in postgres backend, client being queued");
+  net::WriteResult sent;
+  const asio::const_buffer buffer(wait_notice_.data(), wait_notice_.size());
+  net::write_now(c_.socket, std::span(&buffer, 1), sent);
+  wait_notice_.erase(0, sent.ec ? wait_notice_.size() : sent.written);
 }
 
-void ClientSession::forget_dropped_queries() {
-  // PostgreSQL ignored them while skipping to Sync: no ReadyForQuery comes.
-  int n = static_cast<int>(translator_->take_dropped_queries());
-  outstanding_ -= std::min(n, outstanding_);
-}
-
-void ClientSession::flush_statement_counters() {
-  bool any = false;
-  auto c = translator_->take_counters(any);
-  if (!any) return;
-  auto& stats = pool_->stats().slot(worker_.index);
-  auto add = [](std::atomic<uint64_t>& counter, uint64_t n) {
-    if (n != 0) pool::bump(counter, n);
-  };
-  add(stats.client_parse_count, c.client_parses);
-  add(stats.server_parse_count, c.server_parses);
-  add(stats.bind_count, c.binds);
-  add(stats.statement_evictions, c.evictions);
-  add(stats.statement_retries, c.retries);
-}
-
-Status ClientSession::server_write_status(const net::WriteResult& sent) {
+Status Relay::server_write_status(const net::WriteResult& sent) {
   if (!sent.ec) return ok_status();
   server_closed_ = true;
-  return make_error("08006", "server conn crashed?");
+  return make_error(protocol::sqlstate::connection_failure, "server conn crashed?");
 }
 
-const std::vector<asio::const_buffer>& ClientSession::gather(const protocol::Outbox& out) {
+const std::vector<asio::const_buffer>& Relay::gather(const protocol::Outbox& out) {
   gather_.clear();
   out.for_each_run([&](const void* data, size_t size) { gather_.emplace_back(data, size); });
   return gather_;
 }
 
-asio::awaitable<Status> ClientSession::send_to_server() {
+asio::awaitable<Status> Relay::send_to_server() {
   if (to_server_.empty()) co_return ok_status();
   net::WriteResult sent;
   if (!net::write_now(server_->socket(), gather(to_server_), sent)) {
@@ -386,243 +411,66 @@ asio::awaitable<Status> ClientSession::send_to_server() {
   co_return server_write_status(sent);
 }
 
-asio::awaitable<void> ClientSession::stop_server_read() {
-  boost::system::error_code ec;
-  server_->socket().cancel(ec);
-  while (server_reading_)
-    co_await wake_.wait();
-  wake_.notify();  // the wait may have taken a client read's wake-up
-}
-
-asio::awaitable<Status> ClientSession::forward_to_client() {
-  while (true) {
-    auto& buf = server_->in();
-    size_t scanned = 0;
-    to_client_.clear();
-    auto release = relay_from_server(scanned);
-    if (!release) {
-      drop_server();
-      co_return release.take_error();
-    }
-    size_t unscanned = buf.size() - scanned;
-    if (translator_ && translator_->retry_due()) {
-      to_server_.clear();
-      translator_->write_retry(to_server_);
-      flush_statement_counters();
-      Status st = co_await send_to_server();
-      if (!st) co_return st;
-    }
-    if (!to_client_.empty()) {
-      net::WriteResult sent;
-      if (!net::write_now(socket_, gather(to_client_), sent)) {
-        sent = co_await net::write_rest(socket_, gather_, sent);
+std::optional<Error> Relay::check_timeouts(Clock::time_point now, const ClientLimits& limits) {
+  auto over = [&](Clock::time_point since, std::chrono::milliseconds limit) {
+    return limit.count() > 0 && since != Clock::time_point{} && now - since >= limit;
+  };
+  switch (c_.phase) {
+    case Phase::kIdle:
+      if (over(c_.last_activity, limits.client_idle_timeout)) {
+        return make_error(protocol::sqlstate::idle_session_timeout, "client_idle_timeout");
       }
-      pool::bump(pool_->stats().slot(worker_.index).bytes_sent, sent.written);
-      if (sent.ec) {
-        buf.consume(scanned);
-        client_closed_ = true;
-        co_return make_error("08006", "client connection lost");
+      if (!parked_ && client_reading_ && c_.in.empty() && now - c_.last_activity >= kParkAfter) {
+        // Swap the pending read for a buffer-free readiness wait (see
+        // start_reads); the cancelled read completes with operation_aborted.
+        parked_ = true;
+        boost::system::error_code ec;
+        c_.socket.cancel(ec);
       }
-    }
-    buf.consume(scanned);
-    if (!*release) {
-      // A server read that completed while we wrote: scan it now, before
-      // another read is started.
-      if (buf.size() > unscanned) continue;
-      co_return ok_status();
-    }
-    if (server_reading_ && buf.empty()) {
-      // The transaction ended with an answer Usher made up, or a read was
-      // started before it ended: nothing more is due, so stop waiting.
-      co_await stop_server_read();
-    }
-    // Anything after the final ReadyForQuery was not asked for: do not pass
-    // such a server to another client.
-    if (!buf.empty() || server_closed_) {
-      drop_server();
-      co_return ok_status();
-    }
-    if (!reset_due()) {
-      release_server();
-      co_return ok_status();
-    }
-    co_return co_await unlink_server();
+      break;
+    case Phase::kActive:
+      // A query (or extended messages after a Flush) running too long.
+      if ((outstanding_ > 0 || answers_due()) &&
+          over(outstanding_ > 0 ? query_start_ : c_.last_activity, limits.query_timeout)) {
+        return make_error(protocol::sqlstate::query_canceled, "query timeout");
+      }
+      if (waiting_for_client() && over(c_.last_activity, limits.idle_transaction_timeout)) {
+        return make_error(protocol::sqlstate::idle_in_transaction_session_timeout,
+                          "idle transaction timeout");
+      }
+      if (tx_status_ != protocol::kTransactionIdle &&
+          over(xact_start_, limits.transaction_timeout)) {
+        return make_error(protocol::sqlstate::transaction_timeout, "transaction timeout");
+      }
+      break;
+    case Phase::kWaiting:
+      if (!wait_notified_ && over(wait_start_, limits.query_wait_notify)) notify_queued();
+      break;
+    default:
+      break;
   }
+  return std::nullopt;
 }
 
-Result<bool> ClientSession::relay_from_server(size_t& pos) {
-  auto data = server_->in().readable();
-  // Answers Usher made up are due before the server's next message.
-  Result<bool> release = false;
-  if (translator_) release = emit_due_fakes();
-  using Kind = protocol::StreamScanner::Kind;
-  while (release && !*release) {
-    auto piece = server_scan_.next(data.subspan(pos));
-    if (piece.kind == Kind::kNeedMore) break;
-    if (piece.kind == Kind::kInvalid) return make_error("08P01", "server sent an invalid message");
-    auto bytes = data.subspan(pos, piece.size);
-    pos += piece.size;
-    if (piece.kind == Kind::kBody) {
-      if (server_msg_forwarded_) to_client_.pass(bytes);
-      continue;
-    }
-    char type = piece.header.type;
-    server_msg_forwarded_ = true;
-    if (translator_) {
-      server_msg_forwarded_ =
-          translator_->server_message(type, bytes, piece.kind == Kind::kWhole, to_client_);
-      if (type == 'E') forget_dropped_queries();
-    }
-    if (server_msg_forwarded_) to_client_.pass(bytes);
-    switch (type) {
-      case 'G':  // CopyInResponse: the client now sends CopyData
-        in_copy_ = true;
-        break;
-      case 'C':
-        in_copy_ = false;
-        if (piece.kind == Kind::kWhole &&
-            protocol::may_change_settings(protocol::as_chars(piece.body)))
-          server_->tracked().forget_unreported();
-        break;
-      case 'E':
-        in_copy_ = false;
-        break;
-      case 'Z':
-        if (piece.kind != Kind::kWhole) break;
-        tx_status_ = piece.body.empty() ? 'I' : static_cast<char>(piece.body[0]);
-        // Usher's own Sync is not one the client is waiting for.
-        if (server_msg_forwarded_) release = ready_for_query(tx_status_);
-        break;
-      case 'S':
-        if (piece.kind != Kind::kWhole) break;
-        if (auto ps = protocol::parse_parameter_status(piece.body)) {
-          server_->set_parameter(ps->name, ps->value);
-          if (!protocol::never_tracked(ps->name)) params_.set(ps->name, ps->value);
-        }
-        break;
-      default:
-        break;
-    }
-    if (translator_ && translator_->fake_due() && release && !*release) release = emit_due_fakes();
+bool Relay::waiting_for_client() const {
+  // The server is held and owes nothing: a transaction left open, half a
+  // message, or extended-protocol messages with no Sync yet (PostgreSQL
+  // holds their answers until a Sync or Flush).
+  return outstanding_ == 0 &&
+         (tx_status_ != protocol::kTransactionIdle || client_scan_.mid_message() ||
+          (unsynced_ && (!flushed_ || !answers_due())));
+}
+
+void Relay::on_kill() {
+  abandon_wait();
+  // The backend's query would otherwise run on after its client is gone.
+  cancel_server_query();
+  if (server_) {
+    // Its transaction cannot be finished for a client that is gone.
+    boost::system::error_code ec;
+    server_->socket().cancel(ec);
+    server_closed_ = true;
   }
-  return release;
-}
-
-Result<bool> ClientSession::emit_due_fakes() {
-  while (translator_->fake_due()) {
-    if (!translator_->take_fake(to_client_)) continue;
-    // It answered a whole Query: its ReadyForQuery, with the status of the moment.
-    to_client_.write_own(
-        [&](std::string& out) { protocol::write_ready_for_query(out, tx_status_); });
-    auto release = ready_for_query(tx_status_);
-    if (!release || *release) return release;
-  }
-  return false;
-}
-
-Result<bool> ClientSession::ready_for_query(char status) {
-  auto now = Clock::now();
-  auto& stats = pool_->stats().slot(worker_.index);
-  if (outstanding_ > 0) --outstanding_;
-  in_copy_ = false;
-  pool::bump(stats.query_count, 1);
-  if (query_start_ != Clock::time_point{}) {
-    pool::bump(stats.query_time_us, micros(now - query_start_));
-  }
-  query_start_ = outstanding_ > 0 ? now : Clock::time_point{};
-  if (outstanding_ > 0 || unsynced_) return false;
-  if (status == 'I') {
-    pool::bump(stats.xact_count, 1);
-    pool::bump(stats.xact_time_us, micros(now - xact_start_));
-    xact_start_ = now;
-    return mode_ != config::PoolMode::kSession;
-  }
-  if (mode_ == config::PoolMode::kStatement) {
-    return make_error("08P01", "transaction blocks not allowed in statement pooling mode");
-  }
-  return false;
-}
-
-bool ClientSession::server_busy() const {
-  return server_ && (outstanding_ > 0 || answers_due());
-}
-
-bool ClientSession::answers_due() const {
-  // Without the translator, extended messages after a Flush may still be
-  // running; with it, it knows.
-  return translator_ ? !translator_->idle() : unsynced_ && flushed_;
-}
-
-bool ClientSession::server_idle() const {
-  return server_ && outstanding_ == 0 && !unsynced_ && tx_status_ == 'I' && !in_copy_ &&
-         !server_closed_ && server_->in().empty() && !server_scan_.mid_message() &&
-         (!translator_ || translator_->idle());
-}
-
-bool ClientSession::reset_due() const {
-  return server_->needs_reset_query || server_->prepared.needs_reset ||
-         (pool_->reset_query_always() && mode_ != config::PoolMode::kSession);
-}
-
-asio::awaitable<Status> ClientSession::unlink_server() {
-  // Settings are read (a copy under the pool lock) only when a reset runs,
-  // not at every transaction end.
-  bool reset = server_->needs_reset_query ||
-               (pool_->reset_query_always() && mode_ != config::PoolMode::kSession);
-  server_->needs_reset_query = false;
-  std::string query = reset ? pool_->settings().server_reset_query : std::string();
-  Status st = ok_status();
-  if (!query.empty()) {
-    st = co_await server_->run_query(query, pool_->own_query_timeout());
-    // DISCARD ALL (the default reset) also drops every prepared statement.
-    if (st && prepared::drops_all_statements(query)) server_->prepared.all_deallocated();
-  }
-  // Statements Usher can no longer vouch for (see prepared::ServerState)
-  // are dropped before another client gets the server.
-  if (st && server_->prepared.needs_reset) {
-    st = co_await server_->run_query("DEALLOCATE ALL", pool_->own_query_timeout());
-    if (st) server_->prepared.all_deallocated();
-  }
-  if (!st) {
-    drop_server();
-    co_return ok_status();  // the client's work is done; only the server is lost
-  }
-  release_server();
-  co_return ok_status();
-}
-
-void ClientSession::release_server() {
-  if (translator_) translator_->attach(nullptr);
-  // A cancel on its way to this backend must not reach the next client's
-  // query: such a server is closed instead of handed on.
-  if (cancel_target_->unlink()) {
-    pool_->discard(std::move(server_));
-  } else {
-    pool_->release(std::move(server_));
-  }
-  phase_ = Phase::kIdle;
-}
-
-void ClientSession::drop_server() {
-  if (!server_) return;
-  if (translator_) translator_->attach(nullptr);
-  cancel_target_->unlink();
-  pool_->discard(std::move(server_));
-  phase_ = Phase::kIdle;
-  outstanding_ = 0;
-  unsynced_ = false;
-  in_copy_ = false;
-  tx_status_ = 'I';
-  query_start_ = {};
-}
-
-void ClientSession::cancel_server_query() {
-  if (!server_busy() || server_closed_) return;
-  BackendKey key{server_->endpoint, server_->backend_pid, server_->backend_secret};
-  asio::co_spawn(worker_.io, send_cancel(key, config_->cancel_wait_timeout),
-                 [](std::exception_ptr e, bool) {
-                   if (e) spdlog::error("cancel request failed unexpectedly");
-                 });
 }
 
 }  // namespace usher::session

@@ -10,7 +10,7 @@
 #include "protocol/startup.h"
 #include "protocol/startup_options.h"
 #include "protocol/writer.h"
-#include "session/client_session.h"
+#include "session/login.h"
 
 namespace usher::session {
 
@@ -38,27 +38,28 @@ bool contains_ci(const std::vector<std::string>& list, std::string_view key) {
 
 }  // namespace
 
-asio::awaitable<Result<bool>> ClientSession::startup() {
+asio::awaitable<Result<bool>> Login::startup() {
   bool ssl_asked = false;
   bool gss_asked = false;
   while (true) {
-    auto st = co_await net::read_at_least(socket_, in_, 4);
+    auto st = co_await net::read_at_least(c_.socket, c_.in, 4);
     if (!st) {
-      client_closed_ = true;
+      c_.closed = true;
       co_return st.take_error();
     }
-    auto h = protocol::peek_startup_header(in_.readable());
+    auto h = protocol::peek_startup_header(c_.in.readable());
     if (h.status == protocol::FrameStatus::kInvalid) {
-      co_return make_error("08P01", "invalid length of startup packet");
+      co_return make_error(protocol::sqlstate::protocol_violation,
+                           "invalid length of startup packet");
     }
-    st = co_await net::read_at_least(socket_, in_, h.length);
+    st = co_await net::read_at_least(c_.socket, c_.in, h.length);
     if (!st) {
-      client_closed_ = true;
+      c_.closed = true;
       co_return st.take_error();
     }
-    auto packet = protocol::parse_startup_packet(in_.readable().first(h.length));
+    auto packet = protocol::parse_startup_packet(c_.in.readable().first(h.length));
     if (!packet) co_return packet.take_error();
-    in_.consume(h.length);
+    c_.in.consume(h.length);
 
     if (std::holds_alternative<protocol::SslRequest>(*packet) ||
         std::holds_alternative<protocol::GssEncRequest>(*packet)) {
@@ -66,10 +67,12 @@ asio::awaitable<Result<bool>> ClientSession::startup() {
       // goes on in plaintext, or disconnects. Each may be asked once, as in
       // PostgreSQL.
       bool& asked = std::holds_alternative<protocol::SslRequest>(*packet) ? ssl_asked : gss_asked;
-      if (asked) co_return make_error("08P01", "encryption negotiation already done");
+      if (asked)
+        co_return make_error(protocol::sqlstate::protocol_violation,
+                             "encryption negotiation already done");
       asked = true;
       std::string n = "N";
-      st = co_await send(n);
+      st = co_await c_.send(n);
       if (!st) co_return st.take_error();
       continue;
     }
@@ -89,20 +92,20 @@ asio::awaitable<Result<bool>> ClientSession::startup() {
       }
       std::string out;
       protocol::write_negotiate_protocol_version(out, 0, unknown);
-      st = co_await send(out);
+      st = co_await c_.send(out);
       if (!st) co_return st.take_error();
     }
     co_return true;
   }
 }
 
-Status ClientSession::apply_startup_params(const protocol::StartupMessage& m) {
-  user_ = std::string(m.get("user"));
-  if (user_.empty())
+Status Login::apply_startup_params(const protocol::StartupMessage& m) {
+  c_.user = std::string(m.get("user"));
+  if (c_.user.empty())
     return make_error(protocol::sqlstate::invalid_authorization_specification,
                       "no PostgreSQL user name specified in startup packet");
-  database_ = std::string(m.get("database"));
-  if (database_.empty()) database_ = user_;
+  c_.database = std::string(m.get("database"));
+  if (c_.database.empty()) c_.database = c_.user;
   for (const auto& [key, value] : m.params) {
     if (is_connection_param(key) || key.starts_with("_pq_.")) continue;
     if (key == kOptionsParam) {
@@ -111,42 +114,42 @@ Status ClientSession::apply_startup_params(const protocol::StartupMessage& m) {
       continue;
     }
     if (tracked_at_login(key)) {
-      params_.set(key, value);
+      c_.params.set(key, value);
       continue;
     }
-    if (contains_ci(config_->ignore_startup_parameters, key)) continue;
+    if (contains_ci(c_.config->ignore_startup_parameters, key)) continue;
     // PgBouncer's wording, so existing runbooks match.
     return make_error(protocol::sqlstate::protocol_violation,
                       "unsupported startup parameter: " + std::string(key));
   }
-  if (config_->application_name_add_host) {
+  if (c_.config->application_name_add_host) {
     // Set once at login, as PgBouncer does: a later SET is the client's own.
     const int app = protocol::TrackedParams::kApplicationName;
-    const std::string name = params_.has(app) ? params_.get(app) : "app";
-    params_.set(protocol::kTrackedNames[app],
-                name + " - " + net::peer_details(socket_, config_->listen_port));
+    const std::string name = c_.params.has(app) ? c_.params.get(app) : "app";
+    c_.params.set(protocol::kTrackedNames[app],
+                  name + " - " + net::peer_details(c_.socket, c_.config->listen_port));
   }
   return ok_status();
 }
 
-bool ClientSession::tracked_at_login(std::string_view name) const {
+bool Login::tracked_at_login(std::string_view name) const {
   if (protocol::never_tracked(name)) return false;
-  return protocol::tracked_by_default(name) || contains_ci(config_->track_extra_parameters, name);
+  return protocol::tracked_by_default(name) || contains_ci(c_.config->track_extra_parameters, name);
 }
 
 // `options` as PgBouncer 1.23+ reads it: each `-c name=value` (or
 // `--name=value`) is a startup parameter of its own, under the same rules,
 // except that `options` in ignore_startup_parameters also ignores the
 // untracked ones inside it. The console ignores it all.
-Status ClientSession::apply_options(std::string_view options) {
-  if (database_ == kAdminDatabase) return ok_status();
+Status Login::apply_options(std::string_view options) {
+  if (c_.database == kAdminDatabase) return ok_status();
   auto settings = protocol::parse_startup_options(options);
   if (!settings) return settings.take_error();
-  const bool ignore_rest = contains_ci(config_->ignore_startup_parameters, kOptionsParam);
+  const bool ignore_rest = contains_ci(c_.config->ignore_startup_parameters, kOptionsParam);
   for (const auto& s : *settings) {
     if (tracked_at_login(s.name)) {
-      params_.set(s.name, s.value);
-    } else if (!ignore_rest && !contains_ci(config_->ignore_startup_parameters, s.name)) {
+      c_.params.set(s.name, s.value);
+    } else if (!ignore_rest && !contains_ci(c_.config->ignore_startup_parameters, s.name)) {
       return make_error(protocol::sqlstate::protocol_violation,
                         "unsupported startup parameter in options: " + s.name);
     }
@@ -154,23 +157,23 @@ Status ClientSession::apply_options(std::string_view options) {
   return ok_status();
 }
 
-asio::awaitable<void> ClientSession::forward_cancel(protocol::CancelKey key) {
-  const int own_peer_id = ctx_.cancels().peer_id();
+asio::awaitable<void> Login::forward_cancel(protocol::CancelKey key) {
+  const int own_peer_id = c_.ctx.cancels().peer_id();
   if (own_peer_id > 0) {
     if (protocol::cancel_key_peer(key) != own_peer_id) {
-      co_await ctx_.peer_cancels().forward(*config_, key);
+      co_await c_.ctx.peer_cancels().forward(*c_.config, key);
       co_return;
     }
     key = protocol::cancel_key_as_issued(key);  // however often it was forwarded
   }
-  auto target = ctx_.cancels().lookup(key);
+  auto target = c_.ctx.cancels().lookup(key);
   if (!target) co_return;  // unknown key: nothing to cancel
   auto backend = target->begin_cancel();
   if (!backend) co_return;  // an idle client: nothing to cancel
-  if (!co_await send_cancel(*backend, config_->cancel_wait_timeout)) {
+  if (!co_await send_cancel(*backend, c_.config->cancel_wait_timeout)) {
     // PostgreSQL may still act on a request it did not acknowledge: the
     // backend stays out of other clients' hands a while longer.
-    asio::steady_timer grace(worker_.io, config_->cancel_wait_timeout);
+    asio::steady_timer grace(c_.worker.io, c_.config->cancel_wait_timeout);
     co_await grace.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   target->end_cancel();
