@@ -6,8 +6,8 @@ cent between runs; the instructions a pooler executes per transaction do
 not. This starts one PostgreSQL (bench/fixtures.py's), then each Usher binary
 given, under `valgrind --tool=callgrind` with instrumentation off; warms it
 up with pgbench, switches instrumentation on for a fixed number of
-transactions (`pgbench -S -c 20 -j 1 -t N`, pool of 20, one worker), and
-prints the instructions counted divided by the transactions.
+transactions (`pgbench -S -c 20 -j 1 -t N`, a pool of 20 or --pool-size, one
+worker), and prints the instructions counted divided by the transactions.
 
     /usr/bin/python3 bench/callgrind.py --bin base=/tmp/base/build-rel/usher \\
         --bin new=build/usher --modes simple,extended,prepared
@@ -68,7 +68,8 @@ def measure(pg, secret, base, name, binary, mode, a):
     for old in glob.glob(out + "*"):
         os.unlink(old)
     args = SimpleNamespace(server_transport="tcp", clients=[a.clients], idle_clients=0,
-                           pool_size=a.clients, workers=1, userlist_secret="scram")
+                           pool_size=a.pool_size or a.clients, workers=1,
+                           userlist_secret="scram")
     p = fixtures.BenchPooler("usher", script, base, pg, args)
     p.launch(secret, timeout=180)
     try:
@@ -94,6 +95,9 @@ def main():
     ap.add_argument("--modes", default="simple,extended,prepared")
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--per-client", type=int, default=400)
+    ap.add_argument("--pool-size", type=int, default=0,
+                    help="default_pool_size (default: --clients, so no client waits; fewer "
+                         "makes every transaction go through the pool's queue)")
     ap.add_argument("--rounds", type=int, default=1, help="measurements per binary and mode")
     a = ap.parse_args()
     bins = [b.split("=", 1) for b in a.bin]

@@ -27,6 +27,7 @@ from harness.postgres import PG_BIN, Postgres  # noqa: E402
 
 LOOPBACK = util.LOOPBACK
 BENCH_USER, BENCH_PASSWORD, BENCH_DB = "bench", "bench-pw", "bench"
+BASELINE = "usher-base"  # the target of a second Usher binary (--baseline-usher-bin)
 
 
 def log(msg):
@@ -186,10 +187,12 @@ class BenchPooler(Pooler):
     pgbouncer.ini writer for both; PgBouncer runs as the postgres account),
     with the benchmark's settings, a fresh port at every start, a session of
     its own (Ctrl-C reaches only this script) and a login through it before
-    it counts as started."""
+    it counts as started. `kind` (pgbouncer, usher) is what runs; `name` is
+    the target it is measured as (usher-base: a second Usher binary)."""
 
-    def __init__(self, kind, binary, base_dir, pg, args):
+    def __init__(self, kind, binary, base_dir, pg, args, name=None):
         super().__init__(pg, base_dir, kind)
+        self.name = name or kind
         self.binary = binary
         # run.py's options: server_transport, clients, idle_clients,
         # pool_size, workers, userlist_secret
@@ -249,14 +252,14 @@ class BenchPooler(Pooler):
                 raise
             if self.proc.poll() is None:
                 self.stop()
-                raise RuntimeError(f"{self.kind} not ready after {timeout}s: {e}\n"
+                raise RuntimeError(f"{self.name} not ready after {timeout}s: {e}\n"
                                    f"{tail(self.log_path)}") from None
         PROCS.add(self.proc)
         err = ""
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    f"{self.kind} exited with {self.proc.returncode} at startup:\n"
+                    f"{self.name} exited with {self.proc.returncode} at startup:\n"
                     f"{tail(self.stdout_path)}{tail(self.log_path)}")
             try:
                 self.pg.bench_query("SELECT 1", port=self.port, timeout=15)
@@ -265,7 +268,7 @@ class BenchPooler(Pooler):
                 err = str(e)
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"{self.kind} not ready after {timeout}s: {err}\n"
+        raise RuntimeError(f"{self.name} not ready after {timeout}s: {err}\n"
                            f"{tail(self.log_path)}")
 
     def stop(self, timeout=10):

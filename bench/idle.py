@@ -12,7 +12,8 @@ import struct
 import time
 
 import report
-from fixtures import BENCH_DB, BENCH_PASSWORD, BENCH_USER, LOOPBACK, first_line, log, wire
+from fixtures import (BASELINE, BENCH_DB, BENCH_PASSWORD, BENCH_USER, LOOPBACK, first_line, log,
+                      wire)
 
 LOGIN_ERRORS = (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, wire.ServerError,
                 RuntimeError, ValueError, KeyError)
@@ -82,21 +83,21 @@ def idle_memory(bench):
     """For each pooler among the targets, a fresh process (memory freed by
     earlier runs is not reused), RSS before and with --idle-clients open."""
     a = bench.args
-    for kind in ("pgbouncer", "usher"):
-        if kind not in a.targets:
+    for target in ("pgbouncer", "usher", BASELINE):
+        if target not in a.targets:
             continue
-        p = bench.poolers[kind]
-        res = {"target": kind, "clients": a.idle_clients, "error": None}
+        p = bench.poolers[target]
+        res = {"target": target, "clients": a.idle_clients, "error": None}
         bench.idle_results.append(res)
         p.stop()
         why = bench.try_start(p)
         if why:
-            res["error"] = f"{kind} did not start: {why}"
+            res["error"] = f"{target} did not start: {why}"
             continue
         time.sleep(1.0)
         try:
             before = report.proc_rss_bytes(p.pid)
-            log(f"idle-memory {kind}: opening {a.idle_clients} connections "
+            log(f"idle-memory {target}: opening {a.idle_clients} connections "
                 f"(RSS before {before / 2**20:.1f} MiB)")
             opened, errors, after, open_s = asyncio.run(
                 idle_clients(LOOPBACK, p.port, BENCH_USER, BENCH_PASSWORD, BENCH_DB,
@@ -110,12 +111,12 @@ def idle_memory(bench):
                 top = errors.most_common(1)[0]
                 res["error"] = (f"{sum(errors.values())} connections failed "
                                 f"(e.g. {top[1]}x: {top[0]})")
-            log(f"idle-memory {kind}: {opened} open, RSS after {after / 2**20:.1f} MiB"
+            log(f"idle-memory {target}: {opened} open, RSS after {after / 2**20:.1f} MiB"
                 + (f", {res['bytes_per_client']:.0f} B/client" if opened else "")
                 + (f"; {res['error']}" if res["error"] else ""))
         except FileNotFoundError:
-            res["error"] = f"{kind} exited during the test"
+            res["error"] = f"{target} exited during the test"
         except Exception as e:  # report, carry on with the next pooler
             res["error"] = f"{type(e).__name__}: {first_line(str(e))}"
         if not p.alive():
-            res["error"] = (res["error"] or "") + f" ({kind} exited, rc {p.proc.returncode})"
+            res["error"] = (res["error"] or "") + f" ({target} exited, rc {p.proc.returncode})"

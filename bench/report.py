@@ -7,6 +7,7 @@ version header, and the markdown tables that docs/benchmarks.md records
 """
 
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -15,7 +16,7 @@ import resource
 import statistics
 import sys
 
-from fixtures import PG_BIN, PGBOUNCER_BIN, REPO_ROOT, first_line, run_cmd
+from fixtures import BASELINE, PG_BIN, PGBOUNCER_BIN, REPO_ROOT, first_line, run_cmd
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -91,10 +92,16 @@ def machine_info(a):
         except (OSError, RuntimeError):
             return "unknown"
 
+    def sha(path):  # tells two Usher builds apart (both print the same --version)
+        if not a.baseline_usher_bin:
+            return ""
+        with open(path, "rb") as f:
+            return f", sha256 {hashlib.sha256(f.read()).hexdigest()[:12]}"
+
     git = out(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"])
     dirty = run_cmd(["git", "-C", REPO_ROOT, "status", "--porcelain", "--untracked-files=no"],
                     timeout=10, check=False).stdout.strip()
-    return {
+    info = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": os.cpu_count(),
         "cpu": cpu_model(),
@@ -105,23 +112,29 @@ def machine_info(a):
         "pgbench": out([f"{PG_BIN}/pgbench", "--version"]),
         "pgbouncer": out([PGBOUNCER_BIN, "--version"]),
         "usher": out([a.usher_bin, "--version"])
-        + f" ({a.usher_bin}; repo at git {git}{'+dirty' if dirty else ''})",
+        + f" ({a.usher_bin}{sha(a.usher_bin)}; repo at git {git}{'+dirty' if dirty else ''})",
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
     }
+    if a.baseline_usher_bin:
+        info["usher_base"] = (out([a.baseline_usher_bin, "--version"])
+                              + f" ({a.baseline_usher_bin}{sha(a.baseline_usher_bin)})")
+    return info
 
 
 # ------------------------------------------------------------------ tables
 def header(a, info):
+    base = info.get("usher_base")
     return [
-        "# Usher benchmark: PostgreSQL direct vs PgBouncer vs Usher", "",
+        "# Usher benchmark: PostgreSQL direct vs PgBouncer vs Usher"
+        + (f" (and {BASELINE}, a second Usher binary)" if base else ""), "",
         f"- date: {info.get('date')}",
         f"- command: `{info.get('command')}`",
         f"- machine: {info.get('nproc')} cores ({info.get('cpu')}), {info.get('kernel')}, "
         f"{info.get('memory_gib')} GiB RAM, fd limit {info.get('nofile')}, load average at start "
         f"{info.get('loadavg_start')}",
         f"- versions: {info.get('postgresql')}; {info.get('pgbouncer')}; {info.get('usher')}; "
-        f"{info.get('pgbench')}",
+        + (f"{BASELINE}: {base}; " if base else "") + f"{info.get('pgbench')}",
         f"- settings: pool_mode transaction, default_pool_size {a.pool_size}, Usher workers "
         f"{a.workers or 'default (half the cores)'}, auth scram-sha-256 (userlist: {a.userlist_secret} secret), poolers to "
         f"PostgreSQL over {'TCP 127.0.0.1' if a.server_transport == 'tcp' else 'Unix socket'}, "
@@ -202,6 +215,31 @@ def many_table(a, results, clients):
     return lines
 
 
+def ab_table(a, results, idle_results):
+    """usher against usher-base: medians and their difference, per-round CPU."""
+    def delta(new, old):
+        return "n/a" if new is None or not old else f"{(new / old - 1) * 100:+.1f} %"
+
+    lines = [f"## usher against {BASELINE}: difference of the medians (usher / {BASELINE} - 1)",
+             "", f"| scenario | CPU µs/txn usher per round | CPU µs/txn {BASELINE} per round "
+             "| CPU µs/txn | TPS | p50 | p99 |", "|---|---|---|---:|---:|---:|---:|"]
+    for e in results:
+        ok = {t: [r for r in e["runs"][t] if not r["error"]] for t in ("usher", BASELINE)}
+        rounds = {t: " / ".join(fmt(r["cpu_us_per_txn"], ".1f", "x") if not r["error"] else "x"
+                                for r in e["runs"][t]) for t in ok}
+        cells = [delta(med(r[k] for r in ok["usher"]), med(r[k] for r in ok[BASELINE]))
+                 for k in ("cpu_us_per_txn", "tps", "p50", "p99")]
+        lines.append(f"| {e['scenario']} | {rounds['usher']} | {rounds[BASELINE]} | "
+                     + " | ".join(cells) + " |")
+    idle = {r["target"]: r.get("bytes_per_client") for r in idle_results if not r["error"]}
+    if "usher" in idle or BASELINE in idle:
+        lines += ["", f"Bytes per idle client: usher {fmt(idle.get('usher'), '.0f')}, "
+                  f"{BASELINE} {fmt(idle.get(BASELINE), '.0f')} "
+                  f"({delta(idle.get('usher'), idle.get(BASELINE))})."]
+    lines.append("")
+    return lines
+
+
 def render(bench):
     """The whole report (markdown) of a Bench (scenarios.py) after its runs."""
     a = bench.args
@@ -212,6 +250,8 @@ def render(bench):
         lines += idle_table(a, bench.idle_results)
     if bench.many_results:
         lines += many_table(a, bench.many_results, bench.MANY_CLIENTS)
+    if "usher" in a.targets and BASELINE in a.targets and (bench.results or bench.idle_results):
+        lines += ab_table(a, bench.results, bench.idle_results)
     lines.append(f"Load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return "\n".join(lines) + "\n"
 

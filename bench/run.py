@@ -5,7 +5,9 @@ Starts a throw-away PostgreSQL 15, PgBouncer and Usher (same pgbouncer.ini
 settings, transaction mode), runs pgbench -S against each target interleaved
 (A B C A B C ...) for several rounds and reports medians: TPS, the pooler's CPU
 time per transaction, latency percentiles from pgbench's per-transaction log.
-Then measures the poolers' memory per idle client connection.
+Then measures the poolers' memory per idle client connection. With
+--baseline-usher-bin, a second Usher binary (target usher-base) is measured
+in the same rounds, next to usher: an A/B of two builds.
 
 Standard library only; run with /usr/bin/python3 (as root: PostgreSQL and
 PgBouncer are run as the `postgres` account). See bench/README.md; the parts:
@@ -22,7 +24,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402  (bench/report.py, and so on)
-from fixtures import REPO_ROOT, log  # noqa: E402
+from fixtures import BASELINE, REPO_ROOT, log  # noqa: E402
 from scenarios import PROTOCOLS, TARGETS, Bench  # noqa: E402
 
 NOFILE = 65536
@@ -50,7 +52,12 @@ def parse_args(argv):
                          "half the cores)")
     ap.add_argument("--usher-bin", default=os.path.join(REPO_ROOT, "build", "usher"),
                     help="Usher binary, copied into the work dir at start (default build/usher)")
-    ap.add_argument("--targets", default=",".join(TARGETS), help="comma list of targets (default direct,pgbouncer,usher)")
+    ap.add_argument("--baseline-usher-bin", metavar="PATH",
+                    help=f"a second Usher binary, measured as target {BASELINE} right after "
+                         "usher in every round and in idle-memory (an A/B of two builds)")
+    ap.add_argument("--targets", default=",".join(TARGETS),
+                    help="comma list of targets (default direct,pgbouncer,usher; "
+                         f"{BASELINE} is added after usher by --baseline-usher-bin)")
     ap.add_argument("--scale", type=int, default=1, help="pgbench -i scale (default 1)")
     ap.add_argument("--warmup", type=float, default=None,
                     help="seconds of warm-up per target before the scenarios (default 3; 2 "
@@ -77,9 +84,14 @@ def parse_args(argv):
     a.warmup = int(math.ceil(a.warmup))
     a.clients = [int(x) for x in a.clients.split(",") if x.strip()]
     a.targets = [t.strip() for t in a.targets.split(",") if t.strip()]
-    bad = [t for t in a.targets if t not in TARGETS]
+    known = TARGETS + ((BASELINE,) if a.baseline_usher_bin else ())
+    bad = [t for t in a.targets if t not in known]
     if bad:
-        ap.error(f"unknown targets {bad}; choose from {', '.join(TARGETS)}")
+        ap.error(f"unknown targets {bad}; choose from {', '.join(known)}"
+                 + ("" if a.baseline_usher_bin else f" ({BASELINE} needs --baseline-usher-bin)"))
+    if a.baseline_usher_bin and BASELINE not in a.targets:
+        at = a.targets.index("usher") + 1 if "usher" in a.targets else len(a.targets)
+        a.targets.insert(at, BASELINE)
     a.run_idle = True
     a.run_many = True
     if a.scenarios is not None:
@@ -98,6 +110,8 @@ def parse_args(argv):
         ap.error("--rounds, --seconds and --clients must be positive")
     if "usher" in a.targets and not os.access(a.usher_bin, os.X_OK):
         ap.error(f"Usher binary {a.usher_bin} is not executable (--usher-bin)")
+    if a.baseline_usher_bin and not os.access(a.baseline_usher_bin, os.X_OK):
+        ap.error(f"Usher binary {a.baseline_usher_bin} is not executable (--baseline-usher-bin)")
     return a
 
 
@@ -131,7 +145,7 @@ def main(argv=None):
         for name, proto, clients in bench.scenarios():
             log(f"scenario {name}")
             bench.run_scenario(name, proto, clients)
-        if a.run_many and "usher" in a.targets:
+        if a.run_many and ("usher" in a.targets or BASELINE in a.targets):
             log("scenario many-statements")
             bench.many_statements()
         if a.run_idle and a.idle_clients > 0:

@@ -3,8 +3,10 @@
 - `pgbench -n -S` with -M simple, extended and prepared at each --clients
   count, every target in turn (A B C A B C ...) for --rounds rounds, after a
   warm-up that opens the pools and measures pgbench's connection time;
+  with --baseline-usher-bin a second Usher, usher-base, is one more target;
 - many-statements: 1,000 distinct prepared statements from 100 clients,
-  direct and through Usher, with the server backends' private memory;
+  direct and through Usher (and usher-base), with the server backends'
+  private memory;
 - idle-memory (idle.py): memory per idle client connection of each pooler.
 
 A failing pooler fails its rows, not the run: one that died is restarted
@@ -20,11 +22,13 @@ import time
 import idle
 import pgbench
 import report
-from fixtures import (PGBOUNCER_BIN, PROCS, BenchPooler, BenchPostgres, first_line, log,
+from fixtures import (BASELINE, PGBOUNCER_BIN, PROCS, BenchPooler, BenchPostgres, first_line, log,
                       parse_pgbench, stop_process, tail, util)
 
 PROTOCOLS = ("simple", "extended", "prepared")
-TARGETS = ("direct", "pgbouncer", "usher")
+TARGETS = ("direct", "pgbouncer", "usher")  # the default targets, in this order
+# What runs for each pooler target.
+POOLER_KINDS = {"pgbouncer": "pgbouncer", "usher": "usher", BASELINE: "usher"}
 
 
 class Bench:
@@ -37,7 +41,7 @@ class Bench:
         self.runner = None  # pgbench.Runner
         self.poolers = {}
         self.scram_secret = None
-        self.restarts = {}  # pooler kind -> restarts after it died
+        self.restarts = {}  # pooler target -> restarts after it died
         self.results = []
         self.idle_results = []
         self.many_results = []
@@ -55,7 +59,10 @@ class Bench:
         a = self.args
         self.base = util.make_service_tempdir("usher-bench-")
         log(f"work dir {self.base}")
-        for d in ("pg", "pgbouncer", "usher", "pgbench"):
+        dirs = ["pg", "pgbouncer", "usher", "pgbench"]
+        if BASELINE in a.targets:
+            dirs.append(BASELINE)
+        for d in dirs:
             os.makedirs(os.path.join(self.base, d))
         for d in ("pg", "pgbouncer"):
             util.chown_service(os.path.join(self.base, d))
@@ -68,37 +75,50 @@ class Bench:
         log(f"pgbench -i -s {a.scale}")
         self.scram_secret = self.pg.setup_bench(a.scale)
         # Copy Usher so that a rebuild elsewhere cannot swap it mid-run.
-        usher_copy = os.path.join(self.base, "usher", "usher")
-        shutil.copy2(a.usher_bin, usher_copy)
-        bins = {"pgbouncer": PGBOUNCER_BIN, "usher": usher_copy}
-        for kind in ("pgbouncer", "usher"):
-            if kind in a.targets or a.idle_clients > 0:
-                self.poolers[kind] = BenchPooler(kind, bins[kind],
-                                                 os.path.join(self.base, kind), self.pg, a)
+        bins = {"pgbouncer": PGBOUNCER_BIN,
+                "usher": self.copy_binary(a.usher_bin, "usher")}
+        if BASELINE in a.targets:
+            bins[BASELINE] = self.copy_binary(a.baseline_usher_bin, BASELINE)
+        for name, kind in POOLER_KINDS.items():
+            if name in a.targets or (name != BASELINE and a.idle_clients > 0):
+                self.poolers[name] = BenchPooler(kind, bins[name],
+                                                 os.path.join(self.base, name), self.pg, a,
+                                                 name=name)
         self.info = report.machine_info(a)
         for p in self.poolers.values():
             self.try_start(p)
 
+    def copy_binary(self, path, target):
+        copy = os.path.join(self.base, target, "usher")
+        shutil.copy2(path, copy)
+        return copy
+
     def try_start(self, p):
         try:
-            log(f"start {p.kind}")
+            log(f"start {p.name}")
             p.launch(self.scram_secret)
             return None
         except (RuntimeError, OSError) as e:
-            log(f"{p.kind} failed to start: {e}")
+            log(f"{p.name} failed to start: {e}")
             return first_line(str(e))
 
-    def ensure_alive(self, kind):
+    def ensure_alive(self, target):
         """None if the pooler is up (restarting it if it died), else why not."""
-        p = self.poolers[kind]
+        p = self.poolers[target]
         if p.alive():
             return None
         if p.proc is not None:
-            log(f"{kind} is not running (exit {p.proc.returncode}); restarting; log tail:\n"
+            log(f"{target} is not running (exit {p.proc.returncode}); restarting; log tail:\n"
                 f"{tail(p.log_path)}")
             PROCS.discard(p.proc)
-            self.restarts[kind] = self.restarts.get(kind, 0) + 1
+            self.restarts[target] = self.restarts.get(target, 0) + 1
         return self.try_start(p)
+
+    def stop_pooler(self, target):
+        """Stop on purpose: ensure_alive() starts it again, not counted as a restart."""
+        p = self.poolers[target]
+        p.stop()
+        p.proc = None
 
     def target_port(self, target):
         return self.pg.port if target == "direct" else self.poolers[target].port
@@ -208,14 +228,19 @@ class Bench:
             files += ["-f", path]
         if "pgbouncer" in self.poolers:  # its idle servers would count as the bench user's
             self.poolers["pgbouncer"].stop()
-        for target in ("direct", "usher"):
+        for target in ["direct"] + [t for t in ("usher", BASELINE) if t in a.targets]:
             res = {"target": target, "clients": self.MANY_CLIENTS, "error": None}
             # Usher's idle servers are not part of a direct run.
             before = set(self.pg.backend_pids()) if target == "direct" else set()
             self.many_results.append(res)
-            if target == "usher" and self.ensure_alive("usher"):
-                res["error"] = "usher not running"
-                continue
+            if target != "direct":
+                # One Usher at a time: the other's idle servers would count.
+                other = BASELINE if target == "usher" else "usher"
+                if other in self.poolers:
+                    self.stop_pooler(other)
+                if self.ensure_alive(target):
+                    res["error"] = f"{target} not running"
+                    continue
             pooler = self.poolers.get(target)
             cmd = pgbench.command(self.target_port(target), "prepared", self.MANY_CLIENTS,
                                   a.jobs, ["-T", str(a.seconds + 5)], scripts=files)
@@ -254,7 +279,7 @@ class Bench:
                 try:
                     p.stop()
                 except Exception as e:  # keep tearing down the rest
-                    log(f"stopping {p.kind}: {e}")
+                    log(f"stopping {p.name}: {e}")
         for p in list(PROCS.live):
             stop_process(p, signal.SIGKILL, timeout=5)
         if self.pg is not None:

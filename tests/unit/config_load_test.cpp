@@ -11,29 +11,7 @@ namespace {
 using std::chrono::milliseconds;
 using testing::TempDir;
 
-class ConfigLoad : public ::testing::Test {
- protected:
-  // Writes pgbouncer.ini into the temp dir and loads it.
-  Result<LoadResult> load(std::string_view text) {
-    dir_.write("pgbouncer.ini", text);
-    return load_config(path_);
-  }
-
-  LoadResult load_ok(std::string_view text) {
-    auto r = load(text);
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    return r.ok() ? std::move(r).value() : LoadResult{};
-  }
-
-  std::string load_error(std::string_view text) {
-    auto r = load(text);
-    EXPECT_FALSE(r.ok());
-    return r.ok() ? "" : r.error().message;
-  }
-
-  TempDir dir_;
-  const std::string path_ = dir_.path() + "/pgbouncer.ini";
-};
+class ConfigLoad : public testing::ConfigFileTest {};
 
 TEST_F(ConfigLoad, DefaultsMatchPgBouncer) {
   const LoadResult r = load_ok("[pgbouncer]\n");

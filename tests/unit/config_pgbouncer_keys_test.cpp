@@ -180,25 +180,8 @@ std::string row_value(const std::vector<ConfigRow>& rows, std::string_view key) 
   return "<missing>";
 }
 
-class ConfigPgbouncerKeys : public ::testing::Test {
+class ConfigPgbouncerKeys : public testing::ConfigFileTest {
  protected:
-  Result<LoadResult> load(std::string_view text) {
-    dir_.write("pgbouncer.ini", text);
-    return load_config(path_);
-  }
-
-  LoadResult load_ok(std::string_view text) {
-    auto r = load(text);
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    return r.ok() ? std::move(r).value() : LoadResult{};
-  }
-
-  std::string load_error(std::string_view text) {
-    auto r = load(text);
-    EXPECT_FALSE(r.ok()) << text;
-    return r.ok() ? "" : r.error().message;
-  }
-
   // "file:N: " of the first line of `text` that starts with `prefix`.
   std::string at_line(std::string_view text, std::string_view prefix) const {
     int line = 1;
@@ -213,9 +196,6 @@ class ConfigPgbouncerKeys : public ::testing::Test {
     ADD_FAILURE() << "no line starts with " << prefix;
     return path_;
   }
-
-  TempDir dir_;
-  const std::string path_ = dir_.path() + "/pgbouncer.ini";
 };
 
 TEST_F(ConfigPgbouncerKeys, EveryPgBouncerKeyIsKnown) {

@@ -1,13 +1,17 @@
 // A scratch directory for config tests that need real files (includes,
-// auth_file). Removed with everything in it when the object goes away.
+// auth_file), removed with everything in it when the object goes away; and
+// a fixture that loads a pgbouncer.ini written there.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
+
+#include "config/config.h"
 
 namespace usher::config::testing {
 
@@ -38,6 +42,30 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// Writes pgbouncer.ini into a temp dir and loads it.
+class ConfigFileTest : public ::testing::Test {
+ protected:
+  Result<LoadResult> load(std::string_view text) {
+    dir_.write("pgbouncer.ini", text);
+    return load_config(path_);
+  }
+
+  LoadResult load_ok(std::string_view text) {
+    auto r = load(text);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? std::move(r).value() : LoadResult{};
+  }
+
+  std::string load_error(std::string_view text) {
+    auto r = load(text);
+    EXPECT_FALSE(r.ok()) << text;
+    return r.ok() ? "" : r.error().message;
+  }
+
+  TempDir dir_;
+  const std::string path_ = dir_.path() + "/pgbouncer.ini";
 };
 
 }  // namespace usher::config::testing
