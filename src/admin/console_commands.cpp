@@ -21,7 +21,6 @@ namespace asio = boost::asio;
 namespace {
 
 // The console's database: commands that take a database refuse it.
-constexpr std::string_view kAdminDb = "pgbouncer";
 
 // How often PAUSE and WAIT_CLOSE look whether the servers are done.
 constexpr auto kWaitPoll = std::chrono::milliseconds(20);
@@ -99,7 +98,7 @@ struct Context {
   // nullopt when the database exists (the console's own included), else
   // PgBouncer's error.
   std::optional<Error> unknown_database() const {
-    if (cmd.arg == kAdminDb || config::find_database(*control.config(), cmd.arg))
+    if (cmd.arg == config::kConsoleDatabase || config::find_database(*control.config(), cmd.arg))
       return std::nullopt;
     return console_error("no such database: " + cmd.arg);
   }
@@ -114,7 +113,7 @@ Error admin_needed() {
 // must not be the console's own (`verb` as in "cannot pause admin db").
 std::optional<Error> check_database(const Context& c, std::string_view verb) {
   if (auto e = c.unknown_database()) return e;
-  if (c.cmd.arg == kAdminDb)
+  if (c.cmd.arg == config::kConsoleDatabase)
     return console_error("cannot " + std::string(verb) + " admin db: " + c.cmd.arg);
   return std::nullopt;
 }
@@ -217,7 +216,7 @@ asio::awaitable<Reply> cmd_kill(Context& c) {
   Error reason = console_error("database removed");
   co_await for_each_session(c.control, [&](session::ClientSession& s) {
     bool logged_in = s.phase() != session::Phase::kLogin;
-    bool victim = db.empty() ? s.database() != kAdminDb : s.database() == db;
+    bool victim = db.empty() ? s.database() != config::kConsoleDatabase : s.database() == db;
     if (logged_in && victim) s.kill(reason);
   });
   for (auto& p : pools)

@@ -40,9 +40,10 @@ inline const char* mode_name(config::PoolMode m) {
   return "session";
 }
 
-// The database and user of the admin console, as PgBouncer names them.
-inline constexpr const char* kAdminDb = "pgbouncer";
-inline constexpr const char* kAdminUser = "pgbouncer";
+// The database and user of the admin console (config/config.h), as the
+// rows of SHOW commands take them. Both are string literals, so NUL-ended.
+inline constexpr const char* kAdminDb = config::kConsoleDatabase.data();
+inline constexpr const char* kAdminUser = config::kConsoleUser.data();
 // PgBouncer gives its admin database a pool of 2 in statement mode.
 inline constexpr const char* kAdminPoolSize = "2";
 inline constexpr const char* kAdminPoolMode = "statement";

@@ -23,9 +23,6 @@ constexpr std::string_view kDatabasesSection = "databases";
 constexpr std::string_view kUsersSection = "users";
 constexpr std::string_view kPeersSection = "peers";
 
-// The admin console's database: a [databases] entry cannot take its name.
-constexpr std::string_view kAdminDatabase = "pgbouncer";
-
 // PgBouncer reads a [peers] key as a number from 1 to 65535, so an entry
 // above protocol::kMaxPeerId (the cancel key holds 14 bits of it) loads
 // there although no peer_id can ever match it.
@@ -105,8 +102,8 @@ class Builder {
 
   Status add_database(const IniEntry& entry) {
     const std::string& name = entry.key;
-    if (name == kAdminDatabase) {
-      return config_error(entry.where.str() + ": database name " + in_quotes(kAdminDatabase) +
+    if (name == kConsoleDatabase) {
+      return config_error(entry.where.str() + ": database name " + in_quotes(kConsoleDatabase) +
                           " is reserved for the admin console");
     }
     auto conn = parse_connstr(entry.value);

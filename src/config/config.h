@@ -28,6 +28,12 @@
 
 namespace usher::config {
 
+// The admin console's virtual database, which no [databases] entry may
+// take, and the user that may reach it over the Unix socket with no
+// password when it is the OS user Usher runs as (PgBouncer's rules).
+inline constexpr std::string_view kConsoleDatabase = "pgbouncer";
+inline constexpr std::string_view kConsoleUser = "pgbouncer";
+
 // A [databases] entry. Unset optionals fall back to the [pgbouncer] value.
 struct DatabaseConfig : ConnString {
   std::string name;  // the name clients connect to

@@ -319,16 +319,9 @@ void Translator::on_bind(std::string_view portal, std::string_view statement,
     expect(Reply::kBind);
     return;
   }
-  ++counters_.binds;
-  switch (ensure_prepared(it->second, it->first, Reply::kBind, false, out)) {
-    case Ready::kHad:
-      retry_candidate_ = it->second;
-      break;
-    case Ready::kPrepared:
-      break;
-    case Ready::kRefused:
-      dropping_ = true;
-      return;
+  if (!use_statement(it->second, it->first, Reply::kBind, false, out)) {
+    dropping_ = true;
+    return;
   }
   out.write_own([&](std::string& o) {
     protocol::write_bind_header(o, portal, it->second->server_name, rest_size);

@@ -198,6 +198,11 @@ class Translator {
   enum class Ready : uint8_t { kHad, kPrepared, kRefused };
   Ready ensure_prepared(const StatementPtr& s, std::string_view name, Reply reply, bool simple,
                         protocol::Outbox& out);
+  // A Bind or EXECUTE of `s`: counted, and ensure_prepared(); a statement
+  // the server had already is the candidate for a retry should that copy
+  // turn out stale. false when refused.
+  bool use_statement(const StatementPtr& s, std::string_view name, Reply reply, bool simple,
+                     protocol::Outbox& out);
   // How the server reads SQL now: client_encoding and
   // standard_conforming_strings (Statement::reading), and what
   // classify_sql() needs of them. Worked out only when needed: most

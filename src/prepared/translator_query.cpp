@@ -106,16 +106,7 @@ void Translator::on_query(std::span<const uint8_t> msg, std::span<const uint8_t>
       return;
     }
     case Cmd::kExecute: {
-      ++counters_.binds;
-      switch (ensure_prepared(it->second, it->first, Reply::kQuery, true, out)) {
-        case Ready::kHad:
-          retry_candidate_ = it->second;
-          break;
-        case Ready::kPrepared:
-          break;
-        case Ready::kRefused:
-          return;
-      }
+      if (!use_statement(it->second, it->first, Reply::kQuery, true, out)) return;
       // The client's text with Usher's name spliced in: EXECUTE alone, or
       // inside EXPLAIN or CREATE TABLE AS.
       std::string_view before = sql->substr(0, cmd->name_begin);

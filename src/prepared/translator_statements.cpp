@@ -90,6 +90,21 @@ void Translator::refuse(Reply reply, std::string_view sqlstate, std::string mess
                .detail = detail({.bytes = error_bytes(sqlstate, std::move(message), position)})});
 }
 
+bool Translator::use_statement(const StatementPtr& s, std::string_view name, Reply reply,
+                               bool simple, protocol::Outbox& out) {
+  ++counters_.binds;
+  switch (ensure_prepared(s, name, reply, simple, out)) {
+    case Ready::kHad:
+      retry_candidate_ = s;
+      return true;
+    case Ready::kPrepared:
+      return true;
+    case Ready::kRefused:
+      return false;
+  }
+  return false;
+}
+
 Translator::Ready Translator::ensure_prepared(const StatementPtr& s, std::string_view name,
                                               Reply reply, bool simple, Outbox& out) {
   if (server_->statements.touch(s->id)) return Ready::kHad;

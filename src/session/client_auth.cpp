@@ -25,8 +25,6 @@ namespace usher::session {
 namespace {
 
 constexpr uint32_t kMaxAuthMessage = 65536;
-constexpr std::string_view kConsoleDatabase = "pgbouncer";
-constexpr std::string_view kConsoleOwner = "pgbouncer";
 
 Error auth_failed(const std::string& user) {
   return make_error(protocol::sqlstate::invalid_password,
@@ -65,10 +63,10 @@ asio::awaitable<Result<net::Message>> Login::read_auth_message() {
 }
 
 asio::awaitable<Status> Login::authenticate() {
-  c_.admin = c_.database == kConsoleDatabase;
+  c_.admin = c_.database == config::kConsoleDatabase;
   // PgBouncer's rule, whatever auth_type: the kernel vouches for this
   // peer, which could read Usher's files anyway.
-  if (c_.admin && c_.user == kConsoleOwner && net::unix_peer_uid(c_.socket) == ::getuid()) {
+  if (c_.admin && c_.user == config::kConsoleUser && net::unix_peer_uid(c_.socket) == ::getuid()) {
     c_.console_owner = true;
     if (c_.config->log_connections) {
       spdlog::info("C-{}: {}/{}@unix pgbouncer access from unix socket",

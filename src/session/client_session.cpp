@@ -9,12 +9,6 @@
 
 namespace usher::session {
 
-namespace {
-
-constexpr std::string_view kConsoleDatabase = "pgbouncer";
-
-}  // namespace
-
 ClientSession::ClientSession(SessionContext& ctx, Worker& worker, net::Socket socket)
     : conn_(ctx, worker, std::move(socket)), membership_(ctx), relay_(conn_, membership_, *this) {
   conn_.ctx.client_count().fetch_add(1);
@@ -99,7 +93,7 @@ asio::awaitable<Result<bool>> ClientSession::log_in() {
   // Checked once the client has said who it is, so a client trying SSL first
   // gets a plain error; the admin console is exempt so an operator can get
   // in when clients exhaust the limit, as in PgBouncer.
-  if (conn_.database != kConsoleDatabase &&
+  if (conn_.database != config::kConsoleDatabase &&
       conn_.ctx.client_count().load() > conn_.config->max_client_conn) {
     co_return make_error(protocol::sqlstate::too_many_connections,
                          "no more connections allowed (max_client_conn)");

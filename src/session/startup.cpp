@@ -22,7 +22,6 @@ bool is_connection_param(std::string_view key) {
 }
 
 constexpr std::string_view kOptionsParam = "options";
-constexpr std::string_view kAdminDatabase = "pgbouncer";
 
 bool equal_ci(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -142,7 +141,7 @@ bool Login::tracked_at_login(std::string_view name) const {
 // except that `options` in ignore_startup_parameters also ignores the
 // untracked ones inside it. The console ignores it all.
 Status Login::apply_options(std::string_view options) {
-  if (c_.database == kAdminDatabase) return ok_status();
+  if (c_.database == config::kConsoleDatabase) return ok_status();
   auto settings = protocol::parse_startup_options(options);
   if (!settings) return settings.take_error();
   const bool ignore_rest = contains_ci(c_.config->ignore_startup_parameters, kOptionsParam);
