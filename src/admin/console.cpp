@@ -97,12 +97,28 @@ Result<Command> parse_command(std::string_view query) {
   in.skip_spaces();
   auto name = in.word();
   if (!name) return invalid_command(query);
-  Command cmd{lower(*name), ""};
+  Command cmd{lower(*name), "", {}};
   in.skip_spaces();
   if (auto arg = in.word()) cmd.arg = *arg;
+  if (cmd.name == "cache") {
+    // CACHE FLUSH [db [table]]; the table as schema.name or name.
+    for (int i = 0; i < 2; ++i) {
+      in.skip_spaces();
+      auto w = in.word();
+      if (!w) break;
+      if (i == 1 && in.skip('.')) {
+        auto name = in.word();
+        if (!name) return invalid_command(query);
+        *w += "." + *name;
+      }
+      cmd.more.push_back(*w);
+    }
+  }
   if (!in.finish()) return invalid_command(query);
   if (cmd.name.size() > kMaxCommandLength || cmd.arg.size() > kMaxArgLength)
     return console_error("bad arguments");
+  for (const auto& w : cmd.more)
+    if (w.size() > 2 * kMaxArgLength + 1) return console_error("bad arguments");
   return cmd;
 }
 

@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 #include <cstddef>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "admin/control.h"
@@ -33,6 +34,9 @@ inline constexpr std::string_view kConfigFileError = protocol::sqlstate::config_
 struct Command {
   std::string name;  // lower case
   std::string arg;   // as written, unquoted
+  // CACHE FLUSH [db [table]]: the words after `arg` (a table may be
+  // schema.name).
+  std::vector<std::string> more;
 };
 
 struct SetCommand {

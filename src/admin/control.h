@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "cache/cache.h"
 #include "common/result.h"
 #include "config/config.h"
 #include "pool/pool_manager.h"
@@ -42,6 +43,8 @@ class Control {
   virtual bool disabled(const std::string& db) const = 0;
   // SET: changes one setting until the next reload.
   virtual Status set(std::string_view key, std::string_view value) = 0;
+  // The result cache; null until a client of a cached database came.
+  virtual cache::Cache* cache() = 0;
   virtual void shutdown(ShutdownMode mode) = 0;
   virtual ShutdownMode shutdown_mode() const = 0;
 

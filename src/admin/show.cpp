@@ -105,7 +105,8 @@ constexpr std::pair<const char*, PlainShow> kPlainShows[] = {
     {"state", show_state},
     {"dns_hosts", show_dns_hosts},
     {"dns_zones", show_dns_zones},
-    {"prepared_statements", show_prepared_statements}};
+    {"prepared_statements", show_prepared_statements},
+    {"cache", show_cache}};
 
 }  // namespace
 

@@ -71,6 +71,8 @@ ResultSet show_stats_totals(Control& control);
 ResultSet show_stats_averages(Control& control);
 ResultSet show_totals(Control& control);
 ResultSet show_prepared_statements(Control& control);
+// show_cache.cpp
+ResultSet show_cache(Control& control);
 
 // show_config.cpp
 ResultSet show_databases(Control& control, const std::vector<session::ClientInfo>& clients);

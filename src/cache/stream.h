@@ -51,6 +51,9 @@ struct StreamSettings {
   // Who and where: the database's server, logged in as
   // query_cache_replication_user (needs REPLICATION) or the pool's user.
   pool::ServerTarget target;
+  // false (proxy invalidation): no replication, only the catalog, loaded
+  // at start and again on Stream::reload_catalog().
+  bool replicate = true;
   std::chrono::milliseconds connect_timeout{15000};
   std::chrono::milliseconds retry_min{1000};  // backoff after a failure, doubling
   std::chrono::milliseconds retry_max{30000};

@@ -49,6 +49,7 @@ Runtime::Runtime(config::LoadResult loaded)
       janitor_(control_),
       offload_(kOffloadThreads),
       pools_(resolve_workers(config_->workers), offload_),
+      cache_(control_, offload_),
       cancels_(config_->peer_id) {
   int n = resolve_workers(config_->workers);
   for (int i = 0; i < n; ++i)

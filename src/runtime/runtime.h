@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "admin/control.h"
+#include "runtime/cache_service.h"
 #include "auth/login_throttle.h"
 #include "common/result.h"
 #include "config/config.h"
@@ -63,7 +64,12 @@ class Runtime final : public session::SessionContext, public admin::Control {
   session::PeerCancels& peer_cancels() override { return peer_cancels_; }
   std::atomic<int>& client_count() override { return client_count_; }
   asio::awaitable<Status> serve_console(session::ClientConnection& client) override;
+  std::optional<cache::Access> cache_for(const config::Config& config,
+                                         const pool::Pool& pool) override {
+    return cache_.access(config, pool);
+  }
 
+  cache::Cache* cache() override { return cache_.cache(); }
   void shutdown(ShutdownMode mode) override;
   ShutdownMode shutdown_mode() const override { return shutdown_.load(); }
 
@@ -97,6 +103,7 @@ class Runtime final : public session::SessionContext, public admin::Control {
   asio::steady_timer janitor_;
   net::OffloadPool offload_;  // before pools_, which use it
   pool::PoolManager pools_;
+  CacheService cache_;  // after pools_: its streams use the offload pool
   session::CancelRegistry cancels_;  // peer_id: restart only
   session::PeerCancels peer_cancels_;
   auth::LoginThrottle login_throttle_;

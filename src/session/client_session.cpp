@@ -72,7 +72,12 @@ asio::awaitable<void> ClientSession::run() {
     co_return;
   }
   conn_.phase = Phase::kIdle;
-  relay_.start(membership_.max_statements_per_server);
+  std::unique_ptr<CacheTap> tap;
+  if (auto access = conn_.ctx.cache_for(*conn_.config, *membership_.pool)) {
+    tap = std::make_unique<CacheTap>(std::move(*access), conn_.worker.cache_memo,
+                                     membership_.pool->target().user, conn_.params);
+  }
+  relay_.start(membership_.max_statements_per_server, std::move(tap));
   co_await serve_and_finish();
 }
 

@@ -6,9 +6,11 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "auth/login_throttle.h"
+#include "cache/cache.h"
 #include "common/result.h"
 #include "config/config.h"
 #include "net/offload_pool.h"
@@ -37,6 +39,11 @@ class SessionContext {
   // Clients connected to the process (max_client_conn); a session counts
   // itself in for its whole life.
   virtual std::atomic<int>& client_count() = 0;
+  // The result cache for a client of `database` logged in as `user`
+  // (query_cache and its overrides), its invalidation started on first
+  // use; nullopt when off.
+  virtual std::optional<cache::Access> cache_for(const config::Config& config,
+                                                 const pool::Pool& pool) = 0;
   // Serves a client logged in to the console database ("pgbouncer") until
   // it leaves; the console is not part of the relay.
   virtual boost::asio::awaitable<Status> serve_console(ClientConnection& client) = 0;

@@ -11,6 +11,7 @@
 #include "protocol/messages.h"
 #include "protocol/sqlstate.h"
 #include "protocol/writer.h"
+#include "prepared/translator.h"
 #include "session/statement_stage.h"
 
 namespace usher::session {
@@ -45,17 +46,22 @@ Relay::Relay(ClientConnection& conn, Membership& membership, Owner& owner)
       client_scan_(0x3fffffff, kMaxControlMessage, client_reads_whole),
       server_scan_(0x7fffffff, kMaxControlMessage, relay_reads_whole) {}
 
-void Relay::start(size_t max_statements_per_server) {
+void Relay::start(size_t max_statements_per_server, std::unique_ptr<CacheTap> cache) {
   // PostgreSQL refuses frontend messages over 1 GB whatever we allow.
   const auto max_length = static_cast<uint32_t>(std::min(c_.config->max_packet_size, 0x3fffffff));
+  tap_ = std::move(cache);
   if (max_statements_per_server > 0) {
     stage_ = std::make_unique<StatementStage>(m_.pool->statements(), max_statements_per_server,
                                               max_length);
     client_scan_ = stage_->client_scanner(max_length);
     server_scan_ = stage_->server_scanner();
+  } else if (tap_) {
+    // The tap reads requests as the translator frames them.
+    client_scan_ = prepared::client_scanner(max_length);
   } else {
     client_scan_ = protocol::StreamScanner(max_length, kMaxControlMessage, client_reads_whole);
   }
+  if (tap_) server_scan_ = CacheTap::server_scanner(stage_ != nullptr);
   c_.in.release_if_empty(false);  // an idle client holds no buffer
   parked_ = true;
 }
@@ -64,8 +70,14 @@ asio::awaitable<Status> Relay::serve() {
   while (true) {
     if (c_.kill_reason) co_return *c_.kill_reason;
     Status st = ok_status();
+    // Whether the client was owed nothing before what is scanned now: only
+    // then may the cache answer it, or keep a copy of what the server says.
+    const bool idle = owes_nothing();
     if (!stage_ || stage_->has_room()) st = scan_client();
     if (!st) co_return st;
+    if (pending_ > 0 && tap_ && !co_await answer_from_cache(idle)) {
+      co_return make_error(protocol::sqlstate::connection_failure, "client connection lost");
+    }
     // The steps below await only when they must: each nested coroutine
     // costs a frame and a resumption per transaction even when it never
     // suspends, so the common case of each (an idle server ready, a write
@@ -85,7 +97,7 @@ asio::awaitable<Status> Relay::serve() {
         m_.cancel_target->link(
             BackendKey{server_->endpoint, server_->backend_pid, server_->backend_secret});
       }
-      build_to_server();
+      build_to_server(idle);
       if (!to_server_.empty()) {
         net::WriteResult sent;
         if (!net::write_now(server_->socket(), gather(to_server_), sent)) {
@@ -132,6 +144,7 @@ void Relay::start_reads() {
     to_server_.release();
     gather_ = {};
     if (stage_) stage_->release_memory();
+    if (tap_) tap_->release_memory();
     client_reading_ = true;
     c_.socket.async_wait(net::Socket::wait_read, [this, self](boost::system::error_code ec) {
       client_reading_ = false;
@@ -225,6 +238,10 @@ Status Relay::scan_client() {
           terminate_ = true;
           return ok_status();
         }
+        if (tap_) {
+          tap_->client_message(piece.header.type, data.subspan(pending_, piece.size),
+                               piece.kind == Kind::kWhole);
+        }
         switch (piece.header.type) {
           case protocol::PqMsg_Query:
             // disable_pqexec: several statements in one simple Query are a
@@ -267,18 +284,47 @@ Status Relay::scan_client() {
   return ok_status();
 }
 
-void Relay::build_to_server() {
+void Relay::build_to_server(bool idle) {
   auto now = Clock::now();
   if (outstanding_ > 0 && query_start_ == Clock::time_point{}) query_start_ = now;
   to_server_.clear();
   auto data = c_.in.readable().first(pending_);
   if (!stage_) {
     to_server_.pass(data);
-    return;
+  } else {
+    stage_->from_client(data, RelayState{tx_status_, in_copy_}, to_server_);
+    forget_skipped_queries();
+    flush_stage_stats();
   }
-  stage_->from_client(data, RelayState{tx_status_, in_copy_}, to_server_);
-  forget_skipped_queries();
-  flush_stage_stats();
+  // The tap's own query behind a commit: one more ReadyForQuery is due.
+  if (tap_ && tap_->batch_ready(idle, tx_status_, to_server_)) ++outstanding_;
+}
+
+bool Relay::owes_nothing() const {
+  return outstanding_ == 0 && !unsynced_ && !in_copy_ && !client_backlog_ &&
+         (!server_ || (server_->in().empty() && !server_scan_.mid_message())) &&
+         (!stage_ || stage_->idle());
+}
+
+asio::awaitable<bool> Relay::answer_from_cache(bool idle) {
+  to_client_.clear();
+  auto answered = tap_->answer(c_.in.readable().first(pending_), idle, tx_status_, to_client_);
+  if (answered.queries == 0) co_return true;
+  net::WriteResult sent;
+  if (!net::write_now(c_.socket, gather(to_client_), sent)) {
+    sent = co_await net::write_rest(c_.socket, gather_, sent);
+  }
+  to_client_.clear();
+  auto& stats = m_.pool->stats().slot(c_.worker.index);
+  pool::bump(stats.bytes_received, answered.bytes);
+  pool::bump(stats.bytes_sent, sent.written);
+  pool::bump(stats.query_count, answered.queries);
+  pool::bump(stats.xact_count, answered.queries);
+  c_.in.consume(answered.bytes);
+  pending_ -= answered.bytes;
+  outstanding_ -= answered.queries;
+  if (sent.ec) c_.closed = true;
+  co_return !sent.ec;
 }
 
 void Relay::forget_skipped_queries() {

@@ -32,6 +32,7 @@
 #include "pool/pool.h"
 #include "protocol/outbox.h"
 #include "protocol/scanner.h"
+#include "session/cache_tap.h"
 #include "session/client_connection.h"
 #include "session/stage.h"
 
@@ -66,8 +67,9 @@ class Relay {
   Relay(ClientConnection& conn, Membership& membership, Owner& owner);
 
   // After login: frames the client's messages, with prepared statements
-  // tracked when `max_statements_per_server` > 0, and parks the client.
-  void start(size_t max_statements_per_server);
+  // tracked when `max_statements_per_server` > 0 and the result cache's tap
+  // when `cache` is given, and parks the client.
+  void start(size_t max_statements_per_server, std::unique_ptr<CacheTap> cache);
 
   // Serves until the client leaves (ok), is killed or fails (the error), or
   // parks: then suspended() is true, the caller's coroutine ends (freeing
@@ -96,8 +98,14 @@ class Relay {
   // relay.cpp: the loop, reads and the client's side.
   void start_reads();
   Status scan_client();
-  // Fills to_server_ from the scanned client bytes.
-  void build_to_server();
+  // Fills to_server_ from the scanned client bytes; `idle`: the client was
+  // owed nothing before them.
+  void build_to_server(bool idle);
+  // The cache's answers to the leading requests of what was scanned, if
+  // hits, written to the client; false when the client is gone.
+  asio::awaitable<bool> answer_from_cache(bool idle);
+  // Nothing is owed to the client, nor pending on a server it holds.
+  bool owes_nothing() const;
   // Takes an idle server without waiting; false when link_server() must.
   bool link_idle_server();
   // Waits for a server; the wait is abandoned if the client leaves.
@@ -122,9 +130,9 @@ class Relay {
   // Adds the stage's answers that are now due to to_client_; true when one
   // of them ends the transaction.
   Result<bool> emit_stage_answers();
-  // Handles a ReadyForQuery the client receives; true when the server can go
-  // back to the pool.
-  Result<bool> ready_for_query(char status);
+  // Handles a ReadyForQuery the client receives (`own`: one the cache's
+  // tap kept from it); true when the server can go back to the pool.
+  Result<bool> ready_for_query(char status, bool own = false);
   // Whether the server needs server_reset_query (or a statement reset)
   // before going back.
   bool reset_due() const;
@@ -154,6 +162,7 @@ class Relay {
   protocol::StreamScanner client_scan_;
   protocol::StreamScanner server_scan_;
   std::unique_ptr<Stage> stage_;  // null: none (session mode, no statement tracking)
+  std::unique_ptr<CacheTap> tap_;  // null: the result cache is off for this client
   size_t pending_ = 0;            // scanned client bytes not yet forwarded
   bool terminate_ = false;        // client sent Terminate
   bool client_reading_ = false;

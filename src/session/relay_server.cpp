@@ -97,6 +97,23 @@ Result<bool> Relay::relay_from_server(size_t& pos) {
     }
     char type = piece.header.type;
     server_msg_forwarded_ = true;
+    if (tap_) {
+      // The tap's own position query is answered after all the client's
+      // requests; its messages go to neither the stage nor the client.
+      auto verdict = tap_->from_server(type, bytes, piece.kind == Kind::kWhole,
+                                       outstanding_ - tap_->own_pending());
+      if (verdict == CacheTap::Verdict::kSwallow) {
+        server_msg_forwarded_ = false;
+        continue;
+      }
+      if (verdict == CacheTap::Verdict::kOwnReady) {
+        server_msg_forwarded_ = false;
+        tx_status_ = piece.body.empty() ? protocol::kTransactionIdle
+                                        : static_cast<char>(piece.body[0]);
+        release = ready_for_query(tx_status_, true);
+        continue;
+      }
+    }
     if (stage_) {
       server_msg_forwarded_ =
           stage_->from_server(type, bytes, piece.kind == Kind::kWhole, to_client_);
@@ -150,16 +167,18 @@ Result<bool> Relay::emit_stage_answers() {
   return false;
 }
 
-Result<bool> Relay::ready_for_query(char status) {
+Result<bool> Relay::ready_for_query(char status, bool own) {
   auto now = Clock::now();
   auto& stats = m_.pool->stats().slot(c_.worker.index);
   if (outstanding_ > 0) --outstanding_;
   in_copy_ = false;
-  pool::bump(stats.query_count, 1);
-  if (query_start_ != Clock::time_point{}) {
-    pool::bump(stats.query_time_us, micros(now - query_start_));
+  if (!own) {
+    pool::bump(stats.query_count, 1);
+    if (query_start_ != Clock::time_point{}) {
+      pool::bump(stats.query_time_us, micros(now - query_start_));
+    }
+    query_start_ = outstanding_ > 0 ? now : Clock::time_point{};
   }
-  query_start_ = outstanding_ > 0 ? now : Clock::time_point{};
   if (outstanding_ > 0 || unsynced_) return false;
   if (status == protocol::kTransactionIdle) {
     pool::bump(stats.xact_count, 1);
@@ -237,6 +256,7 @@ void Relay::release_server() {
 void Relay::drop_server() {
   if (!server_) return;
   if (stage_) stage_->attach(nullptr);
+  if (tap_) tap_->detach();
   m_.cancel_target->unlink();
   m_.pool->discard(std::move(server_));
   c_.phase = Phase::kIdle;

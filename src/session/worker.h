@@ -8,6 +8,8 @@
 #include <memory>
 #include <thread>
 
+#include "cache/statements.h"
+
 namespace usher::session {
 
 class ClientSession;
@@ -22,6 +24,8 @@ struct Worker {
   // only on this worker's thread.
   std::list<std::weak_ptr<ClientSession>> sessions;
   std::thread thread;
+  // The result cache's decisions per statement text, for this worker's clients.
+  cache::StatementMemo cache_memo;
   // Declared last so it is destroyed first: destroying it destroys the
   // session coroutines, which still use the members above.
   asio::io_context io{1};  // concurrency hint 1: only this worker's thread runs it

@@ -122,6 +122,8 @@ class Postgres:
             "log_timezone": "'UTC'",
             "timezone": "'UTC'",
             "logging_collector": "off",
+            # The query cache's invalidation stream decodes the WAL.
+            "wal_level": "logical",
         }
         settings.update(self.extra_settings)
         with open(conf, "w") as f:

@@ -1,0 +1,70 @@
+// What the cache makes of one statement text (sql::analyze() and the
+// catalog's resolve(), then the key text), memoised per worker so that a
+// hit costs a hash lookup and not a parse. Not thread-safe: one per worker.
+// Bounded: at most kMaxEntries texts of at most kMaxText bytes each, least
+// recently used dropped first; a longer text is analysed every time.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/catalog.h"
+#include "sql/analysis.h"
+
+namespace usher::cache {
+
+// Refusals of the cache's own (besides sql:: and catalog ones).
+namespace refusal {
+inline constexpr std::string_view kCatalogLoading = "catalog not loaded";
+}
+
+struct StatementInfo {
+  sql::StatementKind kind = sql::StatementKind::kUnknown;
+  std::string_view refusal;         // empty: a cacheable read
+  std::vector<std::string> tables;  // a cacheable read: the tables it depends on
+  // A write (proxy invalidation): the tables it may change; nullopt: unknown.
+  std::optional<std::vector<std::string>> written;
+  std::string key_text;  // sql::key_text()
+  int64_t ttl_ms = -1;   // /* usher:cache ttl=... */
+  bool may_write = false;        // changes data, or might (kWrite, kUnknown)
+  bool commits = false;          // COMMIT, END, ROLLBACK, ABORT
+  bool hides_settings = false;   // leaves settings Usher cannot know (SET ROLE, set_config...)
+};
+
+class StatementMemo {
+ public:
+  static constexpr size_t kMaxEntries = 4096;
+  static constexpr size_t kMaxText = 16 * 1024;
+
+  // `catalog` null: decided on the tree alone, and no read is cacheable.
+  std::shared_ptr<const StatementInfo> get(uint32_t db,
+                                           const std::shared_ptr<const Catalog>& catalog,
+                                           std::string_view text, bool standard_conforming_strings,
+                                           const std::vector<std::string>& include,
+                                           const std::vector<std::string>& exclude);
+  size_t size() const { return map_.size(); }
+
+ private:
+  struct Entry {
+    std::string key;  // db, flags, text
+    // Which catalog decided it: weak, so that an entry neither keeps an
+    // old catalog alive nor mistakes a new one at the same address for it.
+    std::weak_ptr<const Catalog> catalog;
+    std::shared_ptr<const StatementInfo> info;
+  };
+  std::list<Entry> lru_;  // most recent first
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> map_;
+};
+
+// Decides one statement (what StatementMemo memoises).
+StatementInfo decide(const Catalog* catalog, std::string_view text,
+                     bool standard_conforming_strings, const std::vector<std::string>& include,
+                     const std::vector<std::string>& exclude);
+
+}  // namespace usher::cache

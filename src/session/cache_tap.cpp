@@ -1,0 +1,377 @@
+#include "session/cache_tap.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "prepared/translator.h"
+#include "protocol/extended.h"
+#include "protocol/frame.h"
+#include "protocol/message_type.h"
+#include "protocol/messages.h"
+#include "protocol/writer.h"
+#include "session/stage.h"
+
+namespace usher::session {
+
+namespace {
+
+using protocol::PqMsg_CommandComplete;
+using protocol::PqMsg_DataRow;
+using protocol::PqMsg_ErrorResponse;
+using protocol::PqMsg_ReadyForQuery;
+using protocol::PqMsg_RowDescription;
+
+// The position query behind a committing write: the insert position is at
+// or past the end of every commit record written so far, even with
+// synchronous_commit off (the write and flush positions may not be).
+constexpr std::string_view kPositionQuery = "SELECT pg_catalog.pg_current_wal_insert_lsn()";
+
+// What a result the tap copies is made of; messages up to this size are
+// read whole (larger ones stream through, and the copy is abandoned).
+constexpr uint32_t kCopiedWhole = prepared::kServerErrorWhole;
+
+// Per client: statements and portals followed for write detection. Past
+// this, everything executed counts as a write.
+constexpr size_t kMaxTrackedNames = 1024;
+
+// The version of the key's layout: a new layout never reads an old key.
+constexpr char kKeyVersion = '1';
+
+bool copied_type(char type) {
+  return type == PqMsg_RowDescription || type == PqMsg_DataRow || type == PqMsg_CommandComplete;
+}
+bool tap_whole(char type) { return relay_reads_whole(type) || copied_type(type); }
+bool tap_and_statements_whole(char type) {
+  return tap_whole(type) || prepared::server_wants_whole(type);
+}
+bool streams_when_large(char type) { return copied_type(type) || type == PqMsg_ErrorResponse; }
+
+void append_sized(std::string& out, std::string_view s) {
+  const auto n = static_cast<uint32_t>(s.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  out.append(s);
+}
+
+void bump(std::atomic<uint64_t>& counter) {
+  counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string_view as_text(std::span<const uint8_t> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// "16/B374D848" as PostgreSQL prints an LSN.
+std::optional<uint64_t> parse_lsn(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  uint32_t hi = 0, lo = 0;
+  auto a = std::from_chars(text.data(), text.data() + slash, hi, 16);
+  auto b = std::from_chars(text.data() + slash + 1, text.data() + text.size(), lo, 16);
+  if (a.ec != std::errc() || a.ptr != text.data() + slash || b.ec != std::errc() ||
+      b.ptr != text.data() + text.size())
+    return std::nullopt;
+  return (uint64_t{hi} << 32) | lo;
+}
+
+// The NUL-terminated string at the start of `body`.
+std::string_view leading_cstring(std::span<const uint8_t> body) {
+  const auto* p = static_cast<const uint8_t*>(std::memchr(body.data(), 0, body.size()));
+  if (!p) return {};
+  return {reinterpret_cast<const char*>(body.data()), size_t(p - body.data())};
+}
+
+}  // namespace
+
+CacheTap::CacheTap(cache::Access access, cache::StatementMemo& memo, std::string role,
+                   const protocol::TrackedParams& params)
+    : domain_(std::move(access.domain)),
+      store_(*access.store),
+      memo_(memo),
+      settings_(std::move(access.settings)),
+      role_(std::move(role)),
+      params_(params) {}
+
+protocol::StreamScanner CacheTap::server_scanner(bool statements) {
+  return protocol::StreamScanner(0x7fffffff, kMaxControlMessage,
+                                 statements ? tap_and_statements_whole : tap_whole,
+                                 streams_when_large, kCopiedWhole);
+}
+
+std::shared_ptr<const cache::StatementInfo> CacheTap::info_for(std::span<const uint8_t> text) {
+  return memo_.get(domain_->id(), domain_->catalog(), as_text(text),
+                   params_.standard_conforming_strings(), settings_->include, settings_->exclude);
+}
+
+std::string CacheTap::key_for(const cache::StatementInfo& info) const {
+  // Everything that changes the bytes of a result: the database, the role,
+  // every tracked setting (TimeZone, DateStyle, client_encoding, search_path
+  // when set at login...), and the statement's text without comments.
+  std::string key;
+  key.push_back(kKeyVersion);
+  const uint32_t db = domain_->id();
+  key.append(reinterpret_cast<const char*>(&db), sizeof db);
+  append_sized(key, role_);
+  for (int i = 0; i < int(params_.size()); ++i) {
+    if (i == protocol::TrackedParams::kApplicationName || !params_.has(i)) continue;
+    append_sized(key, params_.name(i));
+    append_sized(key, params_.get(i));
+  }
+  key.push_back('\0');
+  key.append(info.key_text);
+  return key;
+}
+
+bool CacheTap::client_may_hit() const { return !settings_unknown_; }
+
+void CacheTap::client_message(char type, std::span<const uint8_t> message, bool whole) {
+  ++batch_messages_;
+  batch_last_ = type;
+  batch_query_.reset();
+  std::span<const uint8_t> body =
+      whole ? message.subspan(protocol::kHeaderSize) : std::span<const uint8_t>{};
+  switch (type) {
+    case protocol::PqMsg_Query: {
+      if (!whole) {  // too large to read: assume the worst
+        batch_writes_ = true;
+        settings_unknown_ = true;
+        note_write(std::nullopt);
+        return;
+      }
+      auto text = protocol::parse_query(body);
+      if (!text) {
+        batch_writes_ = true;
+        note_write(std::nullopt);
+        return;
+      }
+      auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(text->data()), text->size()));
+      if (info->hides_settings) settings_unknown_ = true;
+      if (info->may_write) {
+        batch_writes_ = true;
+        note_write(info->written);
+      }
+      batch_commits_ = info->commits;
+      if (batch_messages_ == 1) batch_query_ = std::move(info);
+      return;
+    }
+    case protocol::PqMsg_Parse: {
+      auto parse = whole ? protocol::parse_parse(body) : Result<protocol::ParseMessage>(
+                                                             make_error("", "streamed"));
+      bool writes = true;
+      if (parse) {
+        auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(parse->query.data()),
+                                       parse->query.size()));
+        writes = info->may_write;
+        if (info->hides_settings) settings_unknown_ = true;
+        if (statement_writes_.size() >= kMaxTrackedNames) statement_writes_.clear();
+        statement_writes_[std::string(parse->name)] = writes;
+        if (writes) note_write(info->written);
+      } else {
+        settings_unknown_ = true;
+      }
+      return;
+    }
+    case protocol::PqMsg_Bind: {
+      auto bind = whole ? protocol::parse_bind(body)
+                        : Result<protocol::BindMessage>(make_error("", "streamed"));
+      if (!bind) return;  // its Execute will count as a write
+      auto it = statement_writes_.find(std::string(bind->statement));
+      if (portal_writes_.size() >= kMaxTrackedNames) portal_writes_.clear();
+      portal_writes_[std::string(bind->portal)] = it == statement_writes_.end() || it->second;
+      return;
+    }
+    case protocol::PqMsg_Execute: {
+      auto it = whole ? portal_writes_.find(std::string(leading_cstring(body)))
+                      : portal_writes_.end();
+      if (it == portal_writes_.end() || it->second) {
+        batch_writes_ = true;
+        note_write(std::nullopt);
+      }
+      return;
+    }
+    case protocol::PqMsg_FunctionCall:
+      batch_writes_ = true;
+      note_write(std::nullopt);
+      return;
+    default:
+      return;
+  }
+}
+
+void CacheTap::note_write(const std::optional<std::vector<std::string>>& written) {
+  tx_writes_ = true;
+  if (!written) {
+    tx_targets_unknown_ = true;
+    tx_targets_.clear();
+  } else if (!tx_targets_unknown_) {
+    tx_targets_.insert(tx_targets_.end(), written->begin(), written->end());
+    // A transaction of many writes flushes rather than grow without bound.
+    if (tx_targets_.size() > kMaxTrackedNames) {
+      tx_targets_unknown_ = true;
+      tx_targets_.clear();
+    }
+  }
+}
+
+CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle, char tx_status,
+                                    protocol::Outbox& to_client) {
+  held_.clear();
+  Answered done;
+  if (!idle || tx_status != protocol::kTransactionIdle || !client_may_hit() ||
+      !domain_->serving())
+    return done;
+  const auto now = cache::Clock::now();
+  while (done.bytes < pending.size()) {
+    auto h = protocol::peek_header(pending.subspan(done.bytes), kMaxControlMessage);
+    if (h.status != protocol::FrameStatus::kReady || h.header.type != protocol::PqMsg_Query ||
+        pending.size() - done.bytes < h.header.total())
+      break;
+    auto body = pending.subspan(done.bytes + protocol::kHeaderSize, h.header.body_size());
+    auto text = protocol::parse_query(body);
+    if (!text) break;
+    auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(text->data()), text->size()));
+    if (!info->refusal.empty()) break;
+    auto value = store_.find(key_for(*info), now);
+    if (!value) break;
+    bump(domain_->lookups().hits);
+    to_client.pass(std::span(reinterpret_cast<const uint8_t*>(value->data()), value->size()));
+    to_client.write_own([](std::string& out) {
+      protocol::write_ready_for_query(out, protocol::kTransactionIdle);
+    });
+    held_.push_back(std::move(value));
+    done.bytes += h.header.total();
+    ++done.queries;
+  }
+  if (done.queries > 0) {
+    // The batch client_message() saw now starts after the answered ones;
+    // only a batch of one Query is ever filled, so start afresh.
+    batch_messages_ = std::max(0, batch_messages_ - done.queries);
+    batch_query_.reset();
+  }
+  return done;
+}
+
+bool CacheTap::batch_ready(bool idle, char tx_status, protocol::Outbox& to_server) {
+  const bool single = batch_messages_ == 1;
+  auto query = std::move(batch_query_);
+  const bool writes = batch_writes_;
+  const bool commits = batch_commits_;
+  const char last = batch_last_;
+  batch_messages_ = 0;
+  batch_writes_ = false;
+  batch_commits_ = false;
+  batch_last_ = 0;
+  if (single && query && query->kind == sql::StatementKind::kRead) {
+    bump(query->refusal.empty() ? domain_->lookups().misses : domain_->lookups().uncacheable);
+  }
+  if (idle && single && query && query->refusal.empty() &&
+      tx_status == protocol::kTransactionIdle && client_may_hit() && domain_->filling()) {
+    // A miss we may fill: the generations are read now, before the query
+    // runs, so that a write committed meanwhile refuses the result.
+    Capture c;
+    c.key = key_for(*query);
+    c.ticket = store_.begin_fill(domain_->id(), query->tables);
+    const int64_t ttl = query->ttl_ms >= 0 ? query->ttl_ms : settings_->ttl.count();
+    c.expires = ttl > 0 ? cache::Clock::now() + std::chrono::milliseconds(ttl)
+                        : cache::Clock::time_point::max();
+    capture_ = std::move(c);
+  }
+  if (domain_->mode() != cache::Invalidation::kReplication || !tx_writes_ ||
+      last != protocol::PqMsg_Query)
+    return false;
+  // Only where the transaction is sure to be over when the position query
+  // runs (it must not run in an aborted transaction): after COMMIT and
+  // friends, or after one write statement sent outside a transaction.
+  const bool autocommit = idle && single && writes && tx_status == protocol::kTransactionIdle &&
+                          query && query->refusal != sql::refusal::kMultipleStatements;
+  if (!commits && !autocommit) return false;
+  to_server.write_own([](std::string& out) { protocol::write_query(out, kPositionQuery); });
+  domain_->commit_begin();
+  ++own_pending_;
+  return true;
+}
+
+CacheTap::Verdict CacheTap::from_server(char type, std::span<const uint8_t> message, bool whole,
+                                        int client_owed) {
+  if (own_pending_ > 0 && client_owed == 0) {
+    // The client's requests are all answered: this is the position query's.
+    own_answer(type, whole ? message : std::span<const uint8_t>{});
+    if (type != PqMsg_ReadyForQuery) return Verdict::kSwallow;
+    --own_pending_;
+    domain_->commit_end(own_lsn_);
+    own_lsn_.reset();
+    return Verdict::kOwnReady;
+  }
+  if (capture_) {
+    if (!whole || !(copied_type(type) || type == PqMsg_ReadyForQuery) || capture_->complete ||
+        capture_->bytes.size() + message.size() > settings_->max_entry) {
+      if (type != PqMsg_ReadyForQuery) abort_capture();
+    } else if (type != PqMsg_ReadyForQuery) {
+      capture_->bytes.append(as_text(message));
+      capture_->complete = type == PqMsg_CommandComplete;
+    }
+  }
+  if (type == PqMsg_ReadyForQuery && whole) {
+    const char status = message.size() > protocol::kHeaderSize
+                            ? static_cast<char>(message[protocol::kHeaderSize])
+                            : protocol::kTransactionIdle;
+    if (capture_) {
+      if (capture_->complete && status == protocol::kTransactionIdle && domain_->filling()) {
+        bump(domain_->lookups().fills);
+        store_.insert(std::move(capture_->key), std::move(capture_->bytes), capture_->ticket,
+                      capture_->expires);
+      }
+      capture_.reset();
+    }
+    // Requests still owed may include writes not run yet: invalidate at
+    // every end of a transaction until the last is answered.
+    if (status == protocol::kTransactionIdle) end_of_transaction(client_owed <= 1);
+  }
+  return Verdict::kForward;
+}
+
+void CacheTap::own_answer(char type, std::span<const uint8_t> message) {
+  if (type == PqMsg_DataRow && !message.empty()) {
+    auto row = protocol::parse_data_row(message.subspan(protocol::kHeaderSize));
+    if (row && row->size() == 1 && (*row)[0]) own_lsn_ = parse_lsn(*(*row)[0]);
+  } else if (type == PqMsg_ErrorResponse) {
+    own_lsn_.reset();
+  }
+}
+
+void CacheTap::end_of_transaction(bool last) {
+  // The client is about to hear that its transaction is over; whatever it
+  // wrote must be invalidated (or be covered by a position query still to
+  // answer: that query was sent after this request) before it does.
+  if (!tx_writes_) return;
+  if (domain_->mode() == cache::Invalidation::kProxy) {
+    domain_->tables_written(tx_targets_unknown_ ? std::nullopt : std::optional(tx_targets_));
+  } else if (own_pending_ == 0) {
+    domain_->commit_unknown();
+  }
+  if (!last) return;
+  tx_writes_ = false;
+  tx_targets_unknown_ = false;
+  tx_targets_.clear();
+}
+
+void CacheTap::abort_capture() {
+  capture_.reset();
+}
+
+void CacheTap::detach() {
+  capture_.reset();
+  // Position queries that will never answer: their commits may have
+  // happened, at a position no one knows.
+  for (; own_pending_ > 0; --own_pending_)
+    domain_->commit_end(std::nullopt);
+  own_lsn_.reset();
+  // A transaction cut off may have committed.
+  end_of_transaction(true);
+}
+
+void CacheTap::release_memory() {
+  held_.clear();
+  held_.shrink_to_fit();
+}
+
+}  // namespace usher::session

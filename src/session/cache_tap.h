@@ -1,0 +1,128 @@
+// The result cache's place in the relay (docs/cache.md): it sees the
+// client's requests and the server's answers without changing them, and
+//  - answers a Query from the cache before any server is taken (a hit),
+//    when the relay owes the client nothing and no transaction is open;
+//  - on a miss it can cache, keeps a copy of the server's answer
+//    (RowDescription, DataRows, CommandComplete) and stores it at the
+//    ReadyForQuery, unless anything else came, it grew past
+//    query_cache_max_entry, or the tables' generations moved meanwhile;
+//  - tells the database's Domain of every write it sees commit: with
+//    `replication` it adds `SELECT pg_current_wal_insert_lsn()` behind the
+//    committing request and keeps that answer from the client; with
+//    `proxy` it invalidates what the write touched before the client hears
+//    of the commit.
+// Refusals are counted per reason; a client whose settings Usher cannot
+// know (SET ROLE, set_config()...) is not served from the cache again.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/cache.h"
+#include "cache/domain.h"
+#include "cache/statements.h"
+#include "cache/store.h"
+#include "protocol/outbox.h"
+#include "protocol/scanner.h"
+#include "protocol/tracked_params.h"
+
+namespace usher::session {
+
+class CacheTap {
+ public:
+  // `role`: the role the server runs the client's queries as (the pool's
+  // user); `params`: the client's tracked settings, part of every key.
+  CacheTap(cache::Access access, cache::StatementMemo& memo, std::string role,
+           const protocol::TrackedParams& params);
+
+  // How the relay frames the server's messages with the tap (and the
+  // statement stage, when `statements`).
+  static protocol::StreamScanner server_scanner(bool statements);
+
+  // --- The client's side, in order.
+  // Each client message as scanned: whole, or only its head (`whole`
+  // false: a message too large to read whole).
+  void client_message(char type, std::span<const uint8_t> message, bool whole);
+  // Before the batch goes to a server: answers its leading Queries that
+  // are hits into `to_client`, each with its ReadyForQuery. Only when the
+  // relay owes the client nothing (`idle`) and no transaction is open.
+  struct Answered {
+    size_t bytes = 0;  // of `pending`, answered
+    int queries = 0;
+  };
+  Answered answer(std::span<const uint8_t> pending, bool idle, char tx_status,
+                  protocol::Outbox& to_client);
+  // The batch (what client_message() saw since the last call, less what
+  // answer() took) goes to the server: arms a fill, and appends the
+  // commit-position query when the batch may commit a write; true when it
+  // did (one more ReadyForQuery is due from the server).
+  bool batch_ready(bool idle, char tx_status, protocol::Outbox& to_server);
+
+  // --- The server's side.
+  enum class Verdict {
+    kForward,   // to the client, as usual
+    kSwallow,   // the tap's own: not for the client
+    kOwnReady,  // the ReadyForQuery of the tap's own query
+  };
+  // `client_owed`: ReadyForQuery messages the client still waits for
+  // (the relay's count, less the tap's own).
+  Verdict from_server(char type, std::span<const uint8_t> message, bool whole, int client_owed);
+  // Own position queries still to answer (the relay counts them in).
+  int own_pending() const { return own_pending_; }
+  // The server is gone or given back: nothing more comes of what was sent.
+  void detach();
+
+  void release_memory();
+
+ private:
+  struct Capture {
+    std::string key;
+    cache::Store::Ticket ticket;
+    cache::Clock::time_point expires;
+    std::string bytes;
+    bool complete = false;  // CommandComplete seen
+  };
+
+  std::shared_ptr<const cache::StatementInfo> info_for(std::span<const uint8_t> text);
+  std::string key_for(const cache::StatementInfo& info) const;
+  bool client_may_hit() const;
+  void note_write(const std::optional<std::vector<std::string>>& written);
+  void end_of_transaction(bool last);
+  void abort_capture();
+  void own_answer(char type, std::span<const uint8_t> message);
+
+  std::shared_ptr<cache::Domain> domain_;
+  cache::Store& store_;
+  cache::StatementMemo& memo_;
+  std::shared_ptr<const cache::ClientSettings> settings_;
+  const std::string role_;
+  const protocol::TrackedParams& params_;
+
+  bool settings_unknown_ = false;  // sticky: see the header comment
+  // The batch being scanned.
+  int batch_messages_ = 0;
+  std::shared_ptr<const cache::StatementInfo> batch_query_;  // its only message, a Query
+  bool batch_writes_ = false;
+  bool batch_commits_ = false;  // a Query that ends a transaction (COMMIT...)
+  char batch_last_ = 0;         // the type of its last message
+  // Extended protocol: statements and portals known to only read.
+  std::unordered_map<std::string, bool> statement_writes_;
+  std::unordered_map<std::string, bool> portal_writes_;
+  // The transaction in progress wrote (or may have).
+  bool tx_writes_ = false;
+  bool tx_targets_unknown_ = false;
+  std::vector<std::string> tx_targets_;
+  // Own position queries sent whose answers have not come; the one being read.
+  int own_pending_ = 0;
+  std::optional<uint64_t> own_lsn_;
+  std::optional<Capture> capture_;
+  std::vector<std::shared_ptr<const std::string>> held_;  // hits being written
+};
+
+}  // namespace usher::session
