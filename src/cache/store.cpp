@@ -69,30 +69,37 @@ struct Entry {
 
 // What an entry costs besides the bytes of its key, value and table ids,
 // from the node sizes of the containers above on 64-bit libstdc++ and
-// glibc (x86-64: 328 bytes; each table read adds 200 + its id).
-// glibc's malloc adds an 8-byte header and rounds to 16: we count 16 a block.
+// glibc (x86-64: 336 bytes; each table read adds 216 + its id). glibc's
+// malloc adds an 8-byte header and rounds up to 16: we count 16 a block.
 constexpr size_t kMallocOverhead = 16;
-constexpr size_t kEntryOverhead =
-    (2 * sizeof(void*) + sizeof(Entry) + kMallocOverhead)  // the list node
-    // make_shared's one block: vtable pointer, two counts, the std::string
-    + (2 * sizeof(void*) + sizeof(std::string) + kMallocOverhead)
-    // the index node (next pointer, string_view, Entry*, cached hash: our
-    // Hash is not one libstdc++ trusts to be fast) and its bucket
-    +
-    (sizeof(void*) + sizeof(std::string_view) + sizeof(Entry*) + sizeof(size_t) + kMallocOverhead) +
-    sizeof(void*)
-    // the heap blocks of the key, the value and the tables vector
-    + 3 * kMallocOverhead;
-// Per table read: the pointer in the entry's vector, its node in the
-// table's dependents set (next pointer and Entry*; pointer hashes are not
-// cached) with its bucket, and the table's state as if no other entry
-// shared it (map node: next pointer, key, generation, set, cached hash;
-// its bucket; the key's heap block), so that the limit is an upper bound
-// on what the store holds; the id's bytes are the state's key.
-constexpr size_t kTableRefOverhead =
-    sizeof(TableState*) + (2 * sizeof(void*) + kMallocOverhead) + sizeof(void*) +
-    (sizeof(void*) + sizeof(std::string) + sizeof(TableState) + sizeof(size_t) + kMallocOverhead) +
-    sizeof(void*) + kMallocOverhead;
+constexpr size_t kPointer = sizeof(void*);
+// A hash table's share of its bucket array: one pointer a bucket, and up
+// to two buckets an element (the array doubles when it grows, and never
+// shrinks when elements go).
+constexpr size_t kBucket = 2 * kPointer;
+// The list node: two links and the Entry.
+constexpr size_t kListNode = 2 * kPointer + sizeof(Entry) + kMallocOverhead;
+// make_shared's one block: vtable pointer, two 32-bit counts, the string.
+constexpr size_t kValueBlock = 2 * kPointer + sizeof(std::string) + kMallocOverhead;
+// The index node (next pointer, string_view, Entry*, cached hash: libstdc++
+// caches a hash it does not know to be fast) and its bucket.
+constexpr size_t kIndexNode = kPointer + sizeof(std::string_view) + sizeof(Entry*) +
+                              sizeof(size_t) + kMallocOverhead + kBucket;
+// The heap blocks of the key, the value and the tables vector.
+constexpr size_t kEntryOverhead = kListNode + kValueBlock + kIndexNode + 3 * kMallocOverhead;
+
+// Per table read: the pointer in the entry's vector; its node in the
+// table's dependents set (next pointer and Entry*, no cached hash for a
+// pointer) with its bucket; and the table's state as if no other entry
+// shared it (map node: next pointer, key, TableState, cached hash; its
+// bucket; the key's heap block, which holds the id). A shared state is
+// counted once per reader: we would rather overcount than let the store
+// pass its limit. Left uncounted: heap blocks rounded up to 16 bytes, the
+// slack trim() lets pass, and idle table states (bounded, see above).
+constexpr size_t kDependentNode = 2 * kPointer + kMallocOverhead + kBucket;
+constexpr size_t kStateNode = kPointer + sizeof(std::string) + sizeof(TableState) + sizeof(size_t) +
+                              kMallocOverhead + kBucket + kMallocOverhead;
+constexpr size_t kTableRefOverhead = sizeof(TableState*) + kDependentNode + kStateNode;
 
 size_t charge(const std::string& key, const std::string& value,
               const std::vector<const std::string*>& tables) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <deque>
+#include <latch>
 #include <random>
 #include <string>
 #include <thread>
@@ -308,12 +310,16 @@ TEST(CacheStore, StaysConsistentUnderConcurrentUse) {
   constexpr int kTables = 6;
   constexpr uint32_t kDatabases = 2;
   constexpr size_t kBuckets = 8;
+  constexpr size_t kPendingFills = 3;
   const size_t limit = 20 * charge_of("key00", std::string(64, 'x'), {"t0", "t1"});
   Store s(limit, [](std::string_view k) { return std::hash<std::string_view>{}(k) % kBuckets; });
   std::atomic<uint64_t> finds{0}, inserts{0}, wrong_values{0};
 
+  std::latch start(kThreads);
   auto work = [&](int seed) {
     std::mt19937 rng(seed);
+    std::deque<std::pair<std::string, Store::Ticket>> pending;
+    start.arrive_and_wait();
     auto pick = [&](int n) { return static_cast<int>(rng() % n); };
     for (int i = 0; i < kIterations; ++i) {
       const uint32_t db = pick(kDatabases);
@@ -325,10 +331,15 @@ TEST(CacheStore, StaysConsistentUnderConcurrentUse) {
         auto v = s.find(key, kStart);
         if (v && v->compare(0, key.size() + 1, key + "=") != 0) wrong_values += 1;
       } else if (op < 85) {
-        inserts += 1;
-        Store::Ticket t = s.begin_fill(db, {table, "t" + std::to_string(pick(kTables))});
-        std::this_thread::yield();  // let a write overtake the fill now and then
-        s.insert(key, key + "=" + std::string(pick(128), 'x'), t, kForever);
+        // A fill ends a few operations after it began (its query runs), so
+        // that writes overtake some of them.
+        pending.push_back({key, s.begin_fill(db, {table, "t" + std::to_string(pick(kTables))})});
+        if (pending.size() > kPendingFills) {
+          inserts += 1;
+          auto& [k, ticket] = pending.front();
+          s.insert(k, k + "=" + std::string(pick(128), 'x'), ticket, kForever);
+          pending.pop_front();
+        }
       } else if (op < 97) {
         s.invalidate(db, {table});
       } else if (op < 99) {
