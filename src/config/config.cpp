@@ -228,6 +228,23 @@ class Builder {
                             "parameters inside it");
       }
     }
+    if (Status limits = check_query_cache_limits(c); !limits.ok()) {
+      // Point at the line the operator wrote: a small query_cache_size
+      // under the default query_cache_max_entry is its own mistake.
+      if (set_at_.count("query_cache_max_entry") == 0) {
+        return config_error(at("query_cache_size") +
+                            "query_cache_size is smaller than query_cache_max_entry (default " +
+                            format_byte_size(Config{}.query_cache_max_entry) +
+                            "); lower query_cache_max_entry too");
+      }
+      return config_error(at("query_cache_max_entry") + limits.error().message);
+    }
+    if (!c.query_cache_replication_user.empty() &&
+        c.query_cache_invalidation == CacheInvalidation::kProxy) {
+      result_.warnings.push_back(
+          at("query_cache_replication_user") +
+          "query_cache_replication_user is not used: query_cache_invalidation is proxy");
+    }
     if (c.auth_type == AuthType::kAny) {
       for (const auto& [name, db] : c.databases) {
         if (!db.user) {
@@ -274,6 +291,19 @@ Result<LoadResult> load_config(const std::string& path) {
   auto doc = read_ini_file(path);
   if (!doc.ok()) return doc.take_error();
   return build_config(*doc, path);
+}
+
+Status check_query_cache_limits(const Config& config) {
+  if (config.query_cache_max_entry > config.query_cache_size) {
+    return config_error("query_cache_max_entry must not be larger than query_cache_size");
+  }
+  return ok_status();
+}
+
+bool query_cache_enabled(const Config& config, const DatabaseConfig* db, const UserConfig* user) {
+  if (user != nullptr && user->query_cache) return *user->query_cache;
+  if (db != nullptr && db->query_cache) return *db->query_cache;
+  return config.query_cache;
 }
 
 TcpOptions tcp_options(const Config& c) {

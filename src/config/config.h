@@ -193,6 +193,22 @@ struct Config {
   int tcp_keepintvl = 0;
   int tcp_user_timeout = 0;  // milliseconds, as in PgBouncer
 
+  // --- Query cache (Usher only; docs/configuration.md, "Query cache") ---------
+  // Off by default; [databases] and [users] entries may override it (see
+  // query_cache_enabled()).
+  bool query_cache = false;
+  // A hard limit on the memory of all entries together, keys included.
+  ByteSize query_cache_size = ByteSize{256 * kMegabyte};
+  // A larger result streams through uncached; at most query_cache_size.
+  ByteSize query_cache_max_entry = ByteSize{kMegabyte};
+  Duration query_cache_ttl = Duration(0);  // 0: until invalidated
+  CacheInvalidation query_cache_invalidation = CacheInvalidation::kReplication;
+  std::string query_cache_replication_user;  // empty: the database's pool user
+  // Canonical table names (config/table_name.h). Empty include list: every
+  // table; a table in both lists is excluded.
+  std::vector<std::string> query_cache_tables;
+  std::vector<std::string> query_cache_exclude_tables;
+
   // --- Other sections ----------------------------------------------------------
   std::map<std::string, DatabaseConfig> databases;  // by client-side name
   std::optional<DatabaseConfig> fallback_database;  // the "*" entry
@@ -226,6 +242,16 @@ Result<LoadResult> build_config(const IniDocument& doc, const std::string& path)
 // else the "*" fallback with dbname defaulting to `name`, else nullopt.
 // dbname is always set in the result.
 std::optional<DatabaseConfig> find_database(const Config& config, std::string_view name);
+
+// Whether the query cache serves a client of `db` logged in as `user`:
+// the [users] entry's query_cache if it sets one, else the [databases]
+// entry's, else [pgbouncer]'s. Either pointer may be null (no entry).
+bool query_cache_enabled(const Config& config, const DatabaseConfig* db, const UserConfig* user);
+
+// query_cache_max_entry <= query_cache_size, which load_config() checks
+// (with the file and line): for a Config changed another way, as by the
+// console's SET, which sets one key at a time.
+Status check_query_cache_limits(const Config& config);
 
 // The tcp_* settings, for client and server sockets alike (as PgBouncer).
 TcpOptions tcp_options(const Config& config);

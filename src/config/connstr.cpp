@@ -30,7 +30,8 @@ constexpr long long kMaxCount = 2147483647;
 // A typed field of T that one key sets.
 template <typename T>
 using FieldPtr = std::variant<std::optional<std::string> T::*, std::optional<int> T::*,
-                              std::optional<Duration> T::*, std::optional<PoolMode> T::*>;
+                              std::optional<Duration> T::*, std::optional<PoolMode> T::*,
+                              std::optional<bool> T::*>;
 
 template <typename T>
 struct Field {
@@ -72,6 +73,12 @@ Status set_field(T& target, FieldPtr<T> ptr, std::string_view key, const std::st
       target.*p = *v;
       return ok_status();
     }
+    Status operator()(std::optional<bool> T::*p) const {
+      auto v = parse_bool(value);
+      if (!v.ok()) return invalid_value(key, v.error());
+      target.*p = *v;
+      return ok_status();
+    }
   };
   return std::visit(Visitor{target, key, value}, ptr);
 }
@@ -90,7 +97,7 @@ Status apply_fields(T& target, const std::array<Field<T>, N>& fields, const KeyV
   return config_error(pair_at(index) + ": unknown key (known keys: " + known + ")");
 }
 
-const std::array<Field<ConnString>, 22> kDatabaseFields{{
+const std::array<Field<ConnString>, 23> kDatabaseFields{{
     {"dbname", &ConnString::dbname},
     {"user", &ConnString::user},
     {"password", &ConnString::password},
@@ -113,6 +120,7 @@ const std::array<Field<ConnString>, 22> kDatabaseFields{{
     {"timezone", &ConnString::timezone},
     {"load_balance_hosts", &ConnString::load_balance_hosts},
     {"target_session_attrs", &ConnString::target_session_attrs},
+    {"query_cache", &ConnString::query_cache},
 }};
 
 // Keys whose value is one of a few words.
@@ -149,7 +157,7 @@ Status check_choices(ConnString& conn) {
   return ok_status();
 }
 
-const std::array<Field<UserSettings>, 10> kUserFields{{
+const std::array<Field<UserSettings>, 11> kUserFields{{
     {"pool_mode", &UserSettings::pool_mode},
     {"pool_size", &UserSettings::pool_size},
     {"reserve_pool_size", &UserSettings::reserve_pool_size},
@@ -160,6 +168,7 @@ const std::array<Field<UserSettings>, 10> kUserFields{{
     {"idle_transaction_timeout", &UserSettings::idle_transaction_timeout},
     {"transaction_timeout", &UserSettings::transaction_timeout},
     {"client_idle_timeout", &UserSettings::client_idle_timeout},
+    {"query_cache", &UserSettings::query_cache},
 }};
 
 }  // namespace

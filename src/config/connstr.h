@@ -67,6 +67,8 @@ struct ConnString {
   std::optional<std::string> client_encoding;
   std::optional<std::string> datestyle;
   std::optional<std::string> timezone;
+  // Usher: the query cache for this database (unset: [pgbouncer]'s).
+  std::optional<bool> query_cache;
 };
 
 // Errors name the key, the bad value and what is accepted; an unknown key is
@@ -85,6 +87,9 @@ struct UserSettings {
   std::optional<Duration> idle_transaction_timeout;
   std::optional<Duration> transaction_timeout;
   std::optional<Duration> client_idle_timeout;
+  // Usher: the query cache for this user (unset: the database's, then
+  // [pgbouncer]'s).
+  std::optional<bool> query_cache;
 };
 
 Result<UserSettings> parse_user_settings(std::string_view text);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "config/table_name.h"
 #include "protocol/cancel_key.h"
 
 namespace usher::config {
@@ -18,6 +19,12 @@ constexpr long long kUintMax = 4294967295;
 constexpr std::string_view kSslModes = "disable,allow,prefer,require,verify-ca,verify-full";
 constexpr std::string_view kSyslogFacilities =
     "auth,authpriv,daemon,user,local0,local1,local2,local3,local4,local5,local6,local7";
+// The query cache's memory: below a kilobyte no entry fits with its
+// overhead; above a terabyte it is a typo (the cache lives in RAM).
+constexpr long long kMinCacheBytes = kKilobyte;
+constexpr long long kMaxCacheBytes = kTerabyte;
+// Every cacheable read checks its tables against these lists.
+constexpr size_t kMaxTableListItems = 1024;
 
 std::vector<SettingSpec> make_specs() {
   // clang-format off
@@ -80,6 +87,18 @@ std::vector<SettingSpec> make_specs() {
        .max = 1 << 30},
       {.name = "pool_idle_timeout", .field = &Config::pool_idle_timeout},
       {.name = "pool_mode", .field = &Config::pool_mode},
+      {.name = "query_cache", .field = &Config::query_cache},
+      {.name = "query_cache_exclude_tables", .field = &Config::query_cache_exclude_tables,
+       .item = &normalize_table_name, .max_items = kMaxTableListItems},
+      {.name = "query_cache_invalidation", .field = &Config::query_cache_invalidation},
+      {.name = "query_cache_max_entry", .field = &Config::query_cache_max_entry, .min = 1,
+       .max = kMaxCacheBytes},
+      {.name = "query_cache_replication_user", .field = &Config::query_cache_replication_user},
+      {.name = "query_cache_size", .field = &Config::query_cache_size, .min = kMinCacheBytes,
+       .max = kMaxCacheBytes},
+      {.name = "query_cache_tables", .field = &Config::query_cache_tables,
+       .item = &normalize_table_name, .max_items = kMaxTableListItems},
+      {.name = "query_cache_ttl", .field = &Config::query_cache_ttl},
       {.name = "query_timeout", .field = &Config::query_timeout},
       {.name = "query_wait_notify", .field = &Config::query_wait_notify},
       {.name = "query_wait_timeout", .field = &Config::query_wait_timeout},
@@ -177,7 +196,20 @@ struct Applier {
     return config_error(std::move(expected));
   }
   Status operator()(std::vector<std::string> Config::*p) const {
-    config.*p = split_list(value);
+    std::vector<std::string> items = split_list(value);
+    if (spec.max_items != 0 && items.size() > spec.max_items) {
+      return config_error("expected at most " + std::to_string(spec.max_items) + " items");
+    }
+    if (spec.item != nullptr) {
+      for (size_t i = 0; i < items.size(); ++i) {
+        auto canonical = spec.item(items[i]);
+        if (!canonical.ok()) {
+          return config_error("item " + std::to_string(i + 1) + ": " + canonical.error().message);
+        }
+        items[i] = std::move(*canonical);
+      }
+    }
+    config.*p = std::move(items);
     return ok_status();
   }
   Status operator()(PoolMode Config::*p) const {
@@ -188,6 +220,18 @@ struct Applier {
   }
   Status operator()(AuthType Config::*p) const {
     auto v = parse_auth_type(value);
+    if (!v.ok()) return v.take_error();
+    config.*p = *v;
+    return ok_status();
+  }
+  Status operator()(ByteSize Config::*p) const {
+    auto v = parse_byte_size(value, spec.min, spec.max);
+    if (!v.ok()) return v.take_error();
+    config.*p = *v;
+    return ok_status();
+  }
+  Status operator()(CacheInvalidation Config::*p) const {
+    auto v = parse_cache_invalidation(value);
     if (!v.ok()) return v.take_error();
     config.*p = *v;
     return ok_status();
@@ -212,6 +256,10 @@ struct Formatter {
   std::string operator()(std::vector<std::string> Config::*p) const { return join_list(config.*p); }
   std::string operator()(PoolMode Config::*p) const { return std::string(to_string(config.*p)); }
   std::string operator()(AuthType Config::*p) const { return std::string(to_string(config.*p)); }
+  std::string operator()(ByteSize Config::*p) const { return format_byte_size(config.*p); }
+  std::string operator()(CacheInvalidation Config::*p) const {
+    return std::string(to_string(config.*p));
+  }
 };
 
 }  // namespace

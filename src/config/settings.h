@@ -16,13 +16,14 @@ namespace usher::config {
 
 using SettingField =
     std::variant<int Config::*, bool Config::*, Duration Config::*, std::string Config::*,
-                 std::vector<std::string> Config::*, PoolMode Config::*, AuthType Config::*>;
+                 std::vector<std::string> Config::*, PoolMode Config::*, AuthType Config::*,
+                 ByteSize Config::*, CacheInvalidation Config::*>;
 
 struct SettingSpec {
   std::string_view name;
   SettingField field;
   bool changeable = true;  // false: read at startup only (CF_NO_RELOAD in PgBouncer)
-  long long min = 0;       // integers only
+  long long min = 0;       // integers, and sizes in bytes
   long long max = 2147483647;
   int base = 10;  // 8 for file modes
   // For strings with a fixed vocabulary: the accepted values, comma
@@ -31,6 +32,10 @@ struct SettingSpec {
   // An alias (service_name for job_name) is accepted but not listed by
   // describe(), so SHOW CONFIG has one row per member.
   bool alias = false;
+  // For lists whose items have a syntax (table names): checks one item and
+  // returns its canonical form; the error is the "expected ..." part.
+  Result<std::string> (*item)(std::string_view) = nullptr;
+  size_t max_items = 0;  // lists: 0 is no limit
 };
 
 // Every key, alphabetical (the order SHOW CONFIG uses).

@@ -50,6 +50,29 @@ constexpr std::array<Unit, 5> kUnits{{
     {"d", 86'400'000.0},
 }};
 
+// Memory units as PostgreSQL spells them; matched case-insensitively.
+struct SizeUnit {
+  std::string_view name;
+  std::int64_t bytes;
+};
+// Largest first: format_byte_size() takes the first that divides exactly.
+constexpr std::array<SizeUnit, 5> kSizeUnits{{
+    {"TB", kTerabyte},
+    {"GB", kGigabyte},
+    {"MB", kMegabyte},
+    {"kB", kKilobyte},
+    {"B", 1},
+}};
+
+struct CacheInvalidationName {
+  CacheInvalidation invalidation;
+  std::string_view name;
+};
+constexpr std::array<CacheInvalidationName, 2> kCacheInvalidations{{
+    {CacheInvalidation::kReplication, "replication"},
+    {CacheInvalidation::kProxy, "proxy"},
+}};
+
 // A century: anything larger is a typo, and it keeps the arithmetic far from
 // overflowing a 64-bit count of milliseconds.
 constexpr double kMaxDurationMs = 100.0 * 365 * 86'400'000.0;
@@ -83,6 +106,13 @@ std::string_view to_string(AuthType type) {
     if (entry.type == type) return entry.name;
   }
   return "md5";
+}
+
+std::string_view to_string(CacheInvalidation invalidation) {
+  for (const auto& entry : kCacheInvalidations) {
+    if (entry.invalidation == invalidation) return entry.name;
+  }
+  return "replication";
 }
 
 bool is_supported(AuthType type) {
@@ -217,6 +247,46 @@ std::string format_duration(Duration d) {
   return out;
 }
 
+Result<ByteSize> parse_byte_size(std::string_view text, std::int64_t min, std::int64_t max) {
+  static constexpr std::string_view kExpected =
+      "expected a number of bytes or a whole number with a unit (kB, MB, GB, TB), e.g. 256MB";
+  const std::string_view v = trim(text);
+  size_t digits = 0;
+  while (digits < v.size() && is_digit(v[digits]))
+    ++digits;
+  if (digits == 0) return config_error(std::string(kExpected));
+  const std::string unit = to_lower(trim(v.substr(digits)));
+  std::int64_t unit_bytes = 1;
+  if (!unit.empty()) {
+    const auto* found = std::find_if(kSizeUnits.begin(), kSizeUnits.end(),
+                                     [&](const SizeUnit& u) { return to_lower(u.name) == unit; });
+    if (found == kSizeUnits.end()) return config_error(std::string(kExpected));
+    unit_bytes = found->bytes;
+  }
+  auto out_of_range = [&] {
+    return config_error("expected a size between " + format_byte_size(ByteSize{min}) + " and " +
+                        format_byte_size(ByteSize{max}));
+  };
+  std::int64_t number = 0;
+  const auto [ptr, ec] = std::from_chars(v.data(), v.data() + digits, number);
+  // Checked before multiplying, so that no count of digits can overflow.
+  if (ec != std::errc() || number > max / unit_bytes) return out_of_range();
+  const std::int64_t bytes = number * unit_bytes;
+  if (bytes < min) return out_of_range();
+  return ByteSize{bytes};
+}
+
+std::string format_byte_size(ByteSize size) {
+  if (size.bytes != 0) {
+    for (const auto& unit : kSizeUnits) {
+      if (unit.bytes > 1 && size.bytes % unit.bytes == 0) {
+        return std::to_string(size.bytes / unit.bytes) + std::string(unit.name);
+      }
+    }
+  }
+  return std::to_string(size.bytes);
+}
+
 Result<PoolMode> parse_pool_mode(std::string_view text) {
   const std::string v = to_lower(trim(text));
   for (const auto& entry : kPoolModes) {
@@ -237,6 +307,14 @@ Result<AuthType> parse_auth_type(std::string_view text) {
     }
   }
   return config_error("expected trust, any, plain, md5 or scram-sha-256");
+}
+
+Result<CacheInvalidation> parse_cache_invalidation(std::string_view text) {
+  const std::string v = to_lower(trim(text));
+  for (const auto& entry : kCacheInvalidations) {
+    if (entry.name == v) return entry.invalidation;
+  }
+  return config_error("expected replication or proxy");
 }
 
 std::vector<std::string> split_list(std::string_view text) {

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <chrono>
+#include <compare>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,12 +25,31 @@ using Duration = std::chrono::milliseconds;
 
 enum class PoolMode { kSession, kTransaction, kStatement };
 
+// An amount of memory in bytes (query_cache_size). A type of its own, as
+// Duration is, so that the settings table parses and prints it with units.
+struct ByteSize {
+  std::int64_t bytes = 0;
+  friend bool operator==(ByteSize, ByteSize) = default;
+  friend auto operator<=>(ByteSize, ByteSize) = default;
+};
+
+inline constexpr std::int64_t kKilobyte = 1024;  // PostgreSQL's units are powers of 1024
+inline constexpr std::int64_t kMegabyte = 1024 * kKilobyte;
+inline constexpr std::int64_t kGigabyte = 1024 * kMegabyte;
+inline constexpr std::int64_t kTerabyte = 1024 * kGigabyte;
+
+// How the query cache learns of writes: from the server's logical
+// replication stream (every write, whoever made it), or only from the
+// writes that pass through Usher (see docs/configuration.md on the risk).
+enum class CacheInvalidation { kReplication, kProxy };
+
 // Every auth_type PgBouncer knows. Only some are implemented; the config
 // loader rejects the others (see is_supported()).
 enum class AuthType { kTrust, kAny, kPlain, kMd5, kScramSha256, kCert, kHba, kPam, kLdap };
 
 std::string_view to_string(PoolMode mode);
 std::string_view to_string(AuthType type);
+std::string_view to_string(CacheInvalidation invalidation);
 bool is_supported(AuthType type);
 
 // SQLSTATE config_file_error: every configuration error carries it, so an
@@ -58,8 +79,20 @@ Result<Duration> parse_duration(std::string_view text);
 // Seconds with no trailing zeros: 5000 ms -> "5", 500 ms -> "0.5".
 std::string format_duration(Duration d);
 
+// Bytes, or a whole number with one of PostgreSQL's memory units: B, kB,
+// MB, GB, TB (powers of 1024; any case, a blank before the unit allowed),
+// in [min, max] bytes. No fractions: "1.5GB" is refused rather than
+// rounded, and nothing overflows whatever the digits.
+Result<ByteSize> parse_byte_size(std::string_view text, std::int64_t min, std::int64_t max);
+
+// With the largest unit that divides the size exactly ("256MB", "8kB"),
+// else in plain bytes ("1500"); 0 is "0". parse_byte_size() reads every
+// result back.
+std::string format_byte_size(ByteSize size);
+
 Result<PoolMode> parse_pool_mode(std::string_view text);
 Result<AuthType> parse_auth_type(std::string_view text);
+Result<CacheInvalidation> parse_cache_invalidation(std::string_view text);
 
 // Comma-separated list; items are trimmed and empty items dropped, so
 // "a, b,,c" and "a,b,c" are the same list.

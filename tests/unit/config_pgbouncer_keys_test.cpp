@@ -142,8 +142,19 @@ const std::vector<MainKey> kMainKeys = {
     {"verbose", "0", "2"},
 };
 
-// Keys PgBouncer does not have.
-const std::set<std::string_view> kUsherOnlyKeys = {"workers"};
+// Keys PgBouncer does not have (config_cache_keys_test.cpp covers the
+// query cache's).
+const std::set<std::string_view> kUsherOnlyKeys = {
+    "query_cache",
+    "query_cache_exclude_tables",
+    "query_cache_invalidation",
+    "query_cache_max_entry",
+    "query_cache_replication_user",
+    "query_cache_size",
+    "query_cache_tables",
+    "query_cache_ttl",
+    "workers",
+};
 
 // Where Usher's default differs on purpose (docs/configuration.md says why):
 // TLS is not built, and the auth_query is schema-qualified.

@@ -147,6 +147,73 @@ TEST(ConfigValues, AuthTypeKnownButUnsupportedSaysSo) {
             "expected trust, any, plain, md5 or scram-sha-256");
 }
 
+constexpr std::int64_t kMax = kTerabyte;
+
+TEST(ConfigValues, ByteSizePlainBytesAndUnits) {
+  EXPECT_EQ(parse_byte_size("0", 0, kMax)->bytes, 0);
+  EXPECT_EQ(parse_byte_size("1500", 0, kMax)->bytes, 1500);
+  EXPECT_EQ(parse_byte_size("10B", 0, kMax)->bytes, 10);
+  EXPECT_EQ(parse_byte_size("8kB", 0, kMax)->bytes, 8 * 1024);
+  EXPECT_EQ(parse_byte_size("256MB", 0, kMax)->bytes, 256LL * 1024 * 1024);
+  EXPECT_EQ(parse_byte_size(" 2 GB ", 0, kMax)->bytes, 2LL * 1024 * 1024 * 1024);
+  EXPECT_EQ(parse_byte_size("1TB", 0, kMax)->bytes, 1024LL * 1024 * 1024 * 1024);
+  // Any case: "mb" is what people type, and nobody means millibits.
+  EXPECT_EQ(parse_byte_size("64mb", 0, kMax)->bytes, 64LL * 1024 * 1024);
+  EXPECT_EQ(parse_byte_size("4KB", 0, kMax)->bytes, 4096);
+}
+
+TEST(ConfigValues, ByteSizeRejectsGarbage) {
+  for (const char* text : {"", "MB", "-1", "-1MB", "1.5GB", "1e6", "5 M", "5K", "10 mib", "1,5",
+                           "1MB2", "0x10", "MB5", "1 MB MB"}) {
+    auto v = parse_byte_size(text, 0, kMax);
+    ASSERT_FALSE(v.ok()) << text;
+    EXPECT_EQ(v.error().message,
+              "expected a number of bytes or a whole number with a unit (kB, MB, GB, TB), e.g. "
+              "256MB")
+        << text;
+    EXPECT_EQ(v.error().sqlstate, "F0000");
+  }
+}
+
+TEST(ConfigValues, ByteSizeRangeWithoutOverflow) {
+  EXPECT_EQ(parse_byte_size("1TB", 0, kMax)->bytes, kMax);
+  for (const char* text : {"1025GB", "1099511627777", "9223372036854775807TB",
+                           "99999999999999999999999999", "9007199254740993kB"}) {
+    auto v = parse_byte_size(text, 0, kMax);
+    ASSERT_FALSE(v.ok()) << text;
+    EXPECT_EQ(v.error().message, "expected a size between 0 and 1TB") << text;
+  }
+  auto small = parse_byte_size("512", 1024, kMax);
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.error().message, "expected a size between 1kB and 1TB");
+}
+
+TEST(ConfigValues, FormatByteSizeWithTheLargestExactUnit) {
+  EXPECT_EQ(format_byte_size(ByteSize{0}), "0");
+  EXPECT_EQ(format_byte_size(ByteSize{1500}), "1500");
+  EXPECT_EQ(format_byte_size(ByteSize{1024}), "1kB");
+  EXPECT_EQ(format_byte_size(ByteSize{1536 * 1024}), "1536kB");
+  EXPECT_EQ(format_byte_size(ByteSize{256 * kMegabyte}), "256MB");
+  EXPECT_EQ(format_byte_size(ByteSize{3 * kGigabyte}), "3GB");
+  EXPECT_EQ(format_byte_size(ByteSize{kTerabyte}), "1TB");
+  for (std::int64_t bytes : {std::int64_t{0}, std::int64_t{1}, std::int64_t{1025}, 5 * kKilobyte,
+                             1536 * kKilobyte, 256 * kMegabyte, kTerabyte}) {
+    EXPECT_EQ(parse_byte_size(format_byte_size(ByteSize{bytes}), 0, kMax)->bytes, bytes) << bytes;
+  }
+}
+
+TEST(ConfigValues, CacheInvalidation) {
+  EXPECT_EQ(*parse_cache_invalidation("replication"), CacheInvalidation::kReplication);
+  EXPECT_EQ(*parse_cache_invalidation(" Proxy "), CacheInvalidation::kProxy);
+  EXPECT_EQ(to_string(CacheInvalidation::kProxy), "proxy");
+  EXPECT_EQ(to_string(CacheInvalidation::kReplication), "replication");
+  for (const char* text : {"", "ttl", "none", "replication,proxy"}) {
+    auto v = parse_cache_invalidation(text);
+    ASSERT_FALSE(v.ok()) << text;
+    EXPECT_EQ(v.error().message, "expected replication or proxy");
+  }
+}
+
 TEST(ConfigValues, SplitListTrimsAndDropsEmptyItems) {
   EXPECT_EQ(split_list("a, b,,c ,"), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(split_list("").empty());
