@@ -382,6 +382,7 @@ Status Runtime::set(std::string_view key, std::string_view value) {
                       "cannot change " + std::string(key) + " online");
   auto next = std::make_shared<config::Config>(*config());
   Status st = config::apply_setting(*next, *spec, value);
+  if (st) st = config::check_query_cache_limits(*next);
   if (!st) return make_error(protocol::sqlstate::protocol_violation, st.error().message);
   {
     std::lock_guard lock(config_mu_);

@@ -250,7 +250,8 @@ CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle,
   return done;
 }
 
-bool CacheTap::batch_ready(bool idle, char tx_status, protocol::Outbox& to_server) {
+bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
+                           protocol::Outbox& to_server) {
   const bool single = batch_messages_ == 1;
   auto query = std::move(batch_query_);
   const bool writes = batch_writes_;
@@ -286,17 +287,18 @@ bool CacheTap::batch_ready(bool idle, char tx_status, protocol::Outbox& to_serve
   if (!commits && !autocommit) return false;
   to_server.write_own([](std::string& out) { protocol::write_query(out, kPositionQuery); });
   domain_->commit_begin();
-  ++own_pending_;
+  own_at_.push_back(answered_after);
   return true;
 }
 
 CacheTap::Verdict CacheTap::from_server(char type, std::span<const uint8_t> message, bool whole,
-                                        int client_owed) {
-  if (own_pending_ > 0 && client_owed == 0) {
-    // The client's requests are all answered: this is the position query's.
+                                        uint64_t answered, int client_owed) {
+  if (!own_at_.empty() && own_at_.front() == answered) {
+    // The client's requests before it are answered: this is the position
+    // query's.
     own_answer(type, whole ? message : std::span<const uint8_t>{});
     if (type != PqMsg_ReadyForQuery) return Verdict::kSwallow;
-    --own_pending_;
+    own_at_.pop_front();
     domain_->commit_end(own_lsn_);
     own_lsn_.reset();
     return Verdict::kOwnReady;
@@ -345,7 +347,7 @@ void CacheTap::end_of_transaction(bool last) {
   if (!tx_writes_) return;
   if (domain_->mode() == cache::Invalidation::kProxy) {
     domain_->tables_written(tx_targets_unknown_ ? std::nullopt : std::optional(tx_targets_));
-  } else if (own_pending_ == 0) {
+  } else if (own_at_.empty()) {
     domain_->commit_unknown();
   }
   if (!last) return;
@@ -362,7 +364,7 @@ void CacheTap::detach() {
   capture_.reset();
   // Position queries that will never answer: their commits may have
   // happened, at a position no one knows.
-  for (; own_pending_ > 0; --own_pending_)
+  for (; !own_at_.empty(); own_at_.pop_front())
     domain_->commit_end(std::nullopt);
   own_lsn_.reset();
   // A transaction cut off may have committed.

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -62,7 +63,11 @@ class CacheTap {
   // answer() took) goes to the server: arms a fill, and appends the
   // commit-position query when the batch may commit a write; true when it
   // did (one more ReadyForQuery is due from the server).
-  bool batch_ready(bool idle, char tx_status, protocol::Outbox& to_server);
+  // `answered_after`: how many ReadyForQuery messages the client will
+  // have received when this batch is all answered (the relay's count so
+  // far plus those due), which places the appended query in the stream.
+  bool batch_ready(bool idle, char tx_status, uint64_t answered_after,
+                   protocol::Outbox& to_server);
 
   // --- The server's side.
   enum class Verdict {
@@ -70,11 +75,12 @@ class CacheTap {
     kSwallow,   // the tap's own: not for the client
     kOwnReady,  // the ReadyForQuery of the tap's own query
   };
-  // `client_owed`: ReadyForQuery messages the client still waits for
-  // (the relay's count, less the tap's own).
-  Verdict from_server(char type, std::span<const uint8_t> message, bool whole, int client_owed);
+  // `answered`: ReadyForQuery messages the client has received so far;
+  // `client_owed`: those it still waits for.
+  Verdict from_server(char type, std::span<const uint8_t> message, bool whole, uint64_t answered,
+                      int client_owed);
   // Own position queries still to answer (the relay counts them in).
-  int own_pending() const { return own_pending_; }
+  int own_pending() const { return static_cast<int>(own_at_.size()); }
   // The server is gone or given back: nothing more comes of what was sent.
   void detach();
 
@@ -118,8 +124,9 @@ class CacheTap {
   bool tx_writes_ = false;
   bool tx_targets_unknown_ = false;
   std::vector<std::string> tx_targets_;
-  // Own position queries sent whose answers have not come; the one being read.
-  int own_pending_ = 0;
+  // Own position queries sent whose answers have not come: for each, how
+  // many ReadyForQuery the client has received when its answer starts.
+  std::deque<uint64_t> own_at_;
   std::optional<uint64_t> own_lsn_;
   std::optional<Capture> capture_;
   std::vector<std::shared_ptr<const std::string>> held_;  // hits being written

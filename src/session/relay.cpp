@@ -297,7 +297,10 @@ void Relay::build_to_server(bool idle) {
     flush_stage_stats();
   }
   // The tap's own query behind a commit: one more ReadyForQuery is due.
-  if (tap_ && tap_->batch_ready(idle, tx_status_, to_server_)) ++outstanding_;
+  if (tap_ && tap_->batch_ready(idle, tx_status_,
+                                answered_ + uint64_t(outstanding_ - tap_->own_pending()),
+                                to_server_))
+    ++outstanding_;
 }
 
 bool Relay::owes_nothing() const {
@@ -323,14 +326,16 @@ asio::awaitable<bool> Relay::answer_from_cache(bool idle) {
   c_.in.consume(answered.bytes);
   pending_ -= answered.bytes;
   outstanding_ -= answered.queries;
+  answered_ += uint64_t(answered.queries);
   if (sent.ec) c_.closed = true;
   co_return !sent.ec;
 }
 
 void Relay::forget_skipped_queries() {
   // PostgreSQL ignored them while skipping to Sync: no ReadyForQuery comes.
-  int n = static_cast<int>(stage_->take_skipped_queries());
-  outstanding_ -= std::min(n, outstanding_);
+  int n = std::min(static_cast<int>(stage_->take_skipped_queries()), outstanding_);
+  outstanding_ -= n;
+  answered_ += uint64_t(n);
 }
 
 void Relay::flush_stage_stats() {

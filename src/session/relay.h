@@ -173,6 +173,7 @@ class Relay {
   bool server_closed_ = false;
   bool server_read_filled_ = false;
   int outstanding_ = 0;    // ReadyForQuery messages still due from the server
+  uint64_t answered_ = 0;  // ReadyForQuery messages the client has had, or will not get
   bool unsynced_ = false;  // extended-protocol messages sent since the last Sync
   bool flushed_ = false;   // ... and a Flush after them: answers are due
   bool in_copy_ = false;

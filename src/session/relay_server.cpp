@@ -100,7 +100,7 @@ Result<bool> Relay::relay_from_server(size_t& pos) {
     if (tap_) {
       // The tap's own position query is answered after all the client's
       // requests; its messages go to neither the stage nor the client.
-      auto verdict = tap_->from_server(type, bytes, piece.kind == Kind::kWhole,
+      auto verdict = tap_->from_server(type, bytes, piece.kind == Kind::kWhole, answered_,
                                        outstanding_ - tap_->own_pending());
       if (verdict == CacheTap::Verdict::kSwallow) {
         server_msg_forwarded_ = false;
@@ -173,6 +173,7 @@ Result<bool> Relay::ready_for_query(char status, bool own) {
   if (outstanding_ > 0) --outstanding_;
   in_copy_ = false;
   if (!own) {
+    ++answered_;
     pool::bump(stats.query_count, 1);
     if (query_start_ != Clock::time_point{}) {
       pool::bump(stats.query_time_us, micros(now - query_start_));
@@ -260,6 +261,7 @@ void Relay::drop_server() {
   m_.cancel_target->unlink();
   m_.pool->discard(std::move(server_));
   c_.phase = Phase::kIdle;
+  answered_ += uint64_t(outstanding_);
   outstanding_ = 0;
   unsynced_ = false;
   in_copy_ = false;

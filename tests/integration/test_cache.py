@@ -1,0 +1,172 @@
+"""The query result cache (docs/cache.md): hits replay the server's answer,
+and no read through Usher returns data older than a write it acknowledged,
+or than a write made directly on the server once the invalidation stream
+has passed it."""
+
+import time
+
+import pytest
+
+from harness import wire
+from harness.postgres import SUPERUSER
+
+pytestmark = pytest.mark.usher_only
+
+CACHE_INI = {"query_cache": "on", "query_cache_replication_user": SUPERUSER}
+
+
+def cache_rows(p, db="appdb"):
+    res = p.admin("SHOW CACHE")
+    for r in res.dicts():
+        if r["database"] == db:
+            return r
+    return None
+
+
+def wait_live(p, db="appdb", conn=None, timeout=20):
+    """Until the database's stream is live (a first query starts it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if conn is not None:
+            conn.simple_query("SELECT 1")
+        r = cache_rows(p, db)
+        if r and r["state"] in ("live", "proxy"):
+            return r
+        time.sleep(0.05)
+    raise AssertionError(f"cache never live: {cache_rows(p, db)}")
+
+
+def client(p, db="appdb", user="app", params=None):
+    c = wire.Conn(p.host, p.port)
+    msgs = c.startup(user, db, p.password_for(user), params=params)
+    assert msgs[-1][0] == b"Z", msgs
+    return c
+
+
+@pytest.fixture
+def table(pg):
+    pg.sql("drop table if exists cache_t cascade", db="appdb")
+    pg.sql("create table cache_t (id int primary key, v text)", db="appdb")
+    pg.sql("grant all on cache_t to app, app2", db="appdb")
+    pg.sql("insert into cache_t select g, 'v' || g from generate_series(1, 10) g", db="appdb")
+    yield "cache_t"
+    pg.sql("drop table if exists cache_t cascade", db="appdb")
+
+
+def test_hit_replays_the_servers_answer(pooler, table):
+    p = pooler(extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    first = c.simple_query("SELECT id, v FROM cache_t ORDER BY id")
+    before = cache_rows(p)
+    second = c.simple_query("SELECT id, v FROM cache_t ORDER BY id")
+    after = cache_rows(p)
+    assert second == first
+    assert int(after["hits"]) == int(before["hits"]) + 1
+    assert wire.rows_of(second)[0] == ("1", "v1")
+    # Comments and whitespace do not matter; constants do.
+    c.simple_query("/* x */ SELECT id,  v FROM cache_t ORDER BY id")
+    assert int(cache_rows(p)["hits"]) == int(after["hits"]) + 1
+    other = c.simple_query("SELECT id, v FROM cache_t WHERE id = 2")
+    assert wire.rows_of(other) == [("2", "v2")]
+
+
+def test_write_through_usher_is_seen_at_once(pooler, table):
+    p = pooler(extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    for i in range(11, 31):
+        count = wire.rows_of(c.simple_query("SELECT count(*) FROM cache_t"))[0][0]
+        assert count == str(i - 1)
+        c.simple_query(f"INSERT INTO cache_t VALUES ({i}, 'x')")
+    w = client(p)
+    for i in range(31, 41):
+        w.simple_query("BEGIN")
+        w.simple_query(f"INSERT INTO cache_t VALUES ({i}, 'y')")
+        w.simple_query("COMMIT")
+        assert wire.rows_of(c.simple_query("SELECT count(*) FROM cache_t"))[0][0] == str(i)
+
+
+def test_write_made_directly_is_seen(pooler, pg, table):
+    p = pooler(extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    c.simple_query("SELECT v FROM cache_t WHERE id = 1")
+    c.simple_query("SELECT v FROM cache_t WHERE id = 1")
+    assert int(cache_rows(p)["hits"]) >= 1
+    pg.sql("update cache_t set v = 'direct' where id = 1", db="appdb")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if wire.rows_of(c.simple_query("SELECT v FROM cache_t WHERE id = 1")) == [("direct",)]:
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the direct write was never seen")
+
+
+def test_volatile_and_stable_functions_are_not_cached(pooler, pg, table):
+    p = pooler(extra_ini=CACHE_INI)
+    pg.sql("drop sequence if exists cache_s", db="appdb")
+    pg.sql("create sequence cache_s", db="appdb")
+    pg.sql("grant all on cache_s to app", db="appdb")
+    c = client(p)
+    wait_live(p, conn=c)
+    vals = [wire.rows_of(c.simple_query("SELECT nextval('cache_s')"))[0][0] for _ in range(3)]
+    assert vals == ["1", "2", "3"]
+    r1 = c.simple_query("SELECT random()")
+    r2 = c.simple_query("SELECT random()")
+    assert wire.rows_of(r1) != wire.rows_of(r2)
+    n1 = c.simple_query("SELECT clock_timestamp()")
+    n2 = c.simple_query("SELECT clock_timestamp()")
+    assert wire.rows_of(n1) != wire.rows_of(n2)
+    hits = int(cache_rows(p)["hits"])
+    c.simple_query("SELECT now()")
+    c.simple_query("SELECT now()")
+    c.simple_query("SELECT current_user")
+    c.simple_query("SELECT current_user")
+    assert int(cache_rows(p)["hits"]) == hits
+
+
+def test_nothing_is_cached_inside_a_transaction(pooler, table):
+    p = pooler(extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    c.simple_query("SELECT v FROM cache_t WHERE id = 3")
+    c.simple_query("BEGIN")
+    c.simple_query("UPDATE cache_t SET v = 'uncommitted' WHERE id = 3")
+    inside = c.simple_query("SELECT v FROM cache_t WHERE id = 3")
+    assert wire.rows_of(inside) == [("uncommitted",)]
+    assert inside[-1] == (b"Z", b"T")
+    c.simple_query("ROLLBACK")
+    other = client(p)
+    assert wire.rows_of(other.simple_query("SELECT v FROM cache_t WHERE id = 3")) == [("v3",)]
+
+
+def test_ddl_made_directly_is_seen(pooler, pg, table):
+    p = pooler(extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    c.simple_query("SELECT * FROM cache_t WHERE id = 1")
+    c.simple_query("SELECT * FROM cache_t WHERE id = 1")
+    pg.sql("alter table cache_t add column w int default 7", db="appdb")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rows = wire.rows_of(c.simple_query("SELECT * FROM cache_t WHERE id = 1"))
+        if rows == [("1", "v1", "7")]:
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError(f"the direct ALTER was never seen: {rows}")
+
+
+def test_set_role_stops_hits_for_that_client(pooler, pg, table):
+    p = pooler(extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    c.simple_query("SELECT v FROM cache_t WHERE id = 4")
+    c.simple_query("SELECT v FROM cache_t WHERE id = 4")
+    hits = int(cache_rows(p)["hits"])
+    c.simple_query("SET search_path = pg_catalog")
+    c.simple_query("SELECT v FROM public.cache_t WHERE id = 4")
+    c.simple_query("SELECT v FROM cache_t WHERE id = 4")
+    assert int(cache_rows(p)["hits"]) == hits
