@@ -1,0 +1,58 @@
+// The parse-tree walks under sql/analysis.h: the default-deny reading of a
+// SELECT, and the search for the targets of data-modifying statements.
+// Internal to sql/analysis.cpp (and its tests, through analyze()).
+//
+// Pure: no I/O.
+#pragma once
+
+#include <boost/json.hpp>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "sql/analysis.h"
+
+namespace usher::sql::detail {
+
+// Sets `out.refusal` unless one is set already: the first reason found is
+// the one counted. kParameter gives way to any other reason, since a
+// caller that binds parameters itself may look past it and must still see
+// the rest.
+void refuse(Analysis& out, std::string_view reason);
+
+// The lists of an Analysis, each kept free of duplicates in linear time
+// (a hostile query may name thousands of tables).
+class NameLists {
+ public:
+  explicit NameLists(Analysis& out) : out_(out) {}
+  void relation(QualifiedName n) { add(out_.relations, relations_, std::move(n)); }
+  void function(QualifiedName n) { add(out_.functions, functions_, std::move(n)); }
+  void op(QualifiedName n) { add(out_.operators, operators_, std::move(n)); }
+  void written(QualifiedName n) { add(out_.written, written_, std::move(n)); }
+  Analysis& out() { return out_; }
+
+ private:
+  static void add(std::vector<QualifiedName>& list, std::unordered_set<std::string>& seen,
+                  QualifiedName n);
+  Analysis& out_;
+  std::unordered_set<std::string> relations_, functions_, operators_, written_;
+};
+
+// Walks one SelectStmt's fields (the object under "SelectStmt"): collects
+// what it reads, calls and compares with, and refuses whatever it does not
+// know. Returns true when the statement writes (SELECT INTO, a
+// data-modifying CTE); its targets are then in `written`.
+bool walk_select(const boost::json::object& select, NameLists& lists);
+
+// Adds the target of every INSERT, UPDATE, DELETE and MERGE anywhere in
+// `tree` to `written`, looking at no other node. False when the tree was
+// too deep to search to the end.
+bool collect_written(const boost::json::value& tree, NameLists& lists);
+bool collect_written(const boost::json::object& tree, NameLists& lists);
+
+// The relation a RangeVar's fields name (catalog name dropped: the server
+// accepts only the current database's).
+QualifiedName relation_of(const boost::json::object& range_var);
+
+}  // namespace usher::sql::detail
