@@ -44,7 +44,10 @@ constexpr std::chrono::milliseconds kMinStatusInterval{10};
 // The periodic status update asks the server for an answer: a stream that
 // hears nothing for this long (or this many intervals) is taken for dead,
 // as a silent stream would let the cache serve what it no longer knows.
-constexpr std::chrono::seconds kMinSilence{10};
+// Longer than half the default wal_sender_timeout (60 s): a walsender busy
+// replaying a transaction that prints nothing (a huge DDL) reads no replies
+// and only pings on its own after that.
+constexpr std::chrono::seconds kMinSilence{40};
 constexpr int kSilentIntervals = 4;
 // A catalog load that takes longer is given up (and tried again).
 constexpr std::chrono::seconds kCatalogTimeout{60};
