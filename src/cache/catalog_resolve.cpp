@@ -223,7 +223,8 @@ class Writer {
   explicit Writer(const CatalogTables& t) : t_(t) {}
 
   // Functions it calls, directly or through the views it reads (a view's
-  // columns and conditions run with it).
+  // columns and conditions run with it). The system's views (whose
+  // definitions are not loaded) call only pg_catalog's functions.
   bool calls_no_writer(const sql::Analysis& a, int depth) {
     for (const QualifiedName& f : a.functions) {
       if (may_write(t_, f)) return false;
@@ -233,7 +234,8 @@ class Writer {
       write_candidates(t_, name, found);
       for (uint32_t i : found) {
         const Relation& rel = t_.relations[i];
-        if (rel.kind != relkind::kView || !views_read_.insert(i).second) continue;
+        if (rel.kind != relkind::kView || is_catalog_schema(rel.schema)) continue;
+        if (!views_read_.insert(i).second) continue;
         if (depth >= kMaxViewDepth || !readable_definition(rel)) return false;
         if (!calls_no_writer(*rel.definition, depth + 1)) return false;
       }
@@ -246,6 +248,7 @@ class Writer {
     write_candidates(t_, name, found);
     if (found.empty()) return false;
     for (uint32_t i : found) {
+      if (open_views_.contains(i)) return false;  // a view that reads itself
       if (!walk(i, depth, &Relation::parents, seen_up_)) return false;
       if (!walk(i, depth, &Relation::children, seen_down_)) return false;
     }
@@ -288,9 +291,11 @@ class Writer {
     // An updatable view writes its base table, evaluating its conditions.
     if (depth >= kMaxViewDepth || !readable_definition(rel)) return false;
     if (!calls_no_writer(*rel.definition, depth + 1)) return false;
+    open_views_.insert(index);
     for (const QualifiedName& name : rel.definition->relations) {
       if (!target(name, depth + 1)) return false;
     }
+    open_views_.erase(index);
     return true;
   }
 
@@ -299,6 +304,7 @@ class Writer {
   std::unordered_set<uint32_t> seen_down_;
   std::unordered_set<uint32_t> visited_;
   std::unordered_set<uint32_t> views_read_;
+  std::unordered_set<uint32_t> open_views_;  // being expanded, for cycles
   std::vector<uint32_t> targets_;
 };
 
