@@ -112,8 +112,7 @@ void classify(const json::object& stmt, NameLists& lists, Analysis& out) {
     return;
   }
   std::string_view type = stmt.begin()->key();
-  const json::value& node = stmt.begin()->value();
-  const json::object& f = node.as_object();
+  const json::object& f = stmt.begin()->value().as_object();
   if (type == "SelectStmt") {
     out.kind = detail::walk_select(f, lists) ? Kind::kWrite : Kind::kRead;
   } else if (is_one_of(type, kDataModifying)) {

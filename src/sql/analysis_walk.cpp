@@ -74,115 +74,6 @@ std::optional<QualifiedName> name_of(const json::value& list) {
   return n;
 }
 
-// How a node's field holding objects or arrays is read; fields holding
-// plain values are never looked at. A field the table does not list makes
-// the node unsupported.
-struct FieldSpec {
-  std::string_view name;
-  // The type of the struct libpg_query writes inline (without the
-  // {"Type": ...} wrapper) for this field; empty for a Node or a list of
-  // them; "-" for a field the node's own code reads.
-  std::string_view embedded;
-};
-
-constexpr std::string_view kOwn = "-";
-
-// The node types a cacheable read may contain, with their structured
-// fields (libpg_query's pg_query.proto, PostgreSQL 15). Every other type
-// makes a statement unsupported.
-const std::unordered_map<std::string_view, std::vector<FieldSpec>>& node_specs() {
-  static const std::unordered_map<std::string_view, std::vector<FieldSpec>> specs = {
-      {"SelectStmt",
-       {{"distinctClause", ""},
-        {"intoClause", kOwn},
-        {"targetList", ""},
-        {"fromClause", ""},
-        {"whereClause", ""},
-        {"groupClause", ""},
-        {"havingClause", ""},
-        {"windowClause", ""},
-        {"valuesLists", ""},
-        {"sortClause", ""},
-        {"limitOffset", ""},
-        {"limitCount", ""},
-        {"lockingClause", kOwn},
-        {"withClause", kOwn},
-        {"larg", "SelectStmt"},
-        {"rarg", "SelectStmt"}}},
-      {"ResTarget", {{"indirection", ""}, {"val", ""}}},
-      {"ColumnRef", {{"fields", ""}}},
-      {"A_Const",
-       {{"ival", "Value"},
-        {"fval", "Value"},
-        {"boolval", "Value"},
-        {"sval", "Value"},
-        {"bsval", "Value"}}},
-      {"Value", {}},  // the inline value of an A_Const: plain fields only
-      {"TypeCast", {{"arg", ""}, {"typeName", "TypeName"}}},
-      {"TypeName", {{"names", ""}, {"typmods", ""}, {"arrayBounds", ""}}},
-      {"FuncCall",
-       {{"funcname", ""},
-        {"args", ""},
-        {"agg_order", ""},
-        {"agg_filter", ""},
-        {"over", "WindowDef"}}},
-      {"A_Expr", {{"name", ""}, {"lexpr", ""}, {"rexpr", ""}}},
-      {"BoolExpr", {{"args", ""}}},
-      {"SubLink", {{"testexpr", ""}, {"operName", ""}, {"subselect", ""}}},
-      {"CaseExpr", {{"arg", ""}, {"args", ""}, {"defresult", ""}}},
-      {"CaseWhen", {{"expr", ""}, {"result", ""}}},
-      {"CoalesceExpr", {{"args", ""}}},
-      {"MinMaxExpr", {{"args", ""}}},
-      {"NullTest", {{"arg", ""}}},
-      {"BooleanTest", {{"arg", ""}}},
-      // GROUPING(a, b): a bitmask of which of the grouping columns a row
-      // leaves out, decided by the query alone.
-      {"GroupingFunc", {{"args", ""}}},
-      {"GroupingSet", {{"content", ""}}},
-      {"RangeVar", {{"alias", "Alias"}}},
-      {"RangeSubselect", {{"subquery", ""}, {"alias", "Alias"}}},
-      {"RangeFunction", {{"functions", ""}, {"alias", "Alias"}, {"coldeflist", ""}}},
-      {"RangeTableSample", {{"relation", ""}, {"method", ""}, {"args", ""}, {"repeatable", ""}}},
-      {"JoinExpr",
-       {{"larg", ""},
-        {"rarg", ""},
-        {"usingClause", ""},
-        {"join_using_alias", "Alias"},
-        {"quals", ""},
-        {"alias", "Alias"}}},
-      {"Alias", {{"colnames", ""}}},
-      {"CommonTableExpr",
-       {{"aliascolnames", ""},
-        {"ctequery", kOwn},
-        {"search_clause", "CTESearchClause"},
-        {"cycle_clause", "CTECycleClause"}}},
-      {"CTESearchClause", {{"search_col_list", ""}}},
-      {"CTECycleClause",
-       {{"cycle_col_list", ""}, {"cycle_mark_value", ""}, {"cycle_mark_default", ""}}},
-      {"SortBy", {{"node", ""}, {"useOp", ""}}},
-      {"WindowDef",
-       {{"partitionClause", ""}, {"orderClause", ""}, {"startOffset", ""}, {"endOffset", ""}}},
-      {"A_Indirection", {{"arg", ""}, {"indirection", ""}}},
-      {"A_Indices", {{"lidx", ""}, {"uidx", ""}}},
-      {"A_ArrayExpr", {{"elements", ""}}},
-      {"RowExpr", {{"args", ""}, {"colnames", ""}}},
-      {"CollateClause", {{"arg", ""}, {"collname", ""}}},
-      {"NamedArgExpr", {{"arg", ""}}},
-      // A column definition list: FROM f() AS x(a int).
-      {"ColumnDef", {{"typeName", "TypeName"}, {"collClause", "CollateClause"}}},
-      {"List", {{"items", ""}}},
-      {"String", {}},
-      {"Integer", {}},
-      {"Float", {}},
-      {"Boolean", {}},
-      {"BitString", {}},
-      {"A_Star", {}},
-      {"ParamRef", {}},
-      {"SQLValueFunction", {}},
-  };
-  return specs;
-}
-
 // Columns whose values change without the row's data changing.
 constexpr std::array<std::string_view, 5> kSystemColumns = {"ctid", "xmin", "xmax", "cmin", "cmax"};
 // Words the date and time input functions read as the clock at parse time:
@@ -277,7 +168,7 @@ class ReadWalker {
       }
       if (field == nullptr) {
         unsupported(v);
-      } else if (field->embedded == kOwn) {
+      } else if (field->embedded == kOwnField) {
         continue;
       } else if (field->embedded.empty()) {
         value(v, depth + 1);

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -38,6 +39,23 @@ class NameLists {
   Analysis& out_;
   std::unordered_set<std::string> relations_, functions_, operators_, written_;
 };
+
+// How a node's field holding objects or arrays is read; fields holding
+// plain values are never looked at. A field the table does not list makes
+// the node unsupported.
+struct FieldSpec {
+  std::string_view name;
+  // The type of the struct libpg_query writes inline (without the
+  // {"Type": ...} wrapper) for this field; empty for a Node or a list of
+  // them; "-" for a field the node's own code reads.
+  std::string_view embedded;
+};
+inline constexpr std::string_view kOwnField = "-";
+
+// The node types a cacheable read may contain, by type name, each with its
+// structured fields (sql/analysis_nodes.cpp).
+using NodeSpecs = std::unordered_map<std::string_view, std::vector<FieldSpec>>;
+const NodeSpecs& node_specs();
 
 // Walks one SelectStmt's fields (the object under "SelectStmt"): collects
 // what it reads, calls and compares with, and refuses whatever it does not
