@@ -2,16 +2,11 @@
 #include <cstdio>
 
 #include "admin/show_commands.h"
+#include "protocol/replication.h"
 
 namespace usher::admin {
 
 namespace {
-
-std::string lsn_text(uint64_t lsn) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%X/%X", unsigned(lsn >> 32), unsigned(lsn & 0xffffffffu));
-  return buf;
-}
 
 std::string ratio(uint64_t part, uint64_t whole) {
   if (whole == 0) return "0.00";
@@ -55,7 +50,7 @@ ResultSet show_cache(Control& control) {
             str(misses), ratio(hits, hits + misses), str(l.uncacheable.load()), str(l.fills.load()),
             str(c.stream_tables.load()), str(c.stream_catalog.load()), str(c.proxy_tables.load()),
             str(c.stream_gaps.load()), str(c.unknown_commits.load()), str(c.console.load()),
-            lsn_text(state.applied_lsn), lsn_text(state.barrier_lsn), str(all.evictions),
+            protocol::format_lsn(state.applied_lsn), protocol::format_lsn(state.barrier_lsn), str(all.evictions),
             str(all.refused_stale_fills)});
   }
   return rs;

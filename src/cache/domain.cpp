@@ -64,6 +64,22 @@ void Domain::tables_written(const std::optional<std::vector<std::string>>& table
   }
 }
 
+void Domain::catalog_changed_here() {
+  std::function<void()> reload;
+  {
+    std::lock_guard lock(mu_);
+    catalog_.reset();
+    reload = reload_;
+  }
+  store_.flush(id_);
+  if (reload) reload();
+}
+
+void Domain::set_reload(std::function<void()> reload) {
+  std::lock_guard lock(mu_);
+  reload_ = std::move(reload);
+}
+
 size_t Domain::flush() {
   counts_.console.fetch_add(1, std::memory_order_relaxed);
   return store_.flush(id_);

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -74,6 +75,12 @@ class Domain final : public StreamSink {
   void commit_unknown();
   // proxy: a committed write to these tables (nullopt: unknown; flush).
   void tables_written(const std::optional<std::vector<std::string>>& tables);
+  // A transaction that may have changed the catalog (DDL...) committed
+  // through Usher: the stream does not show DDL that shares a transaction
+  // with row changes, so flush, decide nothing until the catalog is loaded
+  // again, and ask for that (set_reload()).
+  void catalog_changed_here();
+  void set_reload(std::function<void()> reload);
   // CACHE FLUSH.
   size_t flush();
   size_t flush_table(const std::string& table);
@@ -111,6 +118,7 @@ class Domain final : public StreamSink {
   mutable std::mutex mu_;                   // guards the members below
   std::shared_ptr<const Catalog> catalog_;
   std::string why_down_;
+  std::function<void()> reload_;
   InvalidationCounts counts_;
   LookupCounts lookups_;
 };

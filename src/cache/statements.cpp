@@ -38,6 +38,7 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
   info.kind = a.kind;
   info.refusal = a.refusal;
   info.may_write = a.kind == StatementKind::kWrite || a.kind == StatementKind::kUnknown;
+  info.may_change_catalog = info.may_write && a.written.empty();
   const std::string_view first = sql::first_word(text);
   // Ends the transaction for sure: not ROLLBACK TO SAVEPOINT, not AND
   // CHAIN, not among other statements.

@@ -33,6 +33,9 @@ struct StatementInfo {
   std::string key_text;  // sql::key_text()
   int64_t ttl_ms = -1;   // /* usher:cache ttl=... */
   bool may_write = false;        // changes data, or might (kWrite, kUnknown)
+  // May change the catalog: a write the tree names no table for (DDL,
+  // GRANT, CALL, DO, EXECUTE...).
+  bool may_change_catalog = false;
   bool commits = false;          // COMMIT, END, ROLLBACK, ABORT
   bool hides_settings = false;   // leaves settings Usher cannot know (SET ROLE, set_config...)
 };

@@ -8,6 +8,7 @@
 #include "protocol/frame.h"
 #include "protocol/message_type.h"
 #include "protocol/messages.h"
+#include "protocol/replication.h"
 #include "protocol/writer.h"
 #include "session/stage.h"
 
@@ -24,7 +25,22 @@ using protocol::PqMsg_RowDescription;
 // The position query behind a committing write: the insert position is at
 // or past the end of every commit record written so far, even with
 // synchronous_commit off (the write and flush positions may not be).
-constexpr std::string_view kPositionQuery = "SELECT pg_catalog.pg_current_wal_insert_lsn()";
+// The block size comes with it: see exact_commit_position().
+constexpr std::string_view kPositionQuery =
+    "SELECT pg_catalog.pg_current_wal_insert_lsn(), "
+    "pg_catalog.current_setting('wal_block_size')::int";
+
+// A WAL page that is not a segment's first starts with a 24-byte header
+// (SizeOfXLogShortPHD). An insert position right after one means the last
+// record ended at the page's start, and the stream reports that start, not
+// the position: without this, hits would wait for the next WAL record,
+// seconds on an idle server. (A segment's first page has a 40-byte header,
+// so no insert position sits 24 bytes into it.)
+constexpr uint64_t kShortPageHeader = 24;
+uint64_t exact_commit_position(uint64_t lsn, uint64_t block_size) {
+  if (block_size == 0 || lsn % block_size != kShortPageHeader) return lsn;
+  return lsn - kShortPageHeader;
+}
 
 // What a result the tap copies is made of; messages up to this size are
 // read whole (larger ones stream through, and the copy is abandoned).
@@ -58,19 +74,6 @@ void bump(std::atomic<uint64_t>& counter) {
 
 std::string_view as_text(std::span<const uint8_t> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
-
-// "16/B374D848" as PostgreSQL prints an LSN.
-std::optional<uint64_t> parse_lsn(std::string_view text) {
-  const size_t slash = text.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  uint32_t hi = 0, lo = 0;
-  auto a = std::from_chars(text.data(), text.data() + slash, hi, 16);
-  auto b = std::from_chars(text.data() + slash + 1, text.data() + text.size(), lo, 16);
-  if (a.ec != std::errc() || a.ptr != text.data() + slash || b.ec != std::errc() ||
-      b.ptr != text.data() + text.size())
-    return std::nullopt;
-  return (uint64_t{hi} << 32) | lo;
 }
 
 // The NUL-terminated string at the start of `body`.
@@ -134,20 +137,20 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
       if (!whole) {  // too large to read: assume the worst
         batch_writes_ = true;
         settings_unknown_ = true;
-        note_write(std::nullopt);
+        note_write(std::nullopt, true);
         return;
       }
       auto text = protocol::parse_query(body);
       if (!text) {
         batch_writes_ = true;
-        note_write(std::nullopt);
+        note_write(std::nullopt, true);
         return;
       }
       auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(text->data()), text->size()));
       if (info->hides_settings) settings_unknown_ = true;
       if (info->may_write) {
         batch_writes_ = true;
-        note_write(info->written);
+        note_write(info->written, info->may_change_catalog);
       }
       batch_commits_ = info->commits;
       if (batch_messages_ == 1) batch_query_ = std::move(info);
@@ -156,49 +159,54 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
     case protocol::PqMsg_Parse: {
       auto parse = whole ? protocol::parse_parse(body) : Result<protocol::ParseMessage>(
                                                              make_error("", "streamed"));
-      bool writes = true;
-      if (parse) {
-        auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(parse->query.data()),
-                                       parse->query.size()));
-        writes = info->may_write;
-        if (info->hides_settings) settings_unknown_ = true;
-        if (statement_writes_.size() >= kMaxTrackedNames) statement_writes_.clear();
-        statement_writes_[std::string(parse->name)] = writes;
-        if (writes) note_write(info->written);
-      } else {
+      if (!parse) {
         settings_unknown_ = true;
+        return;  // its Execute will count as a catalog change
       }
+      auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(parse->query.data()),
+                                     parse->query.size()));
+      if (info->hides_settings) settings_unknown_ = true;
+      if (statement_effects_.size() >= kMaxTrackedNames) statement_effects_.clear();
+      statement_effects_[std::string(parse->name)] = !info->may_write ? Effect::kRead
+                                                     : info->may_change_catalog ? Effect::kCatalog
+                                                                                : Effect::kWrite;
       return;
     }
     case protocol::PqMsg_Bind: {
       auto bind = whole ? protocol::parse_bind(body)
                         : Result<protocol::BindMessage>(make_error("", "streamed"));
-      if (!bind) return;  // its Execute will count as a write
-      auto it = statement_writes_.find(std::string(bind->statement));
-      if (portal_writes_.size() >= kMaxTrackedNames) portal_writes_.clear();
-      portal_writes_[std::string(bind->portal)] = it == statement_writes_.end() || it->second;
+      if (!bind) return;  // its Execute will count as a catalog change
+      auto it = statement_effects_.find(std::string(bind->statement));
+      if (portal_effects_.size() >= kMaxTrackedNames) portal_effects_.clear();
+      portal_effects_[std::string(bind->portal)] =
+          it == statement_effects_.end() ? Effect::kCatalog : it->second;
       return;
     }
     case protocol::PqMsg_Execute: {
-      auto it = whole ? portal_writes_.find(std::string(leading_cstring(body)))
-                      : portal_writes_.end();
-      if (it == portal_writes_.end() || it->second) {
+      auto it = whole ? portal_effects_.find(std::string(leading_cstring(body)))
+                      : portal_effects_.end();
+      const Effect effect = it == portal_effects_.end() ? Effect::kCatalog : it->second;
+      if (effect != Effect::kRead) {
         batch_writes_ = true;
-        note_write(std::nullopt);
+        // Which tables: only the proxy needs them, and then only a flush is
+        // sure for a statement parsed in another batch.
+        note_write(std::nullopt, effect == Effect::kCatalog);
       }
       return;
     }
     case protocol::PqMsg_FunctionCall:
       batch_writes_ = true;
-      note_write(std::nullopt);
+      note_write(std::nullopt, true);
       return;
     default:
       return;
   }
 }
 
-void CacheTap::note_write(const std::optional<std::vector<std::string>>& written) {
+void CacheTap::note_write(const std::optional<std::vector<std::string>>& written,
+                          bool changes_catalog) {
   tx_writes_ = true;
+  if (changes_catalog) tx_changes_catalog_ = true;
   if (!written) {
     tx_targets_unknown_ = true;
     tx_targets_.clear();
@@ -334,7 +342,11 @@ CacheTap::Verdict CacheTap::from_server(char type, std::span<const uint8_t> mess
 void CacheTap::own_answer(char type, std::span<const uint8_t> message) {
   if (type == PqMsg_DataRow && !message.empty()) {
     auto row = protocol::parse_data_row(message.subspan(protocol::kHeaderSize));
-    if (row && row->size() == 1 && (*row)[0]) own_lsn_ = parse_lsn(*(*row)[0]);
+    if (!row || row->size() != 2 || !(*row)[0] || !(*row)[1]) return;
+    uint64_t block_size = 0;
+    const std::string_view bs = *(*row)[1];
+    std::from_chars(bs.data(), bs.data() + bs.size(), block_size);
+    if (auto lsn = protocol::parse_lsn(*(*row)[0])) own_lsn_ = exact_commit_position(*lsn, block_size);
   } else if (type == PqMsg_ErrorResponse) {
     own_lsn_.reset();
   }
@@ -345,13 +357,16 @@ void CacheTap::end_of_transaction(bool last) {
   // wrote must be invalidated (or be covered by a position query still to
   // answer: that query was sent after this request) before it does.
   if (!tx_writes_) return;
-  if (domain_->mode() == cache::Invalidation::kProxy) {
+  if (tx_changes_catalog_) {
+    domain_->catalog_changed_here();
+  } else if (domain_->mode() == cache::Invalidation::kProxy) {
     domain_->tables_written(tx_targets_unknown_ ? std::nullopt : std::optional(tx_targets_));
   } else if (own_at_.empty()) {
     domain_->commit_unknown();
   }
   if (!last) return;
   tx_writes_ = false;
+  tx_changes_catalog_ = false;
   tx_targets_unknown_ = false;
   tx_targets_.clear();
 }

@@ -98,7 +98,7 @@ class CacheTap {
   std::shared_ptr<const cache::StatementInfo> info_for(std::span<const uint8_t> text);
   std::string key_for(const cache::StatementInfo& info) const;
   bool client_may_hit() const;
-  void note_write(const std::optional<std::vector<std::string>>& written);
+  void note_write(const std::optional<std::vector<std::string>>& written, bool changes_catalog);
   void end_of_transaction(bool last);
   void abort_capture();
   void own_answer(char type, std::span<const uint8_t> message);
@@ -117,12 +117,14 @@ class CacheTap {
   bool batch_writes_ = false;
   bool batch_commits_ = false;  // a Query that ends a transaction (COMMIT...)
   char batch_last_ = 0;         // the type of its last message
-  // Extended protocol: statements and portals known to only read.
-  std::unordered_map<std::string, bool> statement_writes_;
-  std::unordered_map<std::string, bool> portal_writes_;
+  // Extended protocol: what the statements and portals do when executed.
+  enum class Effect : uint8_t { kRead, kWrite, kCatalog };
+  std::unordered_map<std::string, Effect> statement_effects_;
+  std::unordered_map<std::string, Effect> portal_effects_;
   // The transaction in progress wrote (or may have).
   bool tx_writes_ = false;
   bool tx_targets_unknown_ = false;
+  bool tx_changes_catalog_ = false;
   std::vector<std::string> tx_targets_;
   // Own position queries sent whose answers have not come: for each, how
   // many ReadyForQuery the client has received when its answer starts.
