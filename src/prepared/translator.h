@@ -130,6 +130,10 @@ class Translator {
   size_t pending_answers() const { return tracker_.size(); }
   // Gives spare memory back (an idle client).
   void release_memory();
+  // The client's unnamed Parse `msg` (whole) was answered by the result
+  // cache and never reached a server: it is the client's unnamed statement
+  // from now on, and a later Bind of it parses it on the server first.
+  void unnamed_parsed_elsewhere(std::span<const uint8_t> msg);
   // Counters since the last call; `any` is false when all are zero.
   Counters take_counters(bool& any) {
     any = (counters_.client_parses | counters_.server_parses | counters_.binds |
@@ -280,6 +284,9 @@ class Translator {
   uint64_t syncs_sent_ = 0;
   uint64_t syncs_answered_ = 0;
   uint64_t claim_segment_ = 0;
+  // The unnamed statement was parsed where no server saw it: whatever a
+  // server holds under that name is older.
+  bool unnamed_elsewhere_ = false;
   std::string unnamed_parse_;                        // kCopied: the last Parse("")
   std::unique_ptr<UnnamedCommand> unnamed_command_;  // rare: a pointer keeps sessions small
   bool portal_command_ = false;

@@ -50,7 +50,7 @@ bool Translator::ensure_unnamed(Reply reply, Outbox& out) {
   // The server's unnamed statement is the client's when the claim is known
   // to hold: in the claim's own Sync segment (if its Parse failed, the
   // server skips this too), or once that segment has been answered.
-  if (server_->unnamed_owner == client_id_ &&
+  if (!unnamed_elsewhere_ && server_->unnamed_owner == client_id_ &&
       (syncs_sent_ == claim_segment_ || syncs_answered_ > claim_segment_)) {
     return true;
   }
@@ -215,6 +215,14 @@ void Translator::clear_names() {
 void Translator::claim_unnamed() {
   server_->unnamed_owner = client_id_;
   claim_segment_ = syncs_sent_;
+  unnamed_elsewhere_ = false;
+}
+
+void Translator::unnamed_parsed_elsewhere(std::span<const uint8_t> msg) {
+  forget_unnamed();
+  unnamed_parse_.assign(reinterpret_cast<const char*>(msg.data()), msg.size());
+  unnamed_ = Unnamed::kCopied;
+  unnamed_elsewhere_ = true;
 }
 
 void Translator::forget_unnamed() {

@@ -50,13 +50,30 @@ constexpr uint32_t kCopiedWhole = prepared::kServerErrorWhole;
 // this, everything executed counts as a write.
 constexpr size_t kMaxTrackedNames = 1024;
 
+// Bind's parameters are part of the key; larger ones are not cached.
+constexpr size_t kMaxBindInKey = 64 * 1024;
+
 // The version of the key's layout: a new layout never reads an old key.
 constexpr char kKeyVersion = '1';
 
+// What an answer the tap copies is made of: a simple Query's
+// RowDescription, DataRows and CommandComplete; an extended execution's
+// BindComplete, RowDescription or NoData, DataRows and CommandComplete
+// (its ParseComplete is left out and written on a hit that has a Parse).
 bool copied_type(char type) {
   return type == PqMsg_RowDescription || type == PqMsg_DataRow || type == PqMsg_CommandComplete;
 }
-bool tap_whole(char type) { return relay_reads_whole(type) || copied_type(type); }
+bool copied_extended_type(char type) {
+  return copied_type(type) || type == protocol::PqMsg_BindComplete ||
+         type == protocol::PqMsg_NoData;
+}
+bool tiny_type(char type) {
+  return type == protocol::PqMsg_ParseComplete || type == protocol::PqMsg_BindComplete ||
+         type == protocol::PqMsg_NoData;
+}
+bool tap_whole(char type) {
+  return relay_reads_whole(type) || copied_type(type) || tiny_type(type);
+}
 bool tap_and_statements_whole(char type) {
   return tap_whole(type) || prepared::server_wants_whole(type);
 }
@@ -105,7 +122,7 @@ std::shared_ptr<const cache::StatementInfo> CacheTap::info_for(std::span<const u
                    params_.standard_conforming_strings(), settings_->include, settings_->exclude);
 }
 
-std::string CacheTap::key_for(const cache::StatementInfo& info) const {
+std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) const {
   // Everything that changes the bytes of a result: the database, the role,
   // every tracked setting (TimeZone, DateStyle, client_encoding, search_path
   // when set at login...), and the statement's text without comments.
@@ -119,8 +136,8 @@ std::string CacheTap::key_for(const cache::StatementInfo& info) const {
     append_sized(key, params_.name(i));
     append_sized(key, params_.get(i));
   }
-  key.push_back('\0');
-  key.append(info.key_text);
+  key.push_back(protocol);
+  append_sized(key, info.key_text);
   return key;
 }
 
@@ -132,6 +149,7 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
   batch_query_.reset();
   std::span<const uint8_t> body =
       whole ? message.subspan(protocol::kHeaderSize) : std::span<const uint8_t>{};
+  follow_execution(type, body, whole);
   switch (type) {
     case protocol::PqMsg_Query: {
       if (!whole) {  // too large to read: assume the worst
@@ -166,20 +184,23 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
       auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(parse->query.data()),
                                      parse->query.size()));
       if (info->hides_settings) settings_unknown_ = true;
-      if (statement_effects_.size() >= kMaxTrackedNames) statement_effects_.clear();
-      statement_effects_[std::string(parse->name)] = !info->may_write ? Effect::kRead
-                                                     : info->may_change_catalog ? Effect::kCatalog
-                                                                                : Effect::kWrite;
+      if (statements_.size() >= kMaxTrackedNames) statements_.clear();
+      Statement& st = statements_[std::string(parse->name)];
+      st.effect = !info->may_write             ? Effect::kRead
+                  : info->may_change_catalog ? Effect::kCatalog
+                                             : Effect::kWrite;
+      st.info = std::move(info);
+      st.param_types.assign(parse->param_types);
       return;
     }
     case protocol::PqMsg_Bind: {
       auto bind = whole ? protocol::parse_bind(body)
                         : Result<protocol::BindMessage>(make_error("", "streamed"));
       if (!bind) return;  // its Execute will count as a catalog change
-      auto it = statement_effects_.find(std::string(bind->statement));
+      auto it = statements_.find(std::string(bind->statement));
       if (portal_effects_.size() >= kMaxTrackedNames) portal_effects_.clear();
       portal_effects_[std::string(bind->portal)] =
-          it == statement_effects_.end() ? Effect::kCatalog : it->second;
+          it == statements_.end() ? Effect::kCatalog : it->second.effect;
       return;
     }
     case protocol::PqMsg_Execute: {
@@ -203,6 +224,84 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
   }
 }
 
+void CacheTap::follow_execution(char type, std::span<const uint8_t> body, bool whole) {
+  using Step = Execution::Step;
+  Execution& e = exec_;
+  ++e.messages;
+  if (e.step == Step::kOther) return;
+  const Step step = e.step;
+  e.step = Step::kOther;  // unless the message fits the shape
+  // A Sync has no body (the scanner does not read it whole); the others
+  // are read whole unless too large to be cached anyway.
+  if (type == protocol::PqMsg_Sync) {
+    if (step == Step::kExecuted) e.step = Step::kSynced;
+    return;
+  }
+  if (!whole) return;
+  switch (type) {
+    case protocol::PqMsg_Parse: {
+      auto parse = protocol::parse_parse(body);
+      if (step != Step::kNone || !parse) return;
+      e.parse = true;
+      e.named_parse = !parse->name.empty();
+      e.param_types.assign(parse->param_types);
+      e.info = info_for(std::span(reinterpret_cast<const uint8_t*>(parse->query.data()),
+                                  parse->query.size()));
+      e.step = Step::kParsed;
+      return;
+    }
+    case protocol::PqMsg_Bind: {
+      auto bind = protocol::parse_bind(body);
+      if ((step != Step::kNone && step != Step::kParsed) || !bind || !bind->portal.empty() ||
+          bind->rest.size() > kMaxBindInKey)
+        return;
+      if (step == Step::kNone) {
+        // A statement parsed in an earlier batch.
+        auto it = statements_.find(std::string(bind->statement));
+        if (it == statements_.end() || !it->second.info) return;
+        e.info = it->second.info;
+        e.param_types = it->second.param_types;
+      }
+      e.bind.assign(as_text(bind->rest));
+      e.step = Step::kBound;
+      return;
+    }
+    case protocol::PqMsg_Describe: {
+      auto d = protocol::parse_describe(body);
+      if (step != Step::kBound || !d || d->kind != protocol::kTargetPortal || !d->name.empty())
+        return;
+      e.describe = true;
+      e.step = Step::kDescribed;
+      return;
+    }
+    case protocol::PqMsg_Execute: {
+      // The unnamed portal, every row: a row limit ends in PortalSuspended,
+      // a partial answer never stored.
+      constexpr size_t kAllRows = 5;  // "" and an int32 of 0
+      static constexpr uint8_t kUnnamedAllRows[kAllRows] = {0, 0, 0, 0, 0};
+      if ((step != Step::kBound && step != Step::kDescribed) || body.size() != kAllRows ||
+          std::memcmp(body.data(), kUnnamedAllRows, kAllRows) != 0)
+        return;
+      e.step = Step::kExecuted;
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+std::string CacheTap::execution_key() const {
+  const Execution& e = exec_;
+  if (e.step != Execution::kSynced || e.messages != batch_messages_ || !e.info ||
+      !e.info->refusal.empty())
+    return {};
+  std::string key = key_for(*e.info, 'E');
+  key.push_back(e.describe ? 'D' : '-');
+  append_sized(key, e.param_types);
+  append_sized(key, e.bind);
+  return key;
+}
+
 void CacheTap::note_write(const std::optional<std::vector<std::string>>& written,
                           bool changes_catalog) {
   tx_writes_ = true;
@@ -220,14 +319,35 @@ void CacheTap::note_write(const std::optional<std::vector<std::string>>& written
   }
 }
 
-CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle, char tx_status,
-                                    protocol::Outbox& to_client) {
+CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle, bool no_server,
+                                    char tx_status, protocol::Outbox& to_client) {
   held_.clear();
   Answered done;
   if (!idle || tx_status != protocol::kTransactionIdle || !client_may_hit() ||
       !domain_->serving())
     return done;
   const auto now = cache::Clock::now();
+  if (exec_.step == Execution::kSynced) {
+    // The batch is one extended execution: answered whole, or not at all.
+    if (exec_.parse && (exec_.named_parse || !no_server)) return done;
+    const std::string key = execution_key();
+    if (key.empty()) return done;
+    auto value = store_.find(key, now);
+    if (!value) return done;
+    bump(domain_->lookups().hits);
+    if (exec_.parse) to_client.write_own([](std::string& out) { protocol::write_parse_complete(out); });
+    to_client.pass(std::span(reinterpret_cast<const uint8_t*>(value->data()), value->size()));
+    to_client.write_own([](std::string& out) {
+      protocol::write_ready_for_query(out, protocol::kTransactionIdle);
+    });
+    held_.push_back(std::move(value));
+    done.bytes = pending.size();
+    done.queries = 1;
+    batch_messages_ = 0;
+    batch_query_.reset();
+    exec_ = {};
+    return done;
+  }
   while (done.bytes < pending.size()) {
     auto h = protocol::peek_header(pending.subspan(done.bytes), kMaxControlMessage);
     if (h.status != protocol::FrameStatus::kReady || h.header.type != protocol::PqMsg_Query ||
@@ -238,7 +358,7 @@ CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle,
     if (!text) break;
     auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(text->data()), text->size()));
     if (!info->refusal.empty()) break;
-    auto value = store_.find(key_for(*info), now);
+    auto value = store_.find(key_for(*info, 'Q'), now);
     if (!value) break;
     bump(domain_->lookups().hits);
     to_client.pass(std::span(reinterpret_cast<const uint8_t*>(value->data()), value->size()));
@@ -262,6 +382,9 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
                            protocol::Outbox& to_server) {
   const bool single = batch_messages_ == 1;
   auto query = std::move(batch_query_);
+  std::string exec_key = execution_key();
+  auto exec_info = exec_.info;
+  exec_ = {};
   const bool writes = batch_writes_;
   const bool commits = batch_commits_;
   const char last = batch_last_;
@@ -272,14 +395,18 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
   if (single && query && query->kind == sql::StatementKind::kRead) {
     bump(query->refusal.empty() ? domain_->lookups().misses : domain_->lookups().uncacheable);
   }
-  if (idle && single && query && query->refusal.empty() &&
-      tx_status == protocol::kTransactionIdle && client_may_hit() && domain_->filling()) {
+  if (!exec_key.empty()) bump(domain_->lookups().misses);
+  const bool fill_query = single && query && query->refusal.empty();
+  if (idle && (fill_query || !exec_key.empty()) && tx_status == protocol::kTransactionIdle &&
+      client_may_hit() && domain_->filling()) {
     // A miss we may fill: the generations are read now, before the query
     // runs, so that a write committed meanwhile refuses the result.
+    const auto& info = fill_query ? *query : *exec_info;
     Capture c;
-    c.key = key_for(*query);
-    c.ticket = store_.begin_fill(domain_->id(), query->tables);
-    const int64_t ttl = query->ttl_ms >= 0 ? query->ttl_ms : settings_->ttl.count();
+    c.extended = !fill_query;
+    c.key = fill_query ? key_for(info, 'Q') : std::move(exec_key);
+    c.ticket = store_.begin_fill(domain_->id(), info.tables);
+    const int64_t ttl = info.ttl_ms >= 0 ? info.ttl_ms : settings_->ttl.count();
     c.expires = ttl > 0 ? cache::Clock::now() + std::chrono::milliseconds(ttl)
                         : cache::Clock::time_point::max();
     capture_ = std::move(c);
@@ -311,15 +438,7 @@ CacheTap::Verdict CacheTap::from_server(char type, std::span<const uint8_t> mess
     own_lsn_.reset();
     return Verdict::kOwnReady;
   }
-  if (capture_) {
-    if (!whole || !(copied_type(type) || type == PqMsg_ReadyForQuery) || capture_->complete ||
-        capture_->bytes.size() + message.size() > settings_->max_entry) {
-      if (type != PqMsg_ReadyForQuery) abort_capture();
-    } else if (type != PqMsg_ReadyForQuery) {
-      capture_->bytes.append(as_text(message));
-      capture_->complete = type == PqMsg_CommandComplete;
-    }
-  }
+  if (capture_ && type != PqMsg_ReadyForQuery) copy(type, message, whole);
   if (type == PqMsg_ReadyForQuery && whole) {
     const char status = message.size() > protocol::kHeaderSize
                             ? static_cast<char>(message[protocol::kHeaderSize])
@@ -371,8 +490,19 @@ void CacheTap::end_of_transaction(bool last) {
   tx_targets_.clear();
 }
 
-void CacheTap::abort_capture() {
-  capture_.reset();
+void CacheTap::copy(char type, std::span<const uint8_t> message, bool whole) {
+  Capture& c = *capture_;
+  // A Parse's answer: on a hit, Usher writes its own when the hit has one.
+  if (c.extended && type == protocol::PqMsg_ParseComplete && c.bytes.empty()) return;
+  if (!whole || c.complete || !(c.extended ? copied_extended_type(type) : copied_type(type)) ||
+      c.bytes.size() + message.size() > settings_->max_entry) {
+    // Anything else (a notice, an error, a setting reported, a row limit)
+    // or too much: this answer is not kept.
+    capture_.reset();
+    return;
+  }
+  c.bytes.append(as_text(message));
+  c.complete = type == PqMsg_CommandComplete;
 }
 
 void CacheTap::detach() {

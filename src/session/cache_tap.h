@@ -57,7 +57,9 @@ class CacheTap {
     size_t bytes = 0;  // of `pending`, answered
     int queries = 0;
   };
-  Answered answer(std::span<const uint8_t> pending, bool idle, char tx_status,
+  // `no_server`: no server is held (transaction mode): only then may a
+  // Parse be answered, since a held server would keep the old statement.
+  Answered answer(std::span<const uint8_t> pending, bool idle, bool no_server, char tx_status,
                   protocol::Outbox& to_client);
   // The batch (what client_message() saw since the last call, less what
   // answer() took) goes to the server: arms a fill, and appends the
@@ -93,14 +95,17 @@ class CacheTap {
     cache::Clock::time_point expires;
     std::string bytes;
     bool complete = false;  // CommandComplete seen
+    bool extended = false;  // an extended execution: BindComplete... ParseComplete left out
   };
 
   std::shared_ptr<const cache::StatementInfo> info_for(std::span<const uint8_t> text);
-  std::string key_for(const cache::StatementInfo& info) const;
+  // `protocol`: 'Q' for a simple Query, 'E' for an extended execution.
+  std::string key_for(const cache::StatementInfo& info, char protocol) const;
   bool client_may_hit() const;
   void note_write(const std::optional<std::vector<std::string>>& written, bool changes_catalog);
   void end_of_transaction(bool last);
-  void abort_capture();
+  // A server message of the answer being copied.
+  void copy(char type, std::span<const uint8_t> message, bool whole);
   void own_answer(char type, std::span<const uint8_t> message);
 
   std::shared_ptr<cache::Domain> domain_;
@@ -117,10 +122,34 @@ class CacheTap {
   bool batch_writes_ = false;
   bool batch_commits_ = false;  // a Query that ends a transaction (COMMIT...)
   char batch_last_ = 0;         // the type of its last message
-  // Extended protocol: what the statements and portals do when executed.
+  // Extended protocol: what the client's statements are, and what its
+  // portals do when executed.
   enum class Effect : uint8_t { kRead, kWrite, kCatalog };
-  std::unordered_map<std::string, Effect> statement_effects_;
+  struct Statement {
+    Effect effect = Effect::kCatalog;
+    std::shared_ptr<const cache::StatementInfo> info;
+    std::string param_types;  // Parse's count and OIDs, as sent
+  };
+  std::unordered_map<std::string, Statement> statements_;
   std::unordered_map<std::string, Effect> portal_effects_;
+  // The batch as one extended-protocol execution, the shape the cache
+  // answers: [Parse] Bind [Describe portal] Execute(all rows) Sync, all
+  // unnamed but the statement.
+  struct Execution {
+    enum Step : uint8_t { kNone, kParsed, kBound, kDescribed, kExecuted, kSynced, kOther };
+    Step step = kNone;
+    int messages = 0;
+    bool parse = false;        // the batch has the Parse
+    bool named_parse = false;  // ... of a named statement (a miss: it must reach the server)
+    bool describe = false;
+    std::shared_ptr<const cache::StatementInfo> info;
+    std::string param_types;
+    std::string bind;  // parameter formats and values, result formats, as sent
+  };
+  Execution exec_;
+  void follow_execution(char type, std::span<const uint8_t> body, bool whole);
+  // The execution's key, or empty when the batch is not one.
+  std::string execution_key() const;
   // The transaction in progress wrote (or may have).
   bool tx_writes_ = false;
   bool tx_targets_unknown_ = false;

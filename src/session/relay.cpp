@@ -311,8 +311,10 @@ bool Relay::owes_nothing() const {
 
 asio::awaitable<bool> Relay::answer_from_cache(bool idle) {
   to_client_.clear();
-  auto answered = tap_->answer(c_.in.readable().first(pending_), idle, tx_status_, to_client_);
+  auto answered =
+      tap_->answer(c_.in.readable().first(pending_), idle, !server_, tx_status_, to_client_);
   if (answered.queries == 0) co_return true;
+  if (stage_) stage_->answered_elsewhere(c_.in.readable().first(answered.bytes));
   net::WriteResult sent;
   if (!net::write_now(c_.socket, gather(to_client_), sent)) {
     sent = co_await net::write_rest(c_.socket, gather_, sent);

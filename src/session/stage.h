@@ -88,6 +88,10 @@ class Stage {
   // No answer is due from the server, as far as this stage knows.
   virtual bool idle() const = 0;
 
+  // Whole client messages the result cache answered (session/cache_tap.h):
+  // they reach no server, but count for what the client believes exists.
+  virtual void answered_elsewhere(std::span<const uint8_t> messages) { (void)messages; }
+
   // Its statistics since the last call, added to the pool's `slot`.
   virtual void flush_stats(pool::StatsSlot& slot) = 0;
   // An idle client: give spare memory back.

@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "protocol/frame.h"
+
 namespace usher::session {
 
 namespace {
@@ -35,6 +37,20 @@ protocol::StreamScanner StatementStage::client_scanner(uint32_t max_length) cons
 protocol::StreamScanner StatementStage::server_scanner() const {
   return protocol::StreamScanner(0x7fffffff, kMaxControlMessage, wants_whole, is_error,
                                  prepared::kServerErrorWhole);
+}
+
+void StatementStage::answered_elsewhere(std::span<const uint8_t> messages) {
+  // Only an unnamed Parse changes what the client holds (the cache answers
+  // no named one).
+  while (!messages.empty()) {
+    auto h = protocol::peek_header(messages, kMaxControlMessage);
+    if (h.status != protocol::FrameStatus::kReady || messages.size() < h.header.total()) return;
+    auto msg = messages.first(h.header.total());
+    if (h.header.type == protocol::PqMsg_Parse && msg.size() > protocol::kHeaderSize &&
+        msg[protocol::kHeaderSize] == 0)
+      translator_.unnamed_parsed_elsewhere(msg);
+    messages = messages.subspan(h.header.total());
+  }
 }
 
 void StatementStage::flush_stats(pool::StatsSlot& slot) {

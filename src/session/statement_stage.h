@@ -43,6 +43,7 @@ class StatementStage final : public Stage {
   size_t take_skipped_queries() override { return translator_.take_dropped_queries(); }
   bool idle() const override { return translator_.idle(); }
 
+  void answered_elsewhere(std::span<const uint8_t> messages) override;
   void flush_stats(pool::StatsSlot& slot) override;
   void release_memory() override { translator_.release_memory(); }
   size_t statement_count() const override { return translator_.statement_count(); }

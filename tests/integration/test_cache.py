@@ -170,3 +170,41 @@ def test_set_role_stops_hits_for_that_client(pooler, pg, table):
     c.simple_query("SELECT v FROM public.cache_t WHERE id = 4")
     c.simple_query("SELECT v FROM cache_t WHERE id = 4")
     assert int(cache_rows(p)["hits"]) == hits
+
+
+@pytest.mark.parametrize("pool_mode", ["transaction", "session"])
+def test_extended_protocol_hits_and_formats(pooler, pg, table, pool_mode):
+    p = pooler(pool_mode=pool_mode, extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    with p.connect() as conn:
+        q = "SELECT id, v FROM cache_t WHERE id = %s"
+        assert conn.execute(q, (1,)).fetchall() == [(1, "v1")]
+        before = int(cache_rows(p)["hits"])
+        assert conn.execute(q, (1,)).fetchall() == [(1, "v1")]
+        after = int(cache_rows(p)["hits"])
+        if pool_mode == "transaction":
+            assert after == before + 1
+        assert conn.execute(q, (2,)).fetchall() == [(2, "v2")]
+        # Binary results are another entry, never text bytes read as binary.
+        assert conn.cursor(binary=True).execute(q, (1,)).fetchall() == [(1, "v1")]
+        assert conn.cursor(binary=True).execute(q, (1,)).fetchall() == [(1, "v1")]
+        conn.execute("UPDATE cache_t SET v = 'new' WHERE id = 1")
+        assert conn.execute(q, (1,)).fetchall() == [(1, "new")]
+        assert conn.cursor(binary=True).execute(q, (1,)).fetchall() == [(1, "new")]
+
+
+def test_named_prepared_statements_hit(pooler, pg, table):
+    p = pooler(extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    with p.connect(prepare_threshold=0) as conn:
+        q = "SELECT v FROM cache_t WHERE id = %s"
+        for _ in range(3):
+            assert conn.execute(q, (3,)).fetchall() == [("v3",)]
+        assert int(cache_rows(p)["hits"]) >= 1
+        pg.sql("update cache_t set v = 'direct3' where id = 3", db="appdb")
+        deadline = time.monotonic() + 10
+        while conn.execute(q, (3,)).fetchall() != [("direct3",)]:
+            assert time.monotonic() < deadline, "the direct write was never seen"
+            time.sleep(0.01)
