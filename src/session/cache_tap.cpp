@@ -154,6 +154,7 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
     case protocol::PqMsg_Query: {
       if (!whole) {  // too large to read: assume the worst
         batch_writes_ = true;
+        batch_controls_tx_ = true;
         settings_unknown_ = true;
         note_write(std::nullopt, true);
         return;
@@ -171,6 +172,9 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
         note_write(info->written, info->may_change_catalog);
       }
       batch_commits_ = info->commits;
+      if (info->kind == sql::StatementKind::kTransaction ||
+          info->refusal == sql::refusal::kMultipleStatements)
+        batch_controls_tx_ = true;
       if (batch_messages_ == 1) batch_query_ = std::move(info);
       return;
     }
@@ -186,9 +190,10 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
       if (info->hides_settings) settings_unknown_ = true;
       if (statements_.size() >= kMaxTrackedNames) statements_.clear();
       Statement& st = statements_[std::string(parse->name)];
-      st.effect = !info->may_write             ? Effect::kRead
-                  : info->may_change_catalog ? Effect::kCatalog
-                                             : Effect::kWrite;
+      st.effect = info->kind == sql::StatementKind::kTransaction ? Effect::kTransaction
+                  : !info->may_write                            ? Effect::kRead
+                  : info->may_change_catalog                    ? Effect::kCatalog
+                                                                : Effect::kWrite;
       st.info = std::move(info);
       st.param_types.assign(parse->param_types);
       return;
@@ -207,7 +212,9 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
       auto it = whole ? portal_effects_.find(std::string(leading_cstring(body)))
                       : portal_effects_.end();
       const Effect effect = it == portal_effects_.end() ? Effect::kCatalog : it->second;
-      if (effect != Effect::kRead) {
+      // Unknown: it might be BEGIN as well as anything else.
+      if (effect == Effect::kTransaction || it == portal_effects_.end()) batch_controls_tx_ = true;
+      if (effect == Effect::kWrite || effect == Effect::kCatalog) {
         batch_writes_ = true;
         // Which tables: only the proxy needs them, and then only a flush is
         // sure for a statement parsed in another batch.
@@ -387,10 +394,12 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
   exec_ = {};
   const bool writes = batch_writes_;
   const bool commits = batch_commits_;
+  const bool controls_tx = batch_controls_tx_;
   const char last = batch_last_;
   batch_messages_ = 0;
   batch_writes_ = false;
   batch_commits_ = false;
+  batch_controls_tx_ = false;
   batch_last_ = 0;
   if (single && query && query->kind == sql::StatementKind::kRead) {
     bump(query->refusal.empty() ? domain_->lookups().misses : domain_->lookups().uncacheable);
@@ -411,15 +420,17 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
                         : cache::Clock::time_point::max();
     capture_ = std::move(c);
   }
-  if (domain_->mode() != cache::Invalidation::kReplication || !tx_writes_ ||
-      last != protocol::PqMsg_Query)
-    return false;
+  if (domain_->mode() != cache::Invalidation::kReplication || !tx_writes_) return false;
   // Only where the transaction is sure to be over when the position query
   // runs (it must not run in an aborted transaction): after COMMIT and
-  // friends, or after one write statement sent outside a transaction.
-  const bool autocommit = idle && single && writes && tx_status == protocol::kTransactionIdle &&
+  // friends, after one write statement sent outside a transaction, or
+  // after extended-protocol writes sent outside a transaction and ended by
+  // a Sync, with no statement among them that could open one.
+  const bool outside = idle && tx_status == protocol::kTransactionIdle;
+  const bool autocommit = last == protocol::PqMsg_Query && outside && single && writes &&
                           query && query->refusal != sql::refusal::kMultipleStatements;
-  if (!commits && !autocommit) return false;
+  const bool extended = last == protocol::PqMsg_Sync && outside && writes && !controls_tx;
+  if (!(last == protocol::PqMsg_Query && commits) && !autocommit && !extended) return false;
   to_server.write_own([](std::string& out) { protocol::write_query(out, kPositionQuery); });
   domain_->commit_begin();
   own_at_.push_back(answered_after);

@@ -121,10 +121,11 @@ class CacheTap {
   std::shared_ptr<const cache::StatementInfo> batch_query_;  // its only message, a Query
   bool batch_writes_ = false;
   bool batch_commits_ = false;  // a Query that ends a transaction (COMMIT...)
+  bool batch_controls_tx_ = false;  // an execution that may begin or end one
   char batch_last_ = 0;         // the type of its last message
   // Extended protocol: what the client's statements are, and what its
   // portals do when executed.
-  enum class Effect : uint8_t { kRead, kWrite, kCatalog };
+  enum class Effect : uint8_t { kRead, kWrite, kCatalog, kTransaction };
   struct Statement {
     Effect effect = Effect::kCatalog;
     std::shared_ptr<const cache::StatementInfo> info;

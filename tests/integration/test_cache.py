@@ -208,3 +208,20 @@ def test_named_prepared_statements_hit(pooler, pg, table):
         while conn.execute(q, (3,)).fetchall() != [("direct3",)]:
             assert time.monotonic() < deadline, "the direct write was never seen"
             time.sleep(0.01)
+
+
+def test_extended_protocol_writes_are_placed_not_flushed(pooler, table):
+    p = pooler(extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    with p.connect() as conn:
+        for i in range(5):
+            c.simple_query("SELECT v FROM cache_t WHERE id = 9")
+            assert wire.rows_of(c.simple_query("SELECT v FROM cache_t WHERE id = 9")) == [
+                ("v9" if i == 0 else f"w{i - 1}",)]
+            conn.execute("UPDATE cache_t SET v = %s WHERE id = 9", (f"w{i}",))
+        r = cache_rows(p)
+        # Each commit's position was learned: no flush for want of one.
+        assert int(r["flushes_unknown_commit"]) == 0
+        assert r["barrier_lsn"] != "0/0"
+    assert wire.rows_of(c.simple_query("SELECT v FROM cache_t WHERE id = 9")) == [("w4",)]
