@@ -36,7 +36,9 @@ struct StatementInfo {
   // May change the catalog: a write the tree names no table for (DDL,
   // GRANT, CALL, DO, EXECUTE...).
   bool may_change_catalog = false;
-  bool commits = false;          // COMMIT, END, ROLLBACK, ABORT
+  bool commits = false;          // COMMIT, END, ROLLBACK, ABORT (also ... AND CHAIN)
+  bool chains = false;           // ... AND CHAIN: a transaction stays open
+  bool copies = false;           // COPY: the server may take CopyData next
   bool hides_settings = false;   // leaves settings Usher cannot know (SET ROLE, set_config...)
 };
 
@@ -49,6 +51,7 @@ class StatementMemo {
   std::shared_ptr<const StatementInfo> get(uint32_t db,
                                            const std::shared_ptr<const Catalog>& catalog,
                                            std::string_view text, bool standard_conforming_strings,
+                                           bool need_targets,
                                            const std::vector<std::string>& include,
                                            const std::vector<std::string>& exclude);
   size_t size() const { return map_.size(); }
@@ -65,9 +68,20 @@ class StatementMemo {
   std::unordered_map<std::string_view, std::list<Entry>::iterator> map_;
 };
 
-// Decides one statement (what StatementMemo memoises).
+// Decides one statement (what StatementMemo memoises). A write and
+// transaction control are told by their first word where that is enough
+// (one statement, no set_config, no PREPARED): parsing costs tens of
+// microseconds and every statement with its own constants is a new text.
+// `need_targets` (proxy invalidation): a write's tables are needed, so
+// writes are parsed.
 StatementInfo decide(const Catalog* catalog, std::string_view text,
-                     bool standard_conforming_strings, const std::vector<std::string>& include,
+                     bool standard_conforming_strings, bool need_targets,
+                     const std::vector<std::string>& include,
                      const std::vector<std::string>& exclude);
+
+// A single SELECT that calls nothing (no parenthesis at all), so cannot
+// write: what a read inside a transaction, never cached, needs to be
+// known as, without a parse.
+bool plain_select(std::string_view text);
 
 }  // namespace usher::cache

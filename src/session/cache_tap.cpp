@@ -119,7 +119,9 @@ protocol::StreamScanner CacheTap::server_scanner(bool statements) {
 
 std::shared_ptr<const cache::StatementInfo> CacheTap::info_for(std::span<const uint8_t> text) {
   return memo_.get(domain_->id(), domain_->catalog(), as_text(text),
-                   params_.standard_conforming_strings(), settings_->include, settings_->exclude);
+                   params_.standard_conforming_strings(),
+                   domain_->mode() == cache::Invalidation::kProxy, settings_->include,
+                   settings_->exclude);
 }
 
 std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) const {
@@ -155,6 +157,7 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
       if (!whole) {  // too large to read: assume the worst
         batch_writes_ = true;
         batch_controls_tx_ = true;
+        batch_copies_ = true;
         settings_unknown_ = true;
         note_write(std::nullopt, true);
         return;
@@ -172,6 +175,8 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
         note_write(info->written, info->may_change_catalog);
       }
       batch_commits_ = info->commits;
+      if (info->copies) batch_copies_ = true;
+      if (info->chains) ++chained_commits_;
       if (info->kind == sql::StatementKind::kTransaction ||
           info->refusal == sql::refusal::kMultipleStatements)
         batch_controls_tx_ = true;
@@ -395,11 +400,13 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
   const bool writes = batch_writes_;
   const bool commits = batch_commits_;
   const bool controls_tx = batch_controls_tx_;
+  const bool copies = batch_copies_;
   const char last = batch_last_;
   batch_messages_ = 0;
   batch_writes_ = false;
   batch_commits_ = false;
   batch_controls_tx_ = false;
+  batch_copies_ = false;
   batch_last_ = 0;
   if (single && query && query->kind == sql::StatementKind::kRead) {
     bump(query->refusal.empty() ? domain_->lookups().misses : domain_->lookups().uncacheable);
@@ -420,7 +427,8 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
                         : cache::Clock::time_point::max();
     capture_ = std::move(c);
   }
-  if (domain_->mode() != cache::Invalidation::kReplication || !tx_writes_) return false;
+  // Not behind a COPY: the server would read the query as CopyData.
+  if (domain_->mode() != cache::Invalidation::kReplication || !tx_writes_ || copies) return false;
   // Only where the transaction is sure to be over when the position query
   // runs (it must not run in an aborted transaction): after COMMIT and
   // friends, after one write statement sent outside a transaction, or
@@ -464,7 +472,10 @@ CacheTap::Verdict CacheTap::from_server(char type, std::span<const uint8_t> mess
     }
     // Requests still owed may include writes not run yet: invalidate at
     // every end of a transaction until the last is answered.
-    if (status == protocol::kTransactionIdle) end_of_transaction(client_owed <= 1);
+    if (status == protocol::kTransactionIdle || chained_commits_ > 0) {
+      if (client_owed <= 1) chained_commits_ = 0;
+      end_of_transaction(client_owed <= 1);
+    }
   }
   return Verdict::kForward;
 }

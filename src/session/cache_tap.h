@@ -122,6 +122,10 @@ class CacheTap {
   bool batch_writes_ = false;
   bool batch_commits_ = false;  // a Query that ends a transaction (COMMIT...)
   bool batch_controls_tx_ = false;  // an execution that may begin or end one
+  bool batch_copies_ = false;       // a COPY: nothing may follow it unasked
+  // COMMIT AND CHAIN requests not yet answered: their commit leaves a
+  // transaction open, so invalidation cannot wait for status 'I'.
+  int chained_commits_ = 0;
   char batch_last_ = 0;         // the type of its last message
   // Extended protocol: what the client's statements are, and what its
   // portals do when executed.
