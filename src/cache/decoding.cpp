@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "cache/catalog.h"
 #include "protocol/sqlstate.h"
 
 namespace usher::cache {
@@ -15,16 +16,6 @@ constexpr std::string_view kMessagePrefix = "message: ";
 constexpr std::string_view kNamesEnd = ": ";
 constexpr std::string_view kNamesSeparator = ", ";
 constexpr std::array<std::string_view, 4> kActions = {"INSERT", "UPDATE", "DELETE", "TRUNCATE"};
-
-// As catalog.h's table_id(), which lives with the catalog: schema, NUL, name.
-std::string make_table_id(std::string_view schema, std::string_view name) {
-  std::string id;
-  id.reserve(schema.size() + 1 + name.size());
-  id.append(schema);
-  id.push_back('\0');
-  id.append(name);
-  return id;
-}
 
 // "WORD" alone, or "WORD <digits>..." (an xid, maybe more after it).
 // "COMMIT PREPARED 'gid'" (two-phase decoding, which the stream does not
@@ -83,7 +74,7 @@ DecodedLine decode_table_line(std::string_view line) {
     if (pos >= line.size() || line[pos] != '.') return {};
     ++pos;
     if (!read_name_part(line, pos, name)) return {};
-    out.tables.push_back(make_table_id(schema, name));
+    out.tables.push_back(table_id(schema, name));
     std::string_view rest = line.substr(pos);
     if (rest.starts_with(kNamesSeparator)) {
       pos += kNamesSeparator.size();

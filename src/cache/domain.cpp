@@ -64,20 +64,15 @@ void Domain::tables_written(const std::optional<std::vector<std::string>>& table
   }
 }
 
-void Domain::catalog_changed_here() {
-  std::function<void()> reload;
-  {
-    std::lock_guard lock(mu_);
-    catalog_.reset();
-    reload = reload_;
-  }
-  store_.flush(id_);
-  if (reload) reload();
+void Domain::reload_catalog() {
+  std::lock_guard lock(mu_);
+  catalog_.reset();
+  if (reload_catalog_) reload_catalog_();
 }
 
-void Domain::set_reload(std::function<void()> reload) {
+void Domain::set_catalog_reloader(std::function<void()> reload) {
   std::lock_guard lock(mu_);
-  reload_ = std::move(reload);
+  reload_catalog_ = std::move(reload);
 }
 
 size_t Domain::flush() {
@@ -93,6 +88,12 @@ size_t Domain::flush_table(const std::string& table) {
 void Domain::stream_started(uint64_t lsn) {
   // Whatever was cached may have missed changes while no stream ran.
   counts_.stream_gaps.fetch_add(1, std::memory_order_relaxed);
+  {
+    // Nor is a catalog from before the gap decided with: DDL may have
+    // happened meanwhile. The stream loads one next.
+    std::lock_guard lock(mu_);
+    catalog_.reset();
+  }
   store_.flush(id_);
   raise_to(applied_, lsn);
   live_ = true;
@@ -140,12 +141,12 @@ Domain::State Domain::state() const {
   s.barrier_lsn = barrier_.load();
   std::lock_guard lock(mu_);
   s.catalog = catalog_ != nullptr;
-  if (mode_ == Invalidation::kProxy) {
-    s.state = catalog_ ? "proxy" : "catalog loading";
-  } else if (!live_.load()) {
+  if (!live_.load()) {
     s.state = why_down_.empty() ? "starting" : "down: " + why_down_;
+  } else if (!catalog_) {
+    s.state = "catalog loading";
   } else {
-    s.state = catalog_ ? "live" : "catalog loading";
+    s.state = mode_ == Invalidation::kProxy ? "proxy" : "live";
   }
   return s;
 }

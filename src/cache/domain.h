@@ -75,12 +75,14 @@ class Domain final : public StreamSink {
   void commit_unknown();
   // proxy: a committed write to these tables (nullopt: unknown; flush).
   void tables_written(const std::optional<std::vector<std::string>>& tables);
-  // A transaction that may have changed the catalog (DDL...) committed
-  // through Usher: the stream does not show DDL that shares a transaction
-  // with row changes, so flush, decide nothing until the catalog is loaded
-  // again, and ask for that (set_reload()).
-  void catalog_changed_here();
-  void set_reload(std::function<void()> reload);
+  // A DDL statement committed through Usher: nothing is decided with the
+  // catalog from now on, and the stream reloads it (through the reloader;
+  // without a stream, its next start does). From any thread.
+  void reload_catalog();
+  // By whoever runs the stream (runtime/cache_service.cpp): what
+  // reload_catalog() calls, under the domain's lock (so it must not call
+  // back into the domain); empty before the stream goes.
+  void set_catalog_reloader(std::function<void()> reload);
   // CACHE FLUSH.
   size_t flush();
   size_t flush_table(const std::string& table);
@@ -118,7 +120,7 @@ class Domain final : public StreamSink {
   mutable std::mutex mu_;                   // guards the members below
   std::shared_ptr<const Catalog> catalog_;
   std::string why_down_;
-  std::function<void()> reload_;
+  std::function<void()> reload_catalog_;
   InvalidationCounts counts_;
   LookupCounts lookups_;
 };

@@ -6,8 +6,8 @@
 #include <limits>
 #include <random>
 
-#include "cache/decoding.h"
 #include "cache/server_query.h"
+#include "cache/stream_impl.h"
 #include "common/socket_id.h"
 #include "net/message_io.h"
 #include "protocol/frame.h"
@@ -22,12 +22,8 @@ namespace {
 
 using asio::as_tuple;
 using asio::use_awaitable;
-using Clock = std::chrono::steady_clock;
+using Clock = StreamClock;
 
-// A catalog's rows, all queries together, may take this much memory...
-constexpr size_t kMaxCatalogBytes = size_t{256} << 20;
-// ...and one of its rows this much (a long view definition).
-constexpr uint32_t kMaxCatalogRow = 64 << 20;
 // The slot's answer is one short row.
 constexpr size_t kMaxSlotAnswer = 64 << 10;
 // Of an XLogData message, only this much is looked at (the rest is read
@@ -49,12 +45,7 @@ constexpr std::chrono::milliseconds kMinStatusInterval{10};
 // and only pings on its own after that.
 constexpr std::chrono::seconds kMinSilence{40};
 constexpr int kSilentIntervals = 4;
-// A catalog load that takes longer is given up (and tried again).
-constexpr std::chrono::seconds kCatalogTimeout{60};
 constexpr int kSlotNameRandomBytes = 8;
-
-// The catalog is read in one snapshot, so that its queries agree.
-constexpr std::string_view kCatalogSnapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
 
 std::string random_slot_name() {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -68,64 +59,15 @@ std::string random_slot_name() {
   return name;
 }
 
-Error failed(std::string_view doing, const Error& e) {
-  return make_error(e.sqlstate, std::string(doing) + ": " + e.message);
-}
-
 Error protocol_error(std::string message) {
   return make_error(protocol::sqlstate::protocol_violation, std::move(message));
 }
 
-// One try at streaming: its connections, and what its coroutines share.
-struct Attempt {
-  explicit Attempt(asio::io_context& io) : status_timer(io) {}
-
-  pool::ServerPtr repl;                       // the replication connection
-  pool::ServerConnection* catalog = nullptr;  // a catalog load's connection, while it runs
-  bool over = false;                          // ended: its coroutines leave at their next step
-  std::string failure;                        // why, when a catalog reload ended it
-  // Standby status updates: a single writer, woken through the timer.
-  asio::steady_timer status_timer;
-  bool status_due = false;
-  Clock::time_point last_heard = Clock::now();  // the last bytes from the server
-  uint64_t processed = 0;                       // what they report as written, flushed and applied
-  // Catalog reloads, one at a time: a change during a load loads again.
-  bool reloading = false;
-  uint64_t catalog_changes = 0;
-};
-
 }  // namespace
 
-struct Stream::Impl : std::enable_shared_from_this<Impl> {
-  Impl(asio::io_context& io, net::OffloadPool& offload, StreamSettings settings, StreamSink& sink)
-      : io(io), login{offload}, settings(std::move(settings)), sink(sink), backoff(io) {}
-
-  asio::awaitable<void> run();
-  asio::awaitable<Status> stream(std::shared_ptr<Attempt> a);
-  asio::awaitable<Result<pool::ServerPtr>> connect(const pool::ServerTarget& target);
-  asio::awaitable<Result<std::shared_ptr<const Catalog>>> load_catalog(std::shared_ptr<Attempt> a);
-  asio::awaitable<Status> follow(std::shared_ptr<Attempt> a);
-  Status handle_copy_data(const std::shared_ptr<Attempt>& a, std::span<const uint8_t> payload);
-  void advance(Attempt& a, uint64_t lsn);
-  asio::awaitable<void> write_status(std::shared_ptr<Attempt> a);
-  void schedule_reload(const std::shared_ptr<Attempt>& a);
-  asio::awaitable<void> reload(std::shared_ptr<Attempt> a);
-  void spawn(asio::awaitable<void> coroutine, std::string_view what);
-  void end(Attempt& a);
-  bool gone(const Attempt& a) const { return stopped || a.over; }
-
-  asio::io_context& io;
-  pool::LoginContext login;
-  StreamSettings settings;
-  StreamSink& sink;
-  asio::steady_timer backoff;
-  bool stopped = false;
-  size_t next_host = 0;
-  std::shared_ptr<Attempt> current;
-  // Of the current attempt's stream.
-  TransactionDecoder decoder;
-  uint64_t caught_up = 0;
-};
+Error stream_failed(std::string_view doing, const Error& e) {
+  return make_error(e.sqlstate, std::string(doing) + ": " + e.message);
+}
 
 Stream::Stream(asio::io_context& io, net::OffloadPool& offload, StreamSettings settings,
                StreamSink& sink)
@@ -145,6 +87,18 @@ void Stream::stop() {
   if (impl_->current) impl_->end(*impl_->current);
 }
 
+void Stream::reload_catalog() {
+  // Weak: a reload asked for as the stream goes away finds nothing to do.
+  asio::post(impl_->io, [weak = std::weak_ptr<Impl>(impl_)] {
+    auto self = weak.lock();
+    if (!self || self->stopped || !self->current || self->current->over) return;
+    spdlog::info("query cache: catalog of database {} to be reloaded (DDL through Usher)",
+                 self->settings.target.dbname);
+    self->sink.catalog_changed(self->caught_up);
+    self->schedule_reload(*self->current, Impl::SeenBy::kCaller);
+  });
+}
+
 void Stream::Impl::spawn(asio::awaitable<void> coroutine, std::string_view what) {
   // The handler keeps the Impl alive until the coroutine is done.
   asio::co_spawn(io, std::move(coroutine), [self = shared_from_this(), what](std::exception_ptr e) {
@@ -161,6 +115,8 @@ void Stream::Impl::spawn(asio::awaitable<void> coroutine, std::string_view what)
 void Stream::Impl::end(Attempt& a) {
   a.over = true;
   a.status_timer.cancel();
+  a.catalog_timer.cancel();
+  // Closed, not destroyed: a coroutine may be reading them.
   if (a.repl) {
     say_goodbye(*a.repl);
     a.repl->close();
@@ -203,13 +159,29 @@ asio::awaitable<Result<pool::ServerPtr>> Stream::Impl::connect(const pool::Serve
 }
 
 asio::awaitable<Status> Stream::Impl::stream(std::shared_ptr<Attempt> a) {
+  decoder = TransactionDecoder();
+  caught_up = 0;
+  if (settings.replicate) co_return co_await replicate(a);
+  // Proxy invalidation: the catalog connection is the whole attempt. It is
+  // up once connected, so that a server that is down does not make the
+  // cache flap between started and stopped at every try.
+  Status st = co_await open_catalog_connection(a);
+  if (gone(*a)) co_return ok_status();
+  if (!st) co_return st;
+  spdlog::info("query cache for database {}: catalog only (proxy invalidation)",
+               settings.target.dbname);
+  sink.stream_started(0);
+  co_return co_await keep_catalog(a);
+}
+
+asio::awaitable<Status> Stream::Impl::replicate(std::shared_ptr<Attempt> a) {
   pool::ServerTarget target = settings.target;
   if (target.hosts.size() > 1) target.host = target.hosts[next_host++ % target.hosts.size()];
   target.startup_params.emplace_back("replication", "database");
   target.connect_query.clear();  // for the pool's connections, not a walsender
   auto conn = co_await connect(target);
   if (gone(*a)) co_return ok_status();
-  if (!conn) co_return failed("could not connect for replication", conn.error());
+  if (!conn) co_return stream_failed("could not connect for replication", conn.error());
   a->repl = std::move(*conn);
 
   // The slot first: every change after its consistent point will be
@@ -222,24 +194,22 @@ asio::awaitable<Status> Stream::Impl::stream(std::shared_ptr<Attempt> a) {
       "CREATE_REPLICATION_SLOT " + slot + " TEMPORARY LOGICAL test_decoding NOEXPORT_SNAPSHOT",
       budget, kMaxServerMessage);
   if (gone(*a)) co_return ok_status();
-  if (!created) co_return failed("could not create a replication slot", created.error());
+  if (!created) co_return stream_failed("could not create a replication slot", created.error());
   // slot_name, consistent_point, snapshot_name, output_plugin
   std::optional<uint64_t> start;
   if (created->size() == 1 && (*created)[0].size() >= 2)
     start = protocol::parse_lsn((*created)[0][1]);
   if (!start)
     co_return protocol_error("CREATE_REPLICATION_SLOT answered without a consistent point");
-  decoder = TransactionDecoder();
-  caught_up = 0;
   a->processed = *start;
   spdlog::info("query cache invalidation for database {}: slot {} from {}", settings.target.dbname,
                slot, protocol::format_lsn(*start));
   sink.stream_started(*start);
 
-  auto catalog = co_await load_catalog(a);
-  if (gone(*a)) co_return ok_status();
-  if (!catalog) co_return failed("could not load the catalog", catalog.error());
-  sink.catalog_loaded(std::move(*catalog));
+  // The catalog, read after the slot's consistent point, is at least that
+  // new; it loads while replication starts (a change streamed meanwhile
+  // loads it again).
+  spawn(keep_catalog_aside(a), "catalog");
 
   // include-xids off: the lines carry nothing the stream uses.
   // skip-empty-xacts off: a transaction of DDL alone must show, as BEGIN
@@ -252,76 +222,10 @@ asio::awaitable<Status> Stream::Impl::stream(std::shared_ptr<Attempt> a) {
   Status st = co_await net::write_all(a->repl->socket(), out);
   if (st) st = co_await await_copy_both(*a->repl);
   if (gone(*a)) co_return ok_status();
-  if (!st) co_return failed("could not start replication", st.error());
+  if (!st) co_return stream_failed("could not start replication", st.error());
   a->last_heard = Clock::now();
   spawn(write_status(a), "status updates");
   co_return co_await follow(a);
-}
-
-asio::awaitable<Result<std::shared_ptr<const Catalog>>> Stream::Impl::load_catalog(
-    std::shared_ptr<Attempt> a) {
-  auto conn = co_await connect(settings.target);
-  if (gone(*a)) co_return make_error("", "ended");
-  if (!conn) co_return conn.take_error();
-  pool::ServerConnection& c = **conn;
-  a->catalog = &c;
-  // Cleared on every way out, before the connection goes.
-  struct Forget {
-    Attempt& a;
-    ~Forget() { a.catalog = nullptr; }
-  } forget{*a};
-  net::SocketDeadline deadline(c.socket(), kCatalogTimeout);
-  size_t budget = kMaxCatalogBytes;
-  auto snapshot = co_await query_rows(c, kCatalogSnapshot, budget, kMaxServerMessage);
-  if (gone(*a)) co_return make_error("", "ended");
-  auto timed_out = [] {
-    return make_error(protocol::sqlstate::query_canceled,
-                      "the catalog queries took longer than " +
-                          std::to_string(kCatalogTimeout.count()) + " seconds");
-  };
-  if (!snapshot) co_return deadline.expired() ? timed_out() : snapshot.take_error();
-  std::vector<Rows> results;
-  for (std::string_view query : Catalog::queries()) {
-    auto rows = co_await query_rows(c, query, budget, kMaxCatalogRow);
-    if (gone(*a)) co_return make_error("", "ended");
-    if (!rows) co_return deadline.expired() ? timed_out() : rows.take_error();
-    results.push_back(std::move(*rows));
-  }
-  say_goodbye(c);
-  c.close();
-  // A big catalog takes a while to build: not on the event loop.
-  auto build = [results = std::move(results)] { return Catalog::build(results); };
-  Result<Catalog> built = co_await login.offload.run(std::move(build));
-  if (gone(*a)) co_return make_error("", "ended");
-  if (!built) co_return built.take_error();
-  co_return std::make_shared<const Catalog>(std::move(*built));
-}
-
-void Stream::Impl::schedule_reload(const std::shared_ptr<Attempt>& a) {
-  ++a->catalog_changes;
-  if (a->reloading) return;  // the running reload sees the count change
-  a->reloading = true;
-  spawn(reload(a), "catalog reload");
-}
-
-asio::awaitable<void> Stream::Impl::reload(std::shared_ptr<Attempt> a) {
-  while (true) {
-    const uint64_t changes = a->catalog_changes;
-    auto catalog = co_await load_catalog(a);
-    if (gone(*a)) co_return;
-    if (!catalog) {
-      // Without a catalog the cache serves nothing: start over, which
-      // loads it again, and say why.
-      a->failure = failed("could not reload the catalog", catalog.error()).message;
-      end(*a);
-      co_return;
-    }
-    // Loaded before the last change was seen: not new enough to serve by.
-    if (changes != a->catalog_changes) continue;
-    a->reloading = false;
-    sink.catalog_loaded(std::move(*catalog));
-    co_return;
-  }
 }
 
 asio::awaitable<Status> Stream::Impl::follow(std::shared_ptr<Attempt> a) {
@@ -330,7 +234,7 @@ asio::awaitable<Status> Stream::Impl::follow(std::shared_ptr<Attempt> a) {
   while (true) {
     Status st = co_await net::read_at_least(socket, in, protocol::kHeaderSize);
     if (gone(*a)) co_return ok_status();
-    if (!st) co_return failed("replication connection lost", st.error());
+    if (!st) co_return stream_failed("replication connection lost", st.error());
     a->last_heard = Clock::now();
     // CopyData may be as long as a row is; anything else is read whole.
     auto h = protocol::peek_header(in.readable(), std::numeric_limits<uint32_t>::max());
@@ -344,7 +248,7 @@ asio::awaitable<Status> Stream::Impl::follow(std::shared_ptr<Attempt> a) {
       }
       st = co_await net::read_at_least(socket, in, total);
       if (gone(*a)) co_return ok_status();
-      if (!st) co_return failed("replication connection lost", st.error());
+      if (!st) co_return stream_failed("replication connection lost", st.error());
       a->last_heard = Clock::now();
       auto body = in.readable().subspan(protocol::kHeaderSize, h.header.body_size());
       if (h.header.type == protocol::PqMsg_ErrorResponse) {
@@ -368,7 +272,7 @@ asio::awaitable<Status> Stream::Impl::follow(std::shared_ptr<Attempt> a) {
     const size_t inspect = std::min(total, protocol::kHeaderSize + kInspectBytes);
     st = co_await net::read_at_least(socket, in, inspect);
     if (gone(*a)) co_return ok_status();
-    if (!st) co_return failed("replication connection lost", st.error());
+    if (!st) co_return stream_failed("replication connection lost", st.error());
     a->last_heard = Clock::now();
     st = handle_copy_data(
         a, in.readable().subspan(protocol::kHeaderSize, inspect - protocol::kHeaderSize));
@@ -383,7 +287,7 @@ asio::awaitable<Status> Stream::Impl::follow(std::shared_ptr<Attempt> a) {
       if (left == 0) break;
       st = co_await net::read_at_least(socket, in, 1);
       if (gone(*a)) co_return ok_status();
-      if (!st) co_return failed("replication connection lost", st.error());
+      if (!st) co_return stream_failed("replication connection lost", st.error());
       a->last_heard = Clock::now();
     }
   }
@@ -416,7 +320,7 @@ Status Stream::Impl::handle_copy_data(const std::shared_ptr<Attempt>& a,
   if (*commit) {
     if ((*commit)->catalog_change) {
       sink.catalog_changed(x->wal_end);
-      schedule_reload(a);
+      schedule_reload(*a, SeenBy::kStream);
     } else {
       sink.tables_changed((*commit)->tables, x->wal_end);
     }

@@ -51,12 +51,19 @@ void CacheService::start_stream(const config::Config& config, const pool::Pool& 
   s.connect_timeout = config.server_connect_timeout;
   auto stream = std::make_unique<cache::Stream>(control_, offload_, std::move(s), *domain);
   stream->start();
+  // Unset in stop() before the stream goes.
+  domain->set_catalog_reloader([raw = stream.get()] { raw->reload_catalog(); });
   // The domain lives as long as the cache, which outlives every stream.
   streams_[domain->database()] = std::move(stream);
 }
 
 void CacheService::stop() {
   std::lock_guard lock(mu_);
+  if (cache_) {
+    for (auto& [db, stream] : streams_) {
+      if (auto domain = cache_->find(db)) domain->set_catalog_reloader({});
+    }
+  }
   for (auto& [db, stream] : streams_)
     stream->stop();
   streams_.clear();
