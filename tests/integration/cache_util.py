@@ -17,6 +17,15 @@ from harness.postgres import ROLES, SUPERUSER, SUPERUSER_PASSWORD
 
 CACHE_INI = {"query_cache": "on", "query_cache_replication_user": SUPERUSER}
 PROXY_INI = {"query_cache": "on", "query_cache_invalidation": "proxy"}
+# proxy with a user that may replicate: today the stream runs anyway (see
+# test_cache_modes.py), and the catalog only loads when it can.
+PROXY_STREAM_INI = dict(PROXY_INI, query_cache_replication_user=SUPERUSER)
+
+# Rows of one direct transaction that keeps the invalidation stream busy
+# decoding for a while (tenths of a second): long enough that a read right
+# after a write through Usher is sure to come before the stream reports the
+# write, so the read is fresh only if Usher waited for the stream.
+BACKLOG_ROWS = 100_000
 
 # Bounds on waits for what is eventually true (out-of-band writes are seen
 # within the replication lag); generous, and never asserted as durations.
@@ -68,12 +77,24 @@ def state(p, db="appdb"):
     return r["state"] if r else None
 
 
+# Clients through Usher still open: closed by close_clients() (each test
+# module's autouse fixture), before the pooler stops, even when a test
+# fails half-way (Usher's SIGTERM waits for its clients).
+_open_clients = []
+
+
 def client(p, db="appdb", user="app", params=None):
     """A raw client through Usher, logged in."""
     c = wire.Conn(p.host, p.port)
+    _open_clients.append(c)
     msgs = c.startup(user, db, p.password_for(user), params=params)
     assert msgs[-1][0] == b"Z", msgs
     return c
+
+
+def close_clients():
+    while _open_clients:
+        _open_clients.pop().close()
 
 
 def direct(pg, db="appdb", user="app", params=None):
@@ -195,6 +216,17 @@ def wait_until(predicate, timeout=FRESH_TIMEOUT, what="condition"):
             return v
         time.sleep(POLL)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def stream_backlog(pg, db="appdb"):
+    """Commits a big direct transaction: the stream lags behind it."""
+    pg.sql("create table if not exists cache_backlog (id int, pad text)", db=db)
+    pg.sql(f"insert into cache_backlog select g, 'p' from generate_series(1, {BACKLOG_ROWS}) g",
+           db=db)
+
+
+def drop_backlog(pg, db="appdb"):
+    pg.sql("drop table if exists cache_backlog", db=db)
 
 
 def same_answer(through_usher, from_server):

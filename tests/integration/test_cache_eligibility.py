@@ -8,12 +8,18 @@ import time
 import pytest
 
 from cache_util import (
-    CACHE_INI, assert_cached, assert_not_cached, client, counters, direct, hit_delta, hits,
-    rows, same_answer, sqlstate, value, wait_live, wait_rows, wait_serving,
+    CACHE_INI, assert_cached, assert_not_cached, client, close_clients, counters, direct,
+    hit_delta, hits, rows, same_answer, sqlstate, value, wait_live, wait_rows, wait_serving,
 )
 from harness import wire
 
 pytestmark = pytest.mark.usher_only
+
+
+@pytest.fixture(autouse=True)
+def _close_clients(pooler):
+    yield
+    close_clients()
 
 
 @pytest.fixture
