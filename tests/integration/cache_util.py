@@ -218,9 +218,16 @@ def wait_until(predicate, timeout=FRESH_TIMEOUT, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def make_backlog(pg, db="appdb"):
+    """The table stream_backlog() fills: made before the pooler starts (a
+    CREATE TABLE later would be a catalog change of its own, and the
+    catalog reload it causes would hide what a test looks for)."""
+    pg.sql("drop table if exists cache_backlog", db=db)
+    pg.sql("create table cache_backlog (id int, pad text)", db=db)
+
+
 def stream_backlog(pg, db="appdb"):
     """Commits a big direct transaction: the stream lags behind it."""
-    pg.sql("create table if not exists cache_backlog (id int, pad text)", db=db)
     pg.sql(f"insert into cache_backlog select g, 'p' from generate_series(1, {BACKLOG_ROWS}) g",
            db=db)
 

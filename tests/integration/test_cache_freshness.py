@@ -8,7 +8,7 @@ import pytest
 
 from cache_util import (
     CACHE_INI, PROXY_STREAM_INI, Background, assert_cached, client, close_clients, copy_in,
-    counters, direct, drop_backlog, rows, sqlstate, stream_backlog, value, wait_live,
+    counters, direct, drop_backlog, make_backlog, rows, sqlstate, stream_backlog, value, wait_live,
     wait_rows, wait_serving, wait_until,
 )
 from harness import util, wire
@@ -30,8 +30,7 @@ def sql_all(pg, statements, db="appdb"):
 
 @pytest.fixture
 def table(pg):
-    drop_backlog(pg)
-    pg.sql("create table cache_backlog (id int, pad text)", db="appdb")
+    make_backlog(pg)
     pg.sql("drop table if exists cache_t cascade", db="appdb")
     pg.sql("create table cache_t (id int primary key, v text)", db="appdb")
     pg.sql("grant all on cache_t to app, app2", db="appdb")

@@ -7,8 +7,8 @@ message for message, under the same settings."""
 import pytest
 
 from cache_util import (
-    CACHE_INI, assert_cached, client, close_clients, direct, hit_delta, hits, rows, same_answer,
-    sqlstate, value, wait_live, wait_rows, wait_serving, wait_sqlstate,
+    CACHE_INI, assert_cached, client, close_clients, direct, drop_backlog, hit_delta, make_backlog,
+    rows, same_answer, sqlstate, value, wait_live, wait_rows, wait_serving, wait_sqlstate,
 )
 from harness import wire
 
@@ -28,12 +28,14 @@ def sql_all(pg, statements, db="appdb"):
 
 @pytest.fixture
 def table(pg):
+    make_backlog(pg)
     pg.sql("drop table if exists cache_t cascade", db="appdb")
     pg.sql("create table cache_t (id int primary key, v text)", db="appdb")
     pg.sql("grant all on cache_t to app, app2", db="appdb")
     pg.sql("insert into cache_t select g, 'v' || g from generate_series(1, 10) g", db="appdb")
     yield "cache_t"
     pg.sql("drop table if exists cache_t cascade", db="appdb")
+    drop_backlog(pg)
 
 
 @pytest.fixture
