@@ -4,10 +4,11 @@ cache").
 
 - reads, `pgbench -n -M simple` at each --clients count, every target in
   turn for --rounds rounds: `select` is pgbench's -S (100,000 distinct keys
-  at scale 1, so a run is mostly the cache filling), `hot` a script reading
-  1,000 accounts (after the first 1,000 misses, every read is a hit). The
-  cache is flushed before each cache-on run, so that every round starts
-  cold, and SHOW CACHE's hits and misses over the run are kept with it;
+  at scale 1), `hot` a script reading 1,000 accounts. Before each cache-on
+  run the cache is flushed, so that every round starts alike: `select` runs
+  from cold (a run is mostly the cache filling), `hot` after a read of each
+  of its 1,000 accounts (every read of the run is a hit). SHOW CACHE's hits
+  and misses over the run are kept with it;
 - memory per entry and invalidation delay (cache_probe.py);
 - writes: pgbench's TPC-B-like script, cache off against cache on.
 
@@ -155,8 +156,8 @@ class CacheScenarios:
 
     def one_run(self, workload, target, clients, tag):
         """One pgbench run; for the cache-on Usher in a read workload, the
-        cache flushed first and SHOW CACHE's counters over the run in
-        res['cache']."""
+        cache flushed first (and, for hot, filled with its accounts), and
+        SHOW CACHE's counters over the run in res['cache']."""
         port = None
         if target == CACHED:
             why = self.ready(target)
@@ -165,8 +166,15 @@ class CacheScenarios:
                 res["error"] = f"cache not ready: {why}"
                 return res
             port = self.bench.poolers[target].port
-            if workload in READS:
-                cache_probe.flush(port)
+            try:
+                if workload in READS:
+                    cache_probe.flush(port)
+                if workload == "hot":
+                    cache_probe.prefill(port, HOT_ROWS)
+            except Exception as e:
+                res = pgbench.new_result(target, "simple", clients)
+                res["error"] = f"flush or prefill failed: {type(e).__name__}: {e}"
+                return res
             before = cache_probe.counters(port)
         r = self.bench.pgbench(target, "simple", clients, tag, seconds=self.a.seconds,
                                scripts=workload_scripts(workload, self.hot_path))

@@ -11,6 +11,7 @@
 Standard library only (tests/integration/harness/wire.py).
 """
 
+import re
 import statistics
 import struct
 import threading
@@ -33,6 +34,12 @@ KEY_FIXED = 1 + 4 + 1  # format version, database id, the NUL before the stateme
 SIZE_PREFIX = 4
 PROBE_TABLE = "cache_probe"
 FILL_THREADS = 4
+# pgbench -S's statement as pgbench sends it, with the semicolon (a token
+# of the key): a fill with this text serves pgbench's reads.
+AID_QUERY = "SELECT abalance FROM pgbench_accounts WHERE aid = {aid};"
+# Words, numbers and single punctuation marks: the tokens of the queries
+# here (not of SQL in general: `>=` would be two).
+TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 def columns_of(msgs):
@@ -121,11 +128,10 @@ def stored_bytes(msgs):
 def key_bytes(conn, sql):
     """Estimated size of the cache key for sql on conn: the fixed part, the
     role, every setting reported at login (ParameterStatus) that the key
-    holds, with its value, and the statement's text (tokens joined by one
-    space: for the queries here, the text as sent)."""
+    holds, with its value, and the statement's tokens joined by one space."""
     settings = sum(2 * SIZE_PREFIX + len(name) + len(value)
                    for name, value in conn.params.items() if name not in NOT_IN_KEY)
-    return KEY_FIXED + SIZE_PREFIX + len(BENCH_USER) + settings + len(" ".join(sql.split()))
+    return KEY_FIXED + SIZE_PREFIX + len(BENCH_USER) + settings + len(" ".join(TOKEN.findall(sql)))
 
 
 # ------------------------------------------------------------ invalidation
@@ -204,10 +210,10 @@ def invalidation_delay(pg, port, samples, cap_s, synchronous_commit):
 
 # ------------------------------------------------------------------ memory
 def fill(port, entries, threads=FILL_THREADS):
-    """Reads of aid 1..entries through Usher, each once, from `threads`
-    connections (opened and used once before this returns its start
-    callback): (start, wait) where start() runs the fill and wait() joins it
-    and returns payload totals."""
+    """Reads of aid 1..entries (AID_QUERY) through Usher, each once, from
+    `threads` connections, opened and used once before this returns:
+    (start, wait) where start() runs the fill and wait() joins it and
+    returns payload totals."""
     conns = [connect(port) for _ in range(threads)]
     for c in conns:
         query(c, "SELECT 1")
@@ -218,7 +224,7 @@ def fill(port, entries, threads=FILL_THREADS):
         value = key = n = 0
         try:
             for aid in range(1 + i, entries + 1, threads):
-                sql = f"SELECT abalance FROM pgbench_accounts WHERE aid = {aid}"
+                sql = AID_QUERY.format(aid=aid)
                 _, msgs = query(conn, sql, timeout=30)
                 value += stored_bytes(msgs)
                 key += key_bytes(conn, sql)
@@ -246,6 +252,16 @@ def fill(port, entries, threads=FILL_THREADS):
         return totals
 
     return start, wait
+
+
+def prefill(port, entries):
+    """Reads of aid 1..entries through Usher: after it, pgbench's reads of
+    those accounts are hits. RuntimeError if a read failed."""
+    start, wait = fill(port, entries)
+    start()
+    totals = wait()
+    if totals["errors"]:
+        raise RuntimeError(f"prefill: {totals['errors'][0]}")
 
 
 def memory_per_entry(bench, target, entries):

@@ -189,7 +189,8 @@ class BenchPooler(Pooler):
     with the benchmark's settings, a fresh port at every start, a session of
     its own (Ctrl-C reaches only this script) and a login through it before
     it counts as started. `kind` (pgbouncer, usher) is what runs; `name` is
-    the target it is measured as (usher-base: a second Usher binary)."""
+    the target it is measured as (usher-base: a second Usher binary;
+    usher-cache: Usher with query_cache = on)."""
 
     def __init__(self, kind, binary, base_dir, pg, args, name=None):
         super().__init__(pg, base_dir, kind)
