@@ -22,8 +22,8 @@ import time
 import idle
 import pgbench
 import report
-from fixtures import (BASELINE, CACHED, PGBOUNCER_BIN, PROCS, BenchPooler, BenchPostgres, first_line, log,
-                      parse_pgbench, stop_process, tail, util)
+from fixtures import (BASELINE, CACHED, PGBOUNCER_BIN, PROCS, BenchPooler, BenchPostgres,
+                      first_line, log, parse_pgbench, stop_process, tail, util)
 
 PROTOCOLS = ("simple", "extended", "prepared")
 TARGETS = ("direct", "pgbouncer", "usher")  # the default targets, in this order
