@@ -23,11 +23,12 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "integration"))
 from harness import util, wire  # noqa: E402
 from harness.clients import parse_pgbench  # noqa: E402,F401
 from harness.pooler import PGBOUNCER_BIN, Pooler  # noqa: E402,F401
-from harness.postgres import PG_BIN, Postgres  # noqa: E402
+from harness.postgres import PG_BIN, SUPERUSER, SUPERUSER_PASSWORD, Postgres  # noqa: E402
 
 LOOPBACK = util.LOOPBACK
 BENCH_USER, BENCH_PASSWORD, BENCH_DB = "bench", "bench-pw", "bench"
 BASELINE = "usher-base"  # the target of a second Usher binary (--baseline-usher-bin)
+CACHED = "usher-cache"  # --cache: a second Usher process with query_cache = on
 
 
 def log(msg):
@@ -188,7 +189,8 @@ class BenchPooler(Pooler):
     with the benchmark's settings, a fresh port at every start, a session of
     its own (Ctrl-C reaches only this script) and a login through it before
     it counts as started. `kind` (pgbouncer, usher) is what runs; `name` is
-    the target it is measured as (usher-base: a second Usher binary)."""
+    the target it is measured as (usher-base: a second Usher binary;
+    usher-cache: Usher with query_cache = on)."""
 
     def __init__(self, kind, binary, base_dir, pg, args, name=None):
         super().__init__(pg, base_dir, kind)
@@ -230,11 +232,22 @@ class BenchPooler(Pooler):
             "log_pooler_errors": 1,
             "log_stats": 0,
         }
+        users = {BENCH_USER: scram_secret if a.userlist_secret == "scram" else BENCH_PASSWORD}
         if self.kind == "usher":
             settings["workers"] = a.workers
+        if self.kind == "usher" and getattr(a, "cache", False):
+            # Both Ushers of --cache get the console (SHOW CACHE, CACHE
+            # FLUSH) for the bench user, so that the cache is their only
+            # difference.
+            settings["admin_users"] = BENCH_USER
+        if self.name == CACHED:
+            # The invalidation stream logs in as the superuser (REPLICATION);
+            # it has no client's SCRAM keys, so userlist.txt holds its password.
+            settings["query_cache"] = "on"
+            settings["query_cache_replication_user"] = SUPERUSER
+            users[SUPERUSER] = SUPERUSER_PASSWORD
         self.write_ini(databases={BENCH_DB: f"{server} dbname={BENCH_DB}"}, settings=settings)
-        secret = scram_secret if a.userlist_secret == "scram" else BENCH_PASSWORD
-        self.write_userlist({BENCH_USER: secret})
+        self.write_userlist(users)
 
     def launch(self, scram_secret, timeout=30):
         """Start on a fresh port; up once a login and SELECT 1 through it

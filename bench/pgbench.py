@@ -20,8 +20,9 @@ from fixtures import (BENCH_DB, BENCH_USER, LOOPBACK, PG_BIN, PROCS, first_line,
 
 
 def command(port, protocol, n_clients, jobs, length, log_prefix=None, scripts=None):
-    """pgbench -n -S (or, given scripts, those -f files) -M protocol -c n -j
-    min(jobs, n), length (["-T", s] or ["-t", n]), as the bench user."""
+    """pgbench -n -S (or, given scripts, those -f files; [] is the built-in
+    TPC-B-like script) -M protocol -c n -j min(jobs, n), length (["-T", s]
+    or ["-t", n]), as the bench user."""
     cmd = [f"{PG_BIN}/pgbench", "-n"] + (["-S"] if scripts is None else [])
     cmd += ["-M", protocol, "-c", str(n_clients), "-j", str(min(jobs, n_clients))] + length
     cmd += list(scripts or [])
@@ -81,8 +82,9 @@ class Runner:
         if self.current is not None:
             stop_process(self.current, signal.SIGTERM, timeout=5)
 
-    def run(self, res, port, pooler, tag, seconds, per_client, with_log):
-        """Fill res (new_result) from one run: -T seconds, or -t per_client.
+    def run(self, res, port, pooler, tag, seconds, per_client, with_log, scripts=None):
+        """Fill res (new_result) from one run: -T seconds, or -t per_client;
+        scripts as command() takes them (None: -S).
 
         pgbench's -T clock starts before its clients connect (500 SCRAM logins
         to PostgreSQL can take longer than the whole run), so -T is extended by
@@ -104,7 +106,7 @@ class Runner:
             timeout = 90 + clients_n * 0.2
         res["connect_s"] = None
         cmd = command(port, res["protocol"], clients_n, self.jobs, length,
-                      log_prefix=prefix if with_log else None)
+                      log_prefix=prefix if with_log else None, scripts=scripts)
         env = self.pg.bench_env(PGCONNECT_TIMEOUT="30")
         cpu0 = None
         try:

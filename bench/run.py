@@ -7,7 +7,9 @@ settings, transaction mode), runs pgbench -S against each target interleaved
 time per transaction, latency percentiles from pgbench's per-transaction log.
 Then measures the poolers' memory per idle client connection. With
 --baseline-usher-bin, a second Usher binary (target usher-base) is measured
-in the same rounds, next to usher: an A/B of two builds.
+in the same rounds, next to usher: an A/B of two builds. With --cache, only
+the query cache scenarios run (cache_bench.py): a second Usher with
+query_cache = on (target usher-cache) against the others.
 
 Standard library only; run with /usr/bin/python3 (as root: PostgreSQL and
 PgBouncer are run as the `postgres` account). See bench/README.md; the parts:
@@ -23,11 +25,16 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import report  # noqa: E402  (bench/report.py, and so on)
-from fixtures import BASELINE, REPO_ROOT, log  # noqa: E402
+import cache_bench  # noqa: E402  (bench/cache_bench.py, and so on)
+import cache_report  # noqa: E402
+import report  # noqa: E402
+from fixtures import BASELINE, CACHED, REPO_ROOT, log  # noqa: E402
 from scenarios import PROTOCOLS, TARGETS, Bench  # noqa: E402
 
 NOFILE = 65536
+# --cache: its own defaults (a full run in about 8 minutes on 2 cores).
+CACHE_TARGETS = TARGETS + (CACHED,)
+CACHE_CLIENTS, CACHE_SECONDS = "8,50", 4
 
 
 # ----------------------------------------------------------------------- main
@@ -44,7 +51,8 @@ def parse_args(argv):
                     help="comma list of scenarios: simple-50, extended-500, ..., a protocol "
                          "name (simple, extended, prepared) for all its client counts, "
                          "and idle-memory (alias idle); default all")
-    ap.add_argument("--clients", default="50,500", help="comma list of pgbench client counts (default 50,500)")
+    ap.add_argument("--clients", default=None,
+                    help="comma list of pgbench client counts (default 50,500; 8,50 with --cache)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="pgbench -j (default: number of cores)")
     ap.add_argument("--pool-size", type=int, default=20, help="default_pool_size for both poolers (default 20)")
     ap.add_argument("--workers", type=int, default=0,
@@ -55,7 +63,7 @@ def parse_args(argv):
     ap.add_argument("--baseline-usher-bin", metavar="PATH",
                     help=f"a second Usher binary, measured as target {BASELINE} right after "
                          "usher in every round and in idle-memory (an A/B of two builds)")
-    ap.add_argument("--targets", default=",".join(TARGETS),
+    ap.add_argument("--targets", default=None,
                     help="comma list of targets (default direct,pgbouncer,usher; "
                          f"{BASELINE} is added after usher by --baseline-usher-bin)")
     ap.add_argument("--scale", type=int, default=1, help="pgbench -i scale (default 1)")
@@ -71,6 +79,17 @@ def parse_args(argv):
                     help="connections for the idle-memory scenario (default 10000)")
     ap.add_argument("--idle-concurrency", type=int, default=64,
                     help="handshakes in flight while opening idle connections (default 64)")
+    ap.add_argument("--cache", action="store_true",
+                    help="run the query cache scenarios only, with target usher-cache (a second "
+                         "Usher, query_cache = on); defaults become 3 rounds of 4 s at 8 and 50 "
+                         "clients, targets direct,pgbouncer,usher,usher-cache")
+    ap.add_argument("--cache-entries", type=int, default=100000,
+                    help="--cache: distinct entries filled for memory per entry (default 100000)")
+    ap.add_argument("--cache-samples", type=int, default=200,
+                    help="--cache: invalidation delay samples with the writer at "
+                         "synchronous_commit = on (default 200; at off, at most 50)")
+    ap.add_argument("--cache-cap", type=float, default=5.0,
+                    help="--cache: seconds a delay sample waits for the fresh value (default 5)")
     ap.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE")
     ap.add_argument("--json", metavar="FILE", help="write every run's raw numbers to FILE")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
@@ -78,13 +97,19 @@ def parse_args(argv):
     if a.rounds is None:
         a.rounds = 1 if a.quick else 3
     if a.seconds is None:
-        a.seconds = 3 if a.quick else 10
+        a.seconds = 3 if a.quick else (CACHE_SECONDS if a.cache else 10)
+    if a.clients is None:
+        a.clients = CACHE_CLIENTS if a.cache else "50,500"
+    if a.cache and a.targets is None:
+        a.targets = ",".join(CACHE_TARGETS)
+    elif a.targets is None:
+        a.targets = ",".join(TARGETS)
     if a.warmup is None:
         a.warmup = 2.0 if a.quick else 3.0
     a.warmup = int(math.ceil(a.warmup))
     a.clients = [int(x) for x in a.clients.split(",") if x.strip()]
     a.targets = [t.strip() for t in a.targets.split(",") if t.strip()]
-    known = TARGETS + ((BASELINE,) if a.baseline_usher_bin else ())
+    known = TARGETS + ((BASELINE,) if a.baseline_usher_bin else ()) + ((CACHED,) if a.cache else ())
     bad = [t for t in a.targets if t not in known]
     if bad:
         ap.error(f"unknown targets {bad}; choose from {', '.join(known)}"
@@ -94,7 +119,16 @@ def parse_args(argv):
         a.targets.insert(at, BASELINE)
     a.run_idle = True
     a.run_many = True
-    if a.scenarios is not None:
+    if a.cache:
+        if a.baseline_usher_bin or a.scenarios is not None:
+            ap.error("--cache runs its own scenarios, without --baseline-usher-bin")
+        if CACHED not in a.targets:
+            ap.error(f"--cache needs target {CACHED}")
+        if a.cache_entries < 1 or a.cache_samples < 1 or a.cache_cap <= 0:
+            ap.error("--cache-entries, --cache-samples and --cache-cap must be positive")
+        a.run_idle = a.run_many = False
+        a.scenarios = set()  # none of the pgbench -S scenarios
+    elif a.scenarios is not None:
         names = {s.strip() for s in a.scenarios.split(",") if s.strip()}
         a.run_idle = bool(names & {"idle", "idle-memory"})
         a.run_many = "many-statements" in names
@@ -108,7 +142,7 @@ def parse_args(argv):
         a.idle_clients = 0
     if a.rounds < 1 or a.seconds < 1 or not a.clients:
         ap.error("--rounds, --seconds and --clients must be positive")
-    if "usher" in a.targets and not os.access(a.usher_bin, os.X_OK):
+    if ("usher" in a.targets or CACHED in a.targets) and not os.access(a.usher_bin, os.X_OK):
         ap.error(f"Usher binary {a.usher_bin} is not executable (--usher-bin)")
     if a.baseline_usher_bin and not os.access(a.baseline_usher_bin, os.X_OK):
         ap.error(f"Usher binary {a.baseline_usher_bin} is not executable (--baseline-usher-bin)")
@@ -141,7 +175,9 @@ def main(argv=None):
     rc = 0
     try:
         bench.setup()
-        bench.warmup()
+        bench.warmup(a.clients if a.cache else None)
+        if a.cache:
+            cache_bench.CacheScenarios(bench).run()
         for name, proto, clients in bench.scenarios():
             log(f"scenario {name}")
             bench.run_scenario(name, proto, clients)
@@ -162,13 +198,15 @@ def main(argv=None):
             bench.cleanup()
         except KeyboardInterrupt:
             log("interrupted again during cleanup; some processes may remain")
-    if bench.results or bench.idle_results or bench.many_results:
-        text = report.render(bench)
+    out = (cache_report if a.cache and bench.cache_results else
+           report if bench.results or bench.idle_results or bench.many_results else None)
+    if out is not None:
+        text = out.render(bench)
         if a.markdown:
             with open(a.markdown, "w") as f:
                 f.write(text)
         if a.json:
-            report.write_json(a.json, bench)
+            out.write_json(a.json, bench)
         try:
             print(text, flush=True)
         except BrokenPipeError:

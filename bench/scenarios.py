@@ -22,13 +22,13 @@ import time
 import idle
 import pgbench
 import report
-from fixtures import (BASELINE, PGBOUNCER_BIN, PROCS, BenchPooler, BenchPostgres, first_line, log,
-                      parse_pgbench, stop_process, tail, util)
+from fixtures import (BASELINE, CACHED, PGBOUNCER_BIN, PROCS, BenchPooler, BenchPostgres,
+                      first_line, log, parse_pgbench, stop_process, tail, util)
 
 PROTOCOLS = ("simple", "extended", "prepared")
 TARGETS = ("direct", "pgbouncer", "usher")  # the default targets, in this order
-# What runs for each pooler target.
-POOLER_KINDS = {"pgbouncer": "pgbouncer", "usher": "usher", BASELINE: "usher"}
+# What runs for each pooler target (CACHED: --cache only).
+POOLER_KINDS = {"pgbouncer": "pgbouncer", "usher": "usher", BASELINE: "usher", CACHED: "usher"}
 
 
 class Bench:
@@ -45,6 +45,7 @@ class Bench:
         self.results = []
         self.idle_results = []
         self.many_results = []
+        self.cache_results = None  # --cache: cache_bench.CacheScenarios
         self.info = {}
 
     @staticmethod
@@ -60,8 +61,7 @@ class Bench:
         self.base = util.make_service_tempdir("usher-bench-")
         log(f"work dir {self.base}")
         dirs = ["pg", "pgbouncer", "usher", "pgbench"]
-        if BASELINE in a.targets:
-            dirs.append(BASELINE)
+        dirs += [t for t in (BASELINE, CACHED) if t in a.targets]
         for d in dirs:
             os.makedirs(os.path.join(self.base, d))
         for d in ("pg", "pgbouncer"):
@@ -79,8 +79,9 @@ class Bench:
                 "usher": self.copy_binary(a.usher_bin, "usher")}
         if BASELINE in a.targets:
             bins[BASELINE] = self.copy_binary(a.baseline_usher_bin, BASELINE)
+        bins[CACHED] = bins["usher"]  # the same binary, another ini
         for name, kind in POOLER_KINDS.items():
-            if name in a.targets or (name != BASELINE and a.idle_clients > 0):
+            if name in a.targets or (name in ("pgbouncer", "usher") and a.idle_clients > 0):
                 self.poolers[name] = BenchPooler(kind, bins[name],
                                                  os.path.join(self.base, name), self.pg, a,
                                                  name=name)
@@ -125,18 +126,21 @@ class Bench:
 
     # ------------------------------------------------------------- pgbench runs
     def pgbench(self, target, protocol, clients, tag, seconds=None, per_client=None,
-                with_log=True):
-        """One pgbench -S run; a result dict with 'error' set on any failure.
-        If the connection phase outlasted -T (a load spike), the run is
-        repeated once with the connection time just seen."""
-        res = self._pgbench_once(target, protocol, clients, tag, seconds, per_client, with_log)
+                with_log=True, scripts=None):
+        """One pgbench -S run (or scripts, as pgbench.command takes them); a
+        result dict with 'error' set on any failure. If the connection phase
+        outlasted -T (a load spike), the run is repeated once with the
+        connection time just seen."""
+        res = self._pgbench_once(target, protocol, clients, tag, seconds, per_client, with_log,
+                                 scripts)
         if res.get("no_transactions") and seconds is not None:
             log(f"{tag}: connecting took longer than -T (load spike?); running it again")
             res = self._pgbench_once(target, protocol, clients, tag, seconds, per_client,
-                                     with_log)
+                                     with_log, scripts)
         return res
 
-    def _pgbench_once(self, target, protocol, clients, tag, seconds, per_client, with_log):
+    def _pgbench_once(self, target, protocol, clients, tag, seconds, per_client, with_log,
+                      scripts):
         res = pgbench.new_result(target, protocol, clients)
         pooler = None
         if target != "direct":
@@ -148,14 +152,15 @@ class Bench:
                 return res
             pooler = self.poolers[target]
         return self.runner.run(res, self.target_port(target), pooler, tag, seconds,
-                               per_client, with_log)
+                               per_client, with_log, scripts)
 
-    def warmup(self):
-        """Per target and client count: one transaction per client, which opens
-        the pools' server connections and measures pgbench's connection time
-        (used to extend -T); then a short run at the smallest client count."""
+    def warmup(self, clients=None):
+        """Per target and client count (those of the scenarios selected, or
+        `clients`): one transaction per client, which opens the pools' server
+        connections and measures pgbench's connection time (used to extend
+        -T); then a short run at the smallest client count."""
         a = self.args
-        needed = sorted({c for _, _, c in self.scenarios()})
+        needed = sorted(set(clients) if clients else {c for _, _, c in self.scenarios()})
         for target in a.targets:
             for c in needed:
                 r = self.pgbench(target, "simple", c, f"connect-{target}-{c}", per_client=1,
