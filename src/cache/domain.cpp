@@ -113,6 +113,13 @@ void Domain::tables_changed(const std::vector<std::string>& tables, uint64_t end
   counts_.stream_tables.fetch_add(1, std::memory_order_relaxed);
   store_.invalidate(id_, tables);
   raise_to(applied_, end_lsn);
+  std::lock_guard lock(mu_);
+  if (defer_) defer_([this, tables] { store_.invalidate(id_, tables); });
+}
+
+void Domain::set_deferrer(std::function<void(std::function<void()>)> defer) {
+  std::lock_guard lock(mu_);
+  defer_ = std::move(defer);
 }
 
 void Domain::catalog_changed(uint64_t end_lsn) {

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,6 +32,12 @@
 namespace usher::cache {
 
 enum class Invalidation : uint8_t { kReplication, kProxy };
+
+// A commit is decoded (its WAL flushed) a moment before snapshots can see
+// it: a miss that starts in between reads the old rows, and its fill
+// passes the generation check. So every invalidation from the stream is
+// done again this much later, which erases such a fill.
+inline constexpr std::chrono::milliseconds kVisibilityGrace{50};
 
 // Invalidations by source, for SHOW CACHE.
 struct InvalidationCounts {
@@ -83,6 +90,9 @@ class Domain final : public StreamSink {
   // reload_catalog() calls, under the domain's lock (so it must not call
   // back into the domain); empty before the stream goes.
   void set_catalog_reloader(std::function<void()> reload);
+  // By whoever runs the stream: runs a function a little later
+  // (kVisibilityGrace), on the stream's thread. See tables_changed().
+  void set_deferrer(std::function<void(std::function<void()>)> defer);
   // CACHE FLUSH.
   size_t flush();
   size_t flush_table(const std::string& table);
@@ -121,6 +131,7 @@ class Domain final : public StreamSink {
   std::shared_ptr<const Catalog> catalog_;
   std::string why_down_;
   std::function<void()> reload_catalog_;
+  std::function<void(std::function<void()>)> defer_;
   InvalidationCounts counts_;
   LookupCounts lookups_;
 };

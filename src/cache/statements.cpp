@@ -37,8 +37,7 @@ constexpr std::string_view kReadOnlyBuiltins[] = {
     "sum",          "avg",             "min",                 "max",
     "pg_sleep",     "txid_current",    "pg_current_wal_lsn",  "pg_is_in_recovery"};
 
-bool calls_only_read_only(const sql::Analysis& a, const Catalog* catalog) {
-  (void)catalog;
+bool calls_only_read_only(const sql::Analysis& a) {
   return std::all_of(a.functions.begin(), a.functions.end(), [](const sql::QualifiedName& f) {
     if (!f.schema.empty() && f.schema != "pg_catalog") return false;
     return std::find(std::begin(kReadOnlyBuiltins), std::end(kReadOnlyBuiltins), f.name) !=
@@ -115,9 +114,7 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
   if (a.refusal == sql::refusal::kParameter) a.refusal = {};
   info.kind = a.kind;
   info.refusal = a.refusal;
-  info.may_write = a.kind == StatementKind::kWrite || a.kind == StatementKind::kUnknown ||
-                   // SELECT f(): f may insert, or run DDL.
-                   (a.kind == StatementKind::kRead && !calls_only_read_only(a, catalog));
+  info.may_write = a.kind == StatementKind::kWrite || a.kind == StatementKind::kUnknown;
   info.may_change_catalog = info.may_write && a.written.empty();
   info.copies = sql::is_word(sql::first_word(text), "copy");
   const std::string_view first = sql::first_word(text);
@@ -141,11 +138,18 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
   if (a.kind != StatementKind::kRead || !info.refusal.empty()) return info;
   if (!catalog) {
     info.refusal = refusal::kCatalogLoading;
+    info.may_write = !calls_only_read_only(a);
     return info;
   }
   Resolution r = catalog->resolve(a, include, exclude);
   info.refusal = r.refusal;
-  if (!info.refusal.empty()) return info;
+  if (!info.refusal.empty()) {
+    // SELECT f() with f not immutable: f may insert (DDL it runs is seen
+    // by the stream's catalog check, not reloaded for every call).
+    if (info.refusal == refusal::kNotImmutable || info.refusal == refusal::kViewDefinition)
+      info.may_write = !calls_only_read_only(a);
+    return info;
+  }
   info.key_text = sql::key_text(text, standard_conforming_strings);
   if (info.key_text.empty()) {
     info.refusal = sql::refusal::kParseError;

@@ -53,6 +53,12 @@ void CacheService::start_stream(const config::Config& config, const pool::Pool& 
   stream->start();
   // Unset in stop() before the stream goes.
   domain->set_catalog_reloader([raw = stream.get()] { raw->reload_catalog(); });
+  domain->set_deferrer([this](std::function<void()> fn) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(control_, cache::kVisibilityGrace);
+    timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code& ec) {
+      if (!ec) fn();
+    });
+  });
   // The domain lives as long as the cache, which outlives every stream.
   streams_[domain->database()] = std::move(stream);
 }
@@ -61,7 +67,10 @@ void CacheService::stop() {
   std::lock_guard lock(mu_);
   if (cache_) {
     for (auto& [db, stream] : streams_) {
-      if (auto domain = cache_->find(db)) domain->set_catalog_reloader({});
+      if (auto domain = cache_->find(db)) {
+        domain->set_catalog_reloader({});
+        domain->set_deferrer({});
+      }
     }
   }
   for (auto& [db, stream] : streams_)

@@ -499,7 +499,7 @@ void CacheTap::end_of_transaction(bool last) {
   // answer: that query was sent after this request) before it does.
   if (!tx_writes_) return;
   if (tx_changes_catalog_) {
-    domain_->catalog_changed_here();
+    domain_->reload_catalog();
   } else if (domain_->mode() == cache::Invalidation::kProxy) {
     domain_->tables_written(tx_targets_unknown_ ? std::nullopt : std::optional(tx_targets_));
   } else if (own_at_.empty()) {

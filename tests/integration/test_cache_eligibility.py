@@ -353,15 +353,11 @@ def test_catalog_and_information_schema_are_not_cached(cached, pg):
         pg.sql("drop table if exists cache_new", db="appdb")
 
 
-PROXY_STALE_CATALOG = (
-    "DDL through Usher in proxy mode sets no barrier and reloads no catalog: until the stream "
-    "(which should not even run in proxy mode) reports the change, and "
-    "forever without it, eligibility and write targets are decided with the old catalog")
 
 
 @pytest.mark.parametrize("mode", [
     "replication",
-    pytest.param("proxy", marks=pytest.mark.xfail(strict=True, reason=PROXY_STALE_CATALOG)),
+    "proxy",
 ])
 def test_a_temp_table_shadows_the_cached_table(pooler, pg, table, mode):
     ini = dict(CACHE_INI)

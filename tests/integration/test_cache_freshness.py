@@ -157,15 +157,8 @@ def test_transaction_in_one_query_and_savepoints(cached):
     assert value(b, sql) == "after"
 
 
-COMMIT_AND_CHAIN = (
-    "COMMIT AND CHAIN commits but leaves the client in a transaction (ReadyForQuery 'T'): "
-    "cache/statements.cpp does not count it as a commit (no position query, no barrier) and "
-    "session/cache_tap.cpp invalidates only at a ReadyForQuery 'I', so until the stream "
-    "reports the commit (replication) or the chained transaction ends (proxy) other clients "
-    "get the old rows after the commit was acknowledged")
 
 
-@pytest.mark.xfail(strict=True, reason=COMMIT_AND_CHAIN)
 @pytest.mark.parametrize("ini", [CACHE_INI, PROXY_STREAM_INI], ids=["replication", "proxy"])
 def test_commit_and_chain_is_seen_at_once(pooler, pg, table, ini):
     p = pooler(extra_ini=ini)
@@ -347,14 +340,8 @@ def test_trigger_cascade_rule_partition_view_and_inheritance(pooler, pg, table):
         ])
 
 
-VOLATILE_WRITE = (
-    "a SELECT that calls a volatile function which writes (cache-study case 5) is not treated "
-    "as a write: cache/statements.cpp sets may_write only for kWrite/kUnknown, so no position "
-    "query follows it and hits of the tables it wrote go on until the stream reports it "
-    "(replication) or forever (proxy)")
 
 
-@pytest.mark.xfail(strict=True, reason=VOLATILE_WRITE)
 @pytest.mark.parametrize("ini", [CACHE_INI, PROXY_STREAM_INI], ids=["replication", "proxy"])
 def test_a_function_that_writes_called_in_a_select(pooler, pg, table, ini):
     sql_all(pg, ["drop table if exists cache_log",
@@ -540,16 +527,10 @@ def test_ddl_truncate_and_copy_are_seen(pooler, pg, table, through):
         pg.sql("drop view if exists cache_view", db="appdb")
 
 
-COPY_POSITION_QUERY = (
-    "an autocommit COPY ... FROM STDIN through Usher gets the commit-position query appended "
-    "right behind its Query (session/cache_tap.cpp batch_ready: a write Query outside a "
-    "transaction), which reaches the server while it is in COPY IN mode: PostgreSQL fails "
-    "with 'unexpected message type 0x51 during COPY from stdin', terminates the connection "
-    "(protocol synchronization lost) and Usher closes the client ('server conn crashed?')")
 
 
 @pytest.mark.parametrize("through", [
-    pytest.param("usher", marks=pytest.mark.xfail(strict=True, reason=COPY_POSITION_QUERY)),
+    "usher",
     "usher in a transaction",
     "direct",
 ])

@@ -46,15 +46,8 @@ READ = "SELECT v FROM cache_t WHERE id = 1"
 
 # --- query_cache_invalidation = proxy
 
-PROXY_STREAM = (
-    "proxy invalidation still opens the replication stream: runtime/cache_service.cpp sets "
-    "StreamSettings::replicate = false for proxy but cache/stream.cpp never reads it. So with "
-    "a pool user that has no REPLICATION the catalog is never loaded (SHOW CACHE says "
-    "'catalog loading' forever, nothing is cached), and with one that has it direct writes "
-    "are seen, unlike what docs/cache.md and docs/configuration.md state")
 
 
-@pytest.mark.xfail(strict=True, reason=PROXY_STREAM)
 def test_proxy_needs_nothing_from_the_server(pooler, table):
     p = pooler(extra_ini=PROXY_INI)
     c = client(p)
@@ -114,7 +107,6 @@ def test_proxy_sees_a_trigger_known_at_start(pooler, pg, table):
         pg.sql("drop function if exists cache_log_it() cascade", db="appdb")
 
 
-@pytest.mark.xfail(strict=True, reason=PROXY_STREAM)
 def test_proxy_does_not_see_direct_writes(pooler, pg, table):
     """The documented risk of proxy: a direct write is not seen until a
     CACHE FLUSH (or query_cache_ttl). If this starts passing or failing
@@ -134,13 +126,8 @@ def test_proxy_does_not_see_direct_writes(pooler, pg, table):
     assert value(c, READ) == "direct"
 
 
-PROXY_STALE_CATALOG = (
-    "DDL through Usher in proxy mode sets no barrier and reloads no catalog: until the stream "
-    "(which should not even run in proxy mode, see PROXY_STREAM) reports the change, and "
-    "forever without it, eligibility and write targets are decided with the old catalog")
 
 
-@pytest.mark.xfail(strict=True, reason=PROXY_STALE_CATALOG)
 def test_proxy_sees_a_trigger_created_through_usher(pooler, pg, table):
     pg.sql("alter table cache_t owner to app", db="appdb")
     pg.sql("create table cache_log (id int)", db="appdb")
