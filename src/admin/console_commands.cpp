@@ -272,7 +272,8 @@ asio::awaitable<Reply> cmd_wait_close(Context& c) {
 // database, of one, or of what depends on one table (schema.name; a bare
 // name is public.name).
 asio::awaitable<Reply> cmd_cache(Context& c) {
-  if (!strcasecmp_view(c.cmd.arg, "flush") || c.cmd.more.size() > 2) co_return invalid_command(c.query);
+  if (!strcasecmp_view(c.cmd.arg, "flush") || c.cmd.more.size() > 2)
+    co_return invalid_command(c.query);
   if (!c.admin()) co_return admin_needed();
   cache::Cache* cache = c.control.cache();
   if (c.cmd.more.empty()) {
@@ -292,22 +293,28 @@ asio::awaitable<Reply> cmd_cache(Context& c) {
   } else {
     const std::string& t = c.cmd.more[1];
     const size_t dot = t.find('.');
-    domain->flush_table(dot == std::string::npos ? cache::table_id("public", t)
-                                                 : cache::table_id(t.substr(0, dot),
-                                                                   t.substr(dot + 1)));
+    domain->flush_table(dot == std::string::npos
+                            ? cache::table_id("public", t)
+                            : cache::table_id(t.substr(0, dot), t.substr(dot + 1)));
   }
   co_return std::string("CACHE");
 }
 
 // PgBouncer 1.26 has no SUSPEND (and so no "SUSPEND" here): it answers
 // "invalid command", as for any word it does not know.
-constexpr std::pair<std::string_view, Handler> kCommands[] = {
-    {"cache", cmd_cache},       {"disable", cmd_disable},   {"enable", cmd_enable},
-    {"kill", cmd_kill},         {"kill_client", cmd_kill_client},
-    {"pause", cmd_pause},       {"reconnect", cmd_reconnect},
-    {"reload", cmd_reload},     {"resume", cmd_resume},
-    {"select", cmd_show},       {"show", cmd_show},
-    {"shutdown", cmd_shutdown}, {"wait_close", cmd_wait_close}};
+constexpr std::pair<std::string_view, Handler> kCommands[] = {{"cache", cmd_cache},
+                                                              {"disable", cmd_disable},
+                                                              {"enable", cmd_enable},
+                                                              {"kill", cmd_kill},
+                                                              {"kill_client", cmd_kill_client},
+                                                              {"pause", cmd_pause},
+                                                              {"reconnect", cmd_reconnect},
+                                                              {"reload", cmd_reload},
+                                                              {"resume", cmd_resume},
+                                                              {"select", cmd_show},
+                                                              {"show", cmd_show},
+                                                              {"shutdown", cmd_shutdown},
+                                                              {"wait_close", cmd_wait_close}};
 
 }  // namespace
 

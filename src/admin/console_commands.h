@@ -5,8 +5,8 @@
 #include <boost/asio.hpp>
 #include <cstddef>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "admin/control.h"
 #include "common/result.h"

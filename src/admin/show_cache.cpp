@@ -46,12 +46,12 @@ ResultSet show_cache(Control& control) {
     const auto& l = d->lookups();
     const auto& c = d->counts();
     const uint64_t hits = l.hits.load(), misses = l.misses.load();
-    rs.add({d->database(), state.state, str(mine.entries), str(mine.bytes), str(hits),
-            str(misses), ratio(hits, hits + misses), str(l.uncacheable.load()), str(l.fills.load()),
+    rs.add({d->database(), state.state, str(mine.entries), str(mine.bytes), str(hits), str(misses),
+            ratio(hits, hits + misses), str(l.uncacheable.load()), str(l.fills.load()),
             str(c.stream_tables.load()), str(c.stream_catalog.load()), str(c.proxy_tables.load()),
             str(c.stream_gaps.load()), str(c.unknown_commits.load()), str(c.console.load()),
-            protocol::format_lsn(state.applied_lsn), protocol::format_lsn(state.barrier_lsn), str(all.evictions),
-            str(all.refused_stale_fills)});
+            protocol::format_lsn(state.applied_lsn), protocol::format_lsn(state.barrier_lsn),
+            str(all.evictions), str(all.refused_stale_fills)});
   }
   return rs;
 }

@@ -43,8 +43,7 @@ class Cache {
   std::shared_ptr<Domain> find(const std::string& database) const;
   // Creates it; `created` tells whether it is new (its stream is then the
   // caller's to start).
-  std::shared_ptr<Domain> get_or_add(const std::string& database, Invalidation mode,
-                                     bool& created);
+  std::shared_ptr<Domain> get_or_add(const std::string& database, Invalidation mode, bool& created);
   std::vector<std::shared_ptr<Domain>> domains() const;
 
  private:

@@ -39,7 +39,9 @@ bool Domain::serving() const {
   return filling();
 }
 
-void Domain::commit_begin() { commits_in_flight_.fetch_add(1); }
+void Domain::commit_begin() {
+  commits_in_flight_.fetch_add(1);
+}
 
 void Domain::commit_end(std::optional<uint64_t> lsn) {
   if (lsn) {
@@ -140,7 +142,9 @@ void Domain::catalog_loaded(std::shared_ptr<const Catalog> catalog) {
   catalog_ = std::move(catalog);
 }
 
-void Domain::caught_up(uint64_t lsn) { raise_to(applied_, lsn); }
+void Domain::caught_up(uint64_t lsn) {
+  raise_to(applied_, lsn);
+}
 
 Domain::State Domain::state() const {
   State s;

@@ -41,10 +41,10 @@ inline constexpr std::chrono::milliseconds kVisibilityGrace{50};
 
 // Invalidations by source, for SHOW CACHE.
 struct InvalidationCounts {
-  std::atomic<uint64_t> stream_tables{0};   // commits the stream reported
-  std::atomic<uint64_t> stream_catalog{0};  // catalog changes (DDL, GRANT...)
-  std::atomic<uint64_t> stream_gaps{0};     // the stream (re)started
-  std::atomic<uint64_t> proxy_tables{0};    // writes seen by Usher (proxy)
+  std::atomic<uint64_t> stream_tables{0};    // commits the stream reported
+  std::atomic<uint64_t> stream_catalog{0};   // catalog changes (DDL, GRANT...)
+  std::atomic<uint64_t> stream_gaps{0};      // the stream (re)started
+  std::atomic<uint64_t> proxy_tables{0};     // writes seen by Usher (proxy)
   std::atomic<uint64_t> unknown_commits{0};  // a commit with no known position: flushed
   std::atomic<uint64_t> console{0};          // CACHE FLUSH
 };
@@ -52,9 +52,9 @@ struct InvalidationCounts {
 // What its clients asked of it, for SHOW CACHE.
 struct LookupCounts {
   std::atomic<uint64_t> hits{0};
-  std::atomic<uint64_t> misses{0};      // cacheable, not there (or not servable now)
+  std::atomic<uint64_t> misses{0};       // cacheable, not there (or not servable now)
   std::atomic<uint64_t> uncacheable{0};  // refused (sql::refusal, catalog refusals)
-  std::atomic<uint64_t> fills{0};       // results offered to the store
+  std::atomic<uint64_t> fills{0};        // results offered to the store
 };
 
 class Domain final : public StreamSink {
@@ -123,11 +123,11 @@ class Domain final : public StreamSink {
   const Invalidation mode_;
   Store& store_;
 
-  std::atomic<bool> live_{false};           // the stream runs (replication) / always (proxy)
-  std::atomic<int> commits_in_flight_{0};   // commit_begin() without commit_end()
-  std::atomic<uint64_t> applied_{0};        // caught_up()
-  std::atomic<uint64_t> barrier_{0};        // the latest commit position through Usher
-  mutable std::mutex mu_;                   // guards the members below
+  std::atomic<bool> live_{false};          // the stream runs (replication) / always (proxy)
+  std::atomic<int> commits_in_flight_{0};  // commit_begin() without commit_end()
+  std::atomic<uint64_t> applied_{0};       // caught_up()
+  std::atomic<uint64_t> barrier_{0};       // the latest commit position through Usher
+  mutable std::mutex mu_;                  // guards the members below
   std::shared_ptr<const Catalog> catalog_;
   std::string why_down_;
   std::function<void()> reload_catalog_;

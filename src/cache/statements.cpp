@@ -18,24 +18,45 @@ bool reported_setting(std::string_view name) {
                      [&](std::string_view tracked) {
                        return tracked.size() == name.size() &&
                               std::equal(tracked.begin(), tracked.end(), name.begin(),
-                                         [](char a, char b) {
-                                           return (a | 0x20) == (b | 0x20);
-                                         });
+                                         [](char a, char b) { return (a | 0x20) == (b | 0x20); });
                      });
 }
 
 // pg_catalog functions a SELECT commonly calls that change no table: a
 // read calling any other non-immutable function may be a write (a user's
 // function that inserts).
-constexpr std::string_view kReadOnlyBuiltins[] = {
-    "now",          "clock_timestamp", "statement_timestamp", "transaction_timestamp",
-    "timeofday",    "random",          "gen_random_uuid",     "current_setting",
-    "pg_backend_pid", "version",       "current_database",    "current_schema",
-    "current_user", "session_user",    "inet_client_addr",    "inet_server_addr",
-    "date_trunc",   "to_char",         "age",                 "date_part",
-    "extract",      "to_timestamp",    "timezone",            "count",
-    "sum",          "avg",             "min",                 "max",
-    "pg_sleep",     "txid_current",    "pg_current_wal_lsn",  "pg_is_in_recovery"};
+constexpr std::string_view kReadOnlyBuiltins[] = {"now",
+                                                  "clock_timestamp",
+                                                  "statement_timestamp",
+                                                  "transaction_timestamp",
+                                                  "timeofday",
+                                                  "random",
+                                                  "gen_random_uuid",
+                                                  "current_setting",
+                                                  "pg_backend_pid",
+                                                  "version",
+                                                  "current_database",
+                                                  "current_schema",
+                                                  "current_user",
+                                                  "session_user",
+                                                  "inet_client_addr",
+                                                  "inet_server_addr",
+                                                  "date_trunc",
+                                                  "to_char",
+                                                  "age",
+                                                  "date_part",
+                                                  "extract",
+                                                  "to_timestamp",
+                                                  "timezone",
+                                                  "count",
+                                                  "sum",
+                                                  "avg",
+                                                  "min",
+                                                  "max",
+                                                  "pg_sleep",
+                                                  "txid_current",
+                                                  "pg_current_wal_lsn",
+                                                  "pg_is_in_recovery"};
 
 bool calls_only_read_only(const sql::Analysis& a) {
   return std::all_of(a.functions.begin(), a.functions.end(), [](const sql::QualifiedName& f) {
@@ -129,9 +150,9 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
   // What Usher cannot follow: a setting the server does not report, the
   // role, set_config() anywhere, and procedures or DO blocks, which may SET.
   // (`setting` is set whatever the kind: a SET among other statements.)
-  info.hides_settings =
-      (!a.setting.empty() && !reported_setting(a.setting)) || calls(a, "set_config") ||
-      sql::is_word(first, "call") || sql::is_word(first, "do");
+  info.hides_settings = (!a.setting.empty() && !reported_setting(a.setting)) ||
+                        calls(a, "set_config") || sql::is_word(first, "call") ||
+                        sql::is_word(first, "do");
   if (info.may_write) {
     info.written = catalog ? catalog->write_targets(a) : std::nullopt;
   }

@@ -30,16 +30,16 @@ struct StatementInfo {
   std::vector<std::string> tables;  // a cacheable read: the tables it depends on
   // A write (proxy invalidation): the tables it may change; nullopt: unknown.
   std::optional<std::vector<std::string>> written;
-  std::string key_text;  // sql::key_text()
-  int64_t ttl_ms = -1;   // /* usher:cache ttl=... */
-  bool may_write = false;        // changes data, or might (kWrite, kUnknown)
+  std::string key_text;    // sql::key_text()
+  int64_t ttl_ms = -1;     // /* usher:cache ttl=... */
+  bool may_write = false;  // changes data, or might (kWrite, kUnknown)
   // May change the catalog: a write the tree names no table for (DDL,
   // GRANT, CALL, DO, EXECUTE...).
   bool may_change_catalog = false;
-  bool commits = false;          // COMMIT, END, ROLLBACK, ABORT (also ... AND CHAIN)
-  bool chains = false;           // ... AND CHAIN: a transaction stays open
-  bool copies = false;           // COPY: the server may take CopyData next
-  bool hides_settings = false;   // leaves settings Usher cannot know (SET ROLE, set_config...)
+  bool commits = false;         // COMMIT, END, ROLLBACK, ABORT (also ... AND CHAIN)
+  bool chains = false;          // ... AND CHAIN: a transaction stays open
+  bool copies = false;          // COPY: the server may take CopyData next
+  bool hides_settings = false;  // leaves settings Usher cannot know (SET ROLE, set_config...)
 };
 
 class StatementMemo {

@@ -29,10 +29,10 @@ struct StoreStats {
   uint64_t hits = 0;
   uint64_t misses = 0;
   uint64_t stores = 0;
-  uint64_t evictions = 0;              // for room
-  uint64_t expirations = 0;            // ttl
-  uint64_t invalidated_entries = 0;    // erased by invalidate() or flush()
-  uint64_t refused_stale_fills = 0;    // insert() after a generation moved
+  uint64_t evictions = 0;            // for room
+  uint64_t expirations = 0;          // ttl
+  uint64_t invalidated_entries = 0;  // erased by invalidate() or flush()
+  uint64_t refused_stale_fills = 0;  // insert() after a generation moved
   uint64_t refused_too_large = 0;
 };
 

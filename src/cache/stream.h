@@ -74,7 +74,8 @@ struct StreamSettings {
 
 class Stream {
  public:
-  Stream(asio::io_context& io, net::OffloadPool& offload, StreamSettings settings, StreamSink& sink);
+  Stream(asio::io_context& io, net::OffloadPool& offload, StreamSettings settings,
+         StreamSink& sink);
   ~Stream();
   // Starts connecting (and reconnecting, with backoff) until stop().
   void start();

@@ -4,7 +4,9 @@
 
 namespace usher::runtime {
 
-CacheService::~CacheService() { stop(); }
+CacheService::~CacheService() {
+  stop();
+}
 
 std::optional<cache::Access> CacheService::access(const config::Config& config,
                                                   const pool::Pool& pool) {

@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "admin/control.h"
-#include "runtime/cache_service.h"
 #include "auth/login_throttle.h"
 #include "common/result.h"
 #include "config/config.h"
 #include "net/offload_pool.h"
 #include "pool/pool_manager.h"
 #include "runtime/accept_backoff.h"
+#include "runtime/cache_service.h"
 #include "session/cancel_registry.h"
 #include "session/context.h"
 #include "session/peer_cancels.h"
@@ -103,7 +103,7 @@ class Runtime final : public session::SessionContext, public admin::Control {
   asio::steady_timer janitor_;
   net::OffloadPool offload_;  // before pools_, which use it
   pool::PoolManager pools_;
-  CacheService cache_;  // after pools_: its streams use the offload pool
+  CacheService cache_;               // after pools_: its streams use the offload pool
   session::CancelRegistry cancels_;  // peer_id: restart only
   session::PeerCancels peer_cancels_;
   auth::LoginThrottle login_throttle_;

@@ -77,7 +77,9 @@ bool tap_whole(char type) {
 bool tap_and_statements_whole(char type) {
   return tap_whole(type) || prepared::server_wants_whole(type);
 }
-bool streams_when_large(char type) { return copied_type(type) || type == PqMsg_ErrorResponse; }
+bool streams_when_large(char type) {
+  return copied_type(type) || type == PqMsg_ErrorResponse;
+}
 
 void append_sized(std::string& out, std::string_view s) {
   const auto n = static_cast<uint32_t>(s.size());
@@ -118,10 +120,9 @@ protocol::StreamScanner CacheTap::server_scanner(bool statements) {
 }
 
 std::shared_ptr<const cache::StatementInfo> CacheTap::info_for(std::span<const uint8_t> text) {
-  return memo_.get(domain_->id(), domain_->catalog(), as_text(text),
-                   params_.standard_conforming_strings(),
-                   domain_->mode() == cache::Invalidation::kProxy, settings_->include,
-                   settings_->exclude);
+  return memo_.get(
+      domain_->id(), domain_->catalog(), as_text(text), params_.standard_conforming_strings(),
+      domain_->mode() == cache::Invalidation::kProxy, settings_->include, settings_->exclude);
 }
 
 std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) const {
@@ -143,7 +144,9 @@ std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) c
   return key;
 }
 
-bool CacheTap::client_may_hit() const { return !settings_unknown_; }
+bool CacheTap::client_may_hit() const {
+  return !settings_unknown_;
+}
 
 void CacheTap::client_message(char type, std::span<const uint8_t> message, bool whole) {
   ++batch_messages_;
@@ -184,21 +187,21 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
       return;
     }
     case protocol::PqMsg_Parse: {
-      auto parse = whole ? protocol::parse_parse(body) : Result<protocol::ParseMessage>(
-                                                             make_error("", "streamed"));
+      auto parse = whole ? protocol::parse_parse(body)
+                         : Result<protocol::ParseMessage>(make_error("", "streamed"));
       if (!parse) {
         settings_unknown_ = true;
         return;  // its Execute will count as a catalog change
       }
-      auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(parse->query.data()),
-                                     parse->query.size()));
+      auto info = info_for(
+          std::span(reinterpret_cast<const uint8_t*>(parse->query.data()), parse->query.size()));
       if (info->hides_settings) settings_unknown_ = true;
       if (statements_.size() >= kMaxTrackedNames) statements_.clear();
       Statement& st = statements_[std::string(parse->name)];
       st.effect = info->kind == sql::StatementKind::kTransaction ? Effect::kTransaction
-                  : !info->may_write                            ? Effect::kRead
-                  : info->may_change_catalog                    ? Effect::kCatalog
-                                                                : Effect::kWrite;
+                  : !info->may_write                             ? Effect::kRead
+                  : info->may_change_catalog                     ? Effect::kCatalog
+                                                                 : Effect::kWrite;
       st.info = std::move(info);
       st.param_types.assign(parse->param_types);
       return;
@@ -214,8 +217,8 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
       return;
     }
     case protocol::PqMsg_Execute: {
-      auto it = whole ? portal_effects_.find(std::string(leading_cstring(body)))
-                      : portal_effects_.end();
+      auto it =
+          whole ? portal_effects_.find(std::string(leading_cstring(body))) : portal_effects_.end();
       const Effect effect = it == portal_effects_.end() ? Effect::kCatalog : it->second;
       // Unknown: it might be BEGIN as well as anything else.
       if (effect == Effect::kTransaction || it == portal_effects_.end()) batch_controls_tx_ = true;
@@ -257,8 +260,8 @@ void CacheTap::follow_execution(char type, std::span<const uint8_t> body, bool w
       e.parse = true;
       e.named_parse = !parse->name.empty();
       e.param_types.assign(parse->param_types);
-      e.info = info_for(std::span(reinterpret_cast<const uint8_t*>(parse->query.data()),
-                                  parse->query.size()));
+      e.info = info_for(
+          std::span(reinterpret_cast<const uint8_t*>(parse->query.data()), parse->query.size()));
       e.step = Step::kParsed;
       return;
     }
@@ -335,8 +338,7 @@ CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle,
                                     char tx_status, protocol::Outbox& to_client) {
   held_.clear();
   Answered done;
-  if (!idle || tx_status != protocol::kTransactionIdle || !client_may_hit() ||
-      !domain_->serving())
+  if (!idle || tx_status != protocol::kTransactionIdle || !client_may_hit() || !domain_->serving())
     return done;
   const auto now = cache::Clock::now();
   if (exec_.step == Execution::kSynced) {
@@ -347,11 +349,11 @@ CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle,
     auto value = store_.find(key, now);
     if (!value) return done;
     bump(domain_->lookups().hits);
-    if (exec_.parse) to_client.write_own([](std::string& out) { protocol::write_parse_complete(out); });
+    if (exec_.parse)
+      to_client.write_own([](std::string& out) { protocol::write_parse_complete(out); });
     to_client.pass(std::span(reinterpret_cast<const uint8_t*>(value->data()), value->size()));
-    to_client.write_own([](std::string& out) {
-      protocol::write_ready_for_query(out, protocol::kTransactionIdle);
-    });
+    to_client.write_own(
+        [](std::string& out) { protocol::write_ready_for_query(out, protocol::kTransactionIdle); });
     held_.push_back(std::move(value));
     done.bytes = pending.size();
     done.queries = 1;
@@ -374,9 +376,8 @@ CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle,
     if (!value) break;
     bump(domain_->lookups().hits);
     to_client.pass(std::span(reinterpret_cast<const uint8_t*>(value->data()), value->size()));
-    to_client.write_own([](std::string& out) {
-      protocol::write_ready_for_query(out, protocol::kTransactionIdle);
-    });
+    to_client.write_own(
+        [](std::string& out) { protocol::write_ready_for_query(out, protocol::kTransactionIdle); });
     held_.push_back(std::move(value));
     done.bytes += h.header.total();
     ++done.queries;
@@ -435,8 +436,8 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
   // after extended-protocol writes sent outside a transaction and ended by
   // a Sync, with no statement among them that could open one.
   const bool outside = idle && tx_status == protocol::kTransactionIdle;
-  const bool autocommit = last == protocol::PqMsg_Query && outside && single && writes &&
-                          query && query->refusal != sql::refusal::kMultipleStatements;
+  const bool autocommit = last == protocol::PqMsg_Query && outside && single && writes && query &&
+                          query->refusal != sql::refusal::kMultipleStatements;
   const bool extended = last == protocol::PqMsg_Sync && outside && writes && !controls_tx;
   if (!(last == protocol::PqMsg_Query && commits) && !autocommit && !extended) return false;
   to_server.write_own([](std::string& out) { protocol::write_query(out, kPositionQuery); });
@@ -487,7 +488,8 @@ void CacheTap::own_answer(char type, std::span<const uint8_t> message) {
     uint64_t block_size = 0;
     const std::string_view bs = *(*row)[1];
     std::from_chars(bs.data(), bs.data() + bs.size(), block_size);
-    if (auto lsn = protocol::parse_lsn(*(*row)[0])) own_lsn_ = exact_commit_position(*lsn, block_size);
+    if (auto lsn = protocol::parse_lsn(*(*row)[0]))
+      own_lsn_ = exact_commit_position(*lsn, block_size);
   } else if (type == PqMsg_ErrorResponse) {
     own_lsn_.reset();
   }

@@ -16,8 +16,8 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -68,8 +68,7 @@ class CacheTap {
   // `answered_after`: how many ReadyForQuery messages the client will
   // have received when this batch is all answered (the relay's count so
   // far plus those due), which places the appended query in the stream.
-  bool batch_ready(bool idle, char tx_status, uint64_t answered_after,
-                   protocol::Outbox& to_server);
+  bool batch_ready(bool idle, char tx_status, uint64_t answered_after, protocol::Outbox& to_server);
 
   // --- The server's side.
   enum class Verdict {
@@ -120,13 +119,13 @@ class CacheTap {
   int batch_messages_ = 0;
   std::shared_ptr<const cache::StatementInfo> batch_query_;  // its only message, a Query
   bool batch_writes_ = false;
-  bool batch_commits_ = false;  // a Query that ends a transaction (COMMIT...)
+  bool batch_commits_ = false;      // a Query that ends a transaction (COMMIT...)
   bool batch_controls_tx_ = false;  // an execution that may begin or end one
   bool batch_copies_ = false;       // a COPY: nothing may follow it unasked
   // COMMIT AND CHAIN requests not yet answered: their commit leaves a
   // transaction open, so invalidation cannot wait for status 'I'.
   int chained_commits_ = 0;
-  char batch_last_ = 0;         // the type of its last message
+  char batch_last_ = 0;  // the type of its last message
   // Extended protocol: what the client's statements are, and what its
   // portals do when executed.
   enum class Effect : uint8_t { kRead, kWrite, kCatalog, kTransaction };

@@ -7,11 +7,11 @@
 
 #include <algorithm>
 
+#include "prepared/translator.h"
 #include "protocol/message_type.h"
 #include "protocol/messages.h"
 #include "protocol/sqlstate.h"
 #include "protocol/writer.h"
-#include "prepared/translator.h"
 #include "session/statement_stage.h"
 
 namespace usher::session {
@@ -297,9 +297,9 @@ void Relay::build_to_server(bool idle) {
     flush_stage_stats();
   }
   // The tap's own query behind a commit: one more ReadyForQuery is due.
-  if (tap_ && tap_->batch_ready(idle, tx_status_,
-                                answered_ + uint64_t(outstanding_ - tap_->own_pending()),
-                                to_server_))
+  if (tap_ &&
+      tap_->batch_ready(idle, tx_status_, answered_ + uint64_t(outstanding_ - tap_->own_pending()),
+                        to_server_))
     ++outstanding_;
 }
 

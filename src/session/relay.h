@@ -161,10 +161,10 @@ class Relay {
   pool::ServerPtr server_;
   protocol::StreamScanner client_scan_;
   protocol::StreamScanner server_scan_;
-  std::unique_ptr<Stage> stage_;  // null: none (session mode, no statement tracking)
+  std::unique_ptr<Stage> stage_;   // null: none (session mode, no statement tracking)
   std::unique_ptr<CacheTap> tap_;  // null: the result cache is off for this client
-  size_t pending_ = 0;            // scanned client bytes not yet forwarded
-  bool terminate_ = false;        // client sent Terminate
+  size_t pending_ = 0;             // scanned client bytes not yet forwarded
+  bool terminate_ = false;         // client sent Terminate
   bool client_reading_ = false;
   bool client_read_filled_ = false;
   bool parked_ = false;     // idle: waiting for readability with no buffer

@@ -108,8 +108,8 @@ Result<bool> Relay::relay_from_server(size_t& pos) {
       }
       if (verdict == CacheTap::Verdict::kOwnReady) {
         server_msg_forwarded_ = false;
-        tx_status_ = piece.body.empty() ? protocol::kTransactionIdle
-                                        : static_cast<char>(piece.body[0]);
+        tx_status_ =
+            piece.body.empty() ? protocol::kTransactionIdle : static_cast<char>(piece.body[0]);
         release = ready_for_query(tx_status_, true);
         continue;
       }
