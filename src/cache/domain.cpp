@@ -90,14 +90,9 @@ size_t Domain::flush_table(const std::string& table) {
 void Domain::stream_started(uint64_t lsn) {
   // Whatever was cached may have missed changes while no stream ran.
   counts_.stream_gaps.fetch_add(1, std::memory_order_relaxed);
-  {
-    // Nor is a catalog from before the gap decided with: DDL may have
-    // happened meanwhile. The stream loads one next.
-    std::lock_guard lock(mu_);
-    catalog_.reset();
-  }
-  store_.flush(id_);
-  raise_to(applied_, lsn);
+  // Nor is a catalog from before the gap decided with: DDL may have
+  // happened meanwhile. The stream loads one next.
+  forget_all(lsn);
   live_ = true;
   spdlog::info("query cache: invalidation stream for database {} started", database_);
 }
@@ -126,13 +121,17 @@ void Domain::set_deferrer(std::function<void(std::function<void()>)> defer) {
 
 void Domain::catalog_changed(uint64_t end_lsn) {
   counts_.stream_catalog.fetch_add(1, std::memory_order_relaxed);
+  // Nothing is decided with the old catalog from now on.
+  forget_all(end_lsn);
+}
+
+void Domain::forget_all(uint64_t lsn) {
   {
-    // Nothing is decided with the old catalog from now on.
     std::lock_guard lock(mu_);
     catalog_.reset();
   }
   store_.flush(id_);
-  raise_to(applied_, end_lsn);
+  raise_to(applied_, lsn);
 }
 
 void Domain::catalog_loaded(std::shared_ptr<const Catalog> catalog) {

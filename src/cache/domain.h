@@ -118,6 +118,10 @@ class Domain final : public StreamSink {
   const LookupCounts& lookups() const { return lookups_; }
 
  private:
+  // Drops the catalog and every entry, then takes the stream as applied up
+  // to `lsn`: what follows is decided afresh, with the next catalog loaded.
+  void forget_all(uint64_t lsn);
+
   const uint32_t id_;
   const std::string database_;
   const Invalidation mode_;

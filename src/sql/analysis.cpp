@@ -9,8 +9,12 @@
 namespace usher::sql {
 
 namespace json = boost::json;
+using detail::bool_field;
+using detail::is_one_of;
+using detail::kDataModifying;
 using detail::NameLists;
 using detail::refuse;
+using detail::string_field;
 using Kind = StatementKind;
 
 namespace {
@@ -23,21 +27,6 @@ constexpr std::array<std::string_view, 11> kHarmlessStatements = {
 // Statements that may do anything a read or a write does, later or now: a
 // cursor runs its query at FETCH, LOAD runs a library's code.
 constexpr std::array<std::string_view, 2> kUnknownStatements = {"DeclareCursorStmt", "LoadStmt"};
-constexpr std::array<std::string_view, 4> kDataModifying = {"InsertStmt", "UpdateStmt",
-                                                            "DeleteStmt", "MergeStmt"};
-
-template <size_t N>
-bool is_one_of(std::string_view s, const std::array<std::string_view, N>& set) {
-  for (std::string_view e : set)
-    if (s == e) return true;
-  return false;
-}
-
-std::string_view string_field(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
-}
-
 std::string lowercase(std::string_view s) {
   std::string out(s);
   for (char& c : out)
@@ -56,11 +45,6 @@ void write_target(const json::object& fields, std::string_view key, NameLists& l
 template <typename Json>
 void write_targets_under(const Json& tree, NameLists& lists) {
   if (!collect_written(tree, lists)) refuse(lists.out(), refusal::kUnsupportedNode);
-}
-
-bool bool_field(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_bool() && v->as_bool();
 }
 
 bool explain_analyzes(const json::object& explain) {

@@ -26,16 +26,6 @@ void NameLists::add(std::vector<QualifiedName>& list, std::unordered_set<std::st
   if (seen.insert(std::move(key)).second) list.push_back(std::move(n));
 }
 
-namespace {
-
-// Nodes deeper than this are not read: a hostile `1+1+...` parses into a
-// tree as deep as it is long, and the walk recurses. Real queries stay far
-// below it.
-constexpr int kMaxDepth = 1000;
-// The same bound for the blind search of collect_written, in JSON levels
-// (about three a node).
-constexpr int kMaxJsonDepth = 3 * kMaxDepth;
-
 std::string_view string_field(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
@@ -45,6 +35,16 @@ bool bool_field(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && v->is_bool() && v->as_bool();
 }
+
+namespace {
+
+// Nodes deeper than this are not read: a hostile `1+1+...` parses into a
+// tree as deep as it is long, and the walk recurses. Real queries stay far
+// below it.
+constexpr int kMaxDepth = 1000;
+// The same bound for the blind search of collect_written, in JSON levels
+// (about three a node).
+constexpr int kMaxJsonDepth = 3 * kMaxDepth;
 
 // libpg_query writes a node as {"Type": {fields}}; its type names start
 // with a capital, its field names never do.
@@ -92,16 +92,6 @@ constexpr std::array<std::string_view, 6> kSubLinkTypes = {"EXISTS_SUBLINK", "AL
 constexpr std::array<std::string_view, 10> kOperatorKinds = {
     "AEXPR_OP",     "AEXPR_OP_ANY", "AEXPR_OP_ALL", "AEXPR_DISTINCT", "AEXPR_NOT_DISTINCT",
     "AEXPR_NULLIF", "AEXPR_IN",     "AEXPR_LIKE",   "AEXPR_ILIKE",    "AEXPR_SIMILAR"};
-constexpr std::array<std::string_view, 4> kDataModifying = {"InsertStmt", "UpdateStmt",
-                                                            "DeleteStmt", "MergeStmt"};
-
-template <size_t N>
-bool is_one_of(std::string_view s, const std::array<std::string_view, N>& set) {
-  for (std::string_view e : set)
-    if (s == e) return true;
-  return false;
-}
-
 bool is_catalog_type(std::string_view type) {
   if (!type.empty() && type.front() == '_') type.remove_prefix(1);  // its array type
   return is_one_of(type, kCatalogTypes);

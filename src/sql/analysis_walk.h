@@ -5,7 +5,9 @@
 // Pure: no I/O.
 #pragma once
 
+#include <array>
 #include <boost/json.hpp>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +17,22 @@
 #include "sql/analysis.h"
 
 namespace usher::sql::detail {
+
+// The statements that write table data, by parse-tree node type.
+inline constexpr std::array<std::string_view, 4> kDataModifying = {"InsertStmt", "UpdateStmt",
+                                                                   "DeleteStmt", "MergeStmt"};
+
+template <size_t N>
+bool is_one_of(std::string_view s, const std::array<std::string_view, N>& set) {
+  for (std::string_view e : set)
+    if (s == e) return true;
+  return false;
+}
+
+// A node's field read as a string or a bool: empty or false when it is
+// absent or of another type (a hostile tree cannot make these throw).
+std::string_view string_field(const boost::json::object& o, std::string_view key);
+bool bool_field(const boost::json::object& o, std::string_view key);
 
 // Sets `out.refusal` unless one is set already: the first reason found is
 // the one counted. kParameter gives way to any other reason, since a

@@ -7,10 +7,16 @@ reads that went to the server, `uncacheable` single reads refused. A test
 that says "not cached" first makes sure the database is serving hits at all
 (wait_serving), so that a hit count that did not move means a refusal and
 not a stream that happened to lag.
+
+Fixtures, imported by name into each test module: closes_clients (autouse
+there), table (cache_t), cached (a pooler and a client with the cache
+serving); tables_fixture() makes a `table` of other tables.
 """
 
 import threading
 import time
+
+import pytest
 
 from harness import wire
 from harness.postgres import ROLES, SUPERUSER, SUPERUSER_PASSWORD
@@ -77,8 +83,8 @@ def state(p, db="appdb"):
     return r["state"] if r else None
 
 
-# Clients through Usher still open: closed by close_clients() (each test
-# module's autouse fixture), before the pooler stops, even when a test
+# Clients through Usher still open: closed by close_clients() (the autouse
+# fixture closes_clients), before the pooler stops, even when a test
 # fails half-way (Usher's SIGTERM waits for its clients).
 _open_clients = []
 
@@ -95,6 +101,14 @@ def client(p, db="appdb", user="app", params=None):
 def close_clients():
     while _open_clients:
         _open_clients.pop().close()
+
+
+def serving_client(p, db="appdb", user="app", params=None):
+    """client(), once the database's stream is live and the cache serves."""
+    c = client(p, db, user, params)
+    wait_live(p, db, conn=c)
+    wait_serving(p, c, db)
+    return c
 
 
 def direct(pg, db="appdb", user="app", params=None):
@@ -216,6 +230,65 @@ def wait_until(predicate, timeout=FRESH_TIMEOUT, what="condition"):
             return v
         time.sleep(POLL)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def sql_all(pg, statements, db="appdb"):
+    for s in statements:
+        pg.sql(s, db=db)
+
+
+# The table most tests read: cache_t (id int primary key, v text), rows 1 to
+# TABLE_ROWS with v 'v1', 'v2'... Tables of this shape by name, each with
+# the prefix of its v values.
+CACHE_T = {"cache_t": "v"}
+TABLE_ROWS = 10
+
+
+def make_tables(pg, tables, db="appdb"):
+    names = ", ".join(tables)
+    pg.sql(f"drop table if exists {names} cascade", db=db)
+    for name in tables:
+        pg.sql(f"create table {name} (id int primary key, v text)", db=db)
+    pg.sql(f"grant all on {names} to app, app2", db=db)
+    for name, prefix in tables.items():
+        pg.sql(f"insert into {name} select g, '{prefix}' || g "
+               f"from generate_series(1, {TABLE_ROWS}) g", db=db)
+
+
+def drop_tables(pg, tables, db="appdb"):
+    pg.sql(f"drop table if exists {', '.join(tables)} cascade", db=db)
+
+
+def tables_fixture(tables):
+    """A fixture `table`: the tables (see make_tables) and the backlog
+    table made before the test, dropped after it; its value is the first
+    table's name."""
+
+    def table(pg):
+        make_backlog(pg)
+        make_tables(pg, tables)
+        yield next(iter(tables))
+        drop_tables(pg, tables)
+        drop_backlog(pg)
+
+    return pytest.fixture(name="table")(table)
+
+
+table = tables_fixture(CACHE_T)
+
+
+@pytest.fixture(autouse=True)
+def closes_clients(pooler):
+    """Closes the clients through Usher still open once a test ends."""
+    yield
+    close_clients()
+
+
+@pytest.fixture
+def cached(pooler, table):
+    """(pooler, client) with the cache serving."""
+    p = pooler(extra_ini=CACHE_INI)
+    return p, serving_client(p)
 
 
 def make_backlog(pg, db="appdb"):

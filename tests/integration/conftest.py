@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from harness import util  # noqa: E402
 from harness.pooler import Pooler, pooler_binary, pooler_kind  # noqa: E402
-from harness.postgres import Postgres  # noqa: E402
+from harness.postgres import scratch_server  # noqa: E402
 
 
 def pytest_configure(config):
@@ -68,17 +68,8 @@ def _failed(request):
 
 @pytest.fixture(scope="session")
 def pg():
-    base = util.make_service_tempdir("uit-pg-")
-    server = Postgres(base)
-    try:
-        server.init()
+    with scratch_server("uit-pg-") as server:
         yield server
-    finally:
-        try:
-            if server.is_running():
-                server.stop(mode="immediate")
-        finally:
-            util.remove_tree(base)
 
 
 @pytest.fixture

@@ -7,50 +7,11 @@ import time
 
 import pytest
 
+from cache_util import CACHE_INI, cache_rows, client, wait_live
+from cache_util import closes_clients, table  # noqa: F401 - pytest fixtures, used by name
 from harness import wire
-from harness.postgres import SUPERUSER
 
 pytestmark = pytest.mark.usher_only
-
-CACHE_INI = {"query_cache": "on", "query_cache_replication_user": SUPERUSER}
-
-
-def cache_rows(p, db="appdb"):
-    res = p.admin("SHOW CACHE")
-    for r in res.dicts():
-        if r["database"] == db:
-            return r
-    return None
-
-
-def wait_live(p, db="appdb", conn=None, timeout=20):
-    """Until the database's stream is live (a first query starts it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if conn is not None:
-            conn.simple_query("SELECT 1")
-        r = cache_rows(p, db)
-        if r and r["state"] in ("live", "proxy"):
-            return r
-        time.sleep(0.05)
-    raise AssertionError(f"cache never live: {cache_rows(p, db)}")
-
-
-def client(p, db="appdb", user="app", params=None):
-    c = wire.Conn(p.host, p.port)
-    msgs = c.startup(user, db, p.password_for(user), params=params)
-    assert msgs[-1][0] == b"Z", msgs
-    return c
-
-
-@pytest.fixture
-def table(pg):
-    pg.sql("drop table if exists cache_t cascade", db="appdb")
-    pg.sql("create table cache_t (id int primary key, v text)", db="appdb")
-    pg.sql("grant all on cache_t to app, app2", db="appdb")
-    pg.sql("insert into cache_t select g, 'v' || g from generate_series(1, 10) g", db="appdb")
-    yield "cache_t"
-    pg.sql("drop table if exists cache_t cascade", db="appdb")
 
 
 def test_hit_replays_the_servers_answer(pooler, table):

@@ -8,42 +8,14 @@ import time
 import pytest
 
 from cache_util import (
-    CACHE_INI, assert_cached, assert_not_cached, client, close_clients, counters, direct,
-    drop_backlog, hit_delta, hits, make_backlog, rows, same_answer, sqlstate, stream_backlog,
-    value, wait_live, wait_rows, wait_serving,
+    CACHE_INI, assert_cached, assert_not_cached, client, counters, direct, hit_delta, hits, rows,
+    same_answer, serving_client, sqlstate, stream_backlog, value, wait_live, wait_rows,
+    wait_serving,
 )
+from cache_util import cached, closes_clients, table  # noqa: F401 - pytest fixtures, used by name
 from harness import wire
 
 pytestmark = pytest.mark.usher_only
-
-
-@pytest.fixture(autouse=True)
-def _close_clients(pooler):
-    yield
-    close_clients()
-
-
-@pytest.fixture
-def table(pg):
-    make_backlog(pg)
-    pg.sql("drop table if exists cache_t cascade", db="appdb")
-    pg.sql("create table cache_t (id int primary key, v text)", db="appdb")
-    pg.sql("grant all on cache_t to app, app2", db="appdb")
-    pg.sql("insert into cache_t select g, 'v' || g from generate_series(1, 10) g", db="appdb")
-    yield "cache_t"
-    pg.sql("drop table if exists cache_t cascade", db="appdb")
-    drop_backlog(pg)
-
-
-@pytest.fixture
-def cached(pooler, table):
-    """(pooler, client) with the cache serving."""
-    p = pooler(extra_ini=CACHE_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
-    yield p, c
-    c.close()
 
 
 def test_probe_and_plain_read_are_cached(cached, pg):
@@ -265,9 +237,7 @@ def test_tablesample_without_repeatable_is_not_cached(cached, pg):
 
 def test_functions_with_side_effects_run_every_time(pooler, pg, table):
     p = pooler(pool_mode="session", extra_ini=CACHE_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
+    c = serving_client(p)
     before = hits(p)
     assert value(c, "SELECT pg_sleep(0)") == ""
     assert value(c, "SELECT pg_sleep(0)") == ""
@@ -364,9 +334,7 @@ def test_a_temp_table_shadows_the_cached_table(pooler, pg, table, mode):
     if mode == "proxy":
         ini["query_cache_invalidation"] = "proxy"
     p = pooler(pool_mode="session", extra_ini=ini)
-    a = client(p)
-    wait_live(p, conn=a)
-    wait_serving(p, a)
+    a = serving_client(p)
     sql = "SELECT id, v FROM cache_t WHERE id = 1"
     assert_cached(p, a, sql)
     b = client(p)
@@ -389,9 +357,7 @@ def test_a_temp_table_made_directly_shadows_nothing_it_should_not(pooler, pg, ta
     makes the unqualified name uncacheable for everyone, but answers stay
     those of public's table."""
     p = pooler(extra_ini=CACHE_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
+    c = serving_client(p)
     sql = "SELECT id, v FROM cache_t WHERE id = 2"
     assert_cached(p, c, sql)
     with direct(pg) as d:

@@ -7,46 +7,15 @@ result computed before a write never lands after its invalidation."""
 import pytest
 
 from cache_util import (
-    CACHE_INI, PROXY_STREAM_INI, Background, assert_cached, client, close_clients, copy_in,
-    counters, direct, drop_backlog, make_backlog, rows, sqlstate, stream_backlog, value, wait_live,
-    wait_rows, wait_serving, wait_until,
+    CACHE_INI, PROXY_STREAM_INI, Background, assert_cached, client, copy_in, counters, direct,
+    rows, serving_client, sql_all, sqlstate, stream_backlog, value, wait_live, wait_rows,
+    wait_serving, wait_until,
 )
-from harness import util, wire
-from harness.postgres import Postgres
+from cache_util import cached, closes_clients, table  # noqa: F401 - pytest fixtures, used by name
+from harness import wire
+from harness.postgres import scratch_server
 
 pytestmark = pytest.mark.usher_only
-
-
-@pytest.fixture(autouse=True)
-def _close_clients(pooler):
-    yield
-    close_clients()
-
-
-def sql_all(pg, statements, db="appdb"):
-    for s in statements:
-        pg.sql(s, db=db)
-
-
-@pytest.fixture
-def table(pg):
-    make_backlog(pg)
-    pg.sql("drop table if exists cache_t cascade", db="appdb")
-    pg.sql("create table cache_t (id int primary key, v text)", db="appdb")
-    pg.sql("grant all on cache_t to app, app2", db="appdb")
-    pg.sql("insert into cache_t select g, 'v' || g from generate_series(1, 10) g", db="appdb")
-    yield "cache_t"
-    pg.sql("drop table if exists cache_t cascade", db="appdb")
-    drop_backlog(pg)
-
-
-@pytest.fixture
-def cached(pooler, table):
-    p = pooler(extra_ini=CACHE_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
-    return p, c
 
 
 # --- 24. autocommit writes through Usher
@@ -163,9 +132,7 @@ def test_transaction_in_one_query_and_savepoints(cached):
 def test_commit_and_chain_is_seen_at_once(pooler, pg, table, ini):
     p = pooler(extra_ini=ini)
     a = client(p)
-    b = client(p)
-    wait_live(p, conn=b)
-    wait_serving(p, b)
+    b = serving_client(p)
     sql = "SELECT v FROM cache_t WHERE id = 6"
     assert_cached(p, b, sql)
     a.simple_query("BEGIN")
@@ -416,17 +383,8 @@ def pg_2pc(pg):
     if int(pg.sql("show max_prepared_transactions")[0][0]) > 0:
         yield pg
         return
-    base = util.make_service_tempdir("uit-pg2pc-")
-    server = Postgres(base, settings={"max_prepared_transactions": "5"})
-    try:
-        server.init()
+    with scratch_server("uit-pg2pc-", {"max_prepared_transactions": "5"}) as server:
         yield server
-    finally:
-        try:
-            if server.is_running():
-                server.stop(mode="immediate")
-        finally:
-            util.remove_tree(base)
 
 
 def test_commit_prepared_is_seen(pooler, pg_2pc):
@@ -438,9 +396,7 @@ def test_commit_prepared_is_seen(pooler, pg_2pc):
     try:
         target = f"host={pg.host} port={pg.port}"
         p = pooler(extra_ini=CACHE_INI, databases={"appdb": f"{target} dbname=appdb"})
-        c = client(p)
-        wait_live(p, conn=c)
-        wait_serving(p, c)
+        c = serving_client(p)
         sql = "SELECT v FROM cache_t WHERE id = 1"
         assert_cached(p, c, sql)
         with direct(pg, user="postgres") as d:
@@ -536,9 +492,7 @@ def test_ddl_truncate_and_copy_are_seen(pooler, pg, table, through):
 ])
 def test_copy_from_is_seen(pooler, pg, table, through):
     p = pooler(extra_ini=CACHE_INI)
-    r = client(p)
-    wait_live(p, conn=r)
-    wait_serving(p, r)
+    r = serving_client(p)
     read = "SELECT count(*) FROM cache_t"
     data = b"11\tcopied\n12\tcopied\n"
     for _ in range(2):

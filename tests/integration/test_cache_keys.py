@@ -7,35 +7,13 @@ message for message, under the same settings."""
 import pytest
 
 from cache_util import (
-    CACHE_INI, assert_cached, client, close_clients, direct, drop_backlog, hit_delta, make_backlog,
-    rows, same_answer, sqlstate, value, wait_live, wait_rows, wait_serving, wait_sqlstate,
+    CACHE_INI, assert_cached, client, direct, hit_delta, rows, same_answer, serving_client,
+    sql_all, sqlstate, value, wait_live, wait_rows, wait_serving, wait_sqlstate,
 )
+from cache_util import closes_clients, table  # noqa: F401 - pytest fixtures, used by name
 from harness import wire
 
 pytestmark = pytest.mark.usher_only
-
-
-@pytest.fixture(autouse=True)
-def _close_clients(pooler):
-    yield
-    close_clients()
-
-
-def sql_all(pg, statements, db="appdb"):
-    for s in statements:
-        pg.sql(s, db=db)
-
-
-@pytest.fixture
-def table(pg):
-    make_backlog(pg)
-    pg.sql("drop table if exists cache_t cascade", db="appdb")
-    pg.sql("create table cache_t (id int primary key, v text)", db="appdb")
-    pg.sql("grant all on cache_t to app, app2", db="appdb")
-    pg.sql("insert into cache_t select g, 'v' || g from generate_series(1, 10) g", db="appdb")
-    yield "cache_t"
-    pg.sql("drop table if exists cache_t cascade", db="appdb")
-    drop_backlog(pg)
 
 
 @pytest.fixture
@@ -95,9 +73,7 @@ def test_another_role_never_gets_cached_rows_it_may_not_read(pooler, secret):
 
 def test_revoke_made_directly_reaches_the_next_reads(pooler, pg, secret):
     p = pooler(extra_ini=CACHE_INI)
-    a = client(p)
-    wait_live(p, conn=a)
-    wait_serving(p, a)
+    a = serving_client(p)
     sql = "SELECT secret FROM cache_secret WHERE id = 1"
     assert_cached(p, a, sql)
     pg.sql("revoke select on cache_secret from app", db="appdb")
@@ -138,9 +114,7 @@ def test_revoke_through_usher_reaches_the_next_read_at_once(pooler, pg, table):
 
 def test_set_role_and_reset_role_follow_the_effective_role(pooler, secret):
     p = pooler(pool_mode="session", extra_ini=CACHE_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
+    c = serving_client(p)
     sql = "SELECT secret FROM cache_secret WHERE id = 2"
     assert_cached(p, c, sql)
     assert sqlstate(c.simple_query("SET ROLE cache_reader")) is None
@@ -480,9 +454,7 @@ KEY_VARIANTS = [
 
 def test_every_constant_alias_and_column_order_is_its_own_entry(pooler, pg, table):
     p = pooler(extra_ini=CACHE_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
+    c = serving_client(p)
     with direct(pg) as d:
         expected = {sql: d.simple_query(sql) for sql in KEY_VARIANTS}
     for sql in KEY_VARIANTS:

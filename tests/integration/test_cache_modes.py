@@ -11,34 +11,18 @@ import pytest
 
 from cache_util import (
     CACHE_INI, POLL, PROXY_INI, PROXY_STREAM_INI, SHOW_CACHE_COLUMNS, assert_cached,
-    assert_not_cached, cache_rows, client, close_clients, counters, direct, drop_backlog,
-    hit_delta, hits, make_backlog, rows, sqlstate, state, stream_backlog, value, wait_live,
-    wait_rows, wait_serving, wait_until,
+    assert_not_cached, cache_rows, client, counters, direct, hit_delta, hits, rows, serving_client,
+    sqlstate, state, stream_backlog, tables_fixture, value, wait_live, wait_rows, wait_serving,
+    wait_until,
 )
-from harness import util, wire
-from harness.postgres import Postgres
+from cache_util import closes_clients  # noqa: F401 - pytest fixtures, used by name
+from harness import wire
+from harness.postgres import scratch_server
 
 pytestmark = pytest.mark.usher_only
 
 
-@pytest.fixture(autouse=True)
-def _close_clients(pooler):
-    yield
-    close_clients()
-
-
-@pytest.fixture
-def table(pg):
-    make_backlog(pg)
-    pg.sql("drop table if exists cache_t, cache_t2 cascade", db="appdb")
-    pg.sql("create table cache_t (id int primary key, v text)", db="appdb")
-    pg.sql("create table cache_t2 (id int primary key, v text)", db="appdb")
-    pg.sql("grant all on cache_t, cache_t2 to app, app2", db="appdb")
-    pg.sql("insert into cache_t select g, 'v' || g from generate_series(1, 10) g", db="appdb")
-    pg.sql("insert into cache_t2 select g, 'w' || g from generate_series(1, 10) g", db="appdb")
-    yield "cache_t"
-    pg.sql("drop table if exists cache_t, cache_t2 cascade", db="appdb")
-    drop_backlog(pg)
+table = tables_fixture({"cache_t": "v", "cache_t2": "w"})
 
 
 READ = "SELECT v FROM cache_t WHERE id = 1"
@@ -96,9 +80,7 @@ def test_proxy_sees_a_trigger_known_at_start(pooler, pg, table):
            "cache_log_it()", db="appdb")
     try:
         p = pooler(extra_ini=PROXY_STREAM_INI)
-        r = client(p)
-        wait_live(p, conn=r)
-        wait_serving(p, r)
+        r = serving_client(p)
         assert_cached(p, r, "SELECT count(*) FROM cache_log")
         r.simple_query("INSERT INTO cache_t VALUES (11, 'x')")
         assert value(r, "SELECT count(*) FROM cache_log") == "1"
@@ -112,9 +94,7 @@ def test_proxy_does_not_see_direct_writes(pooler, pg, table):
     CACHE FLUSH (or query_cache_ttl). If this starts passing or failing
     differently, docs/cache.md and docs/configuration.md must change."""
     p = pooler(extra_ini=PROXY_STREAM_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
+    c = serving_client(p)
     assert_cached(p, c, READ)
     pg.sql("update cache_t set v = 'direct' where id = 1", db="appdb")
     # Well past any replication lag: still the old rows, from the cache.
@@ -134,9 +114,7 @@ def test_proxy_sees_a_trigger_created_through_usher(pooler, pg, table):
     pg.sql("alter table cache_log owner to app", db="appdb")
     try:
         p = pooler(extra_ini=PROXY_STREAM_INI)
-        r = client(p)
-        wait_live(p, conn=r)
-        wait_serving(p, r)
+        r = serving_client(p)
         stream_backlog(pg)  # the stream lags: what Usher itself does is what counts
         for ddl in ("CREATE FUNCTION cache_log_it() RETURNS trigger LANGUAGE plpgsql AS "
                     "$$ BEGIN INSERT INTO cache_log VALUES (new.id); RETURN new; END $$",
@@ -162,9 +140,7 @@ def kill_walsenders(pg):
 @pytest.mark.slow
 def test_stream_lost_serves_nothing_then_comes_back_fresh(pooler, pg, table):
     p = pooler(extra_ini=CACHE_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
+    c = serving_client(p)
     assert_cached(p, c, READ)
     checked = False
     for attempt in range(5):
@@ -198,34 +174,31 @@ def test_stream_lost_serves_nothing_then_comes_back_fresh(pooler, pg, table):
 @pytest.fixture(scope="module")
 def pg_replica():
     """A server of our own at wal_level=replica: no logical decoding."""
-    base = util.make_service_tempdir("uit-pgrep-")
-    server = Postgres(base, settings={"wal_level": "replica"})
-    try:
-        server.init()
+    with scratch_server("uit-pgrep-", {"wal_level": "replica"}) as server:
         server.sql("create table cache_t (id int primary key, v text)", db="appdb")
         server.sql("insert into cache_t values (1, 'v1')", db="appdb")
         server.sql("grant all on cache_t to app", db="appdb")
         yield server
-    finally:
-        try:
-            if server.is_running():
-                server.stop(mode="immediate")
-        finally:
-            util.remove_tree(base)
+
+
+def assert_down_and_fresh(p, server, reason, writes):
+    """A client's first read starts the stream, which says down for
+    `reason`; then each direct write on `server` is read at once, twice."""
+    c = client(p)
+    c.simple_query(READ)
+    why = wait_until(lambda: (state(p) or "").startswith("down") and state(p),
+                     what="SHOW CACHE to say down")
+    assert reason in why, why
+    for i in range(writes):
+        server.sql(f"update cache_t set v = 'down{i}' where id = 1", db="appdb")
+        assert value(c, READ) == f"down{i}"
+        assert value(c, READ) == f"down{i}"
 
 
 def test_wal_level_replica_caches_nothing_and_says_why(pooler, pg_replica):
     target = f"host={pg_replica.host} port={pg_replica.port}"
     p = pooler(extra_ini=CACHE_INI, databases={"appdb": f"{target} dbname=appdb"})
-    c = client(p)
-    c.simple_query(READ)
-    why = wait_until(lambda: (state(p) or "").startswith("down") and state(p),
-                     what="SHOW CACHE to say down")
-    assert "wal_level" in why, why
-    for i in range(5):
-        pg_replica.sql(f"update cache_t set v = 'r{i}' where id = 1", db="appdb")
-        assert value(c, READ) == f"r{i}"
-        assert value(c, READ) == f"r{i}"
+    assert_down_and_fresh(p, pg_replica, "wal_level", writes=5)
     r = counters(p)
     assert r["hits"] == 0 and r["entries"] == 0 and r["fills"] == 0
     assert state(p).startswith("down: ")
@@ -234,15 +207,7 @@ def test_wal_level_replica_caches_nothing_and_says_why(pooler, pg_replica):
 
 def test_replication_user_without_the_privilege_caches_nothing(pooler, pg, table):
     p = pooler(extra_ini={"query_cache": "on", "query_cache_replication_user": "app"})
-    c = client(p)
-    c.simple_query(READ)
-    why = wait_until(lambda: (state(p) or "").startswith("down") and state(p),
-                     what="SHOW CACHE to say down")
-    assert "replication" in why, why
-    for i in range(3):
-        pg.sql(f"update cache_t set v = 'p{i}' where id = 1", db="appdb")
-        assert value(c, READ) == f"p{i}"
-        assert value(c, READ) == f"p{i}"
+    assert_down_and_fresh(p, pg, "replication", writes=3)
     assert counters(p)["hits"] == 0
 
 
@@ -401,9 +366,7 @@ def test_cache_flush_needs_an_admin(pooler, table):
 
 def test_no_cache_comment(pooler, table):
     p = pooler(extra_ini=CACHE_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
+    c = serving_client(p)
     refused = "/* usher:no-cache */ " + READ
     uncacheable = counters(p)["uncacheable"]
     assert_not_cached(p, c, refused)
@@ -422,9 +385,7 @@ def wait_expired(p, conn, sql, timeout=15):
 
 def test_ttl_comment_expires(pooler, pg, table):
     p = pooler(extra_ini=CACHE_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
+    c = serving_client(p)
     sql = "/* usher:cache ttl=1s */ SELECT v FROM cache_t WHERE id = 2"
     assert_cached(p, c, sql)
     wait_expired(p, c, sql)
@@ -438,9 +399,7 @@ def test_ttl_comment_expires(pooler, pg, table):
 
 def test_query_cache_ttl_expires(pooler, table):
     p = pooler(extra_ini=dict(CACHE_INI, query_cache_ttl="1s"))
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
+    c = serving_client(p)
     assert_cached(p, c, READ)
     wait_expired(p, c, READ)
     # A comment's TTL wins over the setting.

@@ -12,40 +12,14 @@ import threading
 import pytest
 
 from cache_util import (
-    CACHE_INI, assert_cached, assert_not_cached, client, close_clients, counters, direct,
-    drop_backlog, hit_delta, make_backlog, rows, same_answer, sqlstate, stream_backlog, value,
-    wait_live, wait_rows, wait_serving,
+    CACHE_INI, assert_cached, assert_not_cached, client, counters, direct, hit_delta, rows,
+    same_answer, serving_client, sqlstate, stream_backlog, value, wait_live, wait_rows,
+    wait_serving,
 )
+from cache_util import cached, closes_clients, table  # noqa: F401 - pytest fixtures, used by name
 from harness import wire
 
 pytestmark = pytest.mark.usher_only
-
-
-@pytest.fixture(autouse=True)
-def _close_clients(pooler):
-    yield
-    close_clients()
-
-
-@pytest.fixture
-def table(pg):
-    make_backlog(pg)
-    pg.sql("drop table if exists cache_t cascade", db="appdb")
-    pg.sql("create table cache_t (id int primary key, v text)", db="appdb")
-    pg.sql("grant all on cache_t to app, app2", db="appdb")
-    pg.sql("insert into cache_t select g, 'v' || g from generate_series(1, 10) g", db="appdb")
-    yield "cache_t"
-    pg.sql("drop table if exists cache_t cascade", db="appdb")
-    drop_backlog(pg)
-
-
-@pytest.fixture
-def cached(pooler, table):
-    p = pooler(extra_ini=CACHE_INI)
-    c = client(p)
-    wait_live(p, conn=c)
-    wait_serving(p, c)
-    return p, c
 
 
 # --- 40. exact replay
@@ -236,9 +210,7 @@ def test_a_result_over_max_entry_is_correct_and_not_stored(pooler, pg, table):
     pg.sql("grant select on cache_wide to app", db="appdb")
     try:
         p = pooler(extra_ini=dict(CACHE_INI, query_cache_max_entry="64kB"))
-        c = client(p)
-        wait_live(p, conn=c)
-        wait_serving(p, c)
+        c = serving_client(p)
         big = "SELECT id, pad FROM cache_wide ORDER BY id"
         with direct(pg) as d:
             server = d.simple_query(big)

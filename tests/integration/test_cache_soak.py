@@ -20,8 +20,9 @@ import time
 import pytest
 
 from cache_util import (
-    CACHE_INI, client, close_clients, counters, direct, sqlstate, wait_live, wait_serving,
+    CACHE_INI, client, counters, direct, serving_client, sqlstate,
 )
+from cache_util import closes_clients  # noqa: F401 - pytest fixtures, used by name
 from harness import wire
 
 pytestmark = [pytest.mark.usher_only, pytest.mark.slow]
@@ -39,12 +40,6 @@ DIRECT_BOUND = 2.0  # seconds: a direct write older than this must be seen
 # WAL writer's pace) takes up to a few hundred milliseconds: writers through
 # Usher go slowly enough for the cache to serve between their writes.
 PAUSE = {"usher": 0.3, "direct": 0.01}
-
-
-@pytest.fixture(autouse=True)
-def _close_clients(pooler):
-    yield
-    close_clients()
 
 
 @pytest.fixture
@@ -140,9 +135,7 @@ def check(hist):
 
 def test_soak_no_stale_reads(pooler, pg, soak_table, capsys):
     p = pooler(extra_ini=CACHE_INI, default_pool_size=10)
-    first = client(p)
-    wait_live(p, conn=first)
-    wait_serving(p, first)
+    first = serving_client(p)
     hist = History()
     stop = threading.Event()
     usher_clients = [client(p) for _ in range(USHER_READERS + USHER_WRITERS)]

@@ -8,6 +8,7 @@ Starting and stopping need only the standard library (bench/ uses this
 module too); psycopg is imported by the methods that use it (connect, sql).
 """
 
+import contextlib
 import os
 import subprocess
 
@@ -256,3 +257,20 @@ class Postgres:
         )
         if proc.returncode != 0:
             raise RuntimeError(f"pgbench -i failed:\n{proc.stdout}")
+
+
+@contextlib.contextmanager
+def scratch_server(prefix, settings=None):
+    """A Postgres of its own in a new temp dir (prefix names it), initdb'd
+    and started; stopped and removed on leaving, however that happens."""
+    base = util.make_service_tempdir(prefix)
+    server = Postgres(base, settings=settings)
+    try:
+        server.init()
+        yield server
+    finally:
+        try:
+            if server.is_running():
+                server.stop(mode="immediate")
+        finally:
+            util.remove_tree(base)
