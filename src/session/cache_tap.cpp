@@ -11,6 +11,7 @@
 #include "protocol/replication.h"
 #include "protocol/writer.h"
 #include "session/stage.h"
+#include "sql/lexical.h"
 
 namespace usher::session {
 
@@ -178,6 +179,10 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
         note_write(info->written, info->may_change_catalog);
       }
       batch_commits_ = info->commits;
+      // DEALLOCATE and DISCARD drop statements: which, is the server's say.
+      if (sql::is_word(sql::first_word(*text), "deallocate") ||
+          sql::is_word(sql::first_word(*text), "discard"))
+        statements_.clear();
       if (info->copies) batch_copies_ = true;
       if (info->chains) ++chained_commits_;
       if (info->kind == sql::StatementKind::kTransaction ||
@@ -227,6 +232,20 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
         // Which tables: only the proxy needs them, and then only a flush is
         // sure for a statement parsed in another batch.
         note_write(std::nullopt, effect == Effect::kCatalog);
+      }
+      return;
+    }
+    case protocol::PqMsg_Close: {
+      // A closed statement is no longer the client's: a Bind of it must
+      // reach the server and fail there, not be answered from the cache.
+      auto close = whole ? protocol::parse_close(body)
+                         : Result<protocol::TargetMessage>(make_error("", "streamed"));
+      if (!close) {
+        statements_.clear();
+      } else if (close->kind == protocol::kTargetPortal) {
+        portal_effects_.erase(std::string(close->name));
+      } else {
+        statements_.erase(std::string(close->name));
       }
       return;
     }

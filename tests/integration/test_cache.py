@@ -186,3 +186,23 @@ def test_extended_protocol_writes_are_placed_not_flushed(pooler, table):
         assert int(r["flushes_unknown_commit"]) == 0
         assert r["barrier_lsn"] != "0/0"
     assert wire.rows_of(c.simple_query("SELECT v FROM cache_t WHERE id = 9")) == [("w4",)]
+
+
+@pytest.mark.parametrize("pool_mode", ["transaction", "session"])
+def test_a_closed_statement_is_never_answered_from_the_cache(pooler, table, pool_mode):
+    p = pooler(pool_mode=pool_mode, extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    c.send(wire.parse("s1", "SELECT v FROM cache_t WHERE id = 5") + wire.sync())
+    c.read_until({b"Z"})
+    run = wire.bind("s1") + wire.execute() + wire.sync()
+    for _ in range(3):
+        c.send(run)
+        assert wire.rows_of(c.read_until({b"Z"})) == [("v5",)]
+    assert int(cache_rows(p)["hits"]) >= 1
+    c.send(wire.close("S", "s1") + wire.sync())
+    c.read_until({b"Z"})
+    c.send(run)
+    msgs = c.read_until({b"Z"})
+    # PostgreSQL's answer: the statement is gone.
+    assert [e.get("C") for e in (wire.parse_fields(b) for t, b in msgs if t == b"E")] == ["26000"]
