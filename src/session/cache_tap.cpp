@@ -466,7 +466,7 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
 }
 
 CacheTap::Verdict CacheTap::from_server(char type, std::span<const uint8_t> message, bool whole,
-                                        uint64_t answered, int client_owed) {
+                                        uint64_t answered) {
   if (!own_at_.empty() && own_at_.front() == answered) {
     // The client's requests before it are answered: this is the position
     // query's.
@@ -478,26 +478,24 @@ CacheTap::Verdict CacheTap::from_server(char type, std::span<const uint8_t> mess
     return Verdict::kOwnReady;
   }
   if (capture_ && type != PqMsg_ReadyForQuery) copy(type, message, whole);
-  if (type == PqMsg_ReadyForQuery && whole) {
-    const char status = message.size() > protocol::kHeaderSize
-                            ? static_cast<char>(message[protocol::kHeaderSize])
-                            : protocol::kTransactionIdle;
-    if (capture_) {
-      if (capture_->complete && status == protocol::kTransactionIdle && domain_->filling()) {
-        bump(domain_->lookups().fills);
-        store_.insert(std::move(capture_->key), std::move(capture_->bytes), capture_->ticket,
-                      capture_->expires);
-      }
-      capture_.reset();
-    }
-    // Requests still owed may include writes not run yet: invalidate at
-    // every end of a transaction until the last is answered.
-    if (status == protocol::kTransactionIdle || chained_commits_ > 0) {
-      if (client_owed <= 1) chained_commits_ = 0;
-      end_of_transaction(client_owed <= 1);
-    }
-  }
   return Verdict::kForward;
+}
+
+void CacheTap::client_ready(char status, int client_owed) {
+  if (capture_) {
+    if (capture_->complete && status == protocol::kTransactionIdle && domain_->filling()) {
+      bump(domain_->lookups().fills);
+      store_.insert(std::move(capture_->key), std::move(capture_->bytes), capture_->ticket,
+                    capture_->expires);
+    }
+    capture_.reset();
+  }
+  // Requests still owed may include writes not run yet: invalidate at every
+  // end of a transaction until the last is answered.
+  if (status == protocol::kTransactionIdle || chained_commits_ > 0) {
+    if (client_owed <= 1) chained_commits_ = 0;
+    end_of_transaction(client_owed <= 1);
+  }
 }
 
 void CacheTap::own_answer(char type, std::span<const uint8_t> message) {

@@ -76,10 +76,13 @@ class CacheTap {
     kSwallow,   // the tap's own: not for the client
     kOwnReady,  // the ReadyForQuery of the tap's own query
   };
-  // `answered`: ReadyForQuery messages the client has received so far;
-  // `client_owed`: those it still waits for.
-  Verdict from_server(char type, std::span<const uint8_t> message, bool whole, uint64_t answered,
-                      int client_owed);
+  // `answered`: ReadyForQuery messages the client has received so far.
+  Verdict from_server(char type, std::span<const uint8_t> message, bool whole, uint64_t answered);
+  // A ReadyForQuery the client receives (the server's, or one the stage
+  // made up), before the relay counts it: a copied answer is stored, and
+  // the end of a transaction invalidates what it wrote. Not for one the
+  // stage swallows: that is not the end of anything the client asked.
+  void client_ready(char status, int client_owed);
   // Own position queries still to answer (the relay counts them in).
   int own_pending() const { return static_cast<int>(own_at_.size()); }
   // The server is gone or given back: nothing more comes of what was sent.

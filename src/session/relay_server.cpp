@@ -100,8 +100,7 @@ Result<bool> Relay::relay_from_server(size_t& pos) {
     if (tap_) {
       // The tap's own position query is answered after all the client's
       // requests; its messages go to neither the stage nor the client.
-      auto verdict = tap_->from_server(type, bytes, piece.kind == Kind::kWhole, answered_,
-                                       outstanding_ - tap_->own_pending());
+      auto verdict = tap_->from_server(type, bytes, piece.kind == Kind::kWhole, answered_);
       if (verdict == CacheTap::Verdict::kSwallow) {
         server_msg_forwarded_ = false;
         continue;
@@ -138,7 +137,10 @@ Result<bool> Relay::relay_from_server(size_t& pos) {
         tx_status_ =
             piece.body.empty() ? protocol::kTransactionIdle : static_cast<char>(piece.body[0]);
         // Usher's own Sync is not one the client is waiting for.
-        if (server_msg_forwarded_) release = ready_for_query(tx_status_);
+        if (server_msg_forwarded_) {
+          if (tap_) tap_->client_ready(tx_status_, outstanding_ - tap_->own_pending());
+          release = ready_for_query(tx_status_);
+        }
         break;
       case protocol::PqMsg_ParameterStatus:
         if (piece.kind != Kind::kWhole) break;
@@ -161,6 +163,7 @@ Result<bool> Relay::emit_stage_answers() {
     // It answered a whole Query: its ReadyForQuery, with the status of the moment.
     to_client_.write_own(
         [&](std::string& out) { protocol::write_ready_for_query(out, tx_status_); });
+    if (tap_) tap_->client_ready(tx_status_, outstanding_ - tap_->own_pending());
     auto release = ready_for_query(tx_status_);
     if (!release || *release) return release;
   }

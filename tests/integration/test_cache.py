@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cache_util import CACHE_INI, cache_rows, client, wait_live
+from cache_util import CACHE_INI, PROXY_INI, cache_rows, client, wait_live
 from cache_util import closes_clients, table  # noqa: F401 - pytest fixtures, used by name
 from harness import wire
 
@@ -206,3 +206,18 @@ def test_a_closed_statement_is_never_answered_from_the_cache(pooler, table, pool
     msgs = c.read_until({b"Z"})
     # PostgreSQL's answer: the statement is gone.
     assert [e.get("C") for e in (wire.parse_fields(b) for t, b in msgs if t == b"E")] == ["26000"]
+
+
+def test_sql_execute_prepared_by_usher_invalidates_in_proxy_mode(pooler, table):
+    """EXECUTE of an SQL-prepared write, on a server Usher prepares it on
+    again, invalidates what it wrote (the proxy sees only EXECUTE)."""
+    p = pooler(extra_ini=PROXY_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    c.simple_query("PREPARE upd(text) AS UPDATE cache_t SET v = $1 WHERE id = 1")
+    for _ in range(2):
+        assert wire.rows_of(c.simple_query("SELECT v FROM cache_t WHERE id = 1")) == [("v1",)]
+    # A new server, which lacks the statement: Usher prepares it there first.
+    p.admin("RECONNECT appdb")
+    assert not wire.errors_of(c.simple_query("EXECUTE upd('executed')"))
+    assert wire.rows_of(c.simple_query("SELECT v FROM cache_t WHERE id = 1")) == [("executed",)]
