@@ -14,22 +14,30 @@ namespace json = boost::json;
 
 namespace {
 
+// JSON levels: two or three per level of the statement's tree.
+constexpr unsigned kMaxTreeDepth = 3000;
+
 // The statements of libpg_query's JSON parse tree (none for a text of
 // comments only); false when the tree cannot be read.
 bool read_statements(const char* parse_tree, std::vector<json::object>& out) {
   if (parse_tree == nullptr) return false;
   boost::system::error_code ec;
   json::parse_options options;
-  options.max_depth = 100000;  // the parser's own stack limit comes first
+  // Copying and freeing a tree recurse once per level, on the worker's
+  // stack: a client's `SELECT 1+1+...+1` of a few hundred kilobytes would
+  // otherwise be a tree deep enough to overflow it. Deeper trees are
+  // refused as unreadable, which every user of the parser treats as "pass
+  // through, decide nothing" (the cache's walker stops well before this).
+  options.max_depth = kMaxTreeDepth;
   json::value tree = json::parse(parse_tree, ec, {}, options);
   if (ec || !tree.is_object()) return false;
-  const json::value* stmts = tree.as_object().if_contains("stmts");
+  json::value* stmts = tree.as_object().if_contains("stmts");
   if (stmts == nullptr) return true;
   if (!stmts->is_array()) return false;
-  for (const auto& entry : stmts->as_array()) {
-    const json::value* stmt = entry.is_object() ? entry.as_object().if_contains("stmt") : nullptr;
+  for (auto& entry : stmts->as_array()) {
+    json::value* stmt = entry.is_object() ? entry.as_object().if_contains("stmt") : nullptr;
     if (stmt == nullptr || !stmt->is_object()) return false;
-    out.push_back(stmt->as_object());
+    out.push_back(std::move(stmt->as_object()));  // same storage: no deep copy
   }
   return true;
 }
