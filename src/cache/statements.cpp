@@ -128,6 +128,15 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
   using sql::StatementKind;
   if (auto quick = by_first_word(text, need_targets)) return **quick;
   StatementInfo info;
+  if (text.size() > kMaxAnalysedText) {
+    // Not parsed: libpg_query recurses once per level of the tree, and a
+    // long enough SELECT 1+1+...+1 would overflow the worker's stack. A
+    // statement this long is taken for an unknown write, never cached.
+    info.refusal = sql::refusal::kParseError;
+    info.may_write = true;
+    info.may_change_catalog = true;
+    return info;
+  }
   sql::Analysis a = sql::analyze(text, standard_conforming_strings);
   // $n: the values are in the key of an extended execution (and a simple
   // Query that has one fails on the server, which is never stored). The

@@ -68,6 +68,11 @@ class StatementMemo {
   std::unordered_map<std::string_view, std::list<Entry>::iterator> map_;
 };
 
+// Longer statements are not parsed (see decide()): at most about one
+// tree level per two bytes, which the parser's recursion takes on a
+// worker's stack.
+inline constexpr size_t kMaxAnalysedText = 16 * 1024;
+
 // Decides one statement (what StatementMemo memoises). A write and
 // transaction control are told by their first word where that is enough
 // (one statement, no set_config, no PREPARED): parsing costs tens of

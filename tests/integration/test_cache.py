@@ -221,3 +221,15 @@ def test_sql_execute_prepared_by_usher_invalidates_in_proxy_mode(pooler, table):
     p.admin("RECONNECT appdb")
     assert not wire.errors_of(c.simple_query("EXECUTE upd('executed')"))
     assert wire.rows_of(c.simple_query("SELECT v FROM cache_t WHERE id = 1")) == [("executed",)]
+
+
+def test_a_statement_too_deep_to_parse_passes_through(pooler, table):
+    """A client's SELECT 1+1+...+1 of 200 kB: the parser's recursion would
+    overflow a worker's stack, so it is not analysed; the server answers."""
+    p = pooler(extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    msgs = c.simple_query("SELECT 1" + "+1" * 100000, timeout=60)
+    assert [e["C"] for e in wire.errors_of(msgs)] == ["54001"]  # stack depth limit exceeded
+    assert wire.rows_of(c.simple_query("SELECT v FROM cache_t WHERE id = 1")) == [("v1",)]
+    assert p.running()
