@@ -120,10 +120,10 @@ protocol::StreamScanner CacheTap::server_scanner(bool statements) {
                                  streams_when_large, kCopiedWhole);
 }
 
-std::shared_ptr<const cache::StatementInfo> CacheTap::info_for(std::span<const uint8_t> text) {
-  return memo_.get(
-      domain_->id(), domain_->catalog(), as_text(text), params_.standard_conforming_strings(),
-      domain_->mode() == cache::Invalidation::kProxy, settings_->include, settings_->exclude);
+std::shared_ptr<const cache::StatementInfo> CacheTap::info_for(std::string_view text) {
+  return memo_.get(domain_->id(), domain_->catalog(), text, params_.standard_conforming_strings(),
+                   domain_->mode() == cache::Invalidation::kProxy, settings_->include,
+                   settings_->exclude);
 }
 
 std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) const {
@@ -155,7 +155,13 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
   batch_query_.reset();
   std::span<const uint8_t> body =
       whole ? message.subspan(protocol::kHeaderSize) : std::span<const uint8_t>{};
-  follow_execution(type, body, whole);
+  // A Parse's statement is decided once, for both uses below.
+  std::shared_ptr<const cache::StatementInfo> parsed;
+  auto parse = type == protocol::PqMsg_Parse && whole
+                   ? protocol::parse_parse(body)
+                   : Result<protocol::ParseMessage>(make_error("", "not read"));
+  if (parse) parsed = info_for(parse->query);
+  follow_execution(type, body, whole, parsed);
   switch (type) {
     case protocol::PqMsg_Query: {
       if (!whole) {  // too large to read: assume the worst
@@ -172,7 +178,7 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
         note_write(std::nullopt, true);
         return;
       }
-      auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(text->data()), text->size()));
+      auto info = info_for(*text);
       if (info->hides_settings) settings_unknown_ = true;
       if (info->may_write) {
         batch_writes_ = true;
@@ -192,14 +198,11 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
       return;
     }
     case protocol::PqMsg_Parse: {
-      auto parse = whole ? protocol::parse_parse(body)
-                         : Result<protocol::ParseMessage>(make_error("", "streamed"));
       if (!parse) {
         settings_unknown_ = true;
         return;  // its Execute will count as a catalog change
       }
-      auto info = info_for(
-          std::span(reinterpret_cast<const uint8_t*>(parse->query.data()), parse->query.size()));
+      auto info = std::move(parsed);
       if (info->hides_settings) settings_unknown_ = true;
       if (statements_.size() >= kMaxTrackedNames) statements_.clear();
       Statement& st = statements_[std::string(parse->name)];
@@ -258,7 +261,8 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
   }
 }
 
-void CacheTap::follow_execution(char type, std::span<const uint8_t> body, bool whole) {
+void CacheTap::follow_execution(char type, std::span<const uint8_t> body, bool whole,
+                                const std::shared_ptr<const cache::StatementInfo>& parsed) {
   using Step = Execution::Step;
   Execution& e = exec_;
   ++e.messages;
@@ -275,12 +279,11 @@ void CacheTap::follow_execution(char type, std::span<const uint8_t> body, bool w
   switch (type) {
     case protocol::PqMsg_Parse: {
       auto parse = protocol::parse_parse(body);
-      if (step != Step::kNone || !parse) return;
+      if (step != Step::kNone || !parse || !parsed) return;
       e.parse = true;
       e.named_parse = !parse->name.empty();
       e.param_types.assign(parse->param_types);
-      e.info = info_for(
-          std::span(reinterpret_cast<const uint8_t*>(parse->query.data()), parse->query.size()));
+      e.info = parsed;
       e.step = Step::kParsed;
       return;
     }
@@ -389,7 +392,7 @@ CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle,
     auto body = pending.subspan(done.bytes + protocol::kHeaderSize, h.header.body_size());
     auto text = protocol::parse_query(body);
     if (!text) break;
-    auto info = info_for(std::span(reinterpret_cast<const uint8_t*>(text->data()), text->size()));
+    auto info = info_for(*text);
     if (!info->refusal.empty()) break;
     auto value = store_.find(key_for(*info, 'Q'), now);
     if (!value) break;

@@ -100,7 +100,7 @@ class CacheTap {
     bool extended = false;  // an extended execution: BindComplete... ParseComplete left out
   };
 
-  std::shared_ptr<const cache::StatementInfo> info_for(std::span<const uint8_t> text);
+  std::shared_ptr<const cache::StatementInfo> info_for(std::string_view text);
   // `protocol`: 'Q' for a simple Query, 'E' for an extended execution.
   std::string key_for(const cache::StatementInfo& info, char protocol) const;
   bool client_may_hit() const;
@@ -154,7 +154,9 @@ class CacheTap {
     std::string bind;  // parameter formats and values, result formats, as sent
   };
   Execution exec_;
-  void follow_execution(char type, std::span<const uint8_t> body, bool whole);
+  // `parsed`: the decision on a Parse's statement, when it is one.
+  void follow_execution(char type, std::span<const uint8_t> body, bool whole,
+                        const std::shared_ptr<const cache::StatementInfo>& parsed);
   // The execution's key, or empty when the batch is not one.
   std::string execution_key() const;
   // The transaction in progress wrote (or may have).
