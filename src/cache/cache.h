@@ -1,7 +1,7 @@
-// The process's result cache: one store shared by every worker, and a
-// Domain per cached database (cache/domain.h). Owned by the runtime, which
-// starts each domain's invalidation stream; sessions reach it through
-// their context.
+// The process's result cache: one store shared by every worker, the fills
+// in flight (cache/flights.h), and a Domain per cached database
+// (cache/domain.h). Owned by the runtime, which starts each domain's
+// invalidation stream; sessions reach it through their context.
 #pragma once
 
 #include <chrono>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cache/domain.h"
+#include "cache/flights.h"
 #include "cache/store.h"
 
 namespace usher::cache {
@@ -30,6 +31,7 @@ struct ClientSettings {
 struct Access {
   std::shared_ptr<Domain> domain;
   Store* store = nullptr;
+  Flights* flights = nullptr;
   std::shared_ptr<const ClientSettings> settings;
 };
 
@@ -38,6 +40,7 @@ class Cache {
   explicit Cache(size_t max_bytes) : store_(max_bytes) {}
 
   Store& store() { return store_; }
+  Flights& flights() { return flights_; }
 
   // The domain of `database`, or null.
   std::shared_ptr<Domain> find(const std::string& database) const;
@@ -48,6 +51,7 @@ class Cache {
 
  private:
   Store store_;
+  Flights flights_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Domain>> domains_;
   uint32_t next_id_ = 1;

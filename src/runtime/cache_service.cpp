@@ -34,7 +34,7 @@ std::optional<cache::Access> CacheService::access(const config::Config& config,
   bool created = false;
   auto domain = cache_->get_or_add(pool.database(), mode, created);
   if (created) start_stream(config, pool, domain);
-  return cache::Access{std::move(domain), &cache_->store(), settings_};
+  return cache::Access{std::move(domain), &cache_->store(), &cache_->flights(), settings_};
 }
 
 void CacheService::start_stream(const config::Config& config, const pool::Pool& pool,

@@ -109,6 +109,7 @@ CacheTap::CacheTap(cache::Access access, cache::StatementMemo& memo, std::string
                    const protocol::TrackedParams& params)
     : domain_(std::move(access.domain)),
       store_(*access.store),
+      flights_(*access.flights),
       memo_(memo),
       settings_(std::move(access.settings)),
       role_(std::move(role)),
@@ -147,6 +148,11 @@ std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) c
 
 bool CacheTap::client_may_hit() const {
   return !settings_unknown_;
+}
+
+std::shared_ptr<cache::Flight> CacheTap::miss(std::string_view key) {
+  if (!domain_->filling()) return nullptr;
+  return flights_.join_or_lead(key, lead_);
 }
 
 void CacheTap::client_message(char type, std::span<const uint8_t> message, bool whole) {
@@ -359,6 +365,7 @@ void CacheTap::note_write(const std::optional<std::vector<std::string>>& written
 CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle, bool no_server,
                                     char tx_status, protocol::Outbox& to_client) {
   held_.clear();
+  lead_.drop();  // a batch not sent: its fill never ran
   Answered done;
   if (!idle || tx_status != protocol::kTransactionIdle || !client_may_hit() || !domain_->serving())
     return done;
@@ -369,7 +376,10 @@ CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle,
     const std::string key = execution_key();
     if (key.empty()) return done;
     auto value = store_.find(key, now);
-    if (!value) return done;
+    if (!value) {
+      done.flight = miss(key);
+      return done;
+    }
     bump(domain_->lookups().hits);
     if (exec_.parse)
       to_client.write_own([](std::string& out) { protocol::write_parse_complete(out); });
@@ -394,8 +404,14 @@ CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle,
     if (!text) break;
     auto info = info_for(*text);
     if (!info->refusal.empty()) break;
-    auto value = store_.find(key_for(*info, 'Q'), now);
-    if (!value) break;
+    std::string key = key_for(*info, 'Q');
+    auto value = store_.find(key, now);
+    if (!value) {
+      // Only a batch of one Query is filled.
+      if (done.queries == 0 && batch_messages_ == 1 && h.header.total() == pending.size())
+        done.flight = miss(key);
+      break;
+    }
     bump(domain_->lookups().hits);
     to_client.pass(std::span(reinterpret_cast<const uint8_t*>(value->data()), value->size()));
     to_client.write_own(
@@ -445,11 +461,13 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
     c.extended = !fill_query;
     c.key = fill_query ? key_for(info, 'Q') : std::move(exec_key);
     c.ticket = store_.begin_fill(domain_->id(), info.tables);
+    if (lead_ && lead_.key() == c.key) c.lead = std::move(lead_);
     const int64_t ttl = info.ttl_ms >= 0 ? info.ttl_ms : settings_->ttl.count();
     c.expires = ttl > 0 ? cache::Clock::now() + std::chrono::milliseconds(ttl)
                         : cache::Clock::time_point::max();
     capture_ = std::move(c);
   }
+  lead_.drop();  // not filled after all: whoever waits goes to the server
   // Not behind a COPY: the server would read the query as CopyData.
   if (domain_->mode() != cache::Invalidation::kReplication || !tx_writes_ || copies) return false;
   // Only where the transaction is sure to be over when the position query
@@ -551,6 +569,7 @@ void CacheTap::copy(char type, std::span<const uint8_t> message, bool whole) {
 
 void CacheTap::detach() {
   capture_.reset();
+  lead_.drop();
   // Position queries that will never answer: their commits may have
   // happened, at a position no one knows.
   for (; !own_at_.empty(); own_at_.pop_front())

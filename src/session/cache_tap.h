@@ -27,6 +27,7 @@
 
 #include "cache/cache.h"
 #include "cache/domain.h"
+#include "cache/flights.h"
 #include "cache/statements.h"
 #include "cache/store.h"
 #include "protocol/outbox.h"
@@ -56,6 +57,9 @@ class CacheTap {
   struct Answered {
     size_t bytes = 0;  // of `pending`, answered
     int queries = 0;
+    // Nothing answered: a miss on what another client's fill is getting.
+    // The relay may wait for it to land (once per batch), then ask again.
+    std::shared_ptr<cache::Flight> flight;
   };
   // `no_server`: no server is held (transaction mode): only then may a
   // Parse be answered, since a held server would keep the old statement.
@@ -96,14 +100,18 @@ class CacheTap {
     cache::Store::Ticket ticket;
     cache::Clock::time_point expires;
     std::string bytes;
-    bool complete = false;  // CommandComplete seen
-    bool extended = false;  // an extended execution: BindComplete... ParseComplete left out
+    bool complete = false;    // CommandComplete seen
+    bool extended = false;    // an extended execution: BindComplete... ParseComplete left out
+    cache::FlightLease lead;  // lands when the copy is stored or given up
   };
 
   std::shared_ptr<const cache::StatementInfo> info_for(std::string_view text);
   // `protocol`: 'Q' for a simple Query, 'E' for an extended execution.
   std::string key_for(const cache::StatementInfo& info, char protocol) const;
   bool client_may_hit() const;
+  // On a miss that will be filled: the flight to wait for, or null when
+  // this client leads the fill (lead_) or none is made.
+  std::shared_ptr<cache::Flight> miss(std::string_view key);
   void note_write(const std::optional<std::vector<std::string>>& written, bool changes_catalog);
   void end_of_transaction(bool last);
   // A server message of the answer being copied.
@@ -112,6 +120,7 @@ class CacheTap {
 
   std::shared_ptr<cache::Domain> domain_;
   cache::Store& store_;
+  cache::Flights& flights_;
   cache::StatementMemo& memo_;
   std::shared_ptr<const cache::ClientSettings> settings_;
   const std::string role_;
@@ -169,6 +178,7 @@ class CacheTap {
   std::deque<uint64_t> own_at_;
   std::optional<uint64_t> own_lsn_;
   std::optional<Capture> capture_;
+  cache::FlightLease lead_;  // from miss() until batch_ready() arms the capture
   std::vector<std::shared_ptr<const std::string>> held_;  // hits being written
 };
 

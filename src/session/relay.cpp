@@ -313,6 +313,13 @@ asio::awaitable<bool> Relay::answer_from_cache(bool idle) {
   to_client_.clear();
   auto answered =
       tap_->answer(c_.in.readable().first(pending_), idle, !server_, tx_status_, to_client_);
+  if (answered.flight) {
+    // Another client is getting this very result: wait for it rather than
+    // run the query again, then look once more.
+    co_await wait_for_fill(*answered.flight);
+    answered =
+        tap_->answer(c_.in.readable().first(pending_), idle, !server_, tx_status_, to_client_);
+  }
   if (answered.queries == 0) co_return true;
   if (stage_) stage_->answered_elsewhere(c_.in.readable().first(answered.bytes));
   net::WriteResult sent;
@@ -447,6 +454,28 @@ Status Relay::server_write_status(const net::WriteResult& sent) {
   if (!sent.ec) return ok_status();
   server_closed_ = true;
   return make_error(protocol::sqlstate::connection_failure, "server conn crashed?");
+}
+
+asio::awaitable<void> Relay::wait_for_fill(cache::Flight& flight) {
+  // The flight may land on another worker's thread: the wake-up is posted
+  // here, and finds the wait over (and the timer gone) when it timed out.
+  struct Wait {
+    explicit Wait(asio::io_context& io) : timer(io, cache::kFlightWait) {}
+    asio::steady_timer timer;
+    bool landed = false;
+  };
+  auto wait = std::make_shared<Wait>(c_.worker.io);
+  std::weak_ptr<Wait> weak = wait;
+  auto wake = [&io = c_.worker.io, weak] {
+    asio::post(io, [weak] {
+      if (auto w = weak.lock()) {
+        w->landed = true;
+        w->timer.cancel();
+      }
+    });
+  };
+  if (!flight.on_landed(std::move(wake))) co_return;
+  if (!wait->landed) co_await wait->timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 const std::vector<asio::const_buffer>& Relay::gather(const protocol::Outbox& out) {

@@ -104,6 +104,8 @@ class Relay {
   // The cache's answers to the leading requests of what was scanned, if
   // hits, written to the client; false when the client is gone.
   asio::awaitable<bool> answer_from_cache(bool idle);
+  // Until `flight` lands, or cache::kFlightWait at most.
+  asio::awaitable<void> wait_for_fill(cache::Flight& flight);
   // Nothing is owed to the client, nor pending on a server it holds.
   bool owes_nothing() const;
   // Takes an idle server without waiting; false when link_server() must.

@@ -5,16 +5,18 @@ ReadyForQuery status); empty queries, errors part-way through the rows and
 notices are never stored; a result over query_cache_max_entry is correct
 and not stored; empty results are cached and invalidated like any other;
 pipelined queries are answered in order; many concurrent identical misses
-all get correct answers."""
+all get correct answers, and run once on the server while the first is in
+flight (a stampede), waiting a bounded time for it."""
 
+import socket
 import threading
 
 import pytest
 
 from cache_util import (
-    CACHE_INI, assert_cached, assert_not_cached, client, counters, direct, hit_delta, rows,
-    same_answer, serving_client, sqlstate, stream_backlog, value, wait_live, wait_rows,
-    wait_serving,
+    CACHE_INI, Background, assert_cached, assert_not_cached, client, counters, direct, hit_delta,
+    rows, same_answer, serving_client, sqlstate, stream_backlog, value, wait_live, wait_rows,
+    wait_serving, wait_until,
 )
 from cache_util import cached, closes_clients, table  # noqa: F401 - pytest fixtures, used by name
 from harness import wire
@@ -290,3 +292,103 @@ def test_concurrent_identical_misses_all_get_correct_answers(pooler, pg, table):
         assert counters(p)["hits"] > 0
     finally:
         pg.sql("drop table if exists cache_big", db="appdb")
+
+
+# --- 45. a stampede: one execution on the server, the others wait for it
+
+# A cacheable statement that is slow and counts its executions: the
+# function says IMMUTABLE (so the cache takes it), sleeps, and bumps a
+# sequence, which no transaction rolls back. The first execution of
+# cache_flaky() fails.
+STAMPEDE_SQL = [
+    "drop function if exists cache_slow(int, float8), cache_flaky(int)",
+    "drop sequence if exists cache_calls",
+    "create sequence cache_calls",
+    "grant usage on sequence cache_calls to app",
+    "create function cache_slow(n int, secs float8) returns int language plpgsql immutable as "
+    "$$ begin perform nextval('cache_calls'); perform pg_sleep(secs); return n; end $$",
+    "create function cache_flaky(n int) returns int language plpgsql immutable as "
+    "$$ begin if nextval('cache_calls') = 1 then perform pg_sleep(0.5); "
+    "raise exception 'first call fails'; end if; return n; end $$",
+]
+STAMPEDE_CLIENTS = 8
+
+
+@pytest.fixture
+def stampede(pooler, pg, table):
+    for s in STAMPEDE_SQL:
+        pg.sql(s, db="appdb")
+    p = pooler(extra_ini=CACHE_INI, default_pool_size=STAMPEDE_CLIENTS + 2)
+    conns = [client(p) for _ in range(STAMPEDE_CLIENTS)]
+    wait_live(p, conn=conns[0])
+    wait_serving(p, conns[0])
+    yield p, conns
+    pg.sql("drop function if exists cache_slow(int, float8), cache_flaky(int)", db="appdb")
+    pg.sql("drop sequence if exists cache_calls", db="appdb")
+
+
+def server_calls(pg):
+    (called, n), = pg.sql("select is_called, last_value from cache_calls", db="appdb")
+    return n if called else 0
+
+
+def run_stampede(pg, conns, sql):
+    """conns[0] runs sql; once the server runs it, the others send it too.
+    Every client's answer, in order."""
+    first = Background(lambda: conns[0].simple_query(sql, timeout=60))
+    wait_until(lambda: pg.sql("select 1 from pg_stat_activity where state = 'active' "
+                              "and query = %s", (sql,), db="appdb"),
+               what="the first execution on the server")
+    rest = [Background(lambda c=c: c.simple_query(sql, timeout=60)) for c in conns[1:]]
+    return [first.join()] + [b.join() for b in rest]
+
+
+def test_a_stampede_of_identical_misses_runs_once_on_the_server(stampede, pg):
+    p, conns = stampede
+    sql = "SELECT cache_slow(7, 0.5) AS n"
+    before = counters(p)
+    answers = run_stampede(pg, conns, sql)
+    assert [wire.rows_of(a) for a in answers] == [[("7",)]] * STAMPEDE_CLIENTS
+    assert server_calls(pg) == 1
+    assert counters(p)["hits"] - before["hits"] == STAMPEDE_CLIENTS - 1
+    # Each waiter's answer is the leader's, byte for byte.
+    assert all(a == answers[0] for a in answers)
+
+
+def test_waiters_do_not_wait_past_the_bound_for_a_slow_leader(stampede, pg):
+    # The leader takes longer than cache::kFlightWait (2 s): the others give
+    # up waiting and run the query themselves.
+    p, conns = stampede
+    answers = run_stampede(pg, conns, "SELECT cache_slow(8, 4) AS n")
+    assert [wire.rows_of(a) for a in answers] == [[("8",)]] * STAMPEDE_CLIENTS
+    assert server_calls(pg) == STAMPEDE_CLIENTS
+
+
+def test_a_failed_leader_wakes_the_waiters_and_keeps_its_error(stampede, pg):
+    p, conns = stampede
+    answers = run_stampede(pg, conns, "SELECT cache_flaky(9) AS n")
+    assert sqlstate(answers[0]) == "P0001"
+    for a in answers[1:]:
+        assert sqlstate(a) is None and wire.rows_of(a) == [("9",)], a
+    # The waiters woke when the leader failed and went to the server: one
+    # of them led the next fill; the rest found it in flight but waited
+    # only once.
+    assert 2 <= server_calls(pg) <= STAMPEDE_CLIENTS
+    assert_cached(p, conns[1], "SELECT cache_flaky(9) AS n")
+
+
+def test_a_leader_that_disconnects_leaves_the_waiters_answered(stampede, pg):
+    p, conns = stampede
+    sql = "SELECT cache_slow(10, 1) AS n"
+    first = Background(lambda: conns[0].simple_query(sql, timeout=60))
+    wait_until(lambda: pg.sql("select 1 from pg_stat_activity where state = 'active' "
+                              "and query = %s", (sql,), db="appdb"),
+               what="the first execution on the server")
+    rest = [Background(lambda c=c: c.simple_query(sql, timeout=60)) for c in conns[1:]]
+    conns[0].sock.shutdown(socket.SHUT_RDWR)
+    try:
+        first.join()
+    except Exception:  # noqa: BLE001 - its socket is gone
+        pass
+    for b in rest:
+        assert wire.rows_of(b.join()) == [("10",)]
