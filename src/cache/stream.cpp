@@ -37,6 +37,11 @@ constexpr std::chrono::seconds kHealthyRun{60};
 // Settings below these would spin.
 constexpr std::chrono::milliseconds kMinRetry{100};
 constexpr std::chrono::milliseconds kMinStatusInterval{10};
+// Updates due sooner than this after the last are sent together, at its
+// end: a busy stream would otherwise answer every commit with one (a
+// write here, a wake-up of the walsender there). The first update after a
+// quiet spell still goes at once.
+constexpr std::chrono::milliseconds kStatusCoalesce{10};
 // The periodic status update asks the server for an answer: a stream that
 // hears nothing for this long (or this many intervals) is taken for dead,
 // as a silent stream would let the cache serve what it no longer knows.
@@ -303,10 +308,7 @@ Status Stream::Impl::handle_copy_data(const std::shared_ptr<Attempt>& a,
     // sends the whole transaction at its commit, but a keepalive may slip
     // in while the server waits for room to send).
     if (!decoder.in_transaction()) advance(*a, k->wal_end);
-    if (k->reply_requested) {
-      a->status_due = true;
-      a->status_timer.cancel();
-    }
+    if (k->reply_requested) wake_status(*a);
     return ok_status();
   }
   if (payload[0] != protocol::kReplXLogData) {
@@ -337,8 +339,12 @@ void Stream::Impl::advance(Attempt& a, uint64_t lsn) {
   // on (it sends one whenever the flush position we report is behind it),
   // which is what carries caught_up() forward on an otherwise idle server.
   a.processed = lsn;
+  wake_status(a);
+}
+
+void Stream::Impl::wake_status(Attempt& a) {
   a.status_due = true;
-  a.status_timer.cancel();
+  if (!a.status_held) a.status_timer.cancel();
 }
 
 asio::awaitable<void> Stream::Impl::write_status(std::shared_ptr<Attempt> a) {
@@ -356,6 +362,13 @@ asio::awaitable<void> Stream::Impl::write_status(std::shared_ptr<Attempt> a) {
       if (gone(*a)) co_return;
       periodic = !ec;
     }
+    if (!periodic && Clock::now() - a->status_sent < kStatusCoalesce) {
+      a->status_held = true;
+      a->status_timer.expires_at(a->status_sent + kStatusCoalesce);
+      co_await a->status_timer.async_wait(as_tuple(use_awaitable));
+      a->status_held = false;
+      if (gone(*a)) co_return;
+    }
     if (periodic && Clock::now() - a->last_heard > silence) {
       a->failure =
           "no word from the server in " +
@@ -372,6 +385,7 @@ asio::awaitable<void> Stream::Impl::write_status(std::shared_ptr<Attempt> a) {
               .apply = a->processed,
               .time = protocol::to_pg_timestamp(std::chrono::system_clock::now()),
               .reply_requested = periodic});
+    a->status_sent = Clock::now();
     Status st = co_await net::write_all(a->repl->socket(), out);
     if (gone(*a)) co_return;
     if (!st) {

@@ -27,9 +27,12 @@ struct Attempt {
   pool::ServerPtr catalog;  // the catalog connection, while open
   bool over = false;        // ended: its coroutines leave at their next step
   std::string failure;      // why, when a coroutine other than the main one ended it
-  // Standby status updates: a single writer, woken through the timer.
+  // Standby status updates: a single writer, woken through the timer
+  // (wake_status()), except while it holds back a burst's update.
   asio::steady_timer status_timer;
   bool status_due = false;
+  bool status_held = false;
+  StreamClock::time_point status_sent{};
   StreamClock::time_point last_heard = StreamClock::now();  // the last bytes from the server
   uint64_t processed = 0;  // what they report as written, flushed and applied
   // The catalog keeper (keep_catalog()): it waits on the timer for the next
@@ -65,6 +68,9 @@ struct Stream::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<Status> follow(std::shared_ptr<Attempt> a);
   Status handle_copy_data(const std::shared_ptr<Attempt>& a, std::span<const uint8_t> payload);
   void advance(Attempt& a, uint64_t lsn);
+  // A status update is due: the writer sends it now, or at the end of the
+  // burst it is holding back.
+  void wake_status(Attempt& a);
   asio::awaitable<void> write_status(std::shared_ptr<Attempt> a);
   void spawn(asio::awaitable<void> coroutine, std::string_view what);
   void end(Attempt& a);
