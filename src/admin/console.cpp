@@ -100,6 +100,17 @@ Result<Command> parse_command(std::string_view query) {
   Command cmd{lower(*name), "", {}};
   in.skip_spaces();
   if (auto arg = in.word()) cmd.arg = *arg;
+  if (cmd.name == "cache" && lower(cmd.arg) == "explain") {
+    // CACHE EXPLAIN db statement: the statement is the rest, as written.
+    in.skip_spaces();
+    auto db = in.word();
+    in.skip_spaces();
+    if (!db || in.at_end()) return invalid_command(query);
+    if (db->size() > kMaxArgLength) return console_error("bad arguments");
+    cmd.more.push_back(*db);
+    cmd.statement = std::string(in.remaining());
+    return cmd;
+  }
   if (cmd.name == "cache") {
     // CACHE FLUSH [db [table]]; the table as schema.name or name.
     for (int i = 0; i < 2; ++i) {

@@ -271,7 +271,21 @@ asio::awaitable<Reply> cmd_wait_close(Context& c) {
 // CACHE FLUSH [db [table]]: drops the result cache's entries, of every
 // database, of one, or of what depends on one table (schema.name; a bare
 // name is public.name).
+// CACHE EXPLAIN db statement: what the cache makes of the statement there
+// (no admin needed: it changes nothing, like SHOW).
+asio::awaitable<Reply> cmd_cache_explain(Context& c) {
+  const std::string& db = c.cmd.more.at(0);
+  if (!config::find_database(*c.control.config(), db))
+    co_return console_error("no such database: " + db);
+  auto rs = explain_cache(c.control, db, c.cmd.statement);
+  if (!rs) co_return rs.error();
+  rs->write(c.out);
+  co_return std::string();
+}
+
 asio::awaitable<Reply> cmd_cache(Context& c) {
+  if (strcasecmp_view(c.cmd.arg, "explain") && c.cmd.more.size() == 1)
+    co_return co_await cmd_cache_explain(c);
   if (!strcasecmp_view(c.cmd.arg, "flush") || c.cmd.more.size() > 2)
     co_return invalid_command(c.query);
   if (!c.admin()) co_return admin_needed();

@@ -20,7 +20,8 @@ namespace usher::admin {
 
 // PgBouncer's console grammar (admin.c): "WORD [WORD] [;]" or
 // "SET key =|TO value", case-insensitive, where a WORD is [0-9a-z_]+ or a
-// "double-quoted" identifier. Its buffers bound the lengths; longer ones
+// "double-quoted" identifier. Usher's own: CACHE FLUSH [db [table]] and
+// CACHE EXPLAIN db statement. Its buffers bound the lengths; longer ones
 // are "bad arguments".
 inline constexpr size_t kMaxCommandLength = 15;
 inline constexpr size_t kMaxArgLength = 63;
@@ -37,6 +38,8 @@ struct Command {
   // CACHE FLUSH [db [table]]: the words after `arg` (a table may be
   // schema.name).
   std::vector<std::string> more;
+  // CACHE EXPLAIN db statement: the statement, as written.
+  std::string statement;
 };
 
 struct SetCommand {

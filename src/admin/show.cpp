@@ -106,7 +106,8 @@ constexpr std::pair<const char*, PlainShow> kPlainShows[] = {
     {"dns_hosts", show_dns_hosts},
     {"dns_zones", show_dns_zones},
     {"prepared_statements", show_prepared_statements},
-    {"cache", show_cache}};
+    {"cache", show_cache},
+    {"cache_queries", show_cache_queries}};
 
 }  // namespace
 

@@ -8,12 +8,18 @@
 
 #include "admin/control.h"
 #include "admin/result_set.h"
+#include "common/result.h"
 
 namespace usher::admin {
 
 // The result of SHOW <what> (any case), or nullopt for a name it does not
 // know. Those that list sessions visit every worker.
 boost::asio::awaitable<std::optional<ResultSet>> show(Control& control, std::string_view what);
+
+// CACHE EXPLAIN db statement (show_cache.cpp): what the result cache makes
+// of the statement in that database; an error when it has no cache.
+Result<ResultSet> explain_cache(Control& control, const std::string& database,
+                                std::string_view statement);
 
 // The NoticeResponse detail of SHOW HELP.
 std::string help_text();

@@ -73,6 +73,7 @@ ResultSet show_totals(Control& control);
 ResultSet show_prepared_statements(Control& control);
 // show_cache.cpp
 ResultSet show_cache(Control& control);
+ResultSet show_cache_queries(Control& control);
 
 // show_config.cpp
 ResultSet show_databases(Control& control, const std::vector<session::ClientInfo>& clients);

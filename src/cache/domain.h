@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cache/catalog.h"
+#include "cache/query_stats.h"
 #include "cache/store.h"
 #include "cache/stream.h"
 
@@ -115,6 +116,9 @@ class Domain final : public StreamSink {
   State state() const;
   const InvalidationCounts& counts() const { return counts_; }
   LookupCounts& lookups() { return lookups_; }
+  // SHOW CACHE_QUERIES.
+  QueryStats& queries() { return queries_; }
+  const QueryStats& queries() const { return queries_; }
   const LookupCounts& lookups() const { return lookups_; }
 
  private:
@@ -138,6 +142,7 @@ class Domain final : public StreamSink {
   std::function<void(std::function<void()>)> defer_;
   InvalidationCounts counts_;
   LookupCounts lookups_;
+  QueryStats queries_;
 };
 
 }  // namespace usher::cache

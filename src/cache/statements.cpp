@@ -124,7 +124,7 @@ bool plain_select(std::string_view text) {
 StatementInfo decide(const Catalog* catalog, std::string_view text,
                      bool standard_conforming_strings, bool need_targets,
                      const std::vector<std::string>& include,
-                     const std::vector<std::string>& exclude) {
+                     const std::vector<std::string>& exclude, QueryStats* stats) {
   using sql::StatementKind;
   if (auto quick = by_first_word(text, need_targets)) return **quick;
   StatementInfo info;
@@ -165,6 +165,12 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
   if (info.may_write) {
     info.written = catalog ? catalog->write_targets(a) : std::nullopt;
   }
+  const bool counted = a.kind == StatementKind::kRead || a.kind == StatementKind::kUnknown;
+  sql::StatementTexts texts;
+  if (counted && stats) {
+    texts = sql::statement_texts(text, standard_conforming_strings);
+    if (!texts.normalized.empty()) info.stats = stats->record(texts.normalized);
+  }
   if (a.kind != StatementKind::kRead || !info.refusal.empty()) return info;
   if (!catalog) {
     info.refusal = refusal::kCatalogLoading;
@@ -180,7 +186,7 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
       info.may_write = !calls_only_read_only(a);
     return info;
   }
-  info.key_text = sql::key_text(text, standard_conforming_strings);
+  info.key_text = stats ? std::move(texts.key) : sql::key_text(text, standard_conforming_strings);
   if (info.key_text.empty()) {
     info.refusal = sql::refusal::kParseError;
     return info;
@@ -193,13 +199,13 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
 std::shared_ptr<const StatementInfo> StatementMemo::get(
     uint32_t db, const std::shared_ptr<const Catalog>& catalog, std::string_view text,
     bool standard_conforming_strings, bool need_targets, const std::vector<std::string>& include,
-    const std::vector<std::string>& exclude) {
+    const std::vector<std::string>& exclude, QueryStats* stats) {
   // Told by the first word: not memoised, so that writes with constants of
   // their own do not push the reads out.
   if (auto quick = by_first_word(text, need_targets)) return *quick;
   if (text.size() > kMaxText) {
-    return std::make_shared<const StatementInfo>(
-        decide(catalog.get(), text, standard_conforming_strings, need_targets, include, exclude));
+    return std::make_shared<const StatementInfo>(decide(
+        catalog.get(), text, standard_conforming_strings, need_targets, include, exclude, stats));
   }
   std::string key;
   key.reserve(text.size() + 5);
@@ -217,8 +223,8 @@ std::shared_ptr<const StatementInfo> StatementMemo::get(
     map_.erase(it);
     lru_.erase(entry);
   }
-  auto info = std::make_shared<const StatementInfo>(
-      decide(catalog.get(), text, standard_conforming_strings, need_targets, include, exclude));
+  auto info = std::make_shared<const StatementInfo>(decide(
+      catalog.get(), text, standard_conforming_strings, need_targets, include, exclude, stats));
   if (lru_.size() >= kMaxEntries) {
     map_.erase(lru_.back().key);
     lru_.pop_back();

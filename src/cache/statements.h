@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cache/catalog.h"
+#include "cache/query_stats.h"
 #include "sql/analysis.h"
 
 namespace usher::cache {
@@ -40,6 +41,9 @@ struct StatementInfo {
   bool chains = false;          // ... AND CHAIN: a transaction stays open
   bool copies = false;          // COPY: the server may take CopyData next
   bool hides_settings = false;  // leaves settings Usher cannot know (SET ROLE, set_config...)
+  // Where its calls are counted (SHOW CACHE_QUERIES): reads and statements
+  // the parser cannot read; null for the rest.
+  std::shared_ptr<QueryRecord> stats;
 };
 
 class StatementMemo {
@@ -48,12 +52,10 @@ class StatementMemo {
   static constexpr size_t kMaxText = 16 * 1024;
 
   // `catalog` null: decided on the tree alone, and no read is cacheable.
-  std::shared_ptr<const StatementInfo> get(uint32_t db,
-                                           const std::shared_ptr<const Catalog>& catalog,
-                                           std::string_view text, bool standard_conforming_strings,
-                                           bool need_targets,
-                                           const std::vector<std::string>& include,
-                                           const std::vector<std::string>& exclude);
+  std::shared_ptr<const StatementInfo> get(
+      uint32_t db, const std::shared_ptr<const Catalog>& catalog, std::string_view text,
+      bool standard_conforming_strings, bool need_targets, const std::vector<std::string>& include,
+      const std::vector<std::string>& exclude, QueryStats* stats);
   size_t size() const { return map_.size(); }
 
  private:
@@ -78,11 +80,12 @@ inline constexpr size_t kMaxAnalysedText = 16 * 1024;
 // (one statement, no set_config, no PREPARED): parsing costs tens of
 // microseconds and every statement with its own constants is a new text.
 // `need_targets` (proxy invalidation): a write's tables are needed, so
-// writes are parsed.
+// writes are parsed. `stats` (may be null): where the statement's record
+// is found.
 StatementInfo decide(const Catalog* catalog, std::string_view text,
                      bool standard_conforming_strings, bool need_targets,
                      const std::vector<std::string>& include,
-                     const std::vector<std::string>& exclude);
+                     const std::vector<std::string>& exclude, QueryStats* stats);
 
 // A single SELECT that calls nothing (no parenthesis at all), so cannot
 // write: what a read inside a transaction, never cached, needs to be

@@ -51,6 +51,10 @@ constexpr uint32_t kCopiedWhole = prepared::kServerErrorWhole;
 // this, everything executed counts as a write.
 constexpr size_t kMaxTrackedNames = 1024;
 
+// A batch's cacheable reads waiting for answer(); past this, the rest of a
+// long pipeline is counted as refused at once.
+constexpr size_t kMaxBatchReads = 64;
+
 // Bind's parameters are part of the key; larger ones are not cached.
 constexpr size_t kMaxBindInKey = 64 * 1024;
 
@@ -124,7 +128,7 @@ protocol::StreamScanner CacheTap::server_scanner(bool statements) {
 std::shared_ptr<const cache::StatementInfo> CacheTap::info_for(std::string_view text) {
   return memo_.get(domain_->id(), domain_->catalog(), text, params_.standard_conforming_strings(),
                    domain_->mode() == cache::Invalidation::kProxy, settings_->include,
-                   settings_->exclude);
+                   settings_->exclude, &domain_->queries());
 }
 
 std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) const {
@@ -148,6 +152,67 @@ std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) c
 
 bool CacheTap::client_may_hit() const {
   return !settings_unknown_;
+}
+
+std::string_view CacheTap::why_no_hit(bool idle, char tx_status) const {
+  if (tx_status != protocol::kTransactionIdle) return cache::refusal::kInTransaction;
+  if (!idle) return cache::refusal::kRequestsOwed;
+  if (!client_may_hit()) return cache::refusal::kSettingsUnknown;
+  if (!domain_->serving()) return cache::refusal::kNotServing;
+  return {};
+}
+
+void CacheTap::executed(const cache::StatementInfo& info, char protocol) {
+  if (!info.refusal.empty()) {
+    if (info.kind == sql::StatementKind::kRead) bump(domain_->lookups().uncacheable);
+    if (info.stats) info.stats->refuse(info.refusal);
+    return;
+  }
+  if (info.kind != sql::StatementKind::kRead || !info.stats) return;
+  if (batch_reads_.size() >= kMaxBatchReads) {
+    refuse(*info.stats, cache::refusal::kPipelined);
+    return;
+  }
+  batch_reads_.push_back(BatchRead{info.stats, protocol});
+}
+
+void CacheTap::refuse(cache::QueryRecord& stats, std::string_view why) {
+  bump(domain_->lookups().uncacheable);
+  stats.refuse(why);
+}
+
+void CacheTap::count_unanswered() {
+  for (size_t i = 0; i < batch_reads_.size(); ++i) {
+    cache::QueryRecord& stats = *batch_reads_[i].stats;
+    if (i == 0 && first_missed_) {
+      bump(domain_->lookups().misses);
+      stats.miss();
+      continue;
+    }
+    std::string_view why = why_unanswered_;
+    if (why.empty()) {
+      why = batch_reads_[i].protocol == 'Q' ? cache::refusal::kPipelined
+            : batch_row_limit_              ? cache::refusal::kRowLimit
+                                            : cache::refusal::kNotOneExecution;
+    }
+    refuse(stats, why);
+  }
+  batch_reads_.clear();
+  first_missed_ = false;
+  why_unanswered_ = {};
+  batch_row_limit_ = false;
+}
+
+void CacheTap::answered_read() {
+  bump(domain_->lookups().hits);
+  if (batch_reads_.empty()) return;
+  batch_reads_.front().stats->hit();
+  batch_reads_.erase(batch_reads_.begin());
+}
+
+void CacheTap::drop_capture(std::string_view why) {
+  if (capture_->stats) capture_->stats->not_stored(why);
+  capture_.reset();
 }
 
 std::shared_ptr<cache::Flight> CacheTap::miss(std::string_view key) {
@@ -185,6 +250,7 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
         return;
       }
       auto info = info_for(*text);
+      executed(*info, 'Q');
       if (info->hides_settings) settings_unknown_ = true;
       if (info->may_write) {
         batch_writes_ = true;
@@ -227,13 +293,20 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
       auto it = statements_.find(std::string(bind->statement));
       if (portal_effects_.size() >= kMaxTrackedNames) portal_effects_.clear();
       portal_effects_[std::string(bind->portal)] =
-          it == statements_.end() ? Effect::kCatalog : it->second.effect;
+          it == statements_.end() ? Portal{} : Portal{it->second.effect, it->second.info};
       return;
     }
     case protocol::PqMsg_Execute: {
-      auto it =
-          whole ? portal_effects_.find(std::string(leading_cstring(body))) : portal_effects_.end();
-      const Effect effect = it == portal_effects_.end() ? Effect::kCatalog : it->second;
+      const std::string_view portal = whole ? leading_cstring(body) : std::string_view{};
+      auto it = whole ? portal_effects_.find(std::string(portal)) : portal_effects_.end();
+      const Effect effect = it == portal_effects_.end() ? Effect::kCatalog : it->second.effect;
+      if (it != portal_effects_.end() && it->second.info) {
+        // Its row limit: the int32 after the portal's name.
+        const size_t at = portal.size() + 1;
+        if (body.size() >= at + 4 && std::memcmp(body.data() + at, "\0\0\0\0", 4) != 0)
+          batch_row_limit_ = true;
+        executed(*it->second.info, 'E');
+      }
       // Unknown: it might be BEGIN as well as anything else.
       if (effect == Effect::kTransaction || it == portal_effects_.end()) batch_controls_tx_ = true;
       if (effect == Effect::kWrite || effect == Effect::kCatalog) {
@@ -367,20 +440,29 @@ CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle,
   held_.clear();
   lead_.drop();  // a batch not sent: its fill never ran
   Answered done;
-  if (!idle || tx_status != protocol::kTransactionIdle || !client_may_hit() || !domain_->serving())
-    return done;
+  first_missed_ = false;
+  why_unanswered_ = why_no_hit(idle, tx_status);
+  if (!why_unanswered_.empty()) return done;
   const auto now = cache::Clock::now();
   if (exec_.step == Execution::kSynced) {
     // The batch is one extended execution: answered whole, or not at all.
-    if (exec_.parse && (exec_.named_parse || !no_server)) return done;
+    if (exec_.parse && exec_.named_parse) {
+      why_unanswered_ = cache::refusal::kNamedParse;
+      return done;
+    }
+    if (exec_.parse && !no_server) {
+      why_unanswered_ = cache::refusal::kServerHeld;
+      return done;
+    }
     const std::string key = execution_key();
     if (key.empty()) return done;
     auto value = store_.find(key, now);
     if (!value) {
+      first_missed_ = true;
       done.flight = miss(key);
       return done;
     }
-    bump(domain_->lookups().hits);
+    answered_read();
     if (exec_.parse)
       to_client.write_own([](std::string& out) { protocol::write_parse_complete(out); });
     to_client.pass(std::span(reinterpret_cast<const uint8_t*>(value->data()), value->size()));
@@ -407,12 +489,13 @@ CacheTap::Answered CacheTap::answer(std::span<const uint8_t> pending, bool idle,
     std::string key = key_for(*info, 'Q');
     auto value = store_.find(key, now);
     if (!value) {
+      first_missed_ = true;
       // Only a batch of one Query is filled.
       if (done.queries == 0 && batch_messages_ == 1 && h.header.total() == pending.size())
         done.flight = miss(key);
       break;
     }
-    bump(domain_->lookups().hits);
+    answered_read();
     to_client.pass(std::span(reinterpret_cast<const uint8_t*>(value->data()), value->size()));
     to_client.write_own(
         [](std::string& out) { protocol::write_ready_for_query(out, protocol::kTransactionIdle); });
@@ -447,13 +530,16 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
   batch_controls_tx_ = false;
   batch_copies_ = false;
   batch_last_ = 0;
-  if (single && query && query->kind == sql::StatementKind::kRead) {
-    bump(query->refusal.empty() ? domain_->lookups().misses : domain_->lookups().uncacheable);
-  }
-  if (!exec_key.empty()) bump(domain_->lookups().misses);
   const bool fill_query = single && query && query->refusal.empty();
-  if (idle && (fill_query || !exec_key.empty()) && tx_status == protocol::kTransactionIdle &&
-      client_may_hit() && domain_->filling()) {
+  const bool may_fill = idle && (fill_query || !exec_key.empty()) &&
+                        tx_status == protocol::kTransactionIdle && client_may_hit();
+  std::shared_ptr<cache::QueryRecord> stats =
+      batch_reads_.empty() ? nullptr : batch_reads_.front().stats;
+  if (first_missed_ && stats && !(may_fill && domain_->filling())) {
+    stats->not_stored(may_fill ? cache::unstored::kNotFilling : cache::refusal::kPipelined);
+  }
+  count_unanswered();
+  if (may_fill && domain_->filling()) {
     // A miss we may fill: the generations are read now, before the query
     // runs, so that a write committed meanwhile refuses the result.
     const auto& info = fill_query ? *query : *exec_info;
@@ -462,6 +548,7 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
     c.key = fill_query ? key_for(info, 'Q') : std::move(exec_key);
     c.ticket = store_.begin_fill(domain_->id(), info.tables);
     if (lead_ && lead_.key() == c.key) c.lead = std::move(lead_);
+    c.stats = std::move(stats);
     const int64_t ttl = info.ttl_ms >= 0 ? info.ttl_ms : settings_->ttl.count();
     c.expires = ttl > 0 ? cache::Clock::now() + std::chrono::milliseconds(ttl)
                         : cache::Clock::time_point::max();
@@ -504,12 +591,25 @@ CacheTap::Verdict CacheTap::from_server(char type, std::span<const uint8_t> mess
 
 void CacheTap::client_ready(char status, int client_owed) {
   if (capture_) {
-    if (capture_->complete && status == protocol::kTransactionIdle && domain_->filling()) {
+    if (!capture_->complete) {
+      drop_capture(cache::unstored::kOtherMessage);
+    } else if (status != protocol::kTransactionIdle) {
+      drop_capture(cache::unstored::kEndedInTransaction);
+    } else if (!domain_->filling()) {
+      drop_capture(cache::unstored::kNotFilling);
+    } else {
       bump(domain_->lookups().fills);
-      store_.insert(std::move(capture_->key), std::move(capture_->bytes), capture_->ticket,
-                    capture_->expires);
+      const bool stored = store_.insert(std::move(capture_->key), std::move(capture_->bytes),
+                                        capture_->ticket, capture_->expires);
+      if (capture_->stats) {
+        if (stored) {
+          capture_->stats->stored();
+        } else {
+          capture_->stats->not_stored(cache::unstored::kStaleFill);
+        }
+      }
+      capture_.reset();
     }
-    capture_.reset();
   }
   // Requests still owed may include writes not run yet: invalidate at every
   // end of a transaction until the last is answered.
@@ -556,11 +656,14 @@ void CacheTap::copy(char type, std::span<const uint8_t> message, bool whole) {
   Capture& c = *capture_;
   // A Parse's answer: on a hit, Usher writes its own when the hit has one.
   if (c.extended && type == protocol::PqMsg_ParseComplete && c.bytes.empty()) return;
-  if (!whole || c.complete || !(c.extended ? copied_extended_type(type) : copied_type(type)) ||
-      c.bytes.size() + message.size() > settings_->max_entry) {
-    // Anything else (a notice, an error, a setting reported, a row limit)
-    // or too much: this answer is not kept.
-    capture_.reset();
+  if (!whole || c.bytes.size() + message.size() > settings_->max_entry) {
+    drop_capture(cache::unstored::kTooLarge);
+    return;
+  }
+  if (c.complete || !(c.extended ? copied_extended_type(type) : copied_type(type))) {
+    // Anything else (a notice, an error, a setting reported, a row limit):
+    // this answer is not kept.
+    drop_capture(cache::unstored::kOtherMessage);
     return;
   }
   c.bytes.append(as_text(message));
@@ -569,6 +672,7 @@ void CacheTap::copy(char type, std::span<const uint8_t> message, bool whole) {
 
 void CacheTap::detach() {
   capture_.reset();
+  count_unanswered();
   lead_.drop();
   // Position queries that will never answer: their commits may have
   // happened, at a position no one knows.
@@ -582,6 +686,7 @@ void CacheTap::detach() {
 void CacheTap::release_memory() {
   held_.clear();
   held_.shrink_to_fit();
+  batch_reads_.shrink_to_fit();
 }
 
 }  // namespace usher::session

@@ -11,8 +11,10 @@
 //    committing request and keeps that answer from the client; with
 //    `proxy` it invalidates what the write touched before the client hears
 //    of the commit.
-// Refusals are counted per reason; a client whose settings Usher cannot
-// know (SET ROLE, set_config()...) is not served from the cache again.
+// Every read is counted once, per statement shape (cache/query_stats.h):
+// a hit, a miss, or a refusal with its reason; a client whose settings
+// Usher cannot know (SET ROLE, set_config()...) is not served from the
+// cache again.
 #pragma once
 
 #include <chrono>
@@ -103,12 +105,26 @@ class CacheTap {
     bool complete = false;    // CommandComplete seen
     bool extended = false;    // an extended execution: BindComplete... ParseComplete left out
     cache::FlightLease lead;  // lands when the copy is stored or given up
+    std::shared_ptr<cache::QueryRecord> stats;  // the read's, when counted
   };
 
   std::shared_ptr<const cache::StatementInfo> info_for(std::string_view text);
   // `protocol`: 'Q' for a simple Query, 'E' for an extended execution.
   std::string key_for(const cache::StatementInfo& info, char protocol) const;
   bool client_may_hit() const;
+  // Why no read of this batch may be answered from the cache; empty: one may.
+  std::string_view why_no_hit(bool idle, char tx_status) const;
+  // A read the client sent for execution: a refusal is counted now, a
+  // cacheable one waits in batch_reads_ for what answer() makes of it.
+  void executed(const cache::StatementInfo& info, char protocol);
+  void refuse(cache::QueryRecord& stats, std::string_view why);
+  // batch_ready(): what became of the batch's reads that answer() did not
+  // answer from the cache.
+  void count_unanswered();
+  // answer() answers the batch's first waiting read from the cache.
+  void answered_read();
+  // The copy being made is not kept, for this reason.
+  void drop_capture(std::string_view why);
   // On a miss that will be filled: the flight to wait for, or null when
   // this client leads the fill (lead_) or none is made.
   std::shared_ptr<cache::Flight> miss(std::string_view key);
@@ -147,7 +163,11 @@ class CacheTap {
     std::string param_types;  // Parse's count and OIDs, as sent
   };
   std::unordered_map<std::string, Statement> statements_;
-  std::unordered_map<std::string, Effect> portal_effects_;
+  struct Portal {
+    Effect effect = Effect::kCatalog;
+    std::shared_ptr<const cache::StatementInfo> info;
+  };
+  std::unordered_map<std::string, Portal> portal_effects_;
   // The batch as one extended-protocol execution, the shape the cache
   // answers: [Parse] Bind [Describe portal] Execute(all rows) Sync, all
   // unnamed but the statement.
@@ -168,6 +188,17 @@ class CacheTap {
                         const std::shared_ptr<const cache::StatementInfo>& parsed);
   // The execution's key, or empty when the batch is not one.
   std::string execution_key() const;
+  // The batch's cacheable reads not yet answered, in order ('Q' or 'E'),
+  // and what answer() made of them: the first was looked up and missed,
+  // or why none was (empty: each by its own kind).
+  struct BatchRead {
+    std::shared_ptr<cache::QueryRecord> stats;
+    char protocol = 0;
+  };
+  std::vector<BatchRead> batch_reads_;
+  bool first_missed_ = false;
+  std::string_view why_unanswered_;
+  bool batch_row_limit_ = false;  // an Execute with a row limit
   // The transaction in progress wrote (or may have).
   bool tx_writes_ = false;
   bool tx_targets_unknown_ = false;

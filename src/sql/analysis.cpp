@@ -1,7 +1,9 @@
 #include "sql/analysis.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/json.hpp>
+#include <charconv>
 
 #include "sql/analysis_walk.h"
 #include "sql/parser.h"
@@ -202,7 +204,31 @@ Analysis analyze(std::string_view text, bool standard_conforming_strings) {
   return out;
 }
 
-std::string key_text(std::string_view text, bool standard_conforming_strings) {
+namespace {
+
+bool is_constant(PgQuery__Token kind) {
+  switch (kind) {
+    case PG_QUERY__TOKEN__ICONST:
+    case PG_QUERY__TOKEN__FCONST:
+    case PG_QUERY__TOKEN__SCONST:
+    case PG_QUERY__TOKEN__USCONST:
+    case PG_QUERY__TOKEN__BCONST:
+    case PG_QUERY__TOKEN__XCONST:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The scanner's NCHAR token of N'...', right before its string.
+bool national_string(const Token& first, const Token& second) {
+  return first.kind == PG_QUERY__TOKEN__NCHAR && second.kind == PG_QUERY__TOKEN__SCONST &&
+         first.end == second.start;
+}
+
+// `want_normalized` false: only the key (what a hit path needs).
+StatementTexts texts(std::string_view text, bool standard_conforming_strings,
+                     bool want_normalized) {
   if (text.find('\0') != std::string_view::npos) return {};
   std::string copy(text);
   std::vector<Token> tokens;
@@ -210,14 +236,67 @@ std::string key_text(std::string_view text, bool standard_conforming_strings) {
     LexerMode mode(standard_conforming_strings);
     tokens = scan(copy);
   }
-  std::string key;
-  key.reserve(text.size());
-  for (const Token& t : tokens) {
+  StatementTexts out;
+  out.key.reserve(text.size());
+  int params = 0;  // the highest $n the statement has of its own
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const Token& t = tokens[i];
     if (t.start < 0 || t.end <= t.start || size_t(t.end) > text.size()) return {};
-    if (!key.empty()) key.push_back(' ');
-    key.append(text.substr(size_t(t.start), size_t(t.end - t.start)));
+    const std::string_view token = text.substr(size_t(t.start), size_t(t.end - t.start));
+    // N'...' is two tokens (NCHAR, then the string) that a blank between
+    // would turn into another statement (a cast to a type named n).
+    if (!out.key.empty() && !(i > 0 && national_string(tokens[i - 1], t))) out.key.push_back(' ');
+    out.key.append(token);
+    if (want_normalized && t.kind == PG_QUERY__TOKEN__PARAM && token.size() > 1) {
+      int n = 0;
+      std::from_chars(token.data() + 1, token.data() + token.size(), n);
+      params = std::max(params, n);
+    }
   }
-  return key;
+  if (!want_normalized) return out;
+  out.normalized.reserve(out.key.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const Token& t = tokens[i];
+    // N'...': one constant.
+    if (i + 1 < tokens.size() && national_string(t, tokens[i + 1])) continue;
+    if (!out.normalized.empty()) out.normalized.push_back(' ');
+    const std::string_view token = text.substr(size_t(t.start), size_t(t.end - t.start));
+    if (is_constant(t.kind)) {
+      out.normalized += '$' + std::to_string(++params);
+    } else if (t.kind >= PG_QUERY__TOKEN__ABORT_P && t.kind <= PG_QUERY__TOKEN__WITH_LA) {
+      // A keyword, in any case: as the documentation writes it.
+      for (char c : token)
+        out.normalized.push_back(c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c);
+    } else if (t.kind == PG_QUERY__TOKEN__IDENT && token.front() != '"') {
+      // An unquoted name, as the server folds it.
+      for (char c : token)
+        out.normalized.push_back(c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c);
+    } else {
+      out.normalized.append(token);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string key_text(std::string_view text, bool standard_conforming_strings) {
+  return texts(text, standard_conforming_strings, false).key;
+}
+
+StatementTexts statement_texts(std::string_view text, bool standard_conforming_strings) {
+  return texts(text, standard_conforming_strings, true);
+}
+
+uint64_t fingerprint(std::string_view normalized) {
+  constexpr uint64_t kOffset = 14695981039346656037ull;
+  constexpr uint64_t kPrime = 1099511628211ull;
+  uint64_t h = kOffset;
+  for (unsigned char c : normalized) {
+    h ^= c;
+    h *= kPrime;
+  }
+  return h;
 }
 
 }  // namespace usher::sql

@@ -77,6 +77,22 @@ Analysis analyze(std::string_view text, bool standard_conforming_strings);
 // order.
 std::string key_text(std::string_view text, bool standard_conforming_strings);
 
+// The key text and, from the same tokens, the statement's shape for
+// statistics: every constant (number, string, bit string) replaced by $n,
+// numbered after the statement's own parameters, keywords in upper case
+// and unquoted names in lower case, so that reads differing only in their
+// constants or case share it (`SELECT * FROM t WHERE id = $1`).
+// Both empty when the lexer fails.
+struct StatementTexts {
+  std::string key;
+  std::string normalized;
+};
+StatementTexts statement_texts(std::string_view text, bool standard_conforming_strings);
+
+// A stable 64-bit hash (FNV-1a) of a normalized text: what SHOW
+// CACHE_QUERIES calls the statement's fingerprint.
+uint64_t fingerprint(std::string_view normalized);
+
 // Per-query control from SQL comments: /* usher:no-cache */ and
 // /* usher:cache ttl=30s */ (units ms, s, m, h; a bare number is seconds).
 struct CacheHint {

@@ -9,6 +9,9 @@
 //     from one call into the next, the lexer's mode included);
 //   - key_text() is its own fixed point: the key lexes into the tokens it
 //     was made of;
+//   - statement_texts() gives key_text()'s key, a normalized text exactly
+//     when there is a key, and that normalized text is its own fixed point
+//     (it has no constants left, and its case is already folded);
 //   - a TTL hint is -1 or within 0 .. one year.
 #include <array>
 #include <cstdint>
@@ -70,6 +73,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     std::string key = sql::key_text(text, scs);
     if (!key.empty()) check(sql::key_text(key, scs) == key);
+    sql::StatementTexts texts = sql::statement_texts(text, scs);
+    check(texts.key == key);
+    check(texts.normalized.empty() == key.empty());
+    if (!texts.normalized.empty())
+      check(sql::statement_texts(texts.normalized, scs).normalized == texts.normalized);
   }
   sql::CacheHint hint = sql::cache_hint(text);
   check(hint.ttl_ms == -1 || (hint.ttl_ms >= 0 && hint.ttl_ms <= kYearMs));

@@ -16,6 +16,10 @@ TEST(SqlKeyText, KeepsAliasesOrderAndConstants) {
             key_text("SELECT * FROM t WHERE id = 2", true));
   EXPECT_NE(key_text("SELECT 'A'", true), key_text("SELECT 'a'", true));
   EXPECT_EQ(key_text("SELECT a::int,b FROM t", true), "SELECT a :: int , b FROM t");
+  // N'a' is a national string; N 'a' a cast to a type named n (an error):
+  // never the same key.
+  EXPECT_EQ(key_text("SELECT N'a'", true), "SELECT N'a'");
+  EXPECT_EQ(key_text("SELECT N 'a'", true), "SELECT N 'a'");
   // A literal continued over a newline is one token, kept as written.
   EXPECT_EQ(key_text("SELECT 'a'\n'b'", true), "SELECT 'a'\n'b'");
 }
