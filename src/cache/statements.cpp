@@ -117,8 +117,10 @@ std::optional<std::shared_ptr<const StatementInfo>> by_first_word(std::string_vi
 }  // namespace
 
 bool plain_select(std::string_view text) {
+  // SELECT ... INTO makes a table.
   return sql::is_word(sql::first_word(text), "select") &&
-         text.find('(') == std::string_view::npos && single_statement(text);
+         text.find('(') == std::string_view::npos && !sql::contains_word(text, "into") &&
+         single_statement(text);
 }
 
 StatementInfo decide(const Catalog* catalog, std::string_view text,

@@ -87,9 +87,10 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
                      const std::vector<std::string>& include,
                      const std::vector<std::string>& exclude, QueryStats* stats);
 
-// A single SELECT that calls nothing (no parenthesis at all), so cannot
-// write: what a read inside a transaction, never cached, needs to be
-// known as, without a parse.
+// A single SELECT that calls nothing (no parenthesis at all) and has no
+// INTO, so cannot write but through a view: what a read inside a
+// transaction that has written, never cached, needs to be known as,
+// without a parse.
 bool plain_select(std::string_view text);
 
 }  // namespace usher::cache

@@ -131,6 +131,26 @@ std::shared_ptr<const cache::StatementInfo> CacheTap::info_for(std::string_view 
                    settings_->exclude, &domain_->queries());
 }
 
+bool CacheTap::skip_analysis(std::string_view text) const {
+  // Inside a transaction that has written, a read is never cached and
+  // adds nothing to what the commit does: the position query follows it
+  // anyway, and the stream sees whatever a view's function might write.
+  // Only a SELECT that calls nothing is taken on its word; the rest is
+  // parsed (a function may SET, or run DDL).
+  return tx_writes_ && domain_->mode() == cache::Invalidation::kReplication &&
+         cache::plain_select(text);
+}
+
+std::shared_ptr<const cache::StatementInfo> CacheTap::plain_read_in_write_transaction() {
+  static const auto kInfo = [] {
+    cache::StatementInfo info;
+    info.kind = sql::StatementKind::kRead;
+    info.refusal = cache::refusal::kInTransaction;
+    return std::make_shared<const cache::StatementInfo>(std::move(info));
+  }();
+  return kInfo;
+}
+
 std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) const {
   // Everything that changes the bytes of a result: the database, the role,
   // every tracked setting (TimeZone, DateStyle, client_encoding, search_path
@@ -249,7 +269,7 @@ void CacheTap::client_message(char type, std::span<const uint8_t> message, bool 
         note_write(std::nullopt, true);
         return;
       }
-      auto info = info_for(*text);
+      auto info = skip_analysis(*text) ? plain_read_in_write_transaction() : info_for(*text);
       executed(*info, 'Q');
       if (info->hides_settings) settings_unknown_ = true;
       if (info->may_write) {

@@ -109,6 +109,12 @@ class CacheTap {
   };
 
   std::shared_ptr<const cache::StatementInfo> info_for(std::string_view text);
+  // A simple Query's text that need not be analysed (info_for()), and what
+  // it is taken for then: a read inside a transaction that has written
+  // (replication invalidation only). Such reads are counted in SHOW CACHE
+  // as refused, and not in SHOW CACHE_QUERIES.
+  bool skip_analysis(std::string_view text) const;
+  static std::shared_ptr<const cache::StatementInfo> plain_read_in_write_transaction();
   // `protocol`: 'Q' for a simple Query, 'E' for an extended execution.
   std::string key_for(const cache::StatementInfo& info, char protocol) const;
   bool client_may_hit() const;

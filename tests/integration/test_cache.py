@@ -103,6 +103,36 @@ def test_nothing_is_cached_inside_a_transaction(pooler, table):
     assert wire.rows_of(other.simple_query("SELECT v FROM cache_t WHERE id = 3")) == [("v3",)]
 
 
+def test_reads_in_a_write_transaction_taken_unparsed_stay_correct(pooler, pg, table):
+    """After a write in a transaction, a plain SELECT is not parsed (it is
+    never cached there): it still reads the transaction's own rows, its
+    commit is still waited for, and SELECT ... INTO is still a write."""
+    p = pooler(extra_ini=CACHE_INI)
+    c = client(p)
+    wait_live(p, conn=c)
+    read = "SELECT v FROM cache_t WHERE id = 4"
+    c.simple_query(read)
+    c.simple_query(read)  # cached now, or soon
+    c.simple_query("BEGIN")
+    c.simple_query("UPDATE cache_t SET v = 'in tx' WHERE id = 4")
+    for _ in range(3):
+        inside = c.simple_query(read)
+        assert wire.rows_of(inside) == [("in tx",)] and inside[-1] == (b"Z", b"T")
+    made = c.simple_query("SELECT id, v INTO cache_made FROM cache_t")
+    assert not wire.errors_of(made), made
+    c.simple_query("COMMIT")
+    try:
+        # Fresh for everyone at once after the commit, through Usher.
+        other = client(p)
+        for _ in range(3):
+            assert wire.rows_of(other.simple_query(read)) == [("in tx",)]
+        assert pg.sql("select count(*) from cache_made", db="appdb") == [(10,)]
+        rows = other.simple_query("SELECT count(*) FROM cache_made")
+        assert wire.rows_of(rows) == [("10",)], rows
+    finally:
+        pg.sql("drop table if exists cache_made", db="appdb")
+
+
 def test_ddl_made_directly_is_seen(pooler, pg, table):
     p = pooler(extra_ini=CACHE_INI)
     c = client(p)
