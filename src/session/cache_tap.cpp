@@ -553,13 +553,14 @@ bool CacheTap::batch_ready(bool idle, char tx_status, uint64_t answered_after,
   const bool fill_query = single && query && query->refusal.empty();
   const bool may_fill = idle && (fill_query || !exec_key.empty()) &&
                         tx_status == protocol::kTransactionIdle && client_may_hit();
+  const bool fill = may_fill && domain_->filling();
   std::shared_ptr<cache::QueryRecord> stats =
       batch_reads_.empty() ? nullptr : batch_reads_.front().stats;
-  if (first_missed_ && stats && !(may_fill && domain_->filling())) {
+  if (first_missed_ && stats && !fill) {
     stats->not_stored(may_fill ? cache::unstored::kNotFilling : cache::refusal::kPipelined);
   }
   count_unanswered();
-  if (may_fill && domain_->filling()) {
+  if (fill) {
     // A miss we may fill: the generations are read now, before the query
     // runs, so that a write committed meanwhile refuses the result.
     const auto& info = fill_query ? *query : *exec_info;
