@@ -51,10 +51,6 @@ constexpr uint32_t kCopiedWhole = prepared::kServerErrorWhole;
 // this, everything executed counts as a write.
 constexpr size_t kMaxTrackedNames = 1024;
 
-// A batch's cacheable reads waiting for answer(); past this, the rest of a
-// long pipeline is counted as refused at once.
-constexpr size_t kMaxBatchReads = 64;
-
 // Bind's parameters are part of the key; larger ones are not cached.
 constexpr size_t kMaxBindInKey = 64 * 1024;
 
@@ -172,67 +168,6 @@ std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) c
 
 bool CacheTap::client_may_hit() const {
   return !settings_unknown_;
-}
-
-std::string_view CacheTap::why_no_hit(bool idle, char tx_status) const {
-  if (tx_status != protocol::kTransactionIdle) return cache::refusal::kInTransaction;
-  if (!idle) return cache::refusal::kRequestsOwed;
-  if (!client_may_hit()) return cache::refusal::kSettingsUnknown;
-  if (!domain_->serving()) return cache::refusal::kNotServing;
-  return {};
-}
-
-void CacheTap::executed(const cache::StatementInfo& info, char protocol) {
-  if (!info.refusal.empty()) {
-    if (info.kind == sql::StatementKind::kRead) bump(domain_->lookups().uncacheable);
-    if (info.stats) info.stats->refuse(info.refusal);
-    return;
-  }
-  if (info.kind != sql::StatementKind::kRead || !info.stats) return;
-  if (batch_reads_.size() >= kMaxBatchReads) {
-    refuse(*info.stats, cache::refusal::kPipelined);
-    return;
-  }
-  batch_reads_.push_back(BatchRead{info.stats, protocol});
-}
-
-void CacheTap::refuse(cache::QueryRecord& stats, std::string_view why) {
-  bump(domain_->lookups().uncacheable);
-  stats.refuse(why);
-}
-
-void CacheTap::count_unanswered() {
-  for (size_t i = 0; i < batch_reads_.size(); ++i) {
-    cache::QueryRecord& stats = *batch_reads_[i].stats;
-    if (i == 0 && first_missed_) {
-      bump(domain_->lookups().misses);
-      stats.miss();
-      continue;
-    }
-    std::string_view why = why_unanswered_;
-    if (why.empty()) {
-      why = batch_reads_[i].protocol == 'Q' ? cache::refusal::kPipelined
-            : batch_row_limit_              ? cache::refusal::kRowLimit
-                                            : cache::refusal::kNotOneExecution;
-    }
-    refuse(stats, why);
-  }
-  batch_reads_.clear();
-  first_missed_ = false;
-  why_unanswered_ = {};
-  batch_row_limit_ = false;
-}
-
-void CacheTap::answered_read() {
-  bump(domain_->lookups().hits);
-  if (batch_reads_.empty()) return;
-  batch_reads_.front().stats->hit();
-  batch_reads_.erase(batch_reads_.begin());
-}
-
-void CacheTap::drop_capture(std::string_view why) {
-  if (capture_->stats) capture_->stats->not_stored(why);
-  capture_.reset();
 }
 
 std::shared_ptr<cache::Flight> CacheTap::miss(std::string_view key) {
