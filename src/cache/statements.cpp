@@ -71,14 +71,21 @@ bool calls(const sql::Analysis& a, std::string_view function) {
                      [&](const sql::QualifiedName& f) { return f.name == function; });
 }
 
-bool single_statement(std::string_view text) {
-  auto split = sql::split(std::string(text));
+// Split as the server will: with standard_conforming_strings off, 'a\' is
+// not a whole string, and what follows may be another statement.
+bool single_statement(std::string_view text, bool standard_conforming_strings) {
+  sql::Split split;
+  {
+    sql::LexerMode mode(standard_conforming_strings);
+    split = sql::split(std::string(text));
+  }
   return !split.error && split.statements.size() == 1;
 }
 
 // What the first word tells, when it tells enough; nullopt: parse.
 std::optional<std::shared_ptr<const StatementInfo>> by_first_word(std::string_view text,
-                                                                  bool need_targets) {
+                                                                  bool need_targets,
+                                                                  bool standard_conforming_strings) {
   using sql::StatementKind;
   const std::string_view first = sql::first_word(text);
   const bool dml = sql::is_word(first, "insert") || sql::is_word(first, "update") ||
@@ -91,7 +98,7 @@ std::optional<std::shared_ptr<const StatementInfo>> by_first_word(std::string_vi
   // COMMIT PREPARED commits another transaction's writes; set_config()
   // changes settings; several statements may hide anything.
   if (sql::contains_word(text, "prepared") || sql::contains_word(text, "set_config") ||
-      !single_statement(text))
+      !single_statement(text, standard_conforming_strings))
     return std::nullopt;
   auto make = [](StatementKind kind, bool commits, bool chains = false) {
     StatementInfo info;
@@ -116,11 +123,11 @@ std::optional<std::shared_ptr<const StatementInfo>> by_first_word(std::string_vi
 
 }  // namespace
 
-bool plain_select(std::string_view text) {
+bool plain_select(std::string_view text, bool standard_conforming_strings) {
   // SELECT ... INTO makes a table.
   return sql::is_word(sql::first_word(text), "select") &&
          text.find('(') == std::string_view::npos && !sql::contains_word(text, "into") &&
-         single_statement(text);
+         single_statement(text, standard_conforming_strings);
 }
 
 StatementInfo decide(const Catalog* catalog, std::string_view text,
@@ -128,7 +135,7 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
                      const std::vector<std::string>& include,
                      const std::vector<std::string>& exclude, QueryStats* stats) {
   using sql::StatementKind;
-  if (auto quick = by_first_word(text, need_targets)) return **quick;
+  if (auto quick = by_first_word(text, need_targets, standard_conforming_strings)) return **quick;
   StatementInfo info;
   if (text.size() > kMaxAnalysedText) {
     // Not parsed: libpg_query recurses once per level of the tree, and a
@@ -204,7 +211,7 @@ std::shared_ptr<const StatementInfo> StatementMemo::get(
     const std::vector<std::string>& exclude, QueryStats* stats) {
   // Told by the first word: not memoised, so that writes with constants of
   // their own do not push the reads out.
-  if (auto quick = by_first_word(text, need_targets)) return *quick;
+  if (auto quick = by_first_word(text, need_targets, standard_conforming_strings)) return *quick;
   if (text.size() > kMaxText) {
     return std::make_shared<const StatementInfo>(decide(
         catalog.get(), text, standard_conforming_strings, need_targets, include, exclude, stats));

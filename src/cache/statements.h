@@ -90,7 +90,7 @@ StatementInfo decide(const Catalog* catalog, std::string_view text,
 // A single SELECT that calls nothing (no parenthesis at all) and has no
 // INTO, so cannot write but through a view: what a read inside a
 // transaction that has written, never cached, needs to be known as,
-// without a parse.
-bool plain_select(std::string_view text);
+// without a parse. Split as the client's standard_conforming_strings has it.
+bool plain_select(std::string_view text, bool standard_conforming_strings);
 
 }  // namespace usher::cache

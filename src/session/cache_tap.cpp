@@ -134,7 +134,7 @@ bool CacheTap::skip_analysis(std::string_view text) const {
   // Only a SELECT that calls nothing is taken on its word; the rest is
   // parsed (a function may SET, or run DDL).
   return tx_writes_ && domain_->mode() == cache::Invalidation::kReplication &&
-         cache::plain_select(text);
+         cache::plain_select(text, params_.standard_conforming_strings());
 }
 
 std::shared_ptr<const cache::StatementInfo> CacheTap::plain_read_in_write_transaction() {
@@ -167,7 +167,12 @@ std::string CacheTap::key_for(const cache::StatementInfo& info, char protocol) c
 }
 
 bool CacheTap::client_may_hit() const {
-  return !settings_unknown_;
+  // In SJIS, BIG5, GBK... a character's second byte may be a backslash:
+  // Usher lexes the bytes, the server lexes after converting them, and the
+  // two may not see the same statements (a SET ROLE hidden in a string).
+  const int encoding = protocol::TrackedParams::kClientEncoding;
+  return !settings_unknown_ &&
+         !(params_.has(encoding) && sql::backslash_in_multibyte(params_.get(encoding)));
 }
 
 std::shared_ptr<cache::Flight> CacheTap::miss(std::string_view key) {

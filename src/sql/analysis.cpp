@@ -238,7 +238,9 @@ StatementTexts texts(std::string_view text, bool standard_conforming_strings,
   }
   StatementTexts out;
   out.key.reserve(text.size());
-  int params = 0;  // the highest $n the statement has of its own
+  // The highest $n the statement has of its own: up to INT_MAX, and one
+  // more per constant after it, so wider than int.
+  int64_t params = 0;
   for (size_t i = 0; i < tokens.size(); ++i) {
     const Token& t = tokens[i];
     if (t.start < 0 || t.end <= t.start || size_t(t.end) > text.size()) return {};
@@ -250,7 +252,7 @@ StatementTexts texts(std::string_view text, bool standard_conforming_strings,
     if (want_normalized && t.kind == PG_QUERY__TOKEN__PARAM && token.size() > 1) {
       int n = 0;
       std::from_chars(token.data() + 1, token.data() + token.size(), n);
-      params = std::max(params, n);
+      params = std::max<int64_t>(params, n);
     }
   }
   if (!want_normalized) return out;

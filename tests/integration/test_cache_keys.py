@@ -466,3 +466,57 @@ def test_every_constant_alias_and_column_order_is_its_own_entry(pooler, pg, tabl
             assert n == 1, sql
             same_answer(answers[0], expected[sql])
     c.close()
+
+
+@pytest.mark.parametrize("hidden", [
+    # de43e5f: a plain SELECT after a write in a transaction is not parsed.
+    ["BEGIN", "UPDATE cache_t SET v = v WHERE id = 1",
+     "SELECT 'a\\' , ' ; SET ROLE cache_reader ; SELECT 1 --'", "COMMIT"],
+    # Before it: a write is taken on its first word (replication mode).
+    ["UPDATE cache_t SET v = 'a\\' , ' ; SET ROLE cache_reader ; SELECT 1 --' WHERE id = 1"],
+])
+def test_set_role_hidden_when_strings_are_not_standard(pooler, secret, hidden):
+    """With standard_conforming_strings off, 'a\\' , ' is one string to the
+    server, so each text above hides a SET ROLE between two statements,
+    though a lexer reading backslashes literally sees one statement."""
+    p = pooler(pool_mode="session", extra_ini=CACHE_INI)
+    c = client(p)
+    other = client(p)
+    wait_live(p, conn=c)
+    sql = "SELECT secret FROM cache_secret WHERE id = 1"
+    assert sqlstate(c.simple_query("SET standard_conforming_strings = off")) is None
+    for q in hidden:
+        got = c.simple_query(q)
+        assert sqlstate(got) is None, (q, wire.errors_of(got))
+    # Back to the other client's settings: the same key.
+    assert sqlstate(c.simple_query("SET standard_conforming_strings = on")) is None
+    assert value(c, "SELECT current_user") == "cache_reader"
+    assert_cached(p, other, sql)
+    for _ in range(3):
+        got = c.simple_query(sql)
+        assert sqlstate(got) == "42501", wire.rows_of(got)
+    c.close()
+    other.close()
+
+
+@pytest.mark.parametrize("encoding", ["SJIS", "BIG5", "GBK"])
+def test_no_hits_in_an_encoding_whose_characters_may_end_in_a_backslash(pooler, table, encoding):
+    """In these encodings a character's second byte may be 0x5C: Usher reads
+    the bytes, the server reads them converted, and where a string ends
+    could differ (a SET ROLE hidden in one). Such a client is served by the
+    server only; back in UTF8 it is served from the cache again."""
+    p = pooler(pool_mode="session", extra_ini=CACHE_INI)
+    c = client(p)
+    other = client(p)
+    wait_live(p, conn=c)
+    sql = "SELECT v FROM cache_t WHERE id = 1"
+    assert sqlstate(c.simple_query(f"SET client_encoding = '{encoding}'")) is None
+    wait_serving(p, other)
+    answers, served = hit_delta(p, c, sql, times=3)
+    assert served == 0
+    assert all(sqlstate(a) is None for a in answers)
+    wait_serving(p, other)
+    assert sqlstate(c.simple_query("SET client_encoding = 'UTF8'")) is None
+    assert_cached(p, c, sql)
+    c.close()
+    other.close()

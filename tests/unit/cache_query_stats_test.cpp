@@ -35,6 +35,15 @@ TEST(StatementTexts, ConstantsBecomeNumberedParameters) {
   EXPECT_EQ(sql::statement_texts(std::string("SELECT 1\0", 9), true).key, "");
 }
 
+// Review of 2665396: constants are numbered after the highest $n, which
+// may be INT_MAX ($2147483647 lexes as a parameter): ++params overflowed a
+// signed int (undefined; UBSan aborts the process, a release build wrote
+// $-2147483648).
+TEST(StatementTexts, NumberingAfterTheLargestParameterDoesNotOverflow) {
+  EXPECT_EQ(sql::statement_texts("SELECT $2147483647, 1", true).normalized,
+            "SELECT $2147483647 , $2147483648");
+}
+
 TEST(StatementTexts, FingerprintIsStableFnv1a) {
   EXPECT_EQ(sql::fingerprint(""), 14695981039346656037ull);
   EXPECT_EQ(sql::fingerprint("a"), 0xaf63dc4c8601ec8cull);
