@@ -231,7 +231,7 @@ asio::awaitable<Status> serve_console(session::ClientConnection& s, Control& con
   if (!st) co_return st;
   bool skipping = false;  // after an error in extended protocol, until Sync
   while (true) {
-    auto msg = co_await net::read_message(s.socket, s.in, 1 << 20);
+    auto msg = co_await net::read_message(s.stream, s.in, 1 << 20);
     if (!msg) co_return ok_status();  // the admin client went away
     char type = msg->header.type;
     std::string sql;

@@ -133,7 +133,7 @@ ResultSet show_clients(const std::vector<session::ClientInfo>& clients, int list
             ptr_text(c.ptr),
             c.has_server ? server_ptr(c.server_id) : "",
             "0",
-            "",
+            c.tls,
             c.application_name,
             str(uint64_t(c.prepared_statements)),
             str(c.id)});
@@ -163,7 +163,7 @@ ResultSet show_servers(Control& control, const std::vector<session::ClientInfo>&
             server_ptr(c.server_id),
             ptr_text(c.ptr),
             str(int64_t(c.server_pid)),
-            "",
+            c.server_tls,
             c.application_name,
             str(uint64_t(c.server_prepared_statements)),
             str(c.server_id)});
@@ -187,7 +187,7 @@ ResultSet show_servers(Control& control, const std::vector<session::ClientInfo>&
               server_ptr(s.id),
               "",
               str(int64_t(s.pid)),
-              "",
+              s.tls,
               "",
               str(uint64_t(s.prepared_statements)),
               str(s.id)});

@@ -13,11 +13,11 @@ asio::awaitable<Result<Rows>> query_rows(pool::ServerConnection& conn, std::stri
                                          size_t& budget, uint32_t max_message) {
   std::string out;
   protocol::write_query(out, sql);
-  Status sent = co_await net::write_all(conn.socket(), out);
+  Status sent = co_await net::write_all(conn.stream(), out);
   if (!sent) co_return sent.take_error();
   RowsReader reader(budget);
   while (true) {
-    auto msg = co_await net::read_message(conn.socket(), conn.in(), max_message);
+    auto msg = co_await net::read_message(conn.stream(), conn.in(), max_message);
     if (!msg) co_return msg.take_error();
     auto done = reader.feed(msg->header.type, msg->body);
     conn.in().consume(msg->header.total());
@@ -30,7 +30,7 @@ asio::awaitable<Result<Rows>> query_rows(pool::ServerConnection& conn, std::stri
 
 asio::awaitable<Status> await_copy_both(pool::ServerConnection& conn) {
   while (true) {
-    auto msg = co_await net::read_message(conn.socket(), conn.in(), kMaxServerMessage);
+    auto msg = co_await net::read_message(conn.stream(), conn.in(), kMaxServerMessage);
     if (!msg) co_return msg.take_error();
     const char type = msg->header.type;
     if (type == protocol::PqMsg_ErrorResponse) {
@@ -55,7 +55,7 @@ void say_goodbye(pool::ServerConnection& conn) {
   protocol::write_terminate(out);
   asio::const_buffer buffer(out.data(), out.size());
   net::WriteResult ignored;
-  net::write_now(conn.socket(), std::span(&buffer, 1), ignored);
+  conn.stream().write_now(std::span(&buffer, 1), ignored);
 }
 
 }  // namespace usher::cache

@@ -224,7 +224,7 @@ asio::awaitable<Status> Stream::Impl::replicate(std::shared_ptr<Attempt> a) {
                               " (\"include-xids\" '0', \"skip-empty-xacts\" '0')";
   std::string out;
   protocol::write_query(out, start_command);
-  Status st = co_await net::write_all(a->repl->socket(), out);
+  Status st = co_await net::write_all(a->repl->stream(), out);
   if (st) st = co_await await_copy_both(*a->repl);
   if (gone(*a)) co_return ok_status();
   if (!st) co_return stream_failed("could not start replication", st.error());
@@ -234,7 +234,7 @@ asio::awaitable<Status> Stream::Impl::replicate(std::shared_ptr<Attempt> a) {
 }
 
 asio::awaitable<Status> Stream::Impl::follow(std::shared_ptr<Attempt> a) {
-  net::Socket& socket = a->repl->socket();
+  net::Stream& socket = a->repl->stream();
   net::ByteBuffer& in = a->repl->in();
   while (true) {
     Status st = co_await net::read_at_least(socket, in, protocol::kHeaderSize);
@@ -386,7 +386,7 @@ asio::awaitable<void> Stream::Impl::write_status(std::shared_ptr<Attempt> a) {
               .time = protocol::to_pg_timestamp(std::chrono::system_clock::now()),
               .reply_requested = periodic});
     a->status_sent = Clock::now();
-    Status st = co_await net::write_all(a->repl->socket(), out);
+    Status st = co_await net::write_all(a->repl->stream(), out);
     if (gone(*a)) co_return;
     if (!st) {
       a->repl->close();  // the reader fails and reports it

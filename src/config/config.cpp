@@ -202,21 +202,6 @@ class Builder {
     if (c.stats_period.count() <= 0) {
       return config_error(at("stats_period") + "stats_period must be greater than 0");
     }
-    // TLS is not built yet. "allow" and "prefer" (PgBouncer 1.20's default
-    // towards servers) permit plain text, so they load with a warning;
-    // "require" and stronger are refused: a pooler that served in clear
-    // text what the operator asked to encrypt would fail silently.
-    for (const auto& [key, mode] : {std::pair{"client_tls_sslmode", &c.client_tls_sslmode},
-                                    std::pair{"server_tls_sslmode", &c.server_tls_sslmode}}) {
-      if (*mode == "allow" || *mode == "prefer") {
-        result_.warnings.push_back(at(key) + key + " = " + *mode +
-                                   ": TLS is not supported by Usher yet; connections are plain");
-      } else if (*mode != "disable") {
-        return config_error(at(key) + key +
-                            ": TLS is not supported by Usher yet; set it to disable, allow or "
-                            "prefer");
-      }
-    }
     if (c.track_extra_parameters.size() > kMaxTrackExtraParameters) {
       return config_error(at("track_extra_parameters") + "track_extra_parameters: at most " +
                           std::to_string(kMaxTrackExtraParameters) + " names");

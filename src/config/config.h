@@ -159,7 +159,7 @@ struct Config {
   Duration transaction_timeout = Duration(0);
   Duration suspend_timeout = Duration(10'000);
 
-  // --- TLS (stored; sslmode values are validated) ----------------------------
+  // --- TLS (net/tls.h; the files load at start and on every RELOAD) ----------
   std::string client_tls_sslmode = "disable";
   std::string client_tls_key_file;
   std::string client_tls_cert_file;
@@ -169,9 +169,7 @@ struct Config {
   std::string client_tls13_ciphers;
   std::string client_tls_ecdhcurve = "auto";
   std::string client_tls_dheparams = "auto";
-  // PgBouncer's default is "prefer" (since 1.20), which Usher would only
-  // accept with a warning while TLS is not built: see docs/configuration.md.
-  std::string server_tls_sslmode = "disable";
+  std::string server_tls_sslmode = "prefer";  // PgBouncer's default since 1.20
   std::string server_tls_ca_file;
   std::string server_tls_key_file;
   std::string server_tls_cert_file;

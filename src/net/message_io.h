@@ -8,7 +8,7 @@
 
 #include "common/result.h"
 #include "net/byte_buffer.h"
-#include "net/socket.h"
+#include "net/stream.h"
 #include "protocol/frame.h"
 
 namespace usher::net {
@@ -20,30 +20,19 @@ struct Message {
 
 // Reads until one whole typed message is at the front of `buf`. It is not
 // consumed: call buf.consume(msg.header.total()) when done with it.
-asio::awaitable<Result<Message>> read_message(Socket& socket, ByteBuffer& buf, uint32_t max_length);
+asio::awaitable<Result<Message>> read_message(Stream& stream, ByteBuffer& buf, uint32_t max_length);
 
 // Reads until `n` bytes are buffered.
-asio::awaitable<Status> read_at_least(Socket& socket, ByteBuffer& buf, size_t n);
+asio::awaitable<Status> read_at_least(Stream& stream, ByteBuffer& buf, size_t n);
 
-asio::awaitable<Status> write_all(Socket& socket, std::string_view bytes);
+asio::awaitable<Status> write_all(Stream& stream, std::string_view bytes);
 
 // Writes every buffer, in order. The relay's writes are small and the socket
 // almost always has room, so this first sends without waiting (one sendmsg,
 // no operation object, no trip through the event loop) and only waits for
-// room for what did not fit. Returns the error, if any, and the bytes
-// written.
-struct WriteResult {
-  boost::system::error_code ec;
-  size_t written = 0;
-};
-asio::awaitable<WriteResult> write_all(Socket& socket, std::span<const asio::const_buffer> buffers);
-
-// The two halves of write_all(), for the relay's hot path, where even an
-// awaitable that never suspends costs a coroutine frame: write_now() sends
-// what the socket takes at once and returns true when that was everything
-// (or it failed); only otherwise does the caller await write_rest().
-bool write_now(Socket& socket, std::span<const asio::const_buffer> buffers, WriteResult& result);
-asio::awaitable<WriteResult> write_rest(Socket& socket, std::span<const asio::const_buffer> buffers,
-                                        WriteResult sent);
+// room for what did not fit. The relay's hot path calls the two halves
+// itself (Stream::write_now, then write_rest only when needed): even an
+// awaitable that never suspends costs a coroutine frame.
+asio::awaitable<WriteResult> write_all(Stream& stream, std::span<const asio::const_buffer> buffers);
 
 }  // namespace usher::net

@@ -46,6 +46,11 @@ SocketDeadline::~SocketDeadline() {
   timer_.cancel();
 }
 
+bool is_unix(const Socket& socket) {
+  boost::system::error_code ec;
+  return socket.local_endpoint(ec).protocol().family() == AF_UNIX && !ec;
+}
+
 std::string peer_name(const Socket& socket) {
   boost::system::error_code ec;
   auto ep = socket.remote_endpoint(ec);

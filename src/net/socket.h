@@ -43,6 +43,9 @@ class SocketDeadline {
   asio::steady_timer timer_;
 };
 
+// A Unix-domain socket (TLS is never offered or used on one, as in PgBouncer).
+bool is_unix(const Socket& socket);
+
 // The user id of the process at the other end of a Unix socket, or nullopt
 // for TCP (or when the kernel cannot say).
 std::optional<uid_t> unix_peer_uid(const Socket& socket);

@@ -69,6 +69,7 @@ struct IdleServerInfo {
   double connect_seconds;
   double idle_seconds;
   size_t prepared_statements;  // prepared on this server by Usher
+  std::string tls;
 };
 
 // Counts for SHOW POOLS, read under the pool lock.

@@ -240,7 +240,7 @@ std::vector<IdleServerInfo> Pool::idle_servers(Clock::time_point now) const {
   for (const auto& list : idle_) {
     for (const auto& s : list) {
       out.push_back({s->id(), s->remote_addr, s->remote_port, s->backend_pid, secs(s->created_at),
-                     secs(s->last_used), s->prepared.statements.size()});
+                     secs(s->last_used), s->prepared.statements.size(), s->tls_info});
     }
   }
   return out;

@@ -37,8 +37,13 @@ PoolSettings PoolManager::settings_for(const config::Config& c, const config::Da
   return s;
 }
 
+void PoolManager::set_server_tls(std::shared_ptr<const net::TlsContext> tls) {
+  std::lock_guard lock(mu_);
+  server_tls_ = std::move(tls);
+}
+
 ServerTarget PoolManager::target_for(const config::Config& c, const config::DatabaseConfig& db,
-                                     const std::string& client_user) {
+                                     const std::string& client_user) const {
   ServerTarget t;
   t.host = db.host;
   t.hosts = db.hosts;
@@ -59,6 +64,7 @@ ServerTarget PoolManager::target_for(const config::Config& c, const config::Data
   if (db.timezone) t.startup_params.emplace_back("timezone", *db.timezone);
   if (db.connect_query) t.connect_query = *db.connect_query;
   t.tcp = config::tcp_options(c);
+  t.tls = server_tls_;
   return t;
 }
 

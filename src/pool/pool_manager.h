@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "net/tls.h"
 #include "pool/pool.h"
 
 namespace usher::pool {
@@ -25,6 +26,9 @@ class PoolManager {
   // Applies a reloaded configuration to existing pools.
   void apply(const config::Config& config);
   std::vector<std::shared_ptr<Pool>> all() const;
+  // The context new server connections negotiate TLS with (none: plain);
+  // set before apply() so that the pools' targets take it.
+  void set_server_tls(std::shared_ptr<const net::TlsContext> tls);
 
   // What a pool for this database and user is configured with.
   // Client connection counts per database and per login user, across pools
@@ -43,16 +47,18 @@ class PoolManager {
 
   static PoolSettings settings_for(const config::Config& config, const config::DatabaseConfig& db,
                                    const std::string& user);
-  static ServerTarget target_for(const config::Config& config, const config::DatabaseConfig& db,
-                                 const std::string& client_user);
 
  private:
+  // Under mu_.
+  ServerTarget target_for(const config::Config& config, const config::DatabaseConfig& db,
+                          const std::string& client_user) const;
   std::shared_ptr<SharedLimit> limit(std::map<std::string, std::shared_ptr<SharedLimit>>& m,
                                      const std::string& key, int max);
 
   const int workers_;
   net::OffloadPool& offload_;
   mutable std::mutex mu_;
+  std::shared_ptr<const net::TlsContext> server_tls_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
   std::map<std::string, std::shared_ptr<SharedLimit>> db_limits_;
   std::map<std::string, std::shared_ptr<SharedLimit>> user_limits_;

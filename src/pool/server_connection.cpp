@@ -138,6 +138,36 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       "unsupported authentication method " + std::to_string(req.code) + " requested by server");
 }
 
+// SSLRequest, then the handshake when the server says 'S'. The answer is
+// read alone, one byte: whatever a server (or someone in between) sent
+// after it in clear text must not be taken as part of the encrypted stream.
+asio::awaitable<Status> negotiate_tls(ServerConnection& conn, const ServerTarget& t) {
+  const net::SslMode mode = t.tls->mode();
+  if (mode == net::SslMode::kAllow) co_return ok_status();  // plain first, as libpq's allow
+  std::string out;
+  protocol::write_ssl_request(out);
+  Status st = co_await net::write_all(conn.stream(), out);
+  if (!st) co_return server_error("could not send to server: " + st.error().message);
+  char answer = 0;
+  auto [ec, n] =
+      co_await conn.socket().async_read_some(asio::buffer(&answer, 1), as_tuple(use_awaitable));
+  if (ec) co_return server_error("server closed the connection during TLS negotiation");
+  if (answer == 'S') {
+    st = co_await conn.stream().start_tls(t.tls, t.host);
+    if (!st) co_return server_error("server TLS: " + st.error().message);
+    conn.tls_info = conn.stream().tls()->describe();
+    co_return ok_status();
+  }
+  if (answer != 'N') {
+    co_return make_error(protocol::sqlstate::protocol_violation,
+                         "unexpected answer to SSLRequest from server");
+  }
+  if (net::tls_required(mode))
+    co_return server_error(
+        "server refused TLS (server_tls_sslmode = " + std::string(net::sslmode_name(mode)) + ")");
+  co_return ok_status();
+}
+
 asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
                               const LoginContext& ctx) {
   std::string out;
@@ -149,12 +179,12 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
   AuthExchange ex;
   while (true) {
     if (!out.empty()) {
-      auto [ec, n] =
-          co_await asio::async_write(conn.socket(), asio::buffer(out), as_tuple(use_awaitable));
+      const asio::const_buffer buffer(out.data(), out.size());
+      auto [ec, n] = co_await net::write_all(conn.stream(), std::span(&buffer, 1));
       if (ec) co_return server_error("could not send to server: " + ec.message());
       out.clear();
     }
-    auto msg = co_await net::read_message(conn.socket(), conn.in(), kMaxLoginMessage);
+    auto msg = co_await net::read_message(conn.stream(), conn.in(), kMaxLoginMessage);
     if (!msg) co_return msg.take_error();
     auto body = msg->body;
     switch (msg->header.type) {
@@ -248,17 +278,17 @@ std::string_view server_auth_name(ServerAuth method) {
 }
 
 void ServerConnection::adopt(asio::io_context& io, int worker) {
-  int fd = socket_.release();
-  net::Socket moved(io);
-  moved.assign(endpoint->protocol(), fd);
-  socket_ = std::move(moved);
+  stream_.adopt(io, endpoint->protocol());
   worker_ = worker;
 }
 
 bool ServerConnection::idle_and_healthy() {
-  if (!socket_.is_open()) return false;
+  net::Socket& socket = stream_.socket();
+  if (!socket.is_open()) return false;
+  // Anything readable, TLS or not, is the server speaking out of turn.
+  if (stream_.has_buffered()) return false;
   char byte;
-  ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -275,13 +305,13 @@ asio::awaitable<Status> ServerConnection::run(std::string_view messages,
   if (answered) *answered = false;
   // A simple Query, or Usher's own unnamed Parse, replaces the unnamed statement.
   prepared.unnamed_owner = 0;
-  net::SocketDeadline deadline(socket_, timeout);
-  Status st = co_await net::write_all(socket_, messages);
+  net::SocketDeadline deadline(stream_.socket(), timeout);
+  Status st = co_await net::write_all(stream_, messages);
   if (!st) co_return st;
   std::optional<Error> failed;
   LastResult current;  // of the statement being answered
   while (true) {
-    auto msg = co_await net::read_message(socket_, in_, kMaxLoginMessage);
+    auto msg = co_await net::read_message(stream_, in_, kMaxLoginMessage);
     if (!msg) {
       if (deadline.expired()) co_return server_error("server did not answer within its time limit");
       co_return msg.take_error();
@@ -311,7 +341,7 @@ asio::awaitable<Status> ServerConnection::run(std::string_view messages,
 
 void ServerConnection::close() {
   boost::system::error_code ec;
-  socket_.close(ec);
+  stream_.socket().close(ec);
 }
 
 void ServerConnection::set_parameter(std::string_view name, std::string_view value) {
@@ -346,7 +376,10 @@ asio::awaitable<Result<ServerPtr>> connect_server(const ServerTarget& target,
                                               : "could not connect to server: " + ec.message());
   }
   net::tune_socket(conn->socket(), target.tcp);
-  auto st = co_await login(*conn, target, ctx);
+  Status st = ok_status();
+  if (target.tls && endpoint->protocol().family() != AF_UNIX)
+    st = co_await negotiate_tls(*conn, target);
+  if (st) st = co_await login(*conn, target, ctx);
   if (st && !target.connect_query.empty()) st = co_await conn->run_query(target.connect_query, {});
   if (!st) {
     if (deadline.expired())

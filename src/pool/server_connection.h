@@ -17,6 +17,8 @@
 #include "net/byte_buffer.h"
 #include "net/offload_pool.h"
 #include "net/socket.h"
+#include "net/stream.h"
+#include "net/tls.h"
 #include "prepared/server_state.h"
 #include "protocol/sqlstate.h"
 #include "protocol/tracked_params.h"
@@ -59,13 +61,16 @@ struct ServerTarget {
   std::vector<std::pair<std::string, std::string>> startup_params;
   std::string connect_query;
   TcpOptions tcp;
+  // server_tls_sslmode's context (none: disable); not used over Unix sockets.
+  std::shared_ptr<const net::TlsContext> tls;
 };
 
 class ServerConnection {
  public:
-  ServerConnection(net::Socket socket, uint64_t id) : socket_(std::move(socket)), id_(id) {}
+  ServerConnection(net::Socket socket, uint64_t id) : stream_(std::move(socket)), id_(id) {}
 
-  net::Socket& socket() { return socket_; }
+  net::Stream& stream() { return stream_; }
+  net::Socket& socket() { return stream_.socket(); }
   net::ByteBuffer& in() { return in_; }
   uint64_t id() const { return id_; }
 
@@ -113,6 +118,7 @@ class ServerConnection {
   Clock::time_point last_used = Clock::now();
   Clock::time_point link_time{};  // when the current client took it
   std::string remote_addr;
+  std::string tls_info;  // TlsSession::describe(), empty when plain
   int remote_port = 0;
   bool needs_reset_query = false;       // run server_reset_query before next use
   ServerAuth auth = ServerAuth::kNone;  // how the server authenticated Usher
@@ -121,7 +127,7 @@ class ServerConnection {
   prepared::ServerState prepared;
 
  private:
-  net::Socket socket_;
+  net::Stream stream_;
   net::ByteBuffer in_;
   uint64_t id_;
   int worker_ = 0;

@@ -192,6 +192,10 @@ void write_cancel_request(std::string& out, uint32_t pid, uint32_t secret) {
       .finish();
 }
 
+void write_ssl_request(std::string& out) {
+  MessageWriter(out).begin_startup().i32(int32_t(kSslRequestCode)).finish();
+}
+
 void write_ssl_response(std::string& out, bool accept) {
   out.push_back(accept ? 'S' : 'N');
 }

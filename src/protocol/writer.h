@@ -69,6 +69,7 @@ void write_sasl_response(std::string& out, std::string_view data);
 void write_query(std::string& out, std::string_view sql);
 void write_terminate(std::string& out);
 void write_cancel_request(std::string& out, uint32_t pid, uint32_t secret);
+void write_ssl_request(std::string& out);
 void write_ssl_response(std::string& out, bool accept);
 
 }  // namespace usher::protocol

@@ -82,8 +82,30 @@ std::shared_ptr<const config::Config> Runtime::config() const {
   return config_;
 }
 
+std::shared_ptr<const net::TlsContext> Runtime::client_tls() const {
+  std::lock_guard lock(config_mu_);
+  return client_tls_;
+}
+
+Status Runtime::load_tls(const config::Config& c) {
+  auto clients = net::make_tls_context(net::client_side_settings(c), net::TlsRole::kAccept);
+  auto servers = net::make_tls_context(net::server_side_settings(c), net::TlsRole::kConnect);
+  if (clients) {
+    std::lock_guard lock(config_mu_);
+    client_tls_ = *clients;
+  }
+  if (servers) pools_.set_server_tls(*servers);
+  std::string why = clients ? "" : clients.error().message;
+  if (!servers) why += (why.empty() ? "" : "; ") + servers.error().message;
+  if (why.empty()) return ok_status();
+  return make_error(protocol::sqlstate::config_file_error, why);
+}
+
 Status Runtime::listen() {
   auto c = config();
+  // Before any client can connect: a TLS setting that does not load stops
+  // the start, as in PgBouncer.
+  if (Status st = load_tls(*c); !st) return st;
   std::vector<std::string> names;
   auto add = [&](const net::Endpoint& ep, const std::string& name) -> Status {
     auto acc =
@@ -315,6 +337,12 @@ Status Runtime::reload() {
     std::lock_guard lock(config_mu_);
     config_ = next;
   }
+  // Certificates are read again on every reload (renewed files); a file
+  // that does not load leaves the connections as they were.
+  if (Status tls = load_tls(*next); !tls) {
+    spdlog::error("TLS settings not applied, the previous ones stay in force: {}",
+                  tls.error().message);
+  }
   pools_.apply(*next);
   return ok_status();
 }
@@ -383,11 +411,23 @@ Status Runtime::set(std::string_view key, std::string_view value) {
   auto next = std::make_shared<config::Config>(*config());
   Status st = config::apply_setting(*next, *spec, value);
   if (st) st = config::check_query_cache_limits(*next);
+  // A TLS setting applies at once, or not at all.
+  const bool tls_key = key.find("tls") != std::string_view::npos;
+  if (st && tls_key) {
+    auto side = key.starts_with("client") ? net::TlsRole::kAccept : net::TlsRole::kConnect;
+    auto ctx =
+        net::make_tls_context(side == net::TlsRole::kAccept ? net::client_side_settings(*next)
+                                                            : net::server_side_settings(*next),
+                              side);
+    if (!ctx) st = ctx.take_error();
+  }
   if (!st) return make_error(protocol::sqlstate::protocol_violation, st.error().message);
   {
     std::lock_guard lock(config_mu_);
     config_ = next;
   }
+  // Checked above: both sides load (unless a file changed meanwhile).
+  if (tls_key && !load_tls(*next)) spdlog::error("TLS settings not applied after SET {}", key);
   pools_.apply(*next);
   return ok_status();
 }

@@ -58,6 +58,7 @@ class Runtime final : public session::SessionContext, public admin::Control {
   int worker_count() const override { return static_cast<int>(workers_.size()); }
   session::Worker& worker(int i) override { return *workers_[i]; }
   pool::PoolManager& pools() override { return pools_; }
+  std::shared_ptr<const net::TlsContext> client_tls() const override;
   net::OffloadPool& offload() override { return offload_; }
   auth::LoginThrottle& login_throttle() override { return login_throttle_; }
   session::CancelRegistry& cancels() override { return cancels_; }
@@ -88,8 +89,14 @@ class Runtime final : public session::SessionContext, public admin::Control {
   void janitor_tick();
   void on_signal(int signal);
 
+  // Both sides' TLS contexts from `c`. Each side that loads replaces its
+  // context (in the pools too); one that fails keeps the old, and its
+  // reason (setting, file, OpenSSL's words) is in the error.
+  Status load_tls(const config::Config& c);
+
   mutable std::mutex config_mu_;
   std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<const net::TlsContext> client_tls_;  // under config_mu_
   std::atomic<int> client_count_{0};
   std::vector<std::unique_ptr<session::Worker>> workers_;
   asio::io_context control_;

@@ -55,7 +55,10 @@ std::shared_ptr<CancelTarget> CancelRegistry::lookup(const protocol::CancelKey& 
 
 boost::asio::awaitable<bool> send_cancel(BackendKey key, std::chrono::milliseconds timeout) {
   namespace asio = boost::asio;
-  net::Socket sock(co_await asio::this_coro::executor);
+  // Plain even when the session's server connection has TLS: PostgreSQL
+  // reads a CancelRequest before any TLS negotiation.
+  net::Stream stream(net::Socket(co_await asio::this_coro::executor));
+  net::Socket& sock = stream.socket();
   // The timeout bounds the whole exchange: a server that does not answer
   // must not hold the canceling client (and a socket) forever.
   net::SocketDeadline deadline(sock, timeout);
@@ -63,7 +66,7 @@ boost::asio::awaitable<bool> send_cancel(BackendKey key, std::chrono::millisecon
   if (!ec) {
     std::string out;
     protocol::write_cancel_request(out, key.pid, key.secret);
-    co_await net::write_all(sock, out);
+    co_await net::write_all(stream, out);
     // PostgreSQL closes the connection when done; wait for that so the
     // cancel is processed before the client hears back from us.
     char byte;

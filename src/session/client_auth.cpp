@@ -49,7 +49,7 @@ const std::string& mock_seed() {
 }  // namespace
 
 asio::awaitable<Result<net::Message>> Login::read_auth_message() {
-  auto msg = co_await net::read_message(c_.socket, c_.in, kMaxAuthMessage);
+  auto msg = co_await net::read_message(c_.stream, c_.in, kMaxAuthMessage);
   if (!msg) {
     c_.closed = true;
     co_return msg.take_error();
@@ -66,7 +66,8 @@ asio::awaitable<Status> Login::authenticate() {
   c_.admin = c_.database == config::kConsoleDatabase;
   // PgBouncer's rule, whatever auth_type: the kernel vouches for this
   // peer, which could read Usher's files anyway.
-  if (c_.admin && c_.user == config::kConsoleUser && net::unix_peer_uid(c_.socket) == ::getuid()) {
+  if (c_.admin && c_.user == config::kConsoleUser &&
+      net::unix_peer_uid(c_.stream.socket()) == ::getuid()) {
     c_.console_owner = true;
     if (c_.config->log_connections) {
       spdlog::info("C-{}: {}/{}@unix pgbouncer access from unix socket",

@@ -9,15 +9,15 @@ ClientConnection::ClientConnection(SessionContext& ctx, Worker& worker, net::Soc
     : ctx(ctx),
       worker(worker),
       id(next_socket_id()),
-      socket(std::move(socket)),
+      stream(std::move(socket)),
       wake(worker.io),
       config(ctx.config()) {
-  addr = net::peer_name(this->socket);
-  port = net::peer_port(this->socket);
+  addr = net::peer_name(stream.socket());
+  port = net::peer_port(stream.socket());
 }
 
 asio::awaitable<Status> ClientConnection::send(std::string_view bytes) {
-  co_return co_await net::write_all(socket, bytes);
+  co_return co_await net::write_all(stream, bytes);
 }
 
 Membership::~Membership() {

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "net/byte_buffer.h"
 #include "net/socket.h"
+#include "net/stream.h"
 #include "pool/pool.h"
 #include "protocol/cancel_key.h"
 #include "protocol/tracked_params.h"
@@ -52,8 +53,8 @@ struct ClientConnection {
 
   SessionContext& ctx;
   Worker& worker;
-  const uint64_t id;  // next_socket_id(): SHOW CLIENTS id, KILL_CLIENT
-  net::Socket socket;
+  const uint64_t id;   // next_socket_id(): SHOW CLIENTS id, KILL_CLIENT
+  net::Stream stream;  // plain, or TLS once the client asked for it
   net::ByteBuffer in;
   Wakeup wake;
   std::shared_ptr<const config::Config> config;  // as of the connection

@@ -54,7 +54,7 @@ asio::awaitable<void> ClientSession::serve_and_finish() {
 
 asio::awaitable<void> ClientSession::run() {
   auto self = shared_from_this();
-  net::tune_socket(conn_.socket, config::tcp_options(*conn_.config));
+  net::tune_socket(conn_.stream.socket(), config::tcp_options(*conn_.config));
   // A coroutine of its own, so its locals are freed once the client is in.
   auto login = co_await log_in();
   if (!login) {
@@ -113,10 +113,10 @@ asio::awaitable<void> ClientSession::finish(const Status& status) {
   co_await relay_.finish_server();
   const Error* error =
       conn_.kill_reason ? &*conn_.kill_reason : (status ? nullptr : &status.error());
-  if (error && !conn_.closed && conn_.socket.is_open()) {
+  if (error && !conn_.closed && conn_.stream.socket().is_open()) {
     std::string out;
     protocol::write_error_response(out, "FATAL", error->sqlstate, error->message);
-    co_await net::write_all(conn_.socket, out);
+    co_await net::write_all(conn_.stream, out);
   }
   if (error && conn_.config->log_pooler_errors && !error->sqlstate.empty()) {
     spdlog::warn("C-{}: {}/{}@{}:{} closing because: {}", static_cast<const void*>(&conn_),
@@ -128,8 +128,8 @@ asio::awaitable<void> ClientSession::finish(const Status& status) {
                  conn_.port, static_cast<int>(seconds_since(conn_.connect_time, Clock::now())));
   }
   boost::system::error_code ec;
-  conn_.socket.shutdown(net::Socket::shutdown_both, ec);
-  conn_.socket.close(ec);
+  conn_.stream.socket().shutdown(net::Socket::shutdown_both, ec);
+  conn_.stream.socket().close(ec);
   co_await relay_.wait_reads();
 }
 
@@ -140,11 +140,13 @@ void ClientSession::kill(const Error& reason) {
   // Best effort and non-blocking: the client may not be reading.
   std::string out;
   protocol::write_error_response(out, "FATAL", reason.sqlstate, reason.message);
-  ::send(conn_.socket.native_handle(), out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  const asio::const_buffer buffer(out.data(), out.size());
+  net::WriteResult ignored;
+  conn_.stream.write_now(std::span(&buffer, 1), ignored);
   conn_.closed = true;  // nothing more to say to it
   boost::system::error_code ec;
-  conn_.socket.shutdown(net::Socket::shutdown_both, ec);
-  conn_.socket.cancel(ec);
+  conn_.stream.socket().shutdown(net::Socket::shutdown_both, ec);
+  conn_.stream.socket().cancel(ec);
   conn_.wake.notify();
 }
 
@@ -176,6 +178,7 @@ ClientInfo ClientSession::info(Clock::time_point now) const {
   i.state = kStateNames[static_cast<int>(conn_.phase)];
   i.addr = conn_.addr;
   i.port = conn_.port;
+  if (conn_.stream.tls()) i.tls = conn_.stream.tls()->describe();
   const int app = protocol::TrackedParams::kApplicationName;
   i.application_name = conn_.params.has(app) ? conn_.params.get(app) : "";
   i.connect_time = seconds_since(conn_.connect_time, now);

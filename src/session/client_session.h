@@ -30,6 +30,7 @@ struct ClientInfo {
   uint64_t server_id = 0;
   bool has_server = false;
   std::string server_addr;
+  std::string tls, server_tls;  // TLS version/cipher/group, empty when plain
   int server_port = 0;
   uint32_t server_pid = 0;
   double server_connect_time = 0;

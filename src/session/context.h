@@ -14,6 +14,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "net/offload_pool.h"
+#include "net/tls.h"
 #include "pool/pool_manager.h"
 #include "session/cancel_registry.h"
 #include "session/peer_cancels.h"
@@ -27,6 +28,10 @@ class SessionContext {
   // The configuration in force now; a session keeps the one it started with.
   virtual std::shared_ptr<const config::Config> config() const = 0;
   virtual pool::PoolManager& pools() = 0;
+  // The context a client's SSLRequest is answered with (client_tls_*), or
+  // none: TLS is not offered. The one loaded last; a reload whose files
+  // fail to load keeps it.
+  virtual std::shared_ptr<const net::TlsContext> client_tls() const = 0;
   virtual CancelRegistry& cancels() = 0;
   virtual PeerCancels& peer_cancels() = 0;
   // Failed logins per client address (auth/login_throttle.h).

@@ -2,8 +2,8 @@
 // joining its pool. Lives only while the client logs in (a local of the
 // session's login coroutine), so nothing of it stays with an idle client.
 //
-//   startup.cpp      SSLRequest/GSSENCRequest declined, CancelRequest
-//                    forwarded, StartupMessage and `options` read
+//   startup.cpp      TLS (SSLRequest or direct), GSSENCRequest declined,
+//                    CancelRequest forwarded, StartupMessage and `options` read
 //   client_auth.cpp  passwords checked against auth_file by auth_type
 //   auth_query.cpp   secrets of users auth_file does not list, from the server
 //   login.cpp        the pool joined, the welcome (AuthenticationOk ... ReadyForQuery)
@@ -44,6 +44,8 @@ class Login {
   // A startup parameter (or one inside `options`) this client may set.
   bool tracked_at_login(std::string_view name) const;
   asio::awaitable<void> forward_cancel(protocol::CancelKey key);
+  // The handshake as the server; `direct`: no SSLRequest came first.
+  asio::awaitable<Status> start_tls(const std::shared_ptr<const net::TlsContext>& tls, bool direct);
 
   // client_auth.cpp
   asio::awaitable<Status> auth_cleartext(std::string_view stored);

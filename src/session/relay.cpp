@@ -100,8 +100,8 @@ asio::awaitable<Status> Relay::serve() {
       build_to_server(idle);
       if (!to_server_.empty()) {
         net::WriteResult sent;
-        if (!net::write_now(server_->socket(), gather(to_server_), sent)) {
-          sent = co_await net::write_rest(server_->socket(), gather_, sent);
+        if (!server_->stream().write_now(gather(to_server_), sent)) {
+          sent = co_await server_->stream().write_rest(gather_, sent);
         }
         st = server_write_status(sent);
       }
@@ -135,6 +135,9 @@ asio::awaitable<Status> Relay::serve() {
 
 void Relay::start_reads() {
   auto self = owner_.keep_alive();
+  // TLS may hold what the client sent already decrypted: the socket will
+  // not become readable for it, so read instead of parking.
+  if (parked_ && c_.stream.has_buffered()) parked_ = false;
   if (!client_reading_ && !c_.closed && parked_) {
     // Idle: wait for readability without holding a buffer. Costs one
     // epoll_ctl when the client wakes up, which is why active clients use a
@@ -146,17 +149,19 @@ void Relay::start_reads() {
     if (stage_) stage_->release_memory();
     if (tap_) tap_->release_memory();
     client_reading_ = true;
-    c_.socket.async_wait(net::Socket::wait_read, [this, self](boost::system::error_code ec) {
-      client_reading_ = false;
-      parked_ = false;
-      if (ec && ec != asio::error::operation_aborted) c_.closed = true;
-      if (suspended_) {
-        suspended_ = false;
-        owner_.resume();
-      } else {
-        c_.wake.notify_from_handler();
-      }
-    });
+    c_.stream.socket().async_wait(net::Socket::wait_read,
+                                  [this, self](boost::system::error_code ec) {
+                                    client_reading_ = false;
+                                    parked_ = false;
+                                    if (ec && ec != asio::error::operation_aborted)
+                                      c_.closed = true;
+                                    if (suspended_) {
+                                      suspended_ = false;
+                                      owner_.resume();
+                                    } else {
+                                      c_.wake.notify_from_handler();
+                                    }
+                                  });
   } else if (!client_reading_ && !c_.closed &&
              (c_.in.size() < kClientBufferLimit || pending_ == 0) &&
              (!stage_ || stage_->has_room())) {
@@ -165,7 +170,7 @@ void Relay::start_reads() {
     if (!server_) c_.in.release_if_empty(true);
     auto space = c_.in.prepare(client_read_filled_ ? kReadChunk : 1);
     client_reading_ = true;
-    c_.socket.async_read_some(
+    c_.stream.async_read_some(
         asio::buffer(space.data(), space.size()),
         [this, self, size = space.size()](boost::system::error_code ec, size_t n) {
           client_reading_ = false;
@@ -191,7 +196,7 @@ void Relay::start_reads() {
     pool::ServerConnection* server = server_.get();
     auto space = server->in().prepare(server_read_filled_ ? 4 * kReadChunk : kReadChunk);
     server_reading_ = true;
-    server->socket().async_read_some(asio::buffer(space.data(), space.size()),
+    server->stream().async_read_some(asio::buffer(space.data(), space.size()),
                                      [this, self, server, gen = server->id(), size = space.size()](
                                          boost::system::error_code ec, size_t n) {
                                        server_reading_ = false;
@@ -323,8 +328,8 @@ asio::awaitable<bool> Relay::answer_from_cache(bool idle) {
   if (answered.queries == 0) co_return true;
   if (stage_) stage_->answered_elsewhere(c_.in.readable().first(answered.bytes));
   net::WriteResult sent;
-  if (!net::write_now(c_.socket, gather(to_client_), sent)) {
-    sent = co_await net::write_rest(c_.socket, gather_, sent);
+  if (!c_.stream.write_now(gather(to_client_), sent)) {
+    sent = co_await c_.stream.write_rest(gather_, sent);
   }
   to_client_.clear();
   auto& stats = m_.pool->stats().slot(c_.worker.index);
@@ -446,7 +451,7 @@ void Relay::notify_queued() {
       "No server connection available in postgres backend, client being queued");
   net::WriteResult sent;
   const asio::const_buffer buffer(wait_notice_.data(), wait_notice_.size());
-  net::write_now(c_.socket, std::span(&buffer, 1), sent);
+  c_.stream.write_now(std::span(&buffer, 1), sent);
   wait_notice_.erase(0, sent.ec ? wait_notice_.size() : sent.written);
 }
 
@@ -487,8 +492,8 @@ const std::vector<asio::const_buffer>& Relay::gather(const protocol::Outbox& out
 asio::awaitable<Status> Relay::send_to_server() {
   if (to_server_.empty()) co_return ok_status();
   net::WriteResult sent;
-  if (!net::write_now(server_->socket(), gather(to_server_), sent)) {
-    sent = co_await net::write_rest(server_->socket(), gather_, sent);
+  if (!server_->stream().write_now(gather(to_server_), sent)) {
+    sent = co_await server_->stream().write_rest(gather_, sent);
   }
   co_return server_write_status(sent);
 }
@@ -507,7 +512,7 @@ std::optional<Error> Relay::check_timeouts(Clock::time_point now, const ClientLi
         // start_reads); the cancelled read completes with operation_aborted.
         parked_ = true;
         boost::system::error_code ec;
-        c_.socket.cancel(ec);
+        c_.stream.socket().cancel(ec);
       }
       break;
     case Phase::kActive:

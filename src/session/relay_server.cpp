@@ -42,8 +42,8 @@ asio::awaitable<Status> Relay::forward_to_client() {
     }
     if (!to_client_.empty()) {
       net::WriteResult sent;
-      if (!net::write_now(c_.socket, gather(to_client_), sent)) {
-        sent = co_await net::write_rest(c_.socket, gather_, sent);
+      if (!c_.stream.write_now(gather(to_client_), sent)) {
+        sent = co_await c_.stream.write_rest(gather_, sent);
       }
       pool::bump(m_.pool->stats().slot(c_.worker.index).bytes_sent, sent.written);
       if (sent.ec) {
@@ -309,6 +309,7 @@ void Relay::fill_info(ClientInfo& i, Clock::time_point now) const {
   i.server_id = server_->id();
   i.server_addr = server_->remote_addr;
   i.server_port = server_->remote_port;
+  i.server_tls = server_->tls_info;
   i.server_pid = server_->backend_pid;
   i.server_connect_time = seconds_since(server_->created_at, now);
   i.server_prepared_statements = server_->prepared.statements.size();

@@ -1,11 +1,13 @@
-// The startup phase: SSLRequest / GSSENCRequest are declined (TLS is not
-// offered yet), a CancelRequest is forwarded to the backend the client is
-// using, and a StartupMessage names the user, database and parameters
-// (some inside `options`).
+// The startup phase: TLS (after an SSLRequest, or direct as PostgreSQL 17
+// accepts it), GSSENCRequest declined, a CancelRequest forwarded to the
+// backend the client is using, and a StartupMessage that names the user,
+// database and parameters (some inside `options`).
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 
+#include "net/tls.h"
 #include "protocol/sqlstate.h"
 #include "protocol/startup.h"
 #include "protocol/startup_options.h"
@@ -37,11 +39,43 @@ bool contains_ci(const std::vector<std::string>& list, std::string_view key) {
 
 }  // namespace
 
+// A TLS record's first byte (a handshake): what a client that starts TLS
+// at once sends where a startup packet's length would be.
+constexpr uint8_t kTlsHandshakeRecord = 0x16;
+
+asio::awaitable<Status> Login::start_tls(const std::shared_ptr<const net::TlsContext>& tls,
+                                         bool direct) {
+  Status st = co_await c_.stream.start_tls(tls, "");
+  if (st && direct && !c_.stream.tls()->alpn_postgresql()) {
+    // PostgreSQL 17 refuses direct TLS without ALPN: a client that is not
+    // speaking its protocol must not be taken for one that is.
+    st = make_error(protocol::sqlstate::protocol_violation,
+                    "direct TLS connection without ALPN \"postgresql\"");
+  }
+  if (!st) c_.closed = true;  // nothing can be said to it now, in clear or not
+  co_return st;
+}
+
 asio::awaitable<Result<bool>> Login::startup() {
   bool ssl_asked = false;
   bool gss_asked = false;
+  auto tls = net::is_unix(c_.stream.socket()) ? nullptr : c_.ctx.client_tls();
+  if (tls) {
+    // Direct TLS: a handshake where the startup packet should be. Peeked,
+    // so the handshake reads it from the socket itself.
+    auto [ec] = co_await c_.stream.socket().async_wait(net::Socket::wait_read,
+                                                       asio::as_tuple(asio::use_awaitable));
+    uint8_t first = 0;
+    if (!ec &&
+        ::recv(c_.stream.socket().native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT) == 1 &&
+        first == kTlsHandshakeRecord) {
+      Status st = co_await start_tls(tls, true);
+      if (!st) co_return st.take_error();
+      ssl_asked = true;
+    }
+  }
   while (true) {
-    auto st = co_await net::read_at_least(c_.socket, c_.in, 4);
+    auto st = co_await net::read_at_least(c_.stream, c_.in, 4);
     if (!st) {
       c_.closed = true;
       co_return st.take_error();
@@ -51,7 +85,7 @@ asio::awaitable<Result<bool>> Login::startup() {
       co_return make_error(protocol::sqlstate::protocol_violation,
                            "invalid length of startup packet");
     }
-    st = co_await net::read_at_least(c_.socket, c_.in, h.length);
+    st = co_await net::read_at_least(c_.stream, c_.in, h.length);
     if (!st) {
       c_.closed = true;
       co_return st.take_error();
@@ -65,14 +99,27 @@ asio::awaitable<Result<bool>> Login::startup() {
       // Declining is a single 'N'; the client then tries the other kind,
       // goes on in plaintext, or disconnects. Each may be asked once, as in
       // PostgreSQL.
-      bool& asked = std::holds_alternative<protocol::SslRequest>(*packet) ? ssl_asked : gss_asked;
-      if (asked)
+      const bool ssl = std::holds_alternative<protocol::SslRequest>(*packet);
+      bool& asked = ssl ? ssl_asked : gss_asked;
+      if (asked || c_.stream.tls())
         co_return make_error(protocol::sqlstate::protocol_violation,
                              "encryption negotiation already done");
       asked = true;
-      std::string n = "N";
-      st = co_await c_.send(n);
+      const bool accept = ssl && tls;
+      if (accept && !c_.in.empty()) {
+        // Bytes sent behind the SSLRequest, before the handshake, would be
+        // taken as if they had come encrypted (CVE-2021-23214).
+        co_return make_error(protocol::sqlstate::protocol_violation,
+                             "received unencrypted data after SSL request");
+      }
+      std::string answer;
+      protocol::write_ssl_response(answer, accept);
+      st = co_await c_.send(answer);
       if (!st) co_return st.take_error();
+      if (accept) {
+        st = co_await start_tls(tls, false);
+        if (!st) co_return st.take_error();
+      }
       continue;
     }
     if (auto* cancel = std::get_if<protocol::CancelRequest>(&*packet)) {
@@ -80,6 +127,10 @@ asio::awaitable<Result<bool>> Login::startup() {
       co_return false;
     }
     auto& m = std::get<protocol::StartupMessage>(*packet);
+    if (tls && net::tls_required(tls->mode()) && !c_.stream.tls()) {
+      // PgBouncer's words; Unix sockets are exempt, as there.
+      co_return make_error(protocol::sqlstate::protocol_violation, "SSL required");
+    }
     st = apply_startup_params(m);
     if (!st) co_return st.take_error();
     if ((m.protocol & 0xffff) != 0) {
@@ -126,7 +177,7 @@ Status Login::apply_startup_params(const protocol::StartupMessage& m) {
     const int app = protocol::TrackedParams::kApplicationName;
     const std::string name = c_.params.has(app) ? c_.params.get(app) : "app";
     c_.params.set(protocol::kTrackedNames[app],
-                  name + " - " + net::peer_details(c_.socket, c_.config->listen_port));
+                  name + " - " + net::peer_details(c_.stream.socket(), c_.config->listen_port));
   }
   return ok_status();
 }

@@ -117,7 +117,7 @@ const std::vector<MainKey> kMainKeys = {
     {"server_tls_ciphers", "default", "secure"},
     {"server_tls_key_file", "", "/etc/ssl/server.key"},
     {"server_tls_protocols", "secure", "all"},
-    {"server_tls_sslmode", "prefer", "prefer"},
+    {"server_tls_sslmode", "prefer", "require"},
     {"service_name", "pgbouncer", "usher-test"},
     {"so_reuseport", "0", "1"},
     {"stats_period", "60", "30"},
@@ -157,8 +157,8 @@ const std::set<std::string_view> kUsherOnlyKeys = {
 };
 
 // Where Usher's default differs on purpose (docs/configuration.md says why):
-// TLS is not built, and the auth_query is schema-qualified.
-const std::set<std::string_view> kDifferentDefaults = {"auth_query", "server_tls_sslmode"};
+// the auth_query is schema-qualified.
+const std::set<std::string_view> kDifferentDefaults = {"auth_query"};
 
 // PgBouncer's CF_NO_RELOAD keys: read at startup only.
 const std::set<std::string_view> kPgBouncerRestartKeys = {
@@ -234,7 +234,6 @@ TEST_F(ConfigPgbouncerKeys, DefaultsArePgBouncers) {
     }
     EXPECT_EQ(row.default_value, k->pgbouncer_default) << row.key;
   }
-  EXPECT_EQ(row_value(rows, "server_tls_sslmode"), "disable");
   EXPECT_NE(row_value(rows, "auth_query").find("pg_catalog.pg_authid"), std::string::npos);
 }
 
@@ -278,16 +277,7 @@ TEST_F(ConfigPgbouncerKeys, AFileWithEveryKeyOfEverySectionLoads) {
       "2 = host=10.0.0.2 port=6433 pool_size=7\n";
 
   const LoadResult r = load_ok(text);
-  // The only warning: server_tls_sslmode = prefer (PgBouncer's default) loads
-  // plain while TLS is not built. client_tls_sslmode = allow says the same.
-  EXPECT_EQ(r.warnings, (std::vector<std::string>{
-                            at_line(text, "client_tls_sslmode") +
-                                ": client_tls_sslmode = allow: TLS is not supported by Usher "
-                                "yet; connections are plain",
-                            at_line(text, "server_tls_sslmode") +
-                                ": server_tls_sslmode = prefer: TLS is not supported by Usher "
-                                "yet; connections are plain",
-                        }));
+  EXPECT_TRUE(r.warnings.empty());
 
   // Every [pgbouncer] key holds what the file said.
   const Config& c = r.config;
@@ -391,7 +381,7 @@ TEST_F(ConfigPgbouncerKeys, EveryDocumentedChoiceLoads) {
     EXPECT_TRUE(load(std::string("[pgbouncer]\nsyslog_facility = ") + facility + "\n").ok())
         << facility;
   }
-  for (const char* mode : {"disable", "allow", "prefer"}) {
+  for (const char* mode : {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}) {
     EXPECT_TRUE(load(std::string("[pgbouncer]\nclient_tls_sslmode = ") + mode +
                      "\nserver_tls_sslmode = " + mode + "\n")
                     .ok())
@@ -449,12 +439,6 @@ TEST_F(ConfigPgbouncerKeys, DocumentedRefusals) {
                   .find("not supported by Usher yet"),
               std::string::npos)
         << type;
-  }
-  for (const char* mode : {"require", "verify-ca", "verify-full"}) {
-    EXPECT_NE(load_error(std::string("[pgbouncer]\nserver_tls_sslmode = ") + mode + "\n")
-                  .find("TLS is not supported by Usher yet"),
-              std::string::npos)
-        << mode;
   }
   for (const char* attrs : {"read-write", "read-only", "primary", "standby"}) {
     EXPECT_NE(load_error(std::string("[pgbouncer]\n[databases]\nd = target_session_attrs=") +
