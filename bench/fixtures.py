@@ -122,6 +122,14 @@ class BenchPostgres(Postgres):
             "autovacuum": "off",
         })
         self.started = False
+        self.sslmode = "disable"  # what pgbench asks of every target (--tls: require)
+
+    def use_tls(self, cert_file, key_file):
+        """ssl = on with this certificate (before init()); clients then
+        connect with sslmode=require."""
+        self.extra_settings.update({"ssl": "on", "ssl_cert_file": f"'{cert_file}'",
+                                    "ssl_key_file": f"'{key_file}'"})
+        self.sslmode = "require"
 
     def env(self):
         """Environment for the client programs (pgbench)."""
@@ -129,7 +137,7 @@ class BenchPostgres(Postgres):
                 "HOME": self.base_dir}
 
     def bench_env(self, **extra):
-        return dict(self.env(), PGPASSWORD=BENCH_PASSWORD, PGSSLMODE="disable", **extra)
+        return dict(self.env(), PGPASSWORD=BENCH_PASSWORD, PGSSLMODE=self.sslmode, **extra)
 
     def init(self):
         super().init(create_objects=False)
@@ -232,6 +240,13 @@ class BenchPooler(Pooler):
             "log_pooler_errors": 1,
             "log_stats": 0,
         }
+        if getattr(a, "tls_files", None):
+            # Clients may use TLS (pgbench asks for it; the readiness probe
+            # of launch() does not), servers must.
+            settings.update({"client_tls_sslmode": "prefer",
+                             "client_tls_cert_file": a.tls_files["cert"],
+                             "client_tls_key_file": a.tls_files["key"],
+                             "server_tls_sslmode": "require"})
         users = {BENCH_USER: scram_secret if a.userlist_secret == "scram" else BENCH_PASSWORD}
         if self.kind == "usher":
             settings["workers"] = a.workers

@@ -139,7 +139,9 @@ def header(a, info):
         f"{a.workers or 'default (half the cores)'}, auth scram-sha-256 (userlist: {a.userlist_secret} secret), poolers to "
         f"PostgreSQL over {'TCP 127.0.0.1' if a.server_transport == 'tcp' else 'Unix socket'}, "
         f"pgbench over TCP 127.0.0.1; pgbench scale {a.scale}, `-n -S -j {a.jobs}`; "
-        f"{a.rounds} round(s) x {a.seconds} s per target, interleaved, medians",
+        f"{a.rounds} round(s) x {a.seconds} s per target, interleaved, medians"
+        + ("; **TLS on both legs** (pgbench sslmode=require to every target, poolers to "
+           "PostgreSQL with server_tls_sslmode = require, TLS 1.3)" if a.tls else ""),
         "",
     ]
 

@@ -9,7 +9,10 @@ Then measures the poolers' memory per idle client connection. With
 --baseline-usher-bin, a second Usher binary (target usher-base) is measured
 in the same rounds, next to usher: an A/B of two builds. With --cache, only
 the query cache scenarios run (cache_bench.py): a second Usher with
-query_cache = on (target usher-cache) against the others.
+query_cache = on (target usher-cache) against the others. With --tls, the
+pgbench -S scenarios run with TLS on both legs: pgbench to each target with
+sslmode=require, both poolers to PostgreSQL with server_tls_sslmode = require
+(PostgreSQL at ssl = on, certificates made with openssl for the run).
 
 Standard library only; run with /usr/bin/python3 (as root: PostgreSQL and
 PgBouncer are run as the `postgres` account). See bench/README.md; the parts:
@@ -90,6 +93,8 @@ def parse_args(argv):
                          "synchronous_commit = on (default 200; at off, at most 50)")
     ap.add_argument("--cache-cap", type=float, default=5.0,
                     help="--cache: seconds a delay sample waits for the fresh value (default 5)")
+    ap.add_argument("--tls", action="store_true",
+                    help="TLS on both legs (client and server side); pgbench -S scenarios only")
     ap.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE")
     ap.add_argument("--json", metavar="FILE", help="write every run's raw numbers to FILE")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
@@ -138,6 +143,10 @@ def parse_args(argv):
             ap.error(f"unknown scenarios {sorted(names - known)}; known: "
                      f"{', '.join(sorted(known))}, idle-memory, many-statements")
         a.scenarios = names
+    if a.tls:
+        if a.cache:
+            ap.error("--tls and --cache are separate runs")
+        a.run_idle = a.run_many = False
     if not a.run_idle:
         a.idle_clients = 0
     if a.rounds < 1 or a.seconds < 1 or not a.clients:

@@ -23,7 +23,7 @@ import idle
 import pgbench
 import report
 from fixtures import (BASELINE, CACHED, PGBOUNCER_BIN, PROCS, BenchPooler, BenchPostgres,
-                      first_line, log, parse_pgbench, stop_process, tail, util)
+                      first_line, log, parse_pgbench, run_cmd, stop_process, tail, util)
 
 PROTOCOLS = ("simple", "extended", "prepared")
 TARGETS = ("direct", "pgbouncer", "usher")  # the default targets, in this order
@@ -70,6 +70,9 @@ class Bench:
         max_conn = max(max(a.clients) + 4 * a.pool_size + 100, 200)
         self.pg = BenchPostgres(os.path.join(self.base, "pg"), max_conn)
         self.runner = pgbench.Runner(self.pg, os.path.join(self.base, "pgbench"), a.jobs)
+        if a.tls:
+            a.tls_files = self.make_certificate()
+            self.pg.use_tls(a.tls_files["cert"], a.tls_files["key"])
         log(f"initdb + start PostgreSQL (max_connections={max_conn})")
         self.pg.init()
         log(f"pgbench -i -s {a.scale}")
@@ -88,6 +91,20 @@ class Bench:
         self.info = report.machine_info(a)
         for p in self.poolers.values():
             self.try_start(p)
+
+    def make_certificate(self):
+        """A self-signed certificate for PostgreSQL and both poolers (which
+        check nothing: require), readable by the postgres account."""
+        d = os.path.join(self.base, "tls")
+        os.makedirs(d)
+        cert, key = os.path.join(d, "bench.crt"), os.path.join(d, "bench.key")
+        run_cmd(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                 "-keyout", key, "-out", cert])
+        os.chmod(key, 0o600)
+        for path in (d, cert, key):
+            util.chown_service(path)
+        return {"cert": cert, "key": key}
 
     def copy_binary(self, path, target):
         copy = os.path.join(self.base, target, "usher")

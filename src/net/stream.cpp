@@ -107,7 +107,23 @@ asio::awaitable<Status> Stream::start_tls(std::shared_ptr<const TlsContext> ctx,
 
 TlsStep Stream::tls_step(asio::mutable_buffer b) {
   if (!socket_.is_open()) return {TlsStep::kFailed};
-  return tls_->read(b.data(), b.size());
+  // One record per SSL_read: go on while there is room and data, so that a
+  // large result takes one wake-up per buffer, not one per 16 kB record.
+  auto* data = static_cast<char*>(b.data());
+  size_t got = 0;
+  while (got < b.size()) {
+    TlsStep s = tls_->read(data + got, b.size() - got);
+    if (s.kind != TlsStep::kDone) {
+      if (got > 0) break;  // what came ends here; the next read sees the rest
+      return s;
+    }
+    got += s.bytes;
+  }
+  return {TlsStep::kDone, got};
+}
+
+void Stream::close_tls() {
+  if (tls_ && socket_.is_open() && tls_->established()) tls_->close_notify();
 }
 
 bool Stream::tls_write_now(std::span<const asio::const_buffer> buffers, WriteResult& result) {

@@ -63,6 +63,10 @@ class Stream {
   asio::awaitable<WriteResult> write_rest(std::span<const asio::const_buffer> buffers,
                                           WriteResult sent);
 
+  // Sends TLS's close_notify if the socket takes it at once (a peer then
+  // tells a clean end from a cut connection); nothing for plain streams.
+  void close_tls();
+
   // Rebinds the socket to another io_context; the descriptor, and the TLS
   // session on it, stay. No operation may be outstanding.
   void adopt(asio::io_context& io, const Protocol& protocol);

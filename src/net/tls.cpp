@@ -299,10 +299,12 @@ TlsStep TlsSession::step(int rc) {
       if (ERR_peek_error() == 0) {
         if (errno == 0 || errno == ECONNRESET || errno == EPIPE) return {TlsStep::kClosed};
         error_ = std::strerror(errno);
+        failed_ = true;
         return {TlsStep::kFailed};
       }
       [[fallthrough]];
     default: {
+      failed_ = true;
       error_ = openssl_errors();
       long verify = SSL_get_verify_result(ssl_);
       if (verify != X509_V_OK) {
@@ -341,6 +343,13 @@ TlsStep TlsSession::write(const void* data, size_t size) {
   size_t put = 0;
   int rc = SSL_write_ex(ssl_, data, size, &put);
   return rc == 1 ? TlsStep{TlsStep::kDone, put} : step(rc);
+}
+
+void TlsSession::close_notify() {
+  if (failed_) return;
+  ERR_clear_error();
+  SSL_shutdown(ssl_);
+  ERR_clear_error();
 }
 
 bool TlsSession::established() const {

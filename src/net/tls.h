@@ -97,6 +97,8 @@ class TlsSession {
   // them without the socket becoming readable.
   bool has_buffered() const;
   bool established() const;
+  // One non-blocking SSL_shutdown: close_notify, if it can go now.
+  void close_notify();
   // The client chose ALPN "postgresql" (PostgreSQL 17's direct TLS needs it).
   bool alpn_postgresql() const;
   // Why the last step failed: OpenSSL's reason, and the certificate check's.
@@ -113,6 +115,7 @@ class TlsSession {
   ssl_st* ssl_;
   std::shared_ptr<const TlsContext> ctx_;
   std::string error_;
+  bool failed_ = false;  // a fatal error: OpenSSL allows no shutdown after one
 };
 
 }  // namespace usher::net

@@ -340,6 +340,7 @@ asio::awaitable<Status> ServerConnection::run(std::string_view messages,
 }
 
 void ServerConnection::close() {
+  stream_.close_tls();
   boost::system::error_code ec;
   stream_.socket().close(ec);
 }

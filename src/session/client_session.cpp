@@ -127,6 +127,7 @@ asio::awaitable<void> ClientSession::finish(const Status& status) {
                  static_cast<const void*>(&conn_), conn_.database, conn_.user, conn_.addr,
                  conn_.port, static_cast<int>(seconds_since(conn_.connect_time, Clock::now())));
   }
+  conn_.stream.close_tls();
   boost::system::error_code ec;
   conn_.stream.socket().shutdown(net::Socket::shutdown_both, ec);
   conn_.stream.socket().close(ec);
