@@ -3,6 +3,8 @@
 #include <strings.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -74,6 +76,7 @@ class Builder {
     Status status = validate();
     if (!status.ok()) return status.take_error();
     status = load_users();
+    if (status.ok()) status = load_hba();
     if (!status.ok()) return status.take_error();
     return std::move(result_);
   }
@@ -247,17 +250,49 @@ class Builder {
     if (file.empty()) return ok_status();
     // PgBouncer opens a relative auth_file from its working directory; a
     // path beside the config file is what people mean when they move both.
-    std::string path = file;
-    if (fs::path(file).is_relative()) {
-      const fs::path beside = fs::path(result_.config.config_path).parent_path() / file;
-      std::error_code ec;
-      if (fs::exists(beside, ec) || !fs::exists(fs::path(file), ec)) path = beside.string();
-    }
+    const std::string path = beside_config(file);
     auto users = load_auth_file(path);
     if (!users.ok()) {
       return config_error(at("auth_file") + "cannot load auth_file: " + users.error().message);
     }
     result_.config.auth_users = std::move(*users);
+    result_.files.push_back(path);
+    return ok_status();
+  }
+
+  // A path as PgBouncer opens it (from the working directory), or beside
+  // the configuration file when that is where it is.
+  std::string beside_config(const std::string& file) const {
+    if (!fs::path(file).is_relative()) return file;
+    const fs::path beside = fs::path(result_.config.config_path).parent_path() / file;
+    std::error_code ec;
+    return fs::exists(beside, ec) || !fs::exists(fs::path(file), ec) ? beside.string() : file;
+  }
+
+  Status load_hba() {
+    Config& c = result_.config;
+    if (c.auth_type != AuthType::kHba) return ok_status();
+    if (c.auth_hba_file.empty())
+      return config_error(at("auth_type") + "auth_type = hba needs auth_hba_file");
+    const std::string path = beside_config(c.auth_hba_file);
+    auto read = [](const std::string& p) -> std::optional<std::string> {
+      std::ifstream in(p, std::ios::binary);
+      if (!in) return std::nullopt;
+      std::ostringstream s;
+      s << in.rdbuf();
+      return s.str();
+    };
+    auto text = read(path);
+    if (!text) return config_error(at("auth_hba_file") + "cannot read auth_hba_file " + path);
+    const fs::path dir = fs::path(path).parent_path();
+    auto include = [&](const std::string& name) {
+      const fs::path p = fs::path(name).is_relative() ? dir / name : fs::path(name);
+      result_.files.push_back(p.string());
+      return read(p.string());
+    };
+    auto rules = auth::parse_hba(*text, path, include);
+    if (!rules) return config_error(rules.error().message);
+    c.hba_rules = std::move(*rules);
     result_.files.push_back(path);
     return ok_status();
   }

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/hba.h"
 #include "common/result.h"
 #include "common/tcp_options.h"
 #include "config/connstr.h"
@@ -106,7 +107,7 @@ struct Config {
   // --- Authentication -------------------------------------------------------
   AuthType auth_type = AuthType::kMd5;
   std::string auth_file;
-  std::string auth_hba_file;  // stored only: auth_type hba is not supported yet
+  std::string auth_hba_file;  // read when auth_type = hba: hba_rules
   std::string auth_ident_file;
   std::string auth_user;
   // PgBouncer 1.24.1+'s default (honours VALID UNTIL), schema-qualified so
@@ -213,6 +214,7 @@ struct Config {
   std::map<std::string, UserConfig> users;          // [users]
   std::map<int, PeerConfig> peers;                  // [peers], by peer_id
   std::map<std::string, std::string> auth_users;    // auth_file: user -> secret
+  std::vector<auth::HbaRule> hba_rules;             // auth_hba_file, with auth_type = hba
 
   // The file load_config() read (the conffile key may point elsewhere for
   // the next RELOAD, as in PgBouncer).

@@ -122,9 +122,9 @@ bool is_supported(AuthType type) {
     case AuthType::kPlain:
     case AuthType::kMd5:
     case AuthType::kScramSha256:
-      return true;
     case AuthType::kCert:
     case AuthType::kHba:
+      return true;
     case AuthType::kPam:
     case AuthType::kLdap:
       return false;
@@ -301,12 +301,12 @@ Result<AuthType> parse_auth_type(std::string_view text) {
     if (entry.name == v) {
       if (!is_supported(entry.type)) {
         return config_error(
-            "not supported by Usher yet; use trust, any, plain, md5 or scram-sha-256");
+            "not supported by Usher yet; use trust, any, plain, md5, scram-sha-256, cert or hba");
       }
       return entry.type;
     }
   }
-  return config_error("expected trust, any, plain, md5 or scram-sha-256");
+  return config_error("expected trust, any, plain, md5, scram-sha-256, cert or hba");
 }
 
 Result<CacheInvalidation> parse_cache_invalidation(std::string_view text) {

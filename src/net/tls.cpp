@@ -378,6 +378,11 @@ std::string TlsSession::describe() const {
   return out;
 }
 
+bool TlsSession::peer_verified() const {
+  X509* cert = SSL_get0_peer_certificate(ssl_);
+  return cert != nullptr && SSL_get_verify_result(ssl_) == X509_V_OK;
+}
+
 std::string TlsSession::peer_common_name() const {
   X509* cert = SSL_get1_peer_certificate(ssl_);
   if (!cert) return {};

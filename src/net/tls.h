@@ -105,6 +105,9 @@ class TlsSession {
   std::string error() const { return error_; }
   // "TLSv1.3/TLS_AES_256_GCM_SHA384/ECDH=X25519", for SHOW CLIENTS/SERVERS.
   std::string describe() const;
+  SslMode mode() const { return ctx_->mode(); }
+  // The peer showed a certificate and it passed verification.
+  bool peer_verified() const;
   // The peer certificate's subject CN, verified or not ("" without one).
   std::string peer_common_name() const;
 

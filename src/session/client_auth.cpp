@@ -3,12 +3,17 @@
 //   plain           cleartext password, checked against a plain, md5 or SCRAM secret
 //   md5             MD5 challenge; a user whose secret is SCRAM gets SCRAM instead
 //   scram-sha-256   SCRAM with a plain or SCRAM secret
+//   cert            a client certificate, verified (client_tls_sslmode
+//                   verify-ca/verify-full), whose CN is the user name
+//   hba             the method of auth_hba_file's first matching rule (those
+//                   above, reject, or peer: the Unix peer's OS user name)
 // A wrong password or unknown user gets 28P01 with PostgreSQL's message;
 // which of the two it was is only logged. Failed password checks are counted
 // per client address, and an address with too many waits before each check
 // (auth/login_throttle.h).
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -75,12 +80,13 @@ asio::awaitable<Status> Login::authenticate() {
     }
     co_return ok_status();
   }
+  auto method = auth_method();
+  if (!method) co_return method.take_error();
   auto it = c_.config->auth_users.find(c_.user);
   bool known = it != c_.config->auth_users.end();
   std::string_view stored = known ? std::string_view(it->second) : std::string_view();
-  const bool checks_password = c_.config->auth_type == config::AuthType::kPlain ||
-                               c_.config->auth_type == config::AuthType::kMd5 ||
-                               c_.config->auth_type == config::AuthType::kScramSha256;
+  const bool checks_password =
+      *method == Method::kPlain || *method == Method::kMd5 || *method == Method::kScramSha256;
   auth::LoginThrottle& throttle = c_.ctx.login_throttle();
   if (checks_password) {
     auto delay = throttle.delay(c_.addr, Clock::now());
@@ -92,7 +98,7 @@ asio::awaitable<Status> Login::authenticate() {
   // A user auth_file does not list may be one auth_query finds (not for the
   // console, whose users are the operator's own, nor under auth_type any).
   std::string queried;
-  if (!known && !c_.admin && c_.config->auth_type != config::AuthType::kAny) {
+  if (!known && !c_.admin && *method != Method::kAny && *method != Method::kReject) {
     auto secret = co_await query_secret();
     if (!secret) co_return secret.take_error();
     if (*secret) {
@@ -102,17 +108,26 @@ asio::awaitable<Status> Login::authenticate() {
     }
   }
   Status st = ok_status();
-  switch (c_.config->auth_type) {
-    case config::AuthType::kTrust:
+  switch (*method) {
+    case Method::kTrust:
       // No password, but the user must be one we know (PgBouncer's rule).
       if (!known && !c_.config->auth_file.empty()) st = auth_failed(c_.user);
       break;
-    case config::AuthType::kAny:
+    case Method::kAny:
       break;
-    case config::AuthType::kPlain:
+    case Method::kReject:
+      st = hba_refusal("pg_hba.conf rejects connection");
+      break;
+    case Method::kCert:
+      st = auth_cert();
+      break;
+    case Method::kPeer:
+      st = auth_peer();
+      break;
+    case Method::kPlain:
       st = co_await auth_cleartext(stored);
       break;
-    case config::AuthType::kMd5:
+    case Method::kMd5:
       if (auth::is_scram_secret(stored)) {
         st = co_await auth_scram(stored, known);
       } else {
@@ -122,12 +137,8 @@ asio::awaitable<Status> Login::authenticate() {
         if (st && !queried.empty()) learned_.password = queried;
       }
       break;
-    case config::AuthType::kScramSha256:
+    case Method::kScramSha256:
       st = co_await auth_scram(stored, known);
-      break;
-    default:
-      st = make_error(protocol::sqlstate::invalid_authorization_specification,
-                      "authentication method not supported by Usher");
       break;
   }
   if (checks_password && !st && st.error().sqlstate == protocol::sqlstate::invalid_password &&
@@ -152,6 +163,100 @@ asio::awaitable<Status> Login::authenticate() {
                          "not allowed");  // PgBouncer's text
   }
   co_return ok_status();
+}
+
+Result<Login::Method> Login::auth_method() const {
+  using config::AuthType;
+  switch (c_.config->auth_type) {
+    case AuthType::kTrust:
+      return Method::kTrust;
+    case AuthType::kAny:
+      return Method::kAny;
+    case AuthType::kPlain:
+      return Method::kPlain;
+    case AuthType::kMd5:
+      return Method::kMd5;
+    case AuthType::kScramSha256:
+      return Method::kScramSha256;
+    case AuthType::kCert:
+      return Method::kCert;
+    case AuthType::kHba:
+      break;
+    default:
+      return make_error(protocol::sqlstate::invalid_authorization_specification,
+                        "authentication method not supported by Usher");
+  }
+  auth::HbaClient who;
+  who.unix_socket = net::is_unix(c_.stream.socket());
+  who.tls = c_.stream.tls() != nullptr;
+  if (!who.unix_socket && !auth::hba_client_address(c_.addr, who)) return hba_refusal("no address");
+  who.database = c_.database;
+  who.user = c_.user;
+  const auth::HbaRule* rule = auth::match_hba(c_.config->hba_rules, who);
+  if (!rule) return hba_refusal("no pg_hba.conf entry");
+  switch (rule->method) {
+    case auth::HbaMethod::kTrust:
+      return Method::kTrust;
+    case auth::HbaMethod::kReject:
+      return Method::kReject;
+    case auth::HbaMethod::kPassword:
+      return Method::kPlain;
+    case auth::HbaMethod::kMd5:
+      return Method::kMd5;
+    case auth::HbaMethod::kScramSha256:
+      return Method::kScramSha256;
+    case auth::HbaMethod::kCert:
+      return Method::kCert;
+    case auth::HbaMethod::kPeer:
+      return Method::kPeer;
+  }
+  return Method::kReject;
+}
+
+// PostgreSQL's words, so that runbooks match: "<what> for host "...", user
+// "...", database "...", SSL encryption / no encryption".
+Error Login::hba_refusal(std::string_view what) const {
+  const bool unix_socket = net::is_unix(c_.stream.socket());
+  std::string m(what);
+  m += unix_socket ? " for host \"[local]\"" : " for host \"" + c_.addr + "\"";
+  m += ", user \"" + c_.user + "\", database \"" + c_.database + "\"";
+  if (!unix_socket) m += c_.stream.tls() ? ", SSL encryption" : ", no encryption";
+  return make_error(protocol::sqlstate::invalid_authorization_specification, m);
+}
+
+Status Login::auth_cert() const {
+  // Verified by the handshake when client_tls_sslmode is verify-ca or
+  // verify-full; a certificate under weaker modes is not checked, so it
+  // proves nothing.
+  const net::TlsSession* tls = c_.stream.tls();
+  if (!tls || !net::tls_verifies(tls->mode()) || !tls->peer_verified()) {
+    return make_error(protocol::sqlstate::invalid_authorization_specification,
+                      "certificate authentication failed for user \"" + c_.user +
+                          "\": no verified client certificate (client_tls_sslmode must be "
+                          "verify-ca or verify-full)");
+  }
+  if (tls->peer_common_name() != c_.user) {
+    return make_error(protocol::sqlstate::invalid_authorization_specification,
+                      "certificate authentication failed for user \"" + c_.user +
+                          "\": the certificate's CN is not the user name");
+  }
+  return ok_status();
+}
+
+Status Login::auth_peer() const {
+  auto uid = net::unix_peer_uid(c_.stream.socket());
+  std::string name;
+  if (uid) {
+    std::vector<char> buf(4096);
+    passwd pw{};
+    passwd* found = nullptr;
+    if (getpwuid_r(*uid, &pw, buf.data(), buf.size(), &found) == 0 && found) name = pw.pw_name;
+  }
+  if (name.empty() || name != c_.user) {
+    return make_error(protocol::sqlstate::invalid_authorization_specification,
+                      "Peer authentication failed for user \"" + c_.user + "\"");
+  }
+  return ok_status();
 }
 
 asio::awaitable<Status> Login::auth_cleartext(std::string_view stored) {

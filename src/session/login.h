@@ -48,6 +48,12 @@ class Login {
   asio::awaitable<Status> start_tls(const std::shared_ptr<const net::TlsContext>& tls, bool direct);
 
   // client_auth.cpp
+  // How this client proves who it is: auth_type, or its hba rule's method.
+  enum class Method { kTrust, kAny, kReject, kPlain, kMd5, kScramSha256, kCert, kPeer };
+  Result<Method> auth_method() const;
+  Error hba_refusal(std::string_view what) const;
+  Status auth_cert() const;
+  Status auth_peer() const;
   asio::awaitable<Status> auth_cleartext(std::string_view stored);
   asio::awaitable<Status> auth_md5(std::string_view stored);
   asio::awaitable<Status> auth_scram(std::string_view stored, bool user_known);

@@ -163,14 +163,25 @@ TEST_F(ConfigLoad, BadValueNamesFileLineKeyAndExpectation) {
 }
 
 TEST_F(ConfigLoad, UnsupportedAuthTypeIsAClearError) {
-  EXPECT_EQ(load_error("[pgbouncer]\nauth_type = hba\nauth_hba_file = /etc/hba.conf\n"),
+  EXPECT_EQ(load_error("[pgbouncer]\nauth_type = pam\n"),
             path_ +
                 ":2: invalid value for auth_type: not supported by Usher yet; use "
-                "trust, any, plain, md5 or scram-sha-256");
-  EXPECT_EQ(load_error("[pgbouncer]\nauth_type = cert\n"),
-            path_ +
-                ":2: invalid value for auth_type: not supported by Usher yet; use "
-                "trust, any, plain, md5 or scram-sha-256");
+                "trust, any, plain, md5, scram-sha-256, cert or hba");
+}
+
+TEST_F(ConfigLoad, AuthTypeHbaReadsTheFileAndItsIncludes) {
+  EXPECT_EQ(load_error("[pgbouncer]\nauth_type = hba\n"),
+            path_ + ":2: auth_type = hba needs auth_hba_file");
+  EXPECT_EQ(load_error("[pgbouncer]\nauth_type = hba\nauth_hba_file = /nonexistent/hba.conf\n"),
+            path_ + ":3: cannot read auth_hba_file /nonexistent/hba.conf");
+  dir_.write("users", "app\n");
+  dir_.write("hba.conf", "local all all peer\nhost all @users 10.0.0.0/8 md5\n");
+  const LoadResult r = load_ok("[pgbouncer]\nauth_type = hba\nauth_hba_file = hba.conf\n");
+  ASSERT_EQ(r.config.hba_rules.size(), 2u);
+  EXPECT_EQ(r.config.hba_rules[1].users.at(0).text, "app");
+  dir_.write("hba.conf", "local all all peer\nhost all all 10.0.0.0/8 gss\n");
+  EXPECT_EQ(load_error("[pgbouncer]\nauth_type = hba\nauth_hba_file = hba.conf\n"),
+            dir_.path() + "/hba.conf:2: authentication method \"gss\" is not supported");
 }
 
 TEST_F(ConfigLoad, AuthHbaFileIsStored) {

@@ -137,14 +137,16 @@ TEST(ConfigValues, AuthTypeSupportedOnes) {
 }
 
 TEST(ConfigValues, AuthTypeKnownButUnsupportedSaysSo) {
-  for (const char* text : {"cert", "hba", "pam", "ldap"}) {
+  for (const char* text : {"pam", "ldap"}) {
     auto v = parse_auth_type(text);
     ASSERT_FALSE(v.ok()) << text;
     EXPECT_EQ(v.error().message,
-              "not supported by Usher yet; use trust, any, plain, md5 or scram-sha-256");
+              "not supported by Usher yet; use trust, any, plain, md5, scram-sha-256, cert or hba");
   }
+  EXPECT_EQ(*parse_auth_type("cert"), AuthType::kCert);
+  EXPECT_EQ(*parse_auth_type("hba"), AuthType::kHba);
   EXPECT_EQ(parse_auth_type("password").error().message,
-            "expected trust, any, plain, md5 or scram-sha-256");
+            "expected trust, any, plain, md5, scram-sha-256, cert or hba");
 }
 
 constexpr std::int64_t kMax = kTerabyte;
