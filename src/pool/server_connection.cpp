@@ -142,8 +142,9 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
 // read alone, one byte: whatever a server (or someone in between) sent
 // after it in clear text must not be taken as part of the encrypted stream.
 asio::awaitable<Status> negotiate_tls(ServerConnection& conn, const ServerTarget& t) {
+  // allow asks as prefer does, as PgBouncer does (libpq's allow would try
+  // plain first and TLS only after a refusal).
   const net::SslMode mode = t.tls->mode();
-  if (mode == net::SslMode::kAllow) co_return ok_status();  // plain first, as libpq's allow
   std::string out;
   protocol::write_ssl_request(out);
   Status st = co_await net::write_all(conn.stream(), out);

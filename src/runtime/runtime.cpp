@@ -340,7 +340,7 @@ Status Runtime::reload() {
   // Certificates are read again on every reload (renewed files); a file
   // that does not load leaves the connections as they were.
   if (Status tls = load_tls(*next); !tls) {
-    spdlog::error("TLS settings not applied, the previous ones stay in force: {}",
+    spdlog::error("TLS settings not applied, that side keeps its previous TLS context: {}",
                   tls.error().message);
   }
   pools_.apply(*next);

@@ -30,13 +30,23 @@ ROLES = {
 APP_DB = "appdb"
 PGBENCH_DB = "benchdb"
 
+DEFAULT_HBA = (
+    "# written by tests/integration/harness/postgres.py\n"
+    "local all all scram-sha-256\n"
+    "host all app_md5 127.0.0.1/32 md5\n"
+    "host all all 127.0.0.1/32 scram-sha-256\n"
+)
+
 
 class Postgres:
-    def __init__(self, base_dir, settings=None):
+    def __init__(self, base_dir, settings=None, hba=None):
         """settings: postgresql.conf keys that replace or add to the
-        defaults of _write_conf (a value of None drops the key)."""
+        defaults of _write_conf (a value of None drops the key).
+        hba: the whole pg_hba.conf text instead of DEFAULT_HBA (e.g. hostssl
+        lines for a server started with ssl = on)."""
         self.base_dir = base_dir
         self.extra_settings = dict(settings or {})
+        self.hba = hba
         self.data_dir = os.path.join(base_dir, "data")
         self.sock_dir = os.path.join(base_dir, "sock")
         self.log_path = os.path.join(base_dir, "postgres.log")
@@ -95,12 +105,7 @@ class Postgres:
         )
         os.unlink(pwfile)
         with open(os.path.join(self.data_dir, "pg_hba.conf"), "w") as f:
-            f.write(
-                "# written by tests/integration/harness/postgres.py\n"
-                "local all all scram-sha-256\n"
-                "host all app_md5 127.0.0.1/32 md5\n"
-                "host all all 127.0.0.1/32 scram-sha-256\n"
-            )
+            f.write(DEFAULT_HBA if self.hba is None else self.hba)
         self._start_with_retry()
         if create_objects:
             self._create_objects()
@@ -260,11 +265,12 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def scratch_server(prefix, settings=None):
+def scratch_server(prefix, settings=None, hba=None):
     """A Postgres of its own in a new temp dir (prefix names it), initdb'd
-    and started; stopped and removed on leaving, however that happens."""
+    and started; stopped and removed on leaving, however that happens.
+    settings, hba: see Postgres."""
     base = util.make_service_tempdir(prefix)
-    server = Postgres(base, settings=settings)
+    server = Postgres(base, settings=settings, hba=hba)
     try:
         server.init()
         yield server
