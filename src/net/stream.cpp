@@ -118,6 +118,9 @@ TlsStep Stream::tls_step(asio::mutable_buffer b) {
       return s;
     }
     got += s.bytes;
+    // Nothing more inside: another SSL_read would only cost a recv that
+    // says EAGAIN.
+    if (!tls_->has_buffered()) break;
   }
   return {TlsStep::kDone, got};
 }

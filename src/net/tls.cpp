@@ -154,6 +154,9 @@ Status configure(SSL_CTX* ctx, const TlsSettings& s, TlsRole role, std::string_v
   // anew) and return per record; idle connections give their buffers back.
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
+  // One recv takes whatever is there (without it, two per record: header,
+  // then body); has_buffered() then tells what the socket no longer shows.
+  SSL_CTX_set_read_ahead(ctx, 1);
   return ok_status();
 }
 
