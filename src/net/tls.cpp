@@ -206,20 +206,17 @@ bool is_ip_address(std::string_view host) {
 
 }  // namespace
 
+constexpr std::string_view kSslModeNames[] = {"disable", "allow",     "prefer",
+                                              "require", "verify-ca", "verify-full"};
+
 SslMode parse_sslmode(std::string_view t) {
-  if (t == "allow") return SslMode::kAllow;
-  if (t == "prefer") return SslMode::kPrefer;
-  if (t == "require") return SslMode::kRequire;
-  if (t == "verify-ca") return SslMode::kVerifyCa;
-  if (t == "verify-full") return SslMode::kVerifyFull;
+  for (size_t i = 0; i < std::size(kSslModeNames); ++i) {
+    if (kSslModeNames[i] == t) return static_cast<SslMode>(i);
+  }
   return SslMode::kDisable;
 }
 
-std::string_view sslmode_name(SslMode m) {
-  constexpr std::string_view kNames[] = {"disable", "allow",     "prefer",
-                                         "require", "verify-ca", "verify-full"};
-  return kNames[static_cast<int>(m)];
-}
+std::string_view sslmode_name(SslMode m) { return kSslModeNames[static_cast<int>(m)]; }
 
 TlsSettings client_side_settings(const config::Config& c) {
   return {.mode = parse_sslmode(c.client_tls_sslmode),

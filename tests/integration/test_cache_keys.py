@@ -158,6 +158,18 @@ def test_set_role_in_a_transaction(pooler, secret):
 
 
 
+def assert_reader_refused_what_another_filled(p, c, other, sql):
+    """c now runs as cache_reader: another client of the same user (really
+    app) fills the entry for sql, and c is still refused (42501), never
+    served the cached rows."""
+    assert value(c, "SELECT current_user") == "cache_reader"
+    assert_cached(p, other, sql)
+    for _ in range(3):
+        got = c.simple_query(sql)
+        assert sqlstate(got) == "42501", wire.rows_of(got)
+    c.close()
+    other.close()
+
 
 @pytest.mark.parametrize("multi", [
     "UPDATE cache_t SET v = v WHERE id = 1; SET ROLE cache_reader",
@@ -170,14 +182,7 @@ def test_set_role_hidden_behind_a_write(pooler, secret, multi):
     wait_live(p, conn=c)
     sql = "SELECT secret FROM cache_secret WHERE id = 1"
     assert sqlstate(c.simple_query(multi)) is None
-    assert value(c, "SELECT current_user") == "cache_reader"
-    # Another client of the same user (really app) fills the entry.
-    assert_cached(p, other, sql)
-    for _ in range(3):
-        got = c.simple_query(sql)
-        assert sqlstate(got) == "42501", wire.rows_of(got)
-    c.close()
-    other.close()
+    assert_reader_refused_what_another_filled(p, c, other, sql)
 
 
 def test_set_role_with_a_read_in_one_query(pooler, secret):
@@ -490,13 +495,7 @@ def test_set_role_hidden_when_strings_are_not_standard(pooler, secret, hidden):
         assert sqlstate(got) is None, (q, wire.errors_of(got))
     # Back to the other client's settings: the same key.
     assert sqlstate(c.simple_query("SET standard_conforming_strings = on")) is None
-    assert value(c, "SELECT current_user") == "cache_reader"
-    assert_cached(p, other, sql)
-    for _ in range(3):
-        got = c.simple_query(sql)
-        assert sqlstate(got) == "42501", wire.rows_of(got)
-    c.close()
-    other.close()
+    assert_reader_refused_what_another_filled(p, c, other, sql)
 
 
 @pytest.mark.parametrize("encoding", ["SJIS", "BIG5", "GBK"])
