@@ -18,6 +18,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A path as PgBouncer opens it (from the working directory), or beside the
+// configuration file when that is where it is.
+std::string beside_config(const Config& c, const std::string& file) {
+  if (!fs::path(file).is_relative()) return file;
+  const fs::path beside = fs::path(c.config_path).parent_path() / file;
+  std::error_code ec;
+  return fs::exists(beside, ec) || !fs::exists(fs::path(file), ec) ? beside.string() : file;
+}
+
 // Section names compare case-insensitively: PgBouncer is exact, but nobody
 // means anything else by [PgBouncer].
 constexpr std::string_view kMainSection = "pgbouncer";
@@ -250,7 +259,7 @@ class Builder {
     if (file.empty()) return ok_status();
     // PgBouncer opens a relative auth_file from its working directory; a
     // path beside the config file is what people mean when they move both.
-    const std::string path = beside_config(file);
+    const std::string path = beside_config(result_.config, file);
     auto users = load_auth_file(path);
     if (!users.ok()) {
       return config_error(at("auth_file") + "cannot load auth_file: " + users.error().message);
@@ -260,41 +269,16 @@ class Builder {
     return ok_status();
   }
 
-  // A path as PgBouncer opens it (from the working directory), or beside
-  // the configuration file when that is where it is.
-  std::string beside_config(const std::string& file) const {
-    if (!fs::path(file).is_relative()) return file;
-    const fs::path beside = fs::path(result_.config.config_path).parent_path() / file;
-    std::error_code ec;
-    return fs::exists(beside, ec) || !fs::exists(fs::path(file), ec) ? beside.string() : file;
-  }
-
   Status load_hba() {
-    Config& c = result_.config;
+    const Config& c = result_.config;
     if (c.auth_type != AuthType::kHba) return ok_status();
     if (c.auth_hba_file.empty())
       return config_error(at("auth_type") + "auth_type = hba needs auth_hba_file");
-    const std::string path = beside_config(c.auth_hba_file);
-    auto read = [](const std::string& p) -> std::optional<std::string> {
-      std::ifstream in(p, std::ios::binary);
-      if (!in) return std::nullopt;
-      std::ostringstream s;
-      s << in.rdbuf();
-      return s.str();
-    };
-    auto text = read(path);
-    if (!text) return config_error(at("auth_hba_file") + "cannot read auth_hba_file " + path);
-    const fs::path dir = fs::path(path).parent_path();
-    auto include = [&](const std::string& name) {
-      const fs::path p = fs::path(name).is_relative() ? dir / name : fs::path(name);
-      result_.files.push_back(p.string());
-      return read(p.string());
-    };
-    auto rules = auth::parse_hba(*text, path, include);
-    if (!rules) return config_error(rules.error().message);
-    c.hba_rules = std::move(*rules);
-    result_.files.push_back(path);
-    return ok_status();
+    const std::string path = beside_config(c, c.auth_hba_file);
+    if (!fs::exists(path))
+      return config_error(at("auth_hba_file") + "cannot read auth_hba_file " + path);
+    // Its own errors name the hba file and line.
+    return load_hba_rules(result_.config, &result_.files);
   }
 
   LoadResult result_;
@@ -311,6 +295,33 @@ Result<LoadResult> load_config(const std::string& path) {
   auto doc = read_ini_file(path);
   if (!doc.ok()) return doc.take_error();
   return build_config(*doc, path);
+}
+
+Status load_hba_rules(Config& c, std::vector<std::string>* files) {
+  c.hba_rules.clear();
+  if (c.auth_type != AuthType::kHba) return ok_status();
+  if (c.auth_hba_file.empty()) return config_error("auth_type = hba needs auth_hba_file");
+  const std::string path = beside_config(c, c.auth_hba_file);
+  auto read = [](const std::string& p) -> std::optional<std::string> {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  auto text = read(path);
+  if (!text) return config_error("cannot read auth_hba_file " + path);
+  const fs::path dir = fs::path(path).parent_path();
+  auto include = [&](const std::string& name) {
+    const fs::path p = fs::path(name).is_relative() ? dir / name : fs::path(name);
+    if (files) files->push_back(p.string());
+    return read(p.string());
+  };
+  auto rules = auth::parse_hba(*text, path, include);
+  if (!rules) return config_error(rules.error().message);
+  c.hba_rules = std::move(*rules);
+  if (files) files->push_back(path);
+  return ok_status();
 }
 
 Status check_query_cache_limits(const Config& config) {

@@ -253,6 +253,11 @@ bool query_cache_enabled(const Config& config, const DatabaseConfig* db, const U
 // console's SET, which sets one key at a time.
 Status check_query_cache_limits(const Config& config);
 
+// auth_hba_file read into hba_rules when auth_type is hba (cleared
+// otherwise); `files`, if given, receives the paths read. For the loader, and
+// for SET of auth_type or auth_hba_file from the console.
+Status load_hba_rules(Config& config, std::vector<std::string>* files = nullptr);
+
 // The tcp_* settings, for client and server sockets alike (as PgBouncer).
 TcpOptions tcp_options(const Config& config);
 

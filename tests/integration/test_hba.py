@@ -132,3 +132,19 @@ def test_hba_cert_rule(pooler, tmp_path, certs):
     # Over TLS, app still matches its scram rule (host covers TLS too).
     with p.connect(user="app", sslmode="require", sslcert=app.cert, sslkey=app.key) as c:
         assert c.pgconn.ssl_in_use
+
+
+def test_set_auth_type_hba_from_the_console_reads_the_file(pooler, tmp_path):
+    path = tmp_path / "hba.conf"
+    path.write_text(RULES)
+    p = pooler(extra_ini={"auth_hba_file": str(path)})
+    with p.connect(user="app2") as c:  # scram-sha-256 for everyone until then
+        assert c.execute("select 1").fetchone()[0] == 1
+    p.admin("SET auth_type = 'hba'")
+    refused(p, "rejects connection", user="app2")
+    with p.connect(user="app") as c:
+        assert c.execute("select 1").fetchone()[0] == 1
+    path.write_text("host all all all gss\n")
+    with pytest.raises(psycopg.Error):
+        p.admin("SET auth_hba_file = '" + str(path) + "'")
+    refused(p, "rejects connection", user="app2")  # the rules in force stay
