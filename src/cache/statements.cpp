@@ -83,9 +83,8 @@ bool single_statement(std::string_view text, bool standard_conforming_strings) {
 }
 
 // What the first word tells, when it tells enough; nullopt: parse.
-std::optional<std::shared_ptr<const StatementInfo>> by_first_word(std::string_view text,
-                                                                  bool need_targets,
-                                                                  bool standard_conforming_strings) {
+std::optional<std::shared_ptr<const StatementInfo>> by_first_word(
+    std::string_view text, bool need_targets, bool standard_conforming_strings) {
   using sql::StatementKind;
   const std::string_view first = sql::first_word(text);
   const bool dml = sql::is_word(first, "insert") || sql::is_word(first, "update") ||

@@ -216,7 +216,9 @@ SslMode parse_sslmode(std::string_view t) {
   return SslMode::kDisable;
 }
 
-std::string_view sslmode_name(SslMode m) { return kSslModeNames[static_cast<int>(m)]; }
+std::string_view sslmode_name(SslMode m) {
+  return kSslModeNames[static_cast<int>(m)];
+}
 
 TlsSettings client_side_settings(const config::Config& c) {
   return {.mode = parse_sslmode(c.client_tls_sslmode),

@@ -193,8 +193,14 @@ class FakePeer:
         return data
 
     def read_startup(self):
-        (length,) = struct.unpack("!I", self._take(4))
-        self._take(length - 4)
+        """Reads the StartupMessage; an SSLRequest before it is declined
+        with 'N', as a server without TLS does."""
+        while True:
+            (length,) = struct.unpack("!I", self._take(4))
+            body = self._take(length - 4)
+            if length != 8 or struct.unpack("!I", body)[0] != wire.SSL_REQUEST_CODE:
+                return
+            self.sock.sendall(b"N")
 
     def read(self):
         tag = self._take(1)

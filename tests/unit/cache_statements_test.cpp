@@ -30,7 +30,8 @@ TEST(PlainSelect, SplitAsTheClientsStandardConformingStrings) {
   EXPECT_FALSE(plain_select(hidden, false));
   EXPECT_TRUE(plain_select(hidden, true));  // one string, standard: one statement
   // The same for a write taken on its first word.
-  const std::string update = "UPDATE t SET v = 'a\\' , ' ; SET ROLE other ; SELECT 1 --' WHERE id = 1";
+  const std::string update =
+      "UPDATE t SET v = 'a\\' , ' ; SET ROLE other ; SELECT 1 --' WHERE id = 1";
   EXPECT_TRUE(decide(nullptr, update, false, false, {}, {}, nullptr).hides_settings);
 }
 
