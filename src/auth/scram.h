@@ -5,9 +5,15 @@
 // AuthenticationSASLContinue and AuthenticationSASLFinal.
 //
 // PostgreSQL's dialect of SCRAM:
-//  - No channel binding here (we offer only "SCRAM-SHA-256", never the -PLUS
-//    variant), so the GS2 header is "n,," or "y,,"; a client asking for
-//    binding ("p=...") is rejected with 08P01.
+//  - Channel binding is RFC 5929's tls-server-end-point, the only type
+//    PostgreSQL knows: the hash of the server's TLS certificate
+//    (net::TlsSession::server_end_point()), carried in the GS2 header
+//    "p=tls-server-end-point,," and checked in client-final's "c=". It ties
+//    the exchange to this TLS connection, so that a man in the middle
+//    holding a certificate the client wrongly trusts cannot relay the
+//    exchange to the real server. Without it the GS2 header is "n,," (no
+//    TLS) or "y,," (the client could bind, but the server offered no
+//    -PLUS): a server that did offer -PLUS refuses "y" as a downgrade.
 //  - The user name in client-first-message is ignored (the startup packet
 //    names the user); libpq sends "n=" and some drivers "n=*". An
 //    authorization identity ("a=") is rejected, as PostgreSQL does.
@@ -34,13 +40,18 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
 namespace usher::auth {
 
-// The SASL mechanism name, as listed in AuthenticationSASL.
+// The SASL mechanism names, as listed in AuthenticationSASL.
 inline constexpr std::string_view kScramSha256Mechanism = "SCRAM-SHA-256";
+inline constexpr std::string_view kScramSha256PlusMechanism = "SCRAM-SHA-256-PLUS";
+// The channel-binding type, and the GS2 header that names it.
+inline constexpr std::string_view kTlsServerEndPoint = "tls-server-end-point";
+inline constexpr std::string_view kBindingGs2Header = "p=tls-server-end-point,,";
 // PostgreSQL's default scram_iterations and salt length.
 inline constexpr int kScramDefaultIterations = 4096;
 inline constexpr size_t kScramDefaultSaltLength = 16;
@@ -140,15 +151,31 @@ class ScramServer {
   // name, so it is stable across attempts as a real one would be.
   static ScramServer mock(std::string user, std::string_view mock_seed, NonceSource nonce = {});
 
+  // Offers SCRAM-SHA-256-PLUS besides SCRAM-SHA-256, bound to `end_point`:
+  // this TLS connection's tls-server-end-point data (not empty). Before
+  // mechanisms() and handle_client_first().
+  void offer_channel_binding(std::string end_point);
+
+  // For AuthenticationSASL: -PLUS first when offered, as PostgreSQL lists
+  // them.
+  std::vector<std::string_view> mechanisms() const;
+
+  // The mechanism SASLInitialResponse names; SCRAM-SHA-256 when not called.
+  // One not offered fails with 08P01.
+  Status select_mechanism(std::string_view mechanism);
+
   // Takes the SASLInitialResponse data, returns server-first-message for
-  // AuthenticationSASLContinue. Errors: 08P01 malformed or out of order,
-  // 0A000 authzid or a mandatory extension.
+  // AuthenticationSASLContinue. Errors: 08P01 malformed or out of order, or
+  // a GS2 header that contradicts the mechanism; 28000 "y" (the client
+  // thinks we offer no binding) when we offered it, a downgrade; 0A000
+  // authzid or a mandatory extension.
   Result<std::string> handle_client_first(std::string_view client_first);
 
   // Takes the SASLResponse data, returns server-final-message ("v=...") for
-  // AuthenticationSASLFinal. Errors: 08P01 malformed (including a nonce or
-  // channel-binding mismatch), 28P01 "password authentication failed for
-  // user ..." for a wrong proof.
+  // AuthenticationSASLFinal. Errors: 08P01 malformed (including a nonce
+  // mismatch or a "c=" that does not echo the GS2 header), 28000 "SCRAM
+  // channel binding check failed" for binding data of another certificate,
+  // 28P01 "password authentication failed for user ..." for a wrong proof.
   Result<std::string> handle_client_final(std::string_view client_final);
 
   bool succeeded() const { return state_ == State::kSucceeded; }
@@ -165,13 +192,16 @@ class ScramServer {
   enum class State { kAwaitClientFirst, kAwaitClientFinal, kSucceeded, kFailed };
 
   Error fail(Error error);
+  Result<size_t> read_gs2_header(std::string_view client_first) const;
 
   std::string user_;
   ScramSecret secret_;
   NonceSource nonce_source_;
   bool mock_ = false;
   State state_ = State::kAwaitClientFirst;
-  std::string gs2_header_;         // "n,," or "y,,", echoed in c= of client-final
+  std::string end_point_;          // offered channel binding data; empty: none
+  bool plus_selected_ = false;     // the client chose SCRAM-SHA-256-PLUS
+  std::string gs2_header_;         // "n,,", "y,," or kBindingGs2Header
   std::string client_first_bare_;  // for AuthMessage
   std::string server_first_;       // for AuthMessage
   std::string nonce_;              // client nonce + server nonce
@@ -188,6 +218,10 @@ struct ScramClientOptions {
   // server that is not trusted could make us burn CPU (Usher's own logins
   // use kScramMaxServerIterations).
   int max_iterations = std::numeric_limits<int>::max();
+  // The connection's tls-server-end-point data (the server certificate's
+  // hash); empty without TLS. With it, select_mechanism() takes -PLUS when
+  // the server offers it, and the GS2 header says "y" when it does not.
+  std::string end_point;
 };
 
 // What deriving the SaltedPassword for a server-first-message takes.
@@ -213,8 +247,17 @@ class ScramClient {
   ScramClient(const ScramKey& client_key, const ScramKey& server_key,
               std::optional<ScramSecret> expected = std::nullopt, ScramClientOptions options = {});
 
-  // client-first-message with its GS2 header ("n,,n=,r=<nonce>"), for
-  // SASLInitialResponse. Calling it again returns the same message.
+  // Picks from AuthenticationSASL's list: SCRAM-SHA-256-PLUS when offered
+  // and options.end_point is set, else SCRAM-SHA-256. Empty when neither is
+  // offered. Before client_first(); without it the client does not bind.
+  std::string_view select_mechanism(const std::vector<std::string_view>& offered);
+
+  // True when the exchange binds the channel (-PLUS was selected).
+  bool binds_channel() const { return plus_; }
+
+  // client-first-message with its GS2 header ("n,,n=,r=<nonce>", or "y,,"
+  // or kBindingGs2Header), for SASLInitialResponse. Calling it again returns
+  // the same message.
   std::string client_first();
 
   // Takes AuthenticationSASLContinue data, returns client-final-message for
@@ -261,7 +304,9 @@ class ScramClient {
   ScramKey server_key_{};               // key mode: given; password mode: derived
   std::optional<ScramSecret> expected_;
   ScramClientOptions options_;
+  bool plus_ = false;  // SCRAM-SHA-256-PLUS selected
   State state_ = State::kInitial;
+  std::string gs2_header_;
   std::string client_first_bare_;
   std::string client_nonce_;
   ScramKey server_signature_{};

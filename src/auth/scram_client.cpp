@@ -2,6 +2,7 @@
 // password or with the keys recovered from a client's exchange (scram.h).
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -39,14 +40,26 @@ Error ScramClient::fail(Error error) {
   return error;
 }
 
+std::string_view ScramClient::select_mechanism(const std::vector<std::string_view>& offered) {
+  auto has = [&](std::string_view m) {
+    return std::find(offered.begin(), offered.end(), m) != offered.end();
+  };
+  plus_ = !options_.end_point.empty() && has(kScramSha256PlusMechanism);
+  if (plus_) return kScramSha256PlusMechanism;
+  return has(kScramSha256Mechanism) ? kScramSha256Mechanism : std::string_view();
+}
+
 std::string ScramClient::client_first() {
   if (state_ == State::kInitial) {
     client_nonce_ = make_nonce(options_.nonce);
     client_first_bare_ = "n=" + escape_saslname(options_.username) + ",r=" + client_nonce_;
+    // "y": we could bind, the server offered no -PLUS. A server that does
+    // support binding then knows someone stripped it from the list.
+    gs2_header_ =
+        plus_ ? std::string(kBindingGs2Header) : (options_.end_point.empty() ? "n,," : "y,,");
     state_ = State::kAwaitServerFirst;
   }
-  // We never use channel binding, so the GS2 header is always "n,,".
-  return "n,," + client_first_bare_;
+  return gs2_header_ + client_first_bare_;
 }
 
 Result<ScramClient::ServerFirst> ScramClient::parse_server_first(std::string_view msg) const {
@@ -126,8 +139,9 @@ Result<std::string> ScramClient::handle_server_first(std::string_view msg,
     OPENSSL_cleanse(salted.data(), salted.size());
   }
 
-  // "biws" = base64("n,,")
-  std::string without_proof = "c=biws,r=" + std::string(first->nonce);
+  // c= carries the GS2 header and, when binding, the certificate's hash.
+  std::string binding = plus_ ? gs2_header_ + options_.end_point : gs2_header_;
+  std::string without_proof = "c=" + base64_encode(binding) + ",r=" + std::string(first->nonce);
   std::string auth_message = client_first_bare_ + "," + std::string(msg) + "," + without_proof;
   ScramKey stored_key = sha256(as_view(client_key));
   ScramKey client_signature = hmac_sha256(as_view(stored_key), auth_message);

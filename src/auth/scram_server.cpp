@@ -75,35 +75,84 @@ Error ScramServer::fail(Error error) {
   return error;
 }
 
+void ScramServer::offer_channel_binding(std::string end_point) {
+  end_point_ = std::move(end_point);
+}
+
+std::vector<std::string_view> ScramServer::mechanisms() const {
+  if (end_point_.empty()) return {kScramSha256Mechanism};
+  return {kScramSha256PlusMechanism, kScramSha256Mechanism};
+}
+
+Status ScramServer::select_mechanism(std::string_view mechanism) {
+  if (state_ != State::kAwaitClientFirst) return fail(out_of_order("mechanism selection"));
+  plus_selected_ = !end_point_.empty() && mechanism == kScramSha256PlusMechanism;
+  if (!plus_selected_ && mechanism != kScramSha256Mechanism) {
+    return fail(make_error(protocol::sqlstate::protocol_violation,
+                           "client selected an invalid SASL authentication mechanism"));
+  }
+  return ok_status();
+}
+
+// gs2-header: gs2-cbind-flag "," [authzid] ","; gs2-cbind-flag is "n", "y"
+// or "p=" cb-name. Returns its length. PostgreSQL's words for each refusal.
+Result<size_t> ScramServer::read_gs2_header(std::string_view msg) const {
+  if (msg.empty()) return malformed("empty client-first-message");
+  size_t flag_end = 1;
+  switch (msg[0]) {
+    case 'n':  // no channel binding
+    case 'y':  // the client could bind, but thinks we cannot
+      if (plus_selected_) {
+        return malformed(
+            "the client selected SCRAM-SHA-256-PLUS, but the SCRAM message does not include "
+            "channel binding data");
+      }
+      if (msg[0] == 'y' && !end_point_.empty()) {
+        return make_error(protocol::sqlstate::invalid_authorization_specification,
+                          "SCRAM channel binding negotiation error: the client supports SCRAM "
+                          "channel binding but thinks the server does not; however, this server "
+                          "does support channel binding");
+      }
+      break;
+    case 'p': {
+      if (!plus_selected_) {
+        return malformed(
+            "the client selected SCRAM-SHA-256 without channel binding, but the SCRAM message "
+            "includes channel binding data");
+      }
+      AttrReader reader(msg);
+      auto type = reader.read('p');
+      if (!type) return type.take_error();
+      if (*type != kTlsServerEndPoint) {
+        return make_error(
+            protocol::sqlstate::protocol_violation,
+            "unsupported SCRAM channel-binding type \"" + std::string(type->substr(0, 64)) + "\"");
+      }
+      flag_end = 2 + type->size();
+      break;
+    }
+    default:
+      return malformed("unexpected channel-binding flag " + describe_char(msg[0]));
+  }
+  if (msg.size() <= flag_end || msg[flag_end] != ',') {
+    return malformed("comma expected after the channel-binding flag");
+  }
+  if (msg.size() > flag_end + 1 && msg[flag_end + 1] == 'a') {
+    return make_error(protocol::sqlstate::feature_not_supported,
+                      "client uses authorization identity, but it is not supported");
+  }
+  if (msg.size() <= flag_end + 1 || msg[flag_end + 1] != ',') {
+    return malformed("comma expected at the end of the GS2 header");
+  }
+  return flag_end + 2;
+}
+
 Result<std::string> ScramServer::handle_client_first(std::string_view msg) {
   if (state_ != State::kAwaitClientFirst) return fail(out_of_order("client-first-message"));
   if (has_nul(msg)) return fail(malformed("NUL byte in client-first-message"));
-
-  // gs2-header: gs2-cbind-flag "," [authzid] ","
-  if (msg.empty()) return fail(malformed("empty client-first-message"));
-  switch (msg[0]) {
-    case 'n':  // client does not support channel binding
-    case 'y':  // client supports it but thinks we do not: true, we never offer -PLUS
-      break;
-    case 'p':
-      return fail(make_error(protocol::sqlstate::protocol_violation,
-                             "malformed SCRAM message: the client selected SCRAM-SHA-256 "
-                             "without channel binding, but the SCRAM message includes channel "
-                             "binding data"));
-    default:
-      return fail(malformed("unexpected channel-binding flag " + describe_char(msg[0])));
-  }
-  if (msg.size() < 2 || msg[1] != ',') {
-    return fail(malformed("comma expected after the channel-binding flag"));
-  }
-  if (msg.size() > 2 && msg[2] == 'a') {
-    return fail(make_error(protocol::sqlstate::feature_not_supported,
-                           "client uses authorization identity, but it is not supported"));
-  }
-  if (msg.size() < 3 || msg[2] != ',') {
-    return fail(malformed("comma expected at the end of the GS2 header"));
-  }
-  std::string_view bare = msg.substr(3);
+  auto header_size = read_gs2_header(msg);
+  if (!header_size) return fail(header_size.take_error());
+  std::string_view bare = msg.substr(*header_size);
   if (!bare.empty() && bare[0] == 'm') {
     return fail(make_error(protocol::sqlstate::feature_not_supported,
                            "client requires an unsupported SCRAM extension"));
@@ -121,7 +170,7 @@ Result<std::string> ScramServer::handle_client_first(std::string_view msg) {
     if (auto ext = reader.read_any(); !ext) return fail(ext.take_error());
   }
 
-  gs2_header_ = std::string(msg.substr(0, 3));
+  gs2_header_ = std::string(msg.substr(0, *header_size));
   client_first_bare_ = std::string(bare);
   nonce_ = std::string(*client_nonce) + make_nonce(nonce_source_);
   server_first_ = "r=" + nonce_ + ",s=" + base64_encode(secret_.salt) +
@@ -137,9 +186,16 @@ Result<std::string> ScramServer::handle_client_final(std::string_view msg) {
   AttrReader reader(msg);
   auto binding = reader.read('c');
   if (!binding) return fail(binding.take_error());
-  // Without channel binding, c= must echo the GS2 header exactly: "biws" for
-  // "n,," and "eSws" for "y,,". A different flag here would be a downgrade.
-  if (*binding != base64_encode(gs2_header_)) {
+  if (plus_selected_) {
+    // The GS2 header and the hash of the certificate this client sees: a
+    // different hash means another TLS connection, a man in the middle.
+    if (*binding != base64_encode(gs2_header_ + end_point_)) {
+      return fail(make_error(protocol::sqlstate::invalid_authorization_specification,
+                             "SCRAM channel binding check failed"));
+    }
+  } else if (*binding != base64_encode(gs2_header_)) {
+    // Without channel binding, c= echoes the GS2 header exactly: "biws" for
+    // "n,," and "eSws" for "y,,". A different flag here would be a downgrade.
     return fail(malformed("unexpected channel-binding attribute in client-final-message"));
   }
   auto nonce = reader.read('r');

@@ -171,6 +171,9 @@ struct Config {
   std::string client_tls_ecdhcurve = "auto";
   std::string client_tls_dheparams = "auto";
   std::string server_tls_sslmode = "prefer";  // PgBouncer's default since 1.20
+  // SCRAM-SHA-256-PLUS towards servers: disable, prefer, require (Usher's;
+  // PgBouncer has no channel binding). pool::ChannelBinding.
+  std::string server_channel_binding = "prefer";
   std::string server_tls_ca_file;
   std::string server_tls_key_file;
   std::string server_tls_cert_file;

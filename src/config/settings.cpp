@@ -107,6 +107,8 @@ std::vector<SettingSpec> make_specs() {
       {.name = "resolv_conf", .field = &Config::resolv_conf, .changeable = kRestart},
       {.name = "sbuf_loopcnt", .field = &Config::sbuf_loopcnt},
       {.name = "scram_iterations", .field = &Config::scram_iterations, .min = 1},
+      {.name = "server_channel_binding", .field = &Config::server_channel_binding,
+       .allowed = "disable,prefer,require"},
       {.name = "server_check_delay", .field = &Config::server_check_delay},
       {.name = "server_check_query", .field = &Config::server_check_query},
       {.name = "server_connect_timeout", .field = &Config::server_connect_timeout},

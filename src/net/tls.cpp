@@ -394,4 +394,19 @@ std::string TlsSession::peer_common_name() const {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
+std::string TlsSession::server_end_point() const {
+  X509* cert = SSL_is_server(ssl_) ? SSL_get_certificate(ssl_) : SSL_get0_peer_certificate(ssl_);
+  if (!cert) return {};
+  int md_nid = NID_undef;
+  if (X509_get_signature_info(cert, &md_nid, nullptr, nullptr, nullptr) != 1) return {};
+  const EVP_MD* md = md_nid == NID_md5 || md_nid == NID_sha1 ? EVP_sha256()
+                     : md_nid == NID_undef                   ? nullptr
+                                                             : EVP_get_digestbynid(md_nid);
+  if (!md) return {};
+  unsigned char hash[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  if (X509_digest(cert, md, hash, &len) != 1) return {};
+  return std::string(reinterpret_cast<const char*>(hash), len);
+}
+
 }  // namespace usher::net

@@ -110,6 +110,12 @@ class TlsSession {
   bool peer_verified() const;
   // The peer certificate's subject CN, verified or not ("" without one).
   std::string peer_common_name() const;
+  // RFC 5929's tls-server-end-point channel-binding data: the hash of the
+  // server's certificate (ours when accepting, the peer's when connecting)
+  // with its signature's digest, SHA-256 in place of MD5 and SHA-1. Empty
+  // when there is none: no certificate, or a signature with no separate
+  // digest (Ed25519, Ed448), for which RFC 5929 defines nothing.
+  std::string server_end_point() const;
 
  private:
   TlsSession(ssl_st* ssl, std::shared_ptr<const TlsContext> ctx)

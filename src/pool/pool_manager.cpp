@@ -65,6 +65,9 @@ ServerTarget PoolManager::target_for(const config::Config& c, const config::Data
   if (db.connect_query) t.connect_query = *db.connect_query;
   t.tcp = config::tcp_options(c);
   t.tls = server_tls_;
+  t.channel_binding = c.server_channel_binding == "require"   ? ChannelBinding::kRequire
+                      : c.server_channel_binding == "disable" ? ChannelBinding::kDisable
+                                                              : ChannelBinding::kPrefer;
   return t;
 }
 

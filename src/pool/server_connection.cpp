@@ -28,6 +28,7 @@ Error server_error(const std::string& what) {
 
 // Where a login stands in its authentication exchange.
 struct AuthExchange {
+  std::string end_point;  // the TLS connection's channel-binding data; empty: none
   std::unique_ptr<auth::ScramClient> scram;
   ServerAuth method = ServerAuth::kNone;  // what the server asked for
   bool authenticated = false;             // AuthenticationOk, accepted
@@ -35,6 +36,12 @@ struct AuthExchange {
 
 // Refuses a method weaker than the pool has seen its server use.
 Status check_method(const ServerTarget& t, ServerAuth asked, ServerAuth weakest_allowed) {
+  if (t.channel_binding == ChannelBinding::kRequire && asked != ServerAuth::kScram) {
+    return make_error(protocol::sqlstate::invalid_authorization_specification,
+                      "channel binding required (server_channel_binding = require), but the "
+                      "server asked for " +
+                          std::string(server_auth_name(asked)));
+  }
   if (asked >= weakest_allowed) return ok_status();
   std::string message = "server asked for " + std::string(server_auth_name(asked)) +
                         ", but it used " + std::string(server_auth_name(weakest_allowed)) +
@@ -65,6 +72,11 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
                           "server sent AuthenticationOk before completing SCRAM authentication, "
                           "without proving it knows the password");
       }
+      if (t.channel_binding == ChannelBinding::kRequire && ex.scram && !ex.scram->binds_channel()) {
+        return make_error(protocol::sqlstate::invalid_authorization_specification,
+                          "channel binding required, but the server authenticated Usher without "
+                          "it");
+      }
       if (ex.method == ServerAuth::kNone) {  // trust: no request came first
         if (auto st = ask(ServerAuth::kNone); !st) return st.take_error();
       }
@@ -93,13 +105,9 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       return out;
     case protocol::AuthCode::kSasl: {
       if (auto st = ask(ServerAuth::kScram); !st) return st.take_error();
-      bool offered = false;
-      for (auto m : req.mechanisms)
-        offered |= (m == auth::kScramSha256Mechanism);
-      if (!offered)
-        return make_error(protocol::sqlstate::protocol_violation,
-                          "server offers no SASL mechanism Usher supports");
-      const auth::ScramClientOptions options{.max_iterations = auth::kScramMaxServerIterations};
+      const auth::ScramClientOptions options{
+          .max_iterations = auth::kScramMaxServerIterations,
+          .end_point = t.channel_binding == ChannelBinding::kDisable ? "" : ex.end_point};
       if (t.has_scram_keys) {
         ex.scram = std::make_unique<auth::ScramClient>(t.scram_client_key, t.scram_server_key,
                                                        std::nullopt, options);
@@ -111,8 +119,19 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
             "server asked for SCRAM authentication, and no password is configured for user \"" +
                 t.user + "\"");
       }
-      protocol::write_sasl_initial_response(out, auth::kScramSha256Mechanism,
-                                            ex.scram->client_first());
+      std::string_view mechanism = ex.scram->select_mechanism(req.mechanisms);
+      if (mechanism.empty())
+        return make_error(protocol::sqlstate::protocol_violation,
+                          "server offers no SASL mechanism Usher supports");
+      if (t.channel_binding == ChannelBinding::kRequire && !ex.scram->binds_channel()) {
+        return make_error(protocol::sqlstate::invalid_authorization_specification,
+                          ex.end_point.empty()
+                              ? "channel binding required, but the connection to the server is "
+                                "not TLS or its certificate allows none"
+                              : "channel binding required, but the server does not offer "
+                                "SCRAM-SHA-256-PLUS");
+      }
+      protocol::write_sasl_initial_response(out, mechanism, ex.scram->client_first());
       return out;
     }
     case protocol::AuthCode::kSaslContinue: {
@@ -178,6 +197,7 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
     params.push_back(p);
   protocol::write_startup_message(out, params);
   AuthExchange ex;
+  if (const net::TlsSession* tls = conn.stream().tls()) ex.end_point = tls->server_end_point();
   while (true) {
     if (!out.empty()) {
       const asio::const_buffer buffer(out.data(), out.size());

@@ -39,6 +39,12 @@ class Pool;
 enum class ServerAuth : uint8_t { kNone, kCleartext, kMd5, kScram };
 std::string_view server_auth_name(ServerAuth method);
 
+// server_channel_binding: whether SCRAM towards the server binds itself to
+// the TLS connection (SCRAM-SHA-256-PLUS), as libpq's channel_binding.
+// prefer: when the connection is TLS and the server offers it; require:
+// refuse a server that does not, or that authenticates without SCRAM.
+enum class ChannelBinding : uint8_t { kDisable, kPrefer, kRequire };
+
 // Everything needed to open and log into a server connection.
 struct ServerTarget {
   std::string host;                // IP, name, or Unix socket directory
@@ -63,6 +69,7 @@ struct ServerTarget {
   TcpOptions tcp;
   // server_tls_sslmode's context (none: disable); not used over Unix sockets.
   std::shared_ptr<const net::TlsContext> tls;
+  ChannelBinding channel_binding = ChannelBinding::kPrefer;
 };
 
 class ServerConnection {

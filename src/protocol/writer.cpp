@@ -72,8 +72,12 @@ void write_authentication_md5(std::string& out, const uint8_t salt[4]) {
       .finish();
 }
 
-void write_authentication_sasl(std::string& out, std::string_view mechanism) {
-  MessageWriter(out).begin(PqMsg_AuthenticationRequest).i32(10).cstring(mechanism).u8(0).finish();
+void write_authentication_sasl(std::string& out, std::span<const std::string_view> mechanisms) {
+  MessageWriter w(out);
+  w.begin(PqMsg_AuthenticationRequest).i32(10);
+  for (std::string_view m : mechanisms)
+    w.cstring(m);
+  w.u8(0).finish();
 }
 
 void write_authentication_sasl_continue(std::string& out, std::string_view data) {

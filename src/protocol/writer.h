@@ -35,7 +35,8 @@ class MessageWriter {
 void write_authentication_ok(std::string& out);
 void write_authentication_cleartext(std::string& out);
 void write_authentication_md5(std::string& out, const uint8_t salt[4]);
-void write_authentication_sasl(std::string& out, std::string_view mechanism);
+// The mechanisms in order of preference.
+void write_authentication_sasl(std::string& out, std::span<const std::string_view> mechanisms);
 void write_authentication_sasl_continue(std::string& out, std::string_view data);
 void write_authentication_sasl_final(std::string& out, std::string_view data);
 void write_parameter_status(std::string& out, std::string_view name, std::string_view value);

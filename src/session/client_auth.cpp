@@ -2,7 +2,8 @@
 //   trust, any      no password asked
 //   plain           cleartext password, checked against a plain, md5 or SCRAM secret
 //   md5             MD5 challenge; a user whose secret is SCRAM gets SCRAM instead
-//   scram-sha-256   SCRAM with a plain or SCRAM secret
+//   scram-sha-256   SCRAM with a plain or SCRAM secret; over TLS also
+//                   SCRAM-SHA-256-PLUS (channel binding)
 //   cert            a client certificate, verified (client_tls_sslmode
 //                   verify-ca/verify-full), whose CN is the user name
 //   hba             the method of auth_hba_file's first matching rule (those
@@ -340,9 +341,15 @@ asio::awaitable<Status> Login::auth_scram(std::string_view stored, bool known) {
     }
   }
   if (!server) server.emplace(auth::ScramServer::mock(c_.user, mock_seed()));
+  // Over TLS, SCRAM-SHA-256-PLUS too (libpq's channel_binding=require
+  // needs it), bound to the certificate this client was shown.
+  if (const net::TlsSession* tls = c_.stream.tls()) {
+    if (std::string end_point = tls->server_end_point(); !end_point.empty())
+      server->offer_channel_binding(std::move(end_point));
+  }
 
   std::string out;
-  protocol::write_authentication_sasl(out, auth::kScramSha256Mechanism);
+  protocol::write_authentication_sasl(out, server->mechanisms());
   auto st = co_await c_.send(out);
   if (!st) co_return st;
 
@@ -350,10 +357,7 @@ asio::awaitable<Status> Login::auth_scram(std::string_view stored, bool known) {
   if (!msg) co_return msg.take_error();
   auto initial = protocol::parse_sasl_initial_response(msg->body);
   if (!initial) co_return initial.take_error();
-  if (initial->mechanism != auth::kScramSha256Mechanism) {
-    co_return make_error(protocol::sqlstate::protocol_violation,
-                         "client selected an invalid SASL authentication mechanism");
-  }
+  if (auto chosen = server->select_mechanism(initial->mechanism); !chosen) co_return chosen;
   auto server_first = server->handle_client_first(initial->data);
   c_.in.consume(msg->header.total());
   if (!server_first) co_return server_first.take_error();

@@ -23,6 +23,8 @@ namespace auth = usher::auth;
 
 constexpr std::string_view kClientNonce = "cnonce";
 constexpr std::string_view kServerNonce = "snonce";
+// Channel-binding data as a TLS connection would give it.
+constexpr std::string_view kEndPoint = "0123456789abcdef0123456789abcdef";
 // Few iterations: the fuzzer runs thousands of exchanges a second.
 constexpr int kIterations = 2;
 // A server-first-message may ask for any iteration count; cap what a
@@ -93,6 +95,19 @@ void fuzz_server(std::string_view first, std::string_view final_message, std::st
     (void)prefixed.handle_client_final("c=biws,r=cnoncesnonce," + std::string(whole));
     check_server_outcome(prefixed);
   }
+  {
+    // Channel binding offered; the first byte's low bit picks -PLUS.
+    auth::ScramServer server("fuzz", secret(), fixed_nonce(kServerNonce));
+    server.offer_channel_binding(std::string(kEndPoint));
+    const bool plus = !first.empty() && (first[0] & 1) != 0;
+    if (server
+            .select_mechanism(plus ? auth::kScramSha256PlusMechanism : auth::kScramSha256Mechanism)
+            .ok() &&
+        server.handle_client_first(first).ok()) {
+      (void)server.handle_client_final(final_message);
+    }
+    check_server_outcome(server);
+  }
 }
 
 void fuzz_client(std::string_view first, std::string_view final_message) {
@@ -140,6 +155,16 @@ void fuzz_honest_exchange(std::string_view password, std::string_view user) {
   auth::ScramClient client(std::string(password), client_options(std::string(user)));
   check(run_exchange(client, server));
   check(server.succeeded() && client.succeeded());
+  if (!user.empty()) {
+    // Bound to any end point (the user name's bytes), both sides agree too.
+    auth::ScramServer bound(std::string(user), auth::make_scram_secret(password, "salt", 1));
+    bound.offer_channel_binding(std::string(user));
+    auth::ScramClientOptions options = client_options(std::string(user));
+    options.end_point = std::string(user);
+    auth::ScramClient binder(std::string(password), options);
+    check(bound.select_mechanism(binder.select_mechanism(bound.mechanisms())).ok());
+    check(binder.binds_channel() && run_exchange(binder, bound));
+  }
 
   const auth::Md5Salt salt{1, 2, 3, 4};
   bool md5_ok =

@@ -332,7 +332,7 @@ TEST(AuthScramExchange, MalformedClientFirst) {
   expect_client_first_error(std::string_view("n,,n=\0,r=abc", 12), "08P01");
 }
 
-TEST(AuthScramExchange, ChannelBindingRequestIsRejected) {
+TEST(AuthScramExchange, ChannelBindingRequestWithoutPlusIsRejected) {
   expect_client_first_error("p=tls-server-end-point,,n=,r=abc", "08P01");
   expect_client_first_error("p,,n=,r=abc", "08P01");
 }

@@ -153,6 +153,7 @@ const std::set<std::string_view> kUsherOnlyKeys = {
     "query_cache_size",
     "query_cache_tables",
     "query_cache_ttl",
+    "server_channel_binding",
     "workers",
 };
 

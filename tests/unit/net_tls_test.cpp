@@ -26,12 +26,14 @@ namespace asio = boost::asio;
 using config::testing::TempDir;
 
 // A key and a certificate signed by `issuer` (self-signed when null), with
-// `san` as subjectAltName ("DNS:localhost,IP:127.0.0.1").
+// `san` as subjectAltName ("DNS:localhost,IP:127.0.0.1"). P-256 keys signed
+// with `md`; an Ed25519 key (no separate digest) when `md` is null.
 struct Cert {
   EVP_PKEY* key = nullptr;
   X509* cert = nullptr;
-  Cert(const std::string& cn, const std::string& san, const Cert* issuer, long days = 1) {
-    key = EVP_EC_gen("P-256");
+  Cert(const std::string& cn, const std::string& san, const Cert* issuer, long days = 1,
+       const EVP_MD* md = EVP_sha256()) {
+    key = md ? EVP_EC_gen("P-256") : EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
     cert = X509_new();
     X509_set_version(cert, 2);
     static long serial = 1;
@@ -52,7 +54,7 @@ struct Cert {
     };
     add(NID_basic_constraints, issuer ? "CA:FALSE" : "critical,CA:TRUE");
     if (!san.empty()) add(NID_subject_alt_name, san);
-    X509_sign(cert, issuer ? issuer->key : key, EVP_sha256());
+    X509_sign(cert, issuer ? issuer->key : key, md);
   }
   ~Cert() {
     X509_free(cert);
@@ -338,6 +340,39 @@ TEST_F(Tls, BytesDecryptedButNotReadAreBuffered) {
   p.io.run();
   EXPECT_TRUE(ec);
   EXPECT_EQ(n, 0u);
+}
+
+// tls-server-end-point: both ends compute the same hash of the server's
+// certificate, with the certificate's own digest; none for Ed25519. (MD5 and
+// SHA-1, which RFC 5929 maps to SHA-256, do not load at OpenSSL 3's default
+// security level.)
+TEST_F(Tls, ServerEndPointIsTheCertificateHashOnBothEnds) {
+  auto der_hash = [](X509* cert, const EVP_MD* md) {
+    unsigned char buf[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    X509_digest(cert, md, buf, &len);
+    return std::string(reinterpret_cast<char*>(buf), len);
+  };
+  auto connect = context(connect_settings(SslMode::kRequire), TlsRole::kConnect);
+  struct Case {
+    const char* name;
+    const EVP_MD* sign;    // the certificate's signature digest
+    const EVP_MD* expect;  // the end point's digest; null: none
+  };
+  for (const Case& c :
+       {Case{"sha256", EVP_sha256(), EVP_sha256()}, Case{"sha384", EVP_sha384(), EVP_sha384()},
+        Case{"sha512", EVP_sha512(), EVP_sha512()}, Case{"ed25519", nullptr, nullptr}}) {
+    Cert cert("server", "DNS:db.example", c.sign ? &ca_ : nullptr, 1, c.sign);
+    cert.save(path("ep.crt"), path("ep.key"));
+    TlsSettings s = accept_settings();
+    s.cert_file = path("ep.crt");
+    s.key_file = path("ep.key");
+    Pair p;
+    ASSERT_TRUE(handshake(p, context(s, TlsRole::kAccept), connect, "db.example")) << c.name;
+    std::string expected = c.expect ? der_hash(cert.cert, c.expect) : "";
+    EXPECT_EQ(p.a.tls()->server_end_point(), expected) << c.name;
+    EXPECT_EQ(p.b.tls()->server_end_point(), expected) << c.name;
+  }
 }
 
 }  // namespace

@@ -81,7 +81,8 @@ TEST(ProtocolMessages, AuthenticationMd5WithSalt) {
 
 TEST(ProtocolMessages, AuthenticationSaslMechanisms) {
   std::string wire;
-  write_authentication_sasl(wire, "SCRAM-SHA-256");
+  const std::string_view offered[] = {"SCRAM-SHA-256"};
+  write_authentication_sasl(wire, offered);
   std::string body = body_of(wire, 'R');
   auto r = parse_authentication(bytes_of(body));
   ASSERT_TRUE(r.ok());

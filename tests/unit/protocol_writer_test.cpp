@@ -69,8 +69,13 @@ TEST(ProtocolWriter, AuthenticationRequests) {
   write_authentication_md5(out, salt);
   EXPECT_EQ(hex(out), "52 00 00 00 0c 00 00 00 05 01 02 fe ff");
   out.clear();
-  write_authentication_sasl(out, "SCRAM-SHA-256");
+  const std::string_view one[] = {"SCRAM-SHA-256"};
+  write_authentication_sasl(out, one);
   EXPECT_EQ(out, "R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0"s);
+  out.clear();
+  const std::string_view two[] = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"};
+  write_authentication_sasl(out, two);
+  EXPECT_EQ(out, "R\0\0\0\x2a\0\0\0\x0aSCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"s);
   out.clear();
   write_authentication_sasl_continue(out, "r=x");
   EXPECT_EQ(out, "R\0\0\0\x0b\0\0\0\x0br=x"s);

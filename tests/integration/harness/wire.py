@@ -168,18 +168,20 @@ class Conn:
 
     # ------------------------------------------------------------- startup
     def startup(self, user, database, password=None, params=None,
-                version=protocol_version(3, 0)):
+                version=protocol_version(3, 0), binding=None):
         """Send StartupMessage and authenticate; returns list of messages
-        received through ReadyForQuery (or up to the ErrorResponse)."""
+        received through ReadyForQuery (or up to the ErrorResponse).
+        binding: a Binding for SCRAM (default: none, "n,,")."""
         p = {"user": user, "database": database}
         if params:
             p.update(params)
         self.send(startup_packet(p, version))
-        return self.finish_login(user, password)
+        return self.finish_login(user, password, binding)
 
-    def finish_login(self, user, password):
+    def finish_login(self, user, password, binding=None):
         msgs = []
-        login = Login(user, password)
+        login = Login(user, password, binding=binding)
+        self.login = login
         for _ in range(1000):
             tag, body = self.read_message()
             msgs.append((tag, body))
@@ -281,16 +283,43 @@ def errors_of(msgs):
     return [parse_fields(body) for tag, body in msgs if tag == b"E"]
 
 
+class Binding:
+    """What a SCRAM client says about channel binding: the mechanism it
+    selects, its GS2 header, and what follows the header in client-final's
+    c= (the tls-server-end-point hash when binding). The default binds to
+    end_point with SCRAM-SHA-256-PLUS; tests that misbehave change the rest."""
+
+    def __init__(self, end_point=b"", mechanism=b"SCRAM-SHA-256-PLUS",
+                 header=b"p=tls-server-end-point,,"):
+        self.end_point = end_point
+        self.mechanism = mechanism
+        self.header = header
+
+
+NO_BINDING = Binding(mechanism=b"SCRAM-SHA-256", header=b"n,,")
+
+
+def end_point_of(tls_sock):
+    """tls-server-end-point data for a TLS socket's server certificate:
+    SHA-256 of its DER, right for the harness's certificates, which are
+    signed with SHA-256 (RFC 5929 takes the signature's digest)."""
+    return hashlib.sha256(tls_sock.getpeercert(binary_form=True)).digest()
+
+
 class Login:
     """The client's side of authentication without I/O (Conn and asyncio
     clients share it): answer(body of an 'R' message) is the bytes to send
-    back, b"" for none. Cleartext, md5, SCRAM-SHA-256; salted_cache, a dict
-    shared by many logins, runs SCRAM's PBKDF2 once per salt, not per login."""
+    back, b"" for none. Cleartext, md5, SCRAM-SHA-256 (and -PLUS with a
+    Binding); salted_cache, a dict shared by many logins, runs SCRAM's PBKDF2
+    once per salt, not per login. After SASL, `mechanisms` is what the
+    server offered."""
 
-    def __init__(self, user, password, salted_cache=None):
+    def __init__(self, user, password, salted_cache=None, binding=None):
         self.user = user
         self.password = password
         self.salted_cache = salted_cache
+        self.binding = binding or NO_BINDING
+        self.mechanisms = None
         self.scram = None
 
     def answer(self, body):
@@ -305,9 +334,10 @@ class Login:
             outer = hashlib.md5(inner.encode() + salt).hexdigest()
             return message(b"p", b"md5" + outer.encode() + b"\0")
         if code == 10:  # AuthenticationSASL
-            self.scram = _Scram(self.password, self.salted_cache)
+            self.mechanisms = [m for m in body[4:].split(b"\0") if m]
+            self.scram = _Scram(self.password, self.salted_cache, self.binding)
             first = self.scram.client_first()
-            mech = b"SCRAM-SHA-256\0"
+            mech = self.binding.mechanism + b"\0"
             return message(b"p", mech + struct.pack("!i", len(first)) + first)
         if code == 11:  # AuthenticationSASLContinue
             return message(b"p", self.scram.client_final(body[4:]))
@@ -342,14 +372,15 @@ def query_text(host, port, user, database, password, sql, timeout=10.0):
 
 
 class _Scram:
-    def __init__(self, password, salted_cache=None):
+    def __init__(self, password, salted_cache=None, binding=NO_BINDING):
         self.password = password.encode()
         self.salted_cache = salted_cache
+        self.binding = binding
         self.nonce = base64.b64encode(os.urandom(18)).decode()
         self.client_first_bare = f"n=,r={self.nonce}".encode()
 
     def client_first(self):
-        return b"n,," + self.client_first_bare
+        return self.binding.header + self.client_first_bare
 
     def client_final(self, server_first):
         attrs = dict(kv.split("=", 1) for kv in server_first.decode().split(","))
@@ -363,7 +394,8 @@ class _Scram:
                 self.salted_cache[key] = salted
         client_key = hmac.new(salted, b"Client Key", "sha256").digest()
         stored_key = hashlib.sha256(client_key).digest()
-        without_proof = f"c=biws,r={attrs['r']}".encode()
+        cbind = base64.b64encode(self.binding.header + self.binding.end_point).decode()
+        without_proof = f"c={cbind},r={attrs['r']}".encode()
         auth_message = self.client_first_bare + b"," + server_first + b"," + without_proof
         sig = hmac.new(stored_key, auth_message, "sha256").digest()
         proof = bytes(a ^ b for a, b in zip(client_key, sig))
