@@ -4,56 +4,16 @@
 
 #include <cstring>
 
+#include "auth/conf_words.h"
+
 namespace usher::auth {
 
 namespace {
 
 constexpr const char* kConfigFileError = "F0000";
 
-struct Word {
-  std::string text;
-  bool quoted = false;
-};
-using Field = std::vector<Word>;  // a comma-separated list
-
-// One line's fields. Whitespace separates fields, except after a comma,
-// which continues the list; "..." quotes; '#' starts a comment.
-Result<std::vector<Field>> split_line(std::string_view line) {
-  std::vector<Field> fields;
-  size_t i = 0;
-  bool continues = false;
-  while (i < line.size()) {
-    const char c = line[i];
-    if (c == ' ' || c == '\t' || c == '\r') {
-      ++i;
-      continue;
-    }
-    if (c == '#') break;
-    Word w;
-    if (c == '"') {
-      size_t end = line.find('"', i + 1);
-      if (end == std::string_view::npos) return make_error(kConfigFileError, "unterminated quote");
-      w.text = std::string(line.substr(i + 1, end - i - 1));
-      w.quoted = true;
-      i = end + 1;
-    } else {
-      size_t end = i;
-      while (end < line.size() && line[end] != ' ' && line[end] != '\t' && line[end] != ',' &&
-             line[end] != '#' && line[end] != '"' && line[end] != '\r')
-        ++end;
-      w.text = std::string(line.substr(i, end - i));
-      i = end;
-    }
-    if (continues && !fields.empty()) {
-      fields.back().push_back(std::move(w));
-    } else {
-      fields.push_back({std::move(w)});
-    }
-    continues = i < line.size() && line[i] == ',';
-    if (continues) ++i;
-  }
-  return fields;
-}
+using Word = ConfWord;
+using Field = ConfField;
 
 bool is_keyword(const Word& w, const char* k) {
   return !w.quoted && w.text == k;
@@ -71,7 +31,7 @@ Result<std::vector<HbaName>> expand(const Field& field, const HbaIncludeReader& 
       while (pos < text->size()) {
         size_t nl = text->find('\n', pos);
         if (nl == std::string::npos) nl = text->size();
-        auto line = split_line(std::string_view(*text).substr(pos, nl - pos));
+        auto line = split_conf_line(std::string_view(*text).substr(pos, nl - pos));
         pos = nl + 1;
         if (!line)
           return make_error(kConfigFileError, w.text.substr(1) + ": " + line.error().message);
@@ -206,8 +166,13 @@ Result<HbaRule> parse_rule(const std::vector<Field>& f, const HbaIncludeReader& 
     return make_error(kConfigFileError, "cert authentication is only supported on hostssl");
   for (size_t i = next + 1; i < f.size(); ++i) {
     for (const Word& opt : f[i]) {
-      if (opt.text.starts_with("map="))
-        return make_error(kConfigFileError, "map= (auth_ident_file) is not supported yet");
+      if (!opt.text.starts_with("map=")) continue;  // other options are ignored
+      if (r.method != HbaMethod::kPeer && r.method != HbaMethod::kCert)
+        return make_error(kConfigFileError,
+                          "authentication option \"map\" is only valid for authentication "
+                          "methods peer and cert");
+      r.map = opt.text.substr(4);
+      if (r.map.empty()) return make_error(kConfigFileError, "empty map name");
     }
   }
   return r;
@@ -237,25 +202,9 @@ std::string_view hba_method_name(HbaMethod m) {
 Result<std::vector<HbaRule>> parse_hba(std::string_view text, const std::string& file,
                                        const HbaIncludeReader& read_include) {
   std::vector<HbaRule> rules;
-  size_t pos = 0;
-  int lineno = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string line(text.substr(pos, nl - pos));
-    ++lineno;
-    const int first = lineno;
-    pos = nl + 1;
-    // A backslash at the end continues the line.
-    while (!line.empty() && line.back() == '\\' && pos < text.size()) {
-      line.pop_back();
-      nl = text.find('\n', pos);
-      if (nl == std::string_view::npos) nl = text.size();
-      line += std::string(text.substr(pos, nl - pos));
-      pos = nl + 1;
-      ++lineno;
-    }
-    auto fields = split_line(line);
+  for (const ConfLine& l : conf_lines(text)) {
+    const int first = l.number;
+    auto fields = split_conf_line(l.text);
     Result<HbaRule> rule =
         fields ? (fields->empty() ? Result<HbaRule>(HbaRule{}) : parse_rule(*fields, read_include))
                : Result<HbaRule>(fields.take_error());

@@ -8,7 +8,9 @@
 // databases: names, "all", "sameuser", "replication" (never matches: Usher
 // has no replication clients), @file; users: names, "all", @file (a
 // "+group" is refused: Usher cannot see the server's roles); methods: trust,
-// reject, password, md5, scram-sha-256, cert, peer. Quoted words are
+// reject, password, md5, scram-sha-256, cert, peer; the option map=NAME on
+// cert and peer rules names an auth_ident_file map (auth/ident.h), other
+// options are ignored. Quoted words are
 // names, never keywords ("all" in quotes is a database called all). The
 // first rule that matches decides; none matching rejects.
 #pragma once
@@ -42,6 +44,7 @@ struct HbaRule {
   std::array<uint8_t, 16> address{};
   std::array<uint8_t, 16> mask{};
   HbaMethod method = HbaMethod::kReject;
+  std::string map;  // map=: the auth_ident_file map of peer and cert rules
   int line = 0;
 };
 

@@ -299,6 +299,7 @@ Result<LoadResult> load_config(const std::string& path) {
 
 Status load_hba_rules(Config& c, std::vector<std::string>* files) {
   c.hba_rules.clear();
+  c.ident_entries.clear();
   if (c.auth_type != AuthType::kHba) return ok_status();
   if (c.auth_hba_file.empty()) return config_error("auth_type = hba needs auth_hba_file");
   const std::string path = beside_config(c, c.auth_hba_file);
@@ -319,8 +320,23 @@ Status load_hba_rules(Config& c, std::vector<std::string>* files) {
   };
   auto rules = auth::parse_hba(*text, path, include);
   if (!rules) return config_error(rules.error().message);
-  c.hba_rules = std::move(*rules);
   if (files) files->push_back(path);
+  if (!c.auth_ident_file.empty()) {
+    const std::string ident_path = beside_config(c, c.auth_ident_file);
+    auto ident_text = read(ident_path);
+    if (!ident_text) return config_error("cannot read auth_ident_file " + ident_path);
+    auto entries = auth::parse_ident(*ident_text, ident_path);
+    if (!entries) return config_error(entries.error().message);
+    c.ident_entries = std::move(*entries);
+    if (files) files->push_back(ident_path);
+  } else {
+    for (const auth::HbaRule& r : *rules) {
+      if (!r.map.empty())
+        return config_error(path + ":" + std::to_string(r.line) + ": map=" + r.map +
+                            " needs auth_ident_file");
+    }
+  }
+  c.hba_rules = std::move(*rules);
   return ok_status();
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "auth/hba.h"
+#include "auth/ident.h"
 #include "common/result.h"
 #include "common/tcp_options.h"
 #include "config/connstr.h"
@@ -107,8 +108,8 @@ struct Config {
   // --- Authentication -------------------------------------------------------
   AuthType auth_type = AuthType::kMd5;
   std::string auth_file;
-  std::string auth_hba_file;  // read when auth_type = hba: hba_rules
-  std::string auth_ident_file;
+  std::string auth_hba_file;    // read when auth_type = hba: hba_rules
+  std::string auth_ident_file;  // read with auth_hba_file: ident_entries
   std::string auth_user;
   // PgBouncer 1.24.1+'s default (honours VALID UNTIL), schema-qualified so
   // that no search_path can change what it calls.
@@ -218,6 +219,7 @@ struct Config {
   std::map<int, PeerConfig> peers;                  // [peers], by peer_id
   std::map<std::string, std::string> auth_users;    // auth_file: user -> secret
   std::vector<auth::HbaRule> hba_rules;             // auth_hba_file, with auth_type = hba
+  std::vector<auth::IdentEntry> ident_entries;      // auth_ident_file, with auth_type = hba
 
   // The file load_config() read (the conffile key may point elsewhere for
   // the next RELOAD, as in PgBouncer).
@@ -256,9 +258,10 @@ bool query_cache_enabled(const Config& config, const DatabaseConfig* db, const U
 // console's SET, which sets one key at a time.
 Status check_query_cache_limits(const Config& config);
 
-// auth_hba_file read into hba_rules when auth_type is hba (cleared
-// otherwise); `files`, if given, receives the paths read. For the loader, and
-// for SET of auth_type or auth_hba_file from the console.
+// auth_hba_file read into hba_rules and auth_ident_file into ident_entries
+// when auth_type is hba (cleared otherwise); `files`, if given, receives the
+// paths read. For the loader, and for SET of auth_type, auth_hba_file or
+// auth_ident_file from the console.
 Status load_hba_rules(Config& config, std::vector<std::string>* files = nullptr);
 
 // The tcp_* settings, for client and server sockets alike (as PgBouncer).

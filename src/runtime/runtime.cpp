@@ -411,7 +411,8 @@ Status Runtime::set(std::string_view key, std::string_view value) {
   auto next = std::make_shared<config::Config>(*config());
   Status st = config::apply_setting(*next, *spec, value);
   if (st) st = config::check_query_cache_limits(*next);
-  if (st && (key == "auth_type" || key == "auth_hba_file")) st = config::load_hba_rules(*next);
+  if (st && (key == "auth_type" || key == "auth_hba_file" || key == "auth_ident_file"))
+    st = config::load_hba_rules(*next);
   // A TLS setting applies at once, or not at all.
   const bool tls_key = key.find("tls") != std::string_view::npos;
   if (st && tls_key) {

@@ -7,7 +7,9 @@
 //   cert            a client certificate, verified (client_tls_sslmode
 //                   verify-ca/verify-full), whose CN is the user name
 //   hba             the method of auth_hba_file's first matching rule (those
-//                   above, reject, or peer: the Unix peer's OS user name)
+//                   above, reject, or peer: the Unix peer's OS user name);
+//                   cert and peer rules with map= take the names
+//                   auth_ident_file's map allows instead of the same name
 // A wrong password or unknown user gets 28P01 with PostgreSQL's message;
 // which of the two it was is only logged. Failed password checks are counted
 // per client address, and an address with too many waits before each check
@@ -18,6 +20,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "auth/ident.h"
 #include "auth/md5.h"
 #include "auth/scram.h"
 #include "protocol/message_type.h"
@@ -81,7 +84,8 @@ asio::awaitable<Status> Login::authenticate() {
     }
     co_return ok_status();
   }
-  auto method = auth_method();
+  std::string ident_map;
+  auto method = auth_method(ident_map);
   if (!method) co_return method.take_error();
   auto it = c_.config->auth_users.find(c_.user);
   bool known = it != c_.config->auth_users.end();
@@ -120,10 +124,10 @@ asio::awaitable<Status> Login::authenticate() {
       st = hba_refusal("pg_hba.conf rejects connection");
       break;
     case Method::kCert:
-      st = auth_cert();
+      st = auth_cert(ident_map);
       break;
     case Method::kPeer:
-      st = auth_peer();
+      st = auth_peer(ident_map);
       break;
     case Method::kPlain:
       st = co_await auth_cleartext(stored);
@@ -166,7 +170,7 @@ asio::awaitable<Status> Login::authenticate() {
   co_return ok_status();
 }
 
-Result<Login::Method> Login::auth_method() const {
+Result<Login::Method> Login::auth_method(std::string& ident_map) const {
   using config::AuthType;
   switch (c_.config->auth_type) {
     case AuthType::kTrust:
@@ -195,6 +199,7 @@ Result<Login::Method> Login::auth_method() const {
   who.user = c_.user;
   const auth::HbaRule* rule = auth::match_hba(c_.config->hba_rules, who);
   if (!rule) return hba_refusal("no pg_hba.conf entry");
+  ident_map = rule->map;
   switch (rule->method) {
     case auth::HbaMethod::kTrust:
       return Method::kTrust;
@@ -225,7 +230,16 @@ Error Login::hba_refusal(std::string_view what) const {
   return make_error(protocol::sqlstate::invalid_authorization_specification, m);
 }
 
-Status Login::auth_cert() const {
+bool Login::system_user_allowed(std::string_view system_user, const std::string& ident_map) const {
+  if (ident_map.empty()) return system_user == c_.user;
+  if (auth::ident_allows(c_.config->ident_entries, ident_map, system_user, c_.user)) return true;
+  // PostgreSQL's log line; the client hears only that authentication failed.
+  spdlog::info("C-{}: no match in usermap \"{}\" for user \"{}\" authenticated as \"{}\"",
+               static_cast<const void*>(&c_), ident_map, c_.user, system_user);
+  return false;
+}
+
+Status Login::auth_cert(const std::string& ident_map) const {
   // Verified by the handshake when client_tls_sslmode is verify-ca or
   // verify-full; a certificate under weaker modes is not checked, so it
   // proves nothing.
@@ -236,15 +250,16 @@ Status Login::auth_cert() const {
                           "\": no verified client certificate (client_tls_sslmode must be "
                           "verify-ca or verify-full)");
   }
-  if (tls->peer_common_name() != c_.user) {
+  if (!system_user_allowed(tls->peer_common_name(), ident_map)) {
     return make_error(protocol::sqlstate::invalid_authorization_specification,
                       "certificate authentication failed for user \"" + c_.user +
-                          "\": the certificate's CN is not the user name");
+                          (ident_map.empty() ? "\": the certificate's CN is not the user name"
+                                             : "\": the certificate's CN is not mapped to it"));
   }
   return ok_status();
 }
 
-Status Login::auth_peer() const {
+Status Login::auth_peer(const std::string& ident_map) const {
   auto uid = net::unix_peer_uid(c_.stream.socket());
   std::string name;
   if (uid) {
@@ -253,7 +268,7 @@ Status Login::auth_peer() const {
     passwd* found = nullptr;
     if (getpwuid_r(*uid, &pw, buf.data(), buf.size(), &found) == 0 && found) name = pw.pw_name;
   }
-  if (name.empty() || name != c_.user) {
+  if (name.empty() || !system_user_allowed(name, ident_map)) {
     return make_error(protocol::sqlstate::invalid_authorization_specification,
                       "Peer authentication failed for user \"" + c_.user + "\"");
   }

@@ -50,10 +50,14 @@ class Login {
   // client_auth.cpp
   // How this client proves who it is: auth_type, or its hba rule's method.
   enum class Method { kTrust, kAny, kReject, kPlain, kMd5, kScramSha256, kCert, kPeer };
-  Result<Method> auth_method() const;
+  // `ident_map`: the matching hba rule's map= (empty: none).
+  Result<Method> auth_method(std::string& ident_map) const;
   Error hba_refusal(std::string_view what) const;
-  Status auth_cert() const;
-  Status auth_peer() const;
+  // Whether `system_user` (the certificate's CN, the peer's account) may
+  // log in as the client's user: the same name, or one `ident_map` allows.
+  bool system_user_allowed(std::string_view system_user, const std::string& ident_map) const;
+  Status auth_cert(const std::string& ident_map) const;
+  Status auth_peer(const std::string& ident_map) const;
   asio::awaitable<Status> auth_cleartext(std::string_view stored);
   asio::awaitable<Status> auth_md5(std::string_view stored);
   asio::awaitable<Status> auth_scram(std::string_view stored, bool user_known);

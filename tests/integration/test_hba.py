@@ -3,6 +3,7 @@ auth_type = cert, against real clients: rules in order, PostgreSQL's refusal
 messages, reload of the rules, certificate CN as the user name."""
 
 import os
+import pwd
 
 import psycopg
 import pytest
@@ -148,3 +149,75 @@ def test_set_auth_type_hba_from_the_console_reads_the_file(pooler, tmp_path):
     with pytest.raises(psycopg.Error):
         p.admin("SET auth_hba_file = '" + str(path) + "'")
     refused(p, "rejects connection", user="app2")  # the rules in force stay
+
+
+# ------------------------------------------------------------ ident maps
+def ident_pooler(pooler, tmp_path, rules, ident, **more):
+    ident_path = tmp_path / "ident.conf"
+    ident_path.write_text(ident)
+    return hba_pooler(pooler, tmp_path, rules, auth_ident_file=str(ident_path), **more)
+
+
+def unix_connect(p, user):
+    return psycopg.connect(host=p.sock_dir, port=p.port, dbname="appdb", user=user,
+                           password=p.password_for(user), connect_timeout=10)
+
+
+def test_peer_map_lets_the_os_user_in_as_mapped_users(pooler, tmp_path):
+    """local ... peer map=ops: this process's OS user may log in as app (an
+    exact line) and as app2 (a regular expression), not as app_md5; the log
+    says which map refused whom, the client only that peer failed."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    p, _ = ident_pooler(pooler, tmp_path, "local all all peer map=ops\n",
+                        f"ops {me} app\nops /^{me}$ app2\nother {me} app_md5\n")
+    for user in ("app", "app2"):
+        with unix_connect(p, user) as c:
+            assert c.execute("select current_user").fetchone()[0] == user
+    with pytest.raises(psycopg.OperationalError,
+                       match='Peer authentication failed for user "app_md5"'):
+        unix_connect(p, "app_md5")
+    util.wait_until(lambda: f'no match in usermap "ops" for user "app_md5" authenticated as '
+                            f'"{me}"' in p.log_text(), 10, what="the usermap log line")
+
+
+def test_cert_map_takes_the_cn_through_the_map(pooler, tmp_path, certs):
+    """hostssl ... cert map=certs: the certificate says app, and the map lets
+    app log in as app_md5; not as app2, which the map does not name."""
+    rules = "hostssl appdb all 127.0.0.1/32 cert map=certs\n"
+    p, _ = ident_pooler(pooler, tmp_path, rules, "certs /^(a)pp$ \\1pp_md5\n",
+                        **tls_ini(certs, "verify-ca"))
+    app = certs["app"]
+    with p.connect(user="app_md5", password="", sslmode="require", sslcert=app.cert,
+                   sslkey=app.key) as c:
+        assert c.execute("select current_user").fetchone()[0] == "app_md5"
+    refused(p, "certificate authentication failed", user="app2", password="",
+            sslmode="require", sslcert=app.cert, sslkey=app.key)
+    # The CN itself is not let in either: with a map, only the map decides.
+    refused(p, "certificate authentication failed", user="app", password="",
+            sslmode="require", sslcert=app.cert, sslkey=app.key)
+
+
+def test_reload_reads_the_ident_file_again(pooler, tmp_path):
+    me = pwd.getpwuid(os.getuid()).pw_name
+    rules = "local all all peer map=ops\nhost pgbouncer admin 127.0.0.1/32 md5\n"
+    p, _ = ident_pooler(pooler, tmp_path, rules, f"ops {me} app\n")
+    with pytest.raises(psycopg.OperationalError, match="Peer authentication failed"):
+        unix_connect(p, "app2")
+    (tmp_path / "ident.conf").write_text(f"ops {me} app2\n")
+    p.admin("RELOAD")
+    with unix_connect(p, "app2") as c:
+        assert c.execute("select 1").fetchone()[0] == 1
+    (tmp_path / "ident.conf").write_text("ops a b c\n")  # broken: the map in force stays
+    with pytest.raises(psycopg.Error):
+        p.admin("RELOAD")
+    with unix_connect(p, "app2") as c:
+        assert c.execute("select 1").fetchone()[0] == 1
+
+
+def test_map_without_ident_file_stops_the_start(pooler, tmp_path):
+    path = tmp_path / "hba.conf"
+    path.write_text("local all all peer map=ops\n")
+    p = pooler(extra_ini={"auth_type": "hba", "auth_hba_file": str(path)}, start=False)
+    with pytest.raises(RuntimeError):
+        p.start()
+    assert f"{path}:1: map=ops needs auth_ident_file" in p.output_text() + p.log_text()

@@ -125,10 +125,22 @@ TEST(Hba, ErrorsNameTheFileAndLine) {
   EXPECT_EQ(parse_error("host all all all cert\n"),
             "hba.conf:1: cert authentication is only supported on hostssl");
   EXPECT_EQ(parse_error("local all all\n"), "hba.conf:1: end-of-line before authentication method");
-  EXPECT_EQ(parse_error("local all all peer map=x\n"),
-            "hba.conf:1: map= (auth_ident_file) is not supported yet");
+  EXPECT_EQ(parse_error("local all all md5 map=x\n"),
+            "hba.conf:1: authentication option \"map\" is only valid for authentication methods "
+            "peer and cert");
+  EXPECT_EQ(parse_error("local all all peer map=\n"), "hba.conf:1: empty map name");
   EXPECT_EQ(parse_error("host \"all all 0.0.0.0/0 md5\n"), "hba.conf:1: unterminated quote");
   EXPECT_EQ(parse_error("host all all samenet md5\n"), "hba.conf:1: samenet is not supported");
+}
+
+TEST(Hba, MapNamesTheIdentMapOfPeerAndCertRules) {
+  auto rules = parse_ok(
+      "local all all peer map=ops\nhostssl all all all cert map=certs\n"
+      "local all all peer\n");
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules[0].map, "ops");
+  EXPECT_EQ(rules[1].map, "certs");
+  EXPECT_EQ(rules[2].map, "");
 }
 
 TEST(Hba, MasksApplyToTheRulesAddress) {
