@@ -72,11 +72,6 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
                           "server sent AuthenticationOk before completing SCRAM authentication, "
                           "without proving it knows the password");
       }
-      if (t.channel_binding == ChannelBinding::kRequire && ex.scram && !ex.scram->binds_channel()) {
-        return make_error(protocol::sqlstate::invalid_authorization_specification,
-                          "channel binding required, but the server authenticated Usher without "
-                          "it");
-      }
       if (ex.method == ServerAuth::kNone) {  // trust: no request came first
         if (auto st = ask(ServerAuth::kNone); !st) return st.take_error();
       }
@@ -105,9 +100,8 @@ Result<std::string> answer_auth(const ServerTarget& t, const protocol::Authentic
       return out;
     case protocol::AuthCode::kSasl: {
       if (auto st = ask(ServerAuth::kScram); !st) return st.take_error();
-      const auth::ScramClientOptions options{
-          .max_iterations = auth::kScramMaxServerIterations,
-          .end_point = t.channel_binding == ChannelBinding::kDisable ? "" : ex.end_point};
+      const auth::ScramClientOptions options{.max_iterations = auth::kScramMaxServerIterations,
+                                             .end_point = ex.end_point};
       if (t.has_scram_keys) {
         ex.scram = std::make_unique<auth::ScramClient>(t.scram_client_key, t.scram_server_key,
                                                        std::nullopt, options);
@@ -197,7 +191,10 @@ asio::awaitable<Status> login(ServerConnection& conn, const ServerTarget& t,
     params.push_back(p);
   protocol::write_startup_message(out, params);
   AuthExchange ex;
-  if (const net::TlsSession* tls = conn.stream().tls()) ex.end_point = tls->server_end_point();
+  // The certificate's hash, once per login, and only where it may be used.
+  // Under require, SASL without -PLUS is refused before any SCRAM runs.
+  const net::TlsSession* tls = conn.stream().tls();
+  if (tls && t.channel_binding != ChannelBinding::kDisable) ex.end_point = tls->server_end_point();
   while (true) {
     if (!out.empty()) {
       const asio::const_buffer buffer(out.data(), out.size());
