@@ -88,13 +88,13 @@ asio::awaitable<void> wait_closed(const std::vector<std::shared_ptr<pool::Pool>>
 // What one command works with. Handlers return the CommandComplete tag (an
 // empty tag: the reply is already in `out`), or the error to send.
 struct Context {
-  session::ClientConnection& client;
+  bool admin_rights;  // an admin user (or the console's owner), not a stats user
   Control& control;
   std::string_view query;  // as the client sent it, for "invalid command"
   const Command& cmd;
   std::string& out;
 
-  bool admin() const { return client.console_owner || is_admin(*control.config(), client.user); }
+  bool admin() const { return admin_rights; }
   // nullopt when the database exists (the console's own included), else
   // PgBouncer's error.
   std::optional<Error> unknown_database() const {
@@ -334,7 +334,13 @@ constexpr std::pair<std::string_view, Handler> kCommands[] = {{"cache", cmd_cach
 
 asio::awaitable<Reply> run_command(session::ClientConnection& s, Control& control,
                                    std::string_view query, const Command& cmd, std::string& out) {
-  Context c{s, control, query, cmd, out};
+  co_return co_await run_command(s.console_owner || is_admin(*control.config(), s.user), control,
+                                 query, cmd, out);
+}
+
+asio::awaitable<Reply> run_command(bool admin, Control& control, std::string_view query,
+                                   const Command& cmd, std::string& out) {
+  Context c{admin, control, query, cmd, out};
   for (const auto& [name, handler] : kCommands) {
     if (name == cmd.name) co_return co_await handler(c);
   }

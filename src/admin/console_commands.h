@@ -1,5 +1,6 @@
 // The console's commands: console.cpp reads a query (PgBouncer's grammar)
-// and console_commands.cpp runs it. Internal to admin/.
+// and console_commands.cpp runs it; the HTTP endpoint (http/) runs the same
+// commands for its actions.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -57,6 +58,10 @@ using Reply = Result<std::string>;
 boost::asio::awaitable<Reply> run_command(session::ClientConnection& s, Control& control,
                                           std::string_view query, const Command& cmd,
                                           std::string& out);
+// The same for a caller that is no console client (the HTTP endpoint),
+// with admin rights or a stats user's.
+boost::asio::awaitable<Reply> run_command(bool admin, Control& control, std::string_view query,
+                                          const Command& cmd, std::string& out);
 boost::asio::awaitable<Reply> run_set(session::ClientConnection& s, Control& control,
                                       const SetCommand& set, std::string& out);
 

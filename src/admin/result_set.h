@@ -22,6 +22,8 @@ class ResultSet {
   // Values in column order; std::nullopt is SQL NULL.
   void add(std::vector<std::optional<std::string>> row) { rows_.push_back(std::move(row)); }
   size_t size() const { return rows_.size(); }
+  const std::vector<Column>& columns() const { return columns_; }
+  const std::vector<std::vector<std::optional<std::string>>>& rows() const { return rows_; }
   // RowDescription, the DataRows and CommandComplete "SHOW".
   void write(std::string& out) const;
 

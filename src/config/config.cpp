@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +11,7 @@
 #include <utility>
 
 #include "config/auth_file.h"
+#include "config/http_origin.h"
 #include "config/settings.h"
 #include "protocol/cancel_key.h"
 
@@ -86,6 +89,7 @@ class Builder {
     if (!status.ok()) return status.take_error();
     status = load_users();
     if (status.ok()) status = load_hba();
+    if (status.ok()) status = load_http();
     if (!status.ok()) return status.take_error();
     return std::move(result_);
   }
@@ -225,6 +229,8 @@ class Builder {
                             "parameters inside it");
       }
     }
+    if (Status cors = check_http_cors(c); !cors.ok())
+      return config_error(at("http_cors_allow_credentials") + cors.error().message);
     if (Status limits = check_query_cache_limits(c); !limits.ok()) {
       // Point at the line the operator wrote: a small query_cache_size
       // under the default query_cache_max_entry is its own mistake.
@@ -279,6 +285,12 @@ class Builder {
       return config_error(at("auth_hba_file") + "cannot read auth_hba_file " + path);
     // Its own errors name the hba file and line.
     return load_hba_rules(result_.config, &result_.files);
+  }
+
+  Status load_http() {
+    Status st = load_http_token(result_.config, &result_.files);
+    if (!st) return config_error(at("http_auth_token_file") + st.error().message);
+    return ok_status();
   }
 
   LoadResult result_;
@@ -337,6 +349,47 @@ Status load_hba_rules(Config& c, std::vector<std::string>* files) {
     }
   }
   c.hba_rules = std::move(*rules);
+  return ok_status();
+}
+
+Status load_http_token(Config& c, std::vector<std::string>* files) {
+  // A token longer than this is no typo but a wrong file (a key, a log).
+  constexpr size_t kMaxToken = 4096;
+  c.http_auth_token.clear();
+  if (c.http_auth_token_file.empty()) return ok_status();
+  const std::string path = beside_config(c, c.http_auth_token_file);
+  std::ifstream in(path, std::ios::binary);
+  std::string token;
+  if (in) std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t'))
+    token.pop_back();
+  // Only the file's name: never a word of its content.
+  if (!in && !in.eof()) return config_error("cannot read http_auth_token_file " + path);
+  if (token.empty())
+    return config_error("http_auth_token_file " + path + " has no token on its first line");
+  if (token.size() > kMaxToken)
+    return config_error("http_auth_token_file " + path + ": the token is longer than " +
+                        std::to_string(kMaxToken) + " characters");
+  // RFC 6750's token68 characters, so that the header compares byte for byte.
+  const bool token68 = std::all_of(token.begin(), token.end(), [](unsigned char ch) {
+    return std::isalnum(ch) || std::string_view("-._~+/=").find(static_cast<char>(ch)) !=
+                                   std::string_view::npos;
+  });
+  if (!token68)
+    return config_error("http_auth_token_file " + path +
+                        ": the token may hold only letters, digits and -._~+/=");
+  c.http_auth_token = std::move(token);
+  if (files) files->push_back(path);
+  return ok_status();
+}
+
+Status check_http_cors(const Config& c) {
+  const bool any = std::find(c.http_cors_origins.begin(), c.http_cors_origins.end(),
+                             kAnyOrigin) != c.http_cors_origins.end();
+  // The Fetch standard refuses credentials with "*"; answering the
+  // caller's origin instead would hand any site the user's access.
+  if (any && c.http_cors_allow_credentials)
+    return config_error("http_cors_origins = * cannot go with http_cors_allow_credentials = on");
   return ok_status();
 }
 

@@ -212,6 +212,19 @@ struct Config {
   std::vector<std::string> query_cache_tables;
   std::vector<std::string> query_cache_exclude_tables;
 
+  // --- HTTP endpoint (Usher only; docs/configuration.md, "HTTP endpoint") -----
+  std::string http_listen_addr = "127.0.0.1";
+  int http_listen_port = 0;  // 0: no HTTP endpoint
+  // A bearer token, read into http_auth_token at load, RELOAD and SET;
+  // without one, write actions are refused.
+  std::string http_auth_token_file;
+  bool http_public_read = false;  // GET endpoints without the token
+  // Origins as browsers send them (http_origin.h); "*" for any, which
+  // credentials refuse.
+  std::vector<std::string> http_cors_origins;
+  bool http_cors_allow_credentials = false;
+  std::string http_auth_token;  // the file's content: never shown or logged
+
   // --- Other sections ----------------------------------------------------------
   std::map<std::string, DatabaseConfig> databases;  // by client-side name
   std::optional<DatabaseConfig> fallback_database;  // the "*" entry
@@ -263,6 +276,12 @@ Status check_query_cache_limits(const Config& config);
 // paths read. For the loader, and for SET of auth_type, auth_hba_file or
 // auth_ident_file from the console.
 Status load_hba_rules(Config& config, std::vector<std::string>* files = nullptr);
+
+// http_auth_token_file read into http_auth_token (cleared when no file is
+// set); for the loader and for SET. Errors name the file, never the token.
+Status load_http_token(Config& config, std::vector<std::string>* files = nullptr);
+// http_cors_origins = * with http_cors_allow_credentials = on is refused.
+Status check_http_cors(const Config& config);
 
 // The tcp_* settings, for client and server sockets alike (as PgBouncer).
 TcpOptions tcp_options(const Config& config);

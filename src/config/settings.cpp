@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "config/http_origin.h"
 #include "config/table_name.h"
 #include "protocol/cancel_key.h"
 
@@ -25,6 +26,8 @@ constexpr long long kMinCacheBytes = kKilobyte;
 constexpr long long kMaxCacheBytes = kTerabyte;
 // Every cacheable read checks its tables against these lists.
 constexpr size_t kMaxTableListItems = 1024;
+// Every HTTP request with an Origin header is looked up in this list.
+constexpr size_t kMaxCorsOrigins = 256;
 
 std::vector<SettingSpec> make_specs() {
   // clang-format off
@@ -58,6 +61,14 @@ std::vector<SettingSpec> make_specs() {
       {.name = "dns_max_ttl", .field = &Config::dns_max_ttl},
       {.name = "dns_nxdomain_ttl", .field = &Config::dns_nxdomain_ttl},
       {.name = "dns_zone_check_period", .field = &Config::dns_zone_check_period},
+      {.name = "http_auth_token_file", .field = &Config::http_auth_token_file},
+      {.name = "http_cors_allow_credentials", .field = &Config::http_cors_allow_credentials},
+      {.name = "http_cors_origins", .field = &Config::http_cors_origins,
+       .item = &normalize_origin, .max_items = kMaxCorsOrigins},
+      {.name = "http_listen_addr", .field = &Config::http_listen_addr, .changeable = kRestart},
+      {.name = "http_listen_port", .field = &Config::http_listen_port, .changeable = kRestart,
+       .max = 65535},
+      {.name = "http_public_read", .field = &Config::http_public_read},
       {.name = "idle_transaction_timeout", .field = &Config::idle_transaction_timeout},
       {.name = "ignore_startup_parameters", .field = &Config::ignore_startup_parameters},
       {.name = "job_name", .field = &Config::job_name, .changeable = kRestart},

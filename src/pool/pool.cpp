@@ -94,6 +94,12 @@ bool Pool::try_grant_locked(int worker, Grant& grant) {
   return false;
 }
 
+std::optional<Error> Pool::connect_failing() const {
+  std::lock_guard lock(mu_);
+  if (login_failed_at_ == Clock::time_point{}) return std::nullopt;
+  return login_error_;
+}
+
 asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
   ServerTarget target;
   std::chrono::milliseconds timeout;
@@ -117,8 +123,13 @@ asio::awaitable<Result<ServerPtr>> Pool::open_connection() {
     timeout = settings_.server_connect_timeout;
     weakest_allowed = strongest_auth_;
   }
+  const auto started = Clock::now();
   auto result = co_await connect_server(target, timeout, next_socket_id(),
                                         LoginContext{offload_, weakest_allowed});
+  if (result) {
+    stats_.connect_latency().record_shared(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count()));
+  }
   std::unique_lock lock(mu_);
   --connecting_;
   if (!result) {

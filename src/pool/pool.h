@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -158,6 +159,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void close_all(const Error& reason);
 
   PoolCounts counts(Clock::time_point now) const;
+  // The error of the last connection attempt when it failed (no attempt
+  // has succeeded since): the readiness probe's "cannot reach a server".
+  std::optional<Error> connect_failing() const;
   std::vector<IdleServerInfo> idle_servers(Clock::time_point now) const;
   PoolStats& stats() { return stats_; }
   // The prepared statements this pool's clients hold, shared between them.

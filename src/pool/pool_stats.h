@@ -16,6 +16,8 @@
 #include <mutex>
 #include <string_view>
 
+#include "pool/latency.h"
+
 namespace usher::pool {
 
 // In PgBouncer's column order (SHOW STATS), then Usher's own; the last one
@@ -59,6 +61,11 @@ struct alignas(64) StatsSlot {
   std::atomic<uint64_t> statement_evictions{0};  // closed on a server to stay in bounds
   std::atomic<uint64_t> statement_retries{0};    // re-prepared after 0A000 and run again
   std::atomic<uint64_t> client_login_count{0};   // clients that logged in (PgBouncer 1.26)
+  // The same times as xact_time_us, query_time_us and wait_time_us, one
+  // by one into buckets (latency.h), for the metrics endpoint.
+  LatencyHistogram query_latency;
+  LatencyHistogram xact_latency;
+  LatencyHistogram wait_latency;
 
   std::atomic<uint64_t>& operator[](Counter c);
   const std::atomic<uint64_t>& operator[](Counter c) const;
@@ -241,12 +248,30 @@ class PoolStats {
     return averages_;
   }
 
+  // Server connects (and their logins), by whichever worker opened them.
+  LatencyHistogram& connect_latency() { return connect_latency_; }
+  LatencySnapshot latency(Latency which) const {
+    LatencySnapshot out;
+    if (which == Latency::kConnect) {
+      out.add(connect_latency_);
+      return out;
+    }
+    for (int i = 0; i < workers_; ++i) {
+      const StatsSlot& s = slots_[i];
+      out.add(which == Latency::kQuery  ? s.query_latency
+              : which == Latency::kXact ? s.xact_latency
+                                        : s.wait_latency);
+    }
+    return out;
+  }
+
  private:
   mutable std::mutex mu_;
   StatsTotals period_start_;
   StatsAverages averages_;
   std::unique_ptr<StatsSlot[]> slots_;
   int workers_;
+  LatencyHistogram connect_latency_;
 };
 
 // Relaxed add on a worker-local slot: no other thread writes it.

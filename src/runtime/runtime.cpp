@@ -171,6 +171,10 @@ Status Runtime::listen() {
     if (ec) return make_error("", "could not listen on " + names[i] + ": " + ec.message());
     spdlog::info("listening on {}", names[i]);
   }
+  if (c->http_listen_port > 0) {
+    http_ = std::make_unique<http::Server>(control_, *this);
+    if (Status st = http_->listen(c->http_listen_addr, c->http_listen_port); !st) return st;
+  }
   return ok_status();
 }
 
@@ -273,11 +277,14 @@ void Runtime::run() {
     });
   };
   wait_signal();
+  // Kept through a shutdown, so that the readiness probe says so.
+  if (http_) http_->start();
   janitor_.expires_after(kJanitorPeriod);
   janitor_.async_wait([this](boost::system::error_code ec) {
     if (!ec) janitor_tick();
   });
   control_.run();
+  if (http_) http_->stop();
   for (auto& w : workers_)
     w->io.stop();
   for (auto& w : workers_) {
@@ -413,6 +420,8 @@ Status Runtime::set(std::string_view key, std::string_view value) {
   if (st) st = config::check_query_cache_limits(*next);
   if (st && (key == "auth_type" || key == "auth_hba_file" || key == "auth_ident_file"))
     st = config::load_hba_rules(*next);
+  if (st && key == "http_auth_token_file") st = config::load_http_token(*next);
+  if (st && key.starts_with("http_cors")) st = config::check_http_cors(*next);
   // A TLS setting applies at once, or not at all.
   const bool tls_key = key.find("tls") != std::string_view::npos;
   if (st && tls_key) {

@@ -17,6 +17,7 @@
 #include "auth/login_throttle.h"
 #include "common/result.h"
 #include "config/config.h"
+#include "http/server.h"
 #include "net/offload_pool.h"
 #include "pool/pool_manager.h"
 #include "runtime/accept_backoff.h"
@@ -100,6 +101,8 @@ class Runtime final : public session::SessionContext, public admin::Control {
   std::atomic<int> client_count_{0};
   std::vector<std::unique_ptr<session::Worker>> workers_;
   asio::io_context control_;
+  // The HTTP endpoint, on control_ (null unless http_listen_port is set).
+  std::unique_ptr<http::Server> http_;
   std::vector<std::unique_ptr<asio::basic_socket_acceptor<asio::generic::stream_protocol>>>
       acceptors_;
   // Per listener, beside acceptors_: the backoff after failed accepts and

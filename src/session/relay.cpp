@@ -403,7 +403,9 @@ void Relay::attach_server(pool::ServerPtr server, Clock::duration waited) {
   server_ = std::move(server);
   auto now = Clock::now();
   auto& stats = m_.pool->stats().slot(c_.worker.index);
-  pool::bump(stats.wait_time_us, micros(waited));
+  const uint64_t waited_us = micros(waited);
+  pool::bump(stats.wait_time_us, waited_us);
+  stats.wait_latency.record(waited_us);
   pool::bump(stats.server_assignments, 1);
   c_.phase = Phase::kActive;
   xact_start_ = now;

@@ -179,14 +179,18 @@ Result<bool> Relay::ready_for_query(char status, bool own) {
     ++answered_;
     pool::bump(stats.query_count, 1);
     if (query_start_ != Clock::time_point{}) {
-      pool::bump(stats.query_time_us, micros(now - query_start_));
+      const uint64_t us = micros(now - query_start_);
+      pool::bump(stats.query_time_us, us);
+      stats.query_latency.record(us);
     }
     query_start_ = outstanding_ > 0 ? now : Clock::time_point{};
   }
   if (outstanding_ > 0 || unsynced_) return false;
   if (status == protocol::kTransactionIdle) {
     pool::bump(stats.xact_count, 1);
-    pool::bump(stats.xact_time_us, micros(now - xact_start_));
+    const uint64_t us = micros(now - xact_start_);
+    pool::bump(stats.xact_time_us, us);
+    stats.xact_latency.record(us);
     xact_start_ = now;
     return m_.mode != config::PoolMode::kSession;
   }

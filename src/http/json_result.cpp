@@ -1,0 +1,40 @@
+#include "http/json_result.h"
+
+#include <charconv>
+
+namespace usher::http {
+namespace {
+
+// A value as its column's type says: integers and numerics as numbers
+// (a text that does not read as one stays a string: never lose it).
+boost::json::value typed(const std::string& text, int32_t type) {
+  const char* end = text.data() + text.size();
+  if (type == admin::kInt4 || type == admin::kInt8) {
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), end, v);
+    if (ec == std::errc() && p == end) return v;
+  } else if (type == admin::kNumeric) {
+    double v = 0;
+    auto [p, ec] = std::from_chars(text.data(), end, v);
+    if (ec == std::errc() && p == end) return v;
+  }
+  return boost::json::string(text);
+}
+
+}  // namespace
+
+boost::json::array to_json(const admin::ResultSet& rs) {
+  boost::json::array out;
+  out.reserve(rs.size());
+  const auto& cols = rs.columns();
+  for (const auto& row : rs.rows()) {
+    boost::json::object o;
+    for (size_t i = 0; i < cols.size() && i < row.size(); ++i) {
+      o[cols[i].name] = row[i] ? typed(*row[i], cols[i].type_oid) : boost::json::value(nullptr);
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+}  // namespace usher::http
