@@ -11,7 +11,7 @@ BUILD_PACKAGES="g++ cmake ninja-build pkg-config libboost1.81-dev libssl-dev lib
 TEST_PACKAGES="libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format
   pgbouncer redis-server python3-pytest python3-psycopg python3-psycopg2 python3-asyncpg
   default-jdk-headless libpostgresql-jdbc-java golang-go golang-github-jackc-pgx-v4-dev ruby ruby-pg
-  postgresql-server-dev-15 make dpkg-dev openssl"
+  postgresql-server-dev-15 make dpkg-dev openssl prometheus curl"
 
 # Installs whatever of the given packages is missing (apt-get only when needed).
 ensure_packages() {

@@ -372,8 +372,8 @@ Status load_http_token(Config& c, std::vector<std::string>* files) {
                         std::to_string(kMaxToken) + " characters");
   // RFC 6750's token68 characters, so that the header compares byte for byte.
   const bool token68 = std::all_of(token.begin(), token.end(), [](unsigned char ch) {
-    return std::isalnum(ch) || std::string_view("-._~+/=").find(static_cast<char>(ch)) !=
-                                   std::string_view::npos;
+    return std::isalnum(ch) ||
+           std::string_view("-._~+/=").find(static_cast<char>(ch)) != std::string_view::npos;
   });
   if (!token68)
     return config_error("http_auth_token_file " + path +
@@ -384,8 +384,8 @@ Status load_http_token(Config& c, std::vector<std::string>* files) {
 }
 
 Status check_http_cors(const Config& c) {
-  const bool any = std::find(c.http_cors_origins.begin(), c.http_cors_origins.end(),
-                             kAnyOrigin) != c.http_cors_origins.end();
+  const bool any = std::find(c.http_cors_origins.begin(), c.http_cors_origins.end(), kAnyOrigin) !=
+                   c.http_cors_origins.end();
   // The Fetch standard refuses credentials with "*"; answering the
   // caller's origin instead would hand any site the user's access.
   if (any && c.http_cors_allow_credentials)

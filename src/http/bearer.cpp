@@ -27,8 +27,10 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
   }
   std::string_view given = authorization.substr(kScheme.size());
   if (given.front() != ' ') return false;
-  while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
-  while (!given.empty() && given.back() == ' ') given.remove_suffix(1);
+  while (!given.empty() && given.front() == ' ')
+    given.remove_prefix(1);
+  while (!given.empty() && given.back() == ' ')
+    given.remove_suffix(1);
   const auto a = digest(given);
   const auto b = digest(token);
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;

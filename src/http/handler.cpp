@@ -26,10 +26,10 @@ constexpr std::string_view kActionsPrefix = "/api/v1/actions/";
 
 // The console's SHOW commands that /api/v1/<name> answers.
 constexpr std::array<std::string_view, 20> kShows = {
-    "cache",     "cache_queries", "clients", "config",    "databases",  "dns_hosts", "dns_zones",
-    "lists",     "peer_pools",    "peers",   "pools",     "prepared_statements", "servers",
-    "state",     "stats",         "stats_averages",      "stats_totals", "totals", "users",
-    "version"};
+    "cache",          "cache_queries",       "clients", "config",     "databases",
+    "dns_hosts",      "dns_zones",           "lists",   "peer_pools", "peers",
+    "pools",          "prepared_statements", "servers", "state",      "stats",
+    "stats_averages", "stats_totals",        "totals",  "users",      "version"};
 
 // The console's commands that POST /api/v1/actions/<name> runs, and the
 // query parameters each takes (the console's arguments).
@@ -104,7 +104,8 @@ std::optional<std::map<std::string, std::string>> parse_query(std::string_view q
     if (item.empty()) continue;
     const size_t eq = item.find('=');
     auto key = url_decode(item.substr(0, eq));
-    auto value = url_decode(eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1));
+    auto value =
+        url_decode(eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1));
     if (!key || !value || value->size() > kMaxParamLength || value->find('\0') != std::string::npos)
       return std::nullopt;
     if (!out.emplace(std::move(*key), std::move(*value)).second) return std::nullopt;
@@ -154,7 +155,8 @@ Response ready(admin::Control& control) {
     }
   }
   for (const auto& [db, d] : dbs) {
-    if (!d.reachable) reasons.emplace_back("database " + db + ": cannot reach a server: " + d.error);
+    if (!d.reachable)
+      reasons.emplace_back("database " + db + ": cannot reach a server: " + d.error);
   }
   if (reasons.empty()) return json_response(200, json::object{{"status", "ready"}});
   return json_response(503, json::object{{"status", "not ready"}, {"reasons", std::move(reasons)}});
@@ -197,9 +199,8 @@ asio::awaitable<Response> run_action(admin::Control& control, const Action& acti
   auto reply = co_await admin::run_command(true, control, query, cmd, out);
   if (!reply) {
     const bool config = reply.error().sqlstate == admin::kConfigFileError;
-    co_return json_response(config ? 500 : 400,
-                            json::object{{"error", reply.error().message},
-                                         {"sqlstate", reply.error().sqlstate}});
+    co_return json_response(config ? 500 : 400, json::object{{"error", reply.error().message},
+                                                             {"sqlstate", reply.error().sqlstate}});
   }
   co_return json_response(200, json::object{{"ok", true}, {"command", *reply}});
 }

@@ -106,8 +106,7 @@ double number(const std::vector<std::optional<std::string>>& row, size_t i) {
 }
 
 bool numeric(const admin::Column& c) {
-  return c.type_oid == admin::kInt4 || c.type_oid == admin::kInt8 ||
-         c.type_oid == admin::kNumeric;
+  return c.type_oid == admin::kInt4 || c.type_oid == admin::kInt8 || c.type_oid == admin::kNumeric;
 }
 
 void write_pools(PromWriter& w, const std::vector<std::shared_ptr<pool::Pool>>& pools) {
@@ -194,8 +193,8 @@ void write_cache(PromWriter& w, const admin::ResultSet& rs) {
   for (size_t c = 0; c < cols.size(); ++c) {
     // hit_ratio is hits over hits and misses: Prometheus computes it.
     if (cols[c].type_oid != admin::kInt8) continue;
-    const bool gauge = std::find(kCacheGauges.begin(), kCacheGauges.end(), cols[c].name) !=
-                       kCacheGauges.end();
+    const bool gauge =
+        std::find(kCacheGauges.begin(), kCacheGauges.end(), cols[c].name) != kCacheGauges.end();
     w.family(gauge ? "usher_cache_" + cols[c].name : "usher_cache_" + cols[c].name + "_total",
              gauge ? Type::kGauge : Type::kCounter,
              "SHOW CACHE " + cols[c].name + ", per database.");
@@ -217,8 +216,9 @@ void write_process(PromWriter& w) {
       {"process_max_fds", {Type::kGauge, "The limit on open file descriptors."}},
       {"process_threads", {Type::kGauge, "Threads of the process."}},
   };
-  const double values[] = {s->cpu_seconds, s->resident_bytes, s->virtual_bytes,
-                           s->start_time_seconds, s->open_fds, s->max_fds, s->threads};
+  const double values[] = {
+      s->cpu_seconds, s->resident_bytes, s->virtual_bytes, s->start_time_seconds,
+      s->open_fds,    s->max_fds,        s->threads};
   for (size_t i = 0; i < std::size(rows); ++i) {
     w.family(rows[i].first, rows[i].second.first, rows[i].second.second);
     w.sample({}, values[i]);
@@ -248,8 +248,8 @@ asio::awaitable<std::string> render_metrics(admin::Control& control) {
   if (auto rs = co_await admin::show(control, "clients"))
     write_connection_counts(w, "usher_clients", "Clients per database, user and state.", *rs);
   if (auto rs = co_await admin::show(control, "servers"))
-    write_connection_counts(w, "usher_servers",
-                            "Server connections per database, user and state.", *rs);
+    write_connection_counts(w, "usher_servers", "Server connections per database, user and state.",
+                            *rs);
   if (auto rs = co_await admin::show(control, "lists")) write_lists(w, *rs);
   if (auto rs = co_await admin::show(control, "cache")) write_cache(w, *rs);
   write_process(w);

@@ -42,8 +42,13 @@ std::string escape_label_value(std::string_view v) {
 std::string format_value(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  // Fixed notation where it is short ("0.0001", as client libraries write
+  // bucket bounds), the shortest form otherwise.
+  const double a = std::fabs(v);
+  const bool fixed = a == 0 || (a >= 1e-9 && a < 1e17);
+  char buf[64];
+  auto [end, ec] = fixed ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                         : std::to_chars(buf, buf + sizeof buf, v);
   return ec == std::errc() ? std::string(buf, end) : "NaN";
 }
 
@@ -53,8 +58,8 @@ void PromWriter::family(std::string_view name, Type type, std::string_view help)
   out_.append("# TYPE ").append(name).append(" ").append(type_name(type)).append("\n");
 }
 
-void PromWriter::series(std::string_view suffix, const Labels& labels,
-                        std::string_view extra_name, std::string_view extra_value, double value) {
+void PromWriter::series(std::string_view suffix, const Labels& labels, std::string_view extra_name,
+                        std::string_view extra_value, double value) {
   out_.append(name_).append(suffix);
   if (!labels.empty() || !extra_name.empty()) {
     out_ += '{';

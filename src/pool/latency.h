@@ -20,14 +20,15 @@ namespace usher::pool {
 // Upper bounds, microseconds: 100 µs to 10 s, about 2.5x apart (a pooled
 // query on a LAN is a few hundred µs; a wait for a server is 0 or long).
 inline constexpr std::array<uint64_t, 15> kLatencyBoundsUs{
-    100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000,
-    1'000'000, 2'500'000, 10'000'000};
+    100,    250,     500,     1'000,   2'500,     5'000,     10'000,    25'000,
+    50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 10'000'000};
 // Plus one for values above the last bound (+Inf).
 inline constexpr size_t kLatencyBuckets = kLatencyBoundsUs.size() + 1;
 
 inline size_t latency_bucket(uint64_t us) {
-  return static_cast<size_t>(std::lower_bound(kLatencyBoundsUs.begin(), kLatencyBoundsUs.end(), us) -
-                             kLatencyBoundsUs.begin());
+  return static_cast<size_t>(
+      std::lower_bound(kLatencyBoundsUs.begin(), kLatencyBoundsUs.end(), us) -
+      kLatencyBoundsUs.begin());
 }
 
 // Counts per bucket (not cumulative) and the sum, read by others with

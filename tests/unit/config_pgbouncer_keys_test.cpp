@@ -145,6 +145,12 @@ const std::vector<MainKey> kMainKeys = {
 // Keys PgBouncer does not have (config_cache_keys_test.cpp covers the
 // query cache's).
 const std::set<std::string_view> kUsherOnlyKeys = {
+    "http_auth_token_file",
+    "http_cors_allow_credentials",
+    "http_cors_origins",
+    "http_listen_addr",
+    "http_listen_port",
+    "http_public_read",
     "query_cache",
     "query_cache_exclude_tables",
     "query_cache_invalidation",
@@ -174,8 +180,8 @@ const std::set<std::string_view> kPgBouncerRestartKeys = {
 
 // Usher reads peer_id once (its cancel keys carry it), and applies a changed
 // track_extra_parameters to the next clients; workers is its own.
-const std::set<std::string_view> kRestartDifferences = {"peer_id", "track_extra_parameters",
-                                                        "workers"};
+const std::set<std::string_view> kRestartDifferences = {
+    "http_listen_addr", "http_listen_port", "peer_id", "track_extra_parameters", "workers"};
 
 const MainKey* find_main_key(std::string_view key) {
   for (const auto& k : kMainKeys) {
