@@ -2,16 +2,20 @@
 
 # Debian 12 packages Usher needs to build and run.
 BUILD_PACKAGES="g++ cmake ninja-build pkg-config libboost1.81-dev libssl-dev libpg-query-dev
-  libprotobuf-c-dev libhiredis-dev libspdlog-dev libfmt-dev postgresql-15 postgresql-contrib"
+  libprotobuf-c-dev libhiredis-dev libspdlog-dev libfmt-dev postgresql-15 postgresql-contrib
+  libjs-chart.js"
 # Extra packages for the test tiers (real peers and clients, fuzzing, format).
 # The second line: drivers of other languages for tests/integration/test_clients.py
 # (Node and npm are not Debian's: see ensure_node_clients). The third:
 # pg_regress, the server headers, make and dpkg-source for
-# tests/integration/test_regress.py (see scripts/regress-suite).
+# tests/integration/test_regress.py (see scripts/regress-suite). The fourth:
+# promtool and a real Prometheus, and headless Chromium, for the HTTP
+# endpoint's tests (tests/integration/test_http.py, test_dashboard.py).
 TEST_PACKAGES="libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format
   pgbouncer redis-server python3-pytest python3-psycopg python3-psycopg2 python3-asyncpg
   default-jdk-headless libpostgresql-jdbc-java golang-go golang-github-jackc-pgx-v4-dev ruby ruby-pg
-  postgresql-server-dev-15 make dpkg-dev openssl prometheus curl"
+  postgresql-server-dev-15 make dpkg-dev openssl
+  prometheus curl chromium"
 
 # Installs whatever of the given packages is missing (apt-get only when needed).
 ensure_packages() {

@@ -9,10 +9,12 @@
 
 #include "admin/console_commands.h"
 #include "admin/show.h"
+#include "http/assets.h"
 #include "http/bearer.h"
 #include "http/cors.h"
 #include "http/json_result.h"
 #include "http/metrics.h"
+#include "pool/latency.h"
 #include "protocol/sqlstate.h"
 
 namespace usher::http {
@@ -23,6 +25,7 @@ namespace json = boost::json;
 
 constexpr std::string_view kApiPrefix = "/api/v1/";
 constexpr std::string_view kActionsPrefix = "/api/v1/actions/";
+constexpr std::string_view kLatencyPath = "/api/v1/latency";
 
 // The console's SHOW commands that /api/v1/<name> answers.
 constexpr std::array<std::string_view, 20> kShows = {
@@ -162,10 +165,38 @@ Response ready(admin::Control& control) {
   return json_response(503, json::object{{"status", "not ready"}, {"reasons", std::move(reasons)}});
 }
 
+// The latency histograms of every pool together, buckets not cumulative,
+// for the dashboard (which computes percentiles from two readings).
+json::value latency(admin::Control& control) {
+  constexpr std::pair<pool::Latency, std::string_view> kKinds[] = {
+      {pool::Latency::kQuery, "query"},
+      {pool::Latency::kXact, "transaction"},
+      {pool::Latency::kWait, "wait"},
+      {pool::Latency::kConnect, "connect"}};
+  pool::LatencySnapshot sums[std::size(kKinds)];
+  for (const auto& p : control.pools().all()) {
+    for (size_t k = 0; k < std::size(kKinds); ++k)
+      sums[k].add(p->stats().latency(kKinds[k].first));
+  }
+  json::array bounds;
+  for (uint64_t us : pool::kLatencyBoundsUs)
+    bounds.emplace_back(static_cast<double>(us) / 1e6);
+  json::object out{{"bounds_seconds", std::move(bounds)}};
+  for (size_t k = 0; k < std::size(kKinds); ++k) {
+    json::array counts;
+    for (uint64_t c : sums[k].counts)
+      counts.emplace_back(c);
+    out[kKinds[k].second] = json::object{{"counts", std::move(counts)},
+                                         {"sum_seconds", static_cast<double>(sums[k].sum_us) / 1e6}};
+  }
+  return out;
+}
+
 json::value index() {
   json::array shows, actions;
   for (auto s : kShows)
     shows.emplace_back(std::string(kApiPrefix) + std::string(s));
+  shows.emplace_back(std::string(kLatencyPath));
   for (const Action& a : kActions)
     actions.emplace_back(std::string(kActionsPrefix) + std::string(a.name));
   return json::object{{"get", std::move(shows)}, {"post", std::move(actions)}};
@@ -212,6 +243,16 @@ asio::awaitable<Response> route(admin::Control& control, const Request& req,
     if (!is_read(req.method)) co_return method_not_allowed("GET, HEAD");
     co_return path == "/health/live" ? live() : ready(control);
   }
+  if (const Asset* asset = find_asset(path)) {
+    // The page and its files are public: they hold no data. What they
+    // fetch needs a reader's rights like any other request.
+    if (!is_read(req.method)) co_return method_not_allowed("GET, HEAD");
+    Response r;
+    r.content_type = std::string(asset->content_type);
+    r.body = std::string(asset->body);
+    r.headers.emplace_back("Content-Security-Policy", std::string(kDashboardPolicy));
+    co_return r;
+  }
   const bool is_metrics = path == "/metrics";
   const bool is_api = path == "/api/v1" || path.starts_with(kApiPrefix);
   if (!is_metrics && !is_api) co_return error_response(404, "not found");
@@ -251,6 +292,7 @@ asio::awaitable<Response> route(admin::Control& control, const Request& req,
     co_return r;
   }
   if (path == "/api/v1") co_return json_response(200, index());
+  if (path == kLatencyPath) co_return json_response(200, latency(control));
   const std::string_view name = path.substr(kApiPrefix.size());
   for (auto s : kShows) {
     if (s != name) continue;
