@@ -193,7 +193,12 @@ async function poll() {
       const v = percentile(delta, latency.bounds_seconds, q);
       return v === null ? null : v * 1000;
     };
-    push(latencyChart, label, [ms(0.5), ms(0.95), ms(0.99)]);
+    const latest = [ms(0.5), ms(0.95), ms(0.99)];
+    push(latencyChart, label, latest);
+    if (latest[0] !== null) {
+      text('latency-latest', 'last ' + seconds.toFixed(0) + ' s: p50 ' + latest[0].toFixed(2) +
+           ' ms, p95 ' + latest[1].toFixed(2) + ' ms, p99 ' + latest[2].toFixed(2) + ' ms');
+    }
   }
   const longest = pools.reduce((m, p) => Math.max(m, (p.maxwait || 0) + (p.maxwait_us || 0) / 1e6), 0);
   push(waitChart, label, [sum(pools, 'cl_waiting'), longest]);
