@@ -57,6 +57,11 @@ Result<std::string> normalize_origin(std::string_view text) {
     if (!valid_port(rest.substr(colon + 1))) return config_error(std::string(kExpected));
   }
   if (!valid_host(host)) return config_error(std::string(kExpected));
+  // A browser leaves out the scheme's default port: so must the list, or
+  // the origin would never match.
+  const std::string_view default_port = scheme == "https" ? ":443" : ":80";
+  if (host.size() < rest.size() && rest.substr(host.size()) == default_port)
+    return s.substr(0, sep + 3 + host.size());
   return s;
 }
 

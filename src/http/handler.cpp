@@ -186,8 +186,8 @@ json::value latency(admin::Control& control) {
     json::array counts;
     for (uint64_t c : sums[k].counts)
       counts.emplace_back(c);
-    out[kKinds[k].second] = json::object{{"counts", std::move(counts)},
-                                         {"sum_seconds", static_cast<double>(sums[k].sum_us) / 1e6}};
+    out[kKinds[k].second] = json::object{
+        {"counts", std::move(counts)}, {"sum_seconds", static_cast<double>(sums[k].sum_us) / 1e6}};
   }
   return out;
 }
@@ -203,13 +203,19 @@ json::value index() {
 }
 
 asio::awaitable<Response> run_action(admin::Control& control, const Action& action,
-                                     const std::map<std::string, std::string>& params) {
+                                     const std::map<std::string, std::string>& params,
+                                     std::string_view peer) {
   for (const auto& [key, value] : params) {
     if (key != action.arg && !(action.name == "cache_flush" && key == "table"))
       co_return error_response(400, "unknown parameter: " + key);
   }
   admin::Command cmd;
   cmd.name = std::string(action.command);
+  for (const auto& [key, value] : params) {
+    // The console refuses PAUSE ''; here an empty name would mean "every
+    // database" to the command, which nobody asking for one database wants.
+    if (value.empty()) co_return error_response(400, "parameter " + key + " is empty");
+  }
   auto arg = action.arg.empty() ? params.end() : params.find(std::string(action.arg));
   if (action.arg_required && arg == params.end())
     co_return error_response(400, "parameter " + std::string(action.arg) + " is required");
@@ -227,6 +233,8 @@ asio::awaitable<Response> run_action(admin::Control& control, const Action& acti
     query += " " + arg->second;
   }
   std::string out;
+  // The command logs itself as the console's do; this says who asked.
+  spdlog::info("HTTP action {} from {}", action.name, peer);
   auto reply = co_await admin::run_command(true, control, query, cmd, out);
   if (!reply) {
     const bool config = reply.error().sqlstate == admin::kConfigFileError;
@@ -262,7 +270,7 @@ asio::awaitable<Response> route(admin::Control& control, const Request& req,
   const bool sent = !req.authorization.empty();
   const bool token = bearer_matches(req.authorization, cfg.http_auth_token);
   if (sent && !token) {
-    spdlog::warn("HTTP {} {}: wrong bearer token", req.method, req.path);
+    spdlog::warn("HTTP {} {} from {}: wrong bearer token", req.method, req.path, req.peer);
     co_return unauthorized("wrong bearer token");
   }
   const bool actions = path.starts_with(kActionsPrefix);
@@ -275,7 +283,7 @@ asio::awaitable<Response> route(admin::Control& control, const Request& req,
     auto params = parse_query(req.query);
     if (!params) co_return error_response(400, "malformed query string");
     for (const Action& a : kActions) {
-      if (a.name == name) co_return co_await run_action(control, a, *params);
+      if (a.name == name) co_return co_await run_action(control, a, *params, req.peer);
     }
     co_return error_response(404, "no such action");
   }
@@ -311,9 +319,6 @@ asio::awaitable<Response> handle(admin::Control& control, const Request& req) {
   if (is_preflight(req)) co_return answer_preflight(policy, req);
   Response r = co_await route(control, req, *cfg);
   r.head_only = req.method == "HEAD";
-  // What the endpoint answers is live state, some of it about clients.
-  r.headers.emplace_back("Cache-Control", "no-store");
-  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   add_cors_headers(policy, req.origin, r.headers);
   co_return r;
 }

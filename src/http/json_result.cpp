@@ -14,6 +14,15 @@ boost::json::value typed(const std::string& text, int32_t type) {
     auto [p, ec] = std::from_chars(text.data(), end, v);
     if (ec == std::errc() && p == end) return v;
   } else if (type == admin::kNumeric) {
+    // Counts are numerics on the console (PgBouncer's types) but integers
+    // to a JSON reader: Go's and Rust's refuse 3.3E1 for an integer field,
+    // and a double loses counts past 2^53.
+    int64_t i = 0;
+    auto [ip, iec] = std::from_chars(text.data(), end, i);
+    if (iec == std::errc() && ip == end) return i;
+    uint64_t u = 0;
+    auto [up, uec] = std::from_chars(text.data(), end, u);
+    if (uec == std::errc() && up == end) return u;
     double v = 0;
     auto [p, ec] = std::from_chars(text.data(), end, v);
     if (ec == std::errc() && p == end) return v;

@@ -20,6 +20,7 @@ struct Request {
   std::string authorization;
   std::string cors_method;   // Access-Control-Request-Method
   std::string cors_headers;  // Access-Control-Request-Headers
+  std::string peer;          // the client's address and port, for the log
 };
 
 struct Response {

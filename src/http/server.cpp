@@ -18,8 +18,9 @@ using asio::as_tuple;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
-Request to_request(const bhttp::request<bhttp::string_body>& req) {
+Request to_request(const bhttp::request<bhttp::string_body>& req, const std::string& peer) {
   Request r;
+  r.peer = peer;
   r.method = std::string(req.method_string());
   const std::string_view target = req.target();
   const size_t q = target.find('?');
@@ -35,11 +36,16 @@ Request to_request(const bhttp::request<bhttp::string_body>& req) {
 bhttp::response<bhttp::string_body> to_beast(Response r, unsigned version, bool keep_alive) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
   res.set(bhttp::field::server, "Usher");
+  // On every answer: it is live state, some of it about clients.
+  res.set(bhttp::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
   if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
   for (auto& [name, value] : r.headers)
     res.insert(name, value);
   res.keep_alive(keep_alive);
-  if (r.head_only) {
+  if (r.status == 204) {
+    // No body, and no Content-Length either (RFC 9110, 8.6).
+  } else if (r.head_only) {
     res.content_length(r.body.size());
   } else {
     res.body() = std::move(r.body);
@@ -89,7 +95,8 @@ asio::awaitable<void> Server::State::accept_loop() {
     if (open.size() >= kMaxConnections) {
       // No coroutine, no buffer: a best-effort 503 in one write, then close.
       static constexpr std::string_view kBusy =
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+          "HTTP/1.1 503 Service Unavailable\r\nServer: Usher\r\nCache-Control: no-store\r\n"
+          "X-Content-Type-Options: nosniff\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
       beast::error_code ignored;
       socket.non_blocking(true, ignored);
       socket.write_some(asio::buffer(kBusy), ignored);
@@ -103,6 +110,10 @@ asio::awaitable<void> Server::State::accept_loop() {
 asio::awaitable<void> Server::State::serve(beast::tcp_stream stream) {
   auto self = shared_from_this();
   open.insert(&stream);
+  beast::error_code peer_ec;
+  const auto remote = stream.socket().remote_endpoint(peer_ec);
+  const std::string peer =
+      peer_ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
   // The buffer never holds more than one request's header and body.
   beast::flat_buffer buffer(kMaxHeaderBytes + kMaxBodyBytes);
   for (;;) {
@@ -123,7 +134,7 @@ asio::awaitable<void> Server::State::serve(beast::tcp_stream stream) {
       break;
     }
     const auto& req = parser.get();
-    Response r = co_await handle(control, to_request(req));
+    Response r = co_await handle(control, to_request(req, peer));
     if (stopped) break;
     const bool keep_alive = req.keep_alive();
     auto res = to_beast(std::move(r), req.version(), keep_alive);

@@ -118,7 +118,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   // Periodic work, called by the janitor: waiter timeouts, reserve pool,
   // idle and lifetime limits. Returns the number of connections to open to
-  // reach min_pool_size (the caller opens them on a worker).
+  // reach min_pool_size, or 1 to probe a server whose last connection
+  // failed (the caller opens them on a worker with prefill()).
   int maintain(Clock::time_point now);
 
   void update_settings(const PoolSettings& settings, const ServerTarget& target);
@@ -152,7 +153,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // While paused, no client is given a server; waiters queue up (PAUSE,
   // safe shutdown). Resuming hands idle servers to them.
   void set_paused(bool paused);
-  // Opens one connection straight into the idle list (min_pool_size).
+  // Opens one connection straight into the idle list (min_pool_size, or
+  // the probe of a failed server that maintain() asks for).
   asio::awaitable<void> prefill(int worker);
 
   // Closes idle connections and refuses new acquires (KILL, shutdown).

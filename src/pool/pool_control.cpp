@@ -1,7 +1,8 @@
 // A pool outside its clients' acquire and release: the janitor's periodic
 // work (waiter timeouts, reserve pool, idle and lifetime limits,
-// min_pool_size), reloads, what clients teach it about logging in, the
-// console's PAUSE, RECONNECT and KILL, and the counts SHOW reads.
+// min_pool_size, the probe of a failed server), reloads, what clients teach it about logging in,
+// the console's PAUSE, RECONNECT and KILL, and the counts SHOW reads.
+#include <algorithm>
 #include <tuple>
 
 #include "pool/pool.h"
@@ -37,7 +38,10 @@ void Pool::set_paused(bool paused) {
 asio::awaitable<void> Pool::prefill(int worker) {
   {
     std::lock_guard lock(mu_);
-    if (closed_ || total_ >= settings_.min_pool_size || !can_open_locked(false)) co_return;
+    // Up to min_pool_size, or one connection: maintain()'s probe of a pool
+    // whose server failed, when min_pool_size is 0.
+    if (closed_ || total_ >= std::max(settings_.min_pool_size, 1) || !can_open_locked(false))
+      co_return;
     if (!db_limit_->try_take()) co_return;
     if (!user_limit_->try_take()) {
       db_limit_->give_back();
@@ -101,6 +105,15 @@ int Pool::maintain(Clock::time_point now) {
         (login_failed_at_ == Clock::time_point{} ||
          now - login_failed_at_ >= settings_.server_login_retry)) {
       to_open = settings_.min_pool_size - total_;
+    }
+    // A pool whose server failed and that has none left opens one
+    // connection once server_login_retry has passed, client or no client:
+    // the readiness probe (http/) and the next client learn that the
+    // server is back without a client having to fail first.
+    if (!closed_ && !paused_ && to_open == 0 && total_ == 0 && connecting_ == 0 &&
+        login_failed_at_ != Clock::time_point{} &&
+        now - login_failed_at_ >= settings_.server_login_retry) {
+      to_open = 1;
     }
   }
   for (auto& s : to_close)

@@ -23,6 +23,10 @@ TEST(ConfigHttpOrigin, CanonicalFormIsLowerCase) {
   EXPECT_EQ(origin("http://[::1]:3000"), "http://[::1]:3000");
   EXPECT_EQ(origin("HTTP://127.0.0.1"), "http://127.0.0.1");
   EXPECT_EQ(origin("*"), "*");
+  // Browsers leave out the default port.
+  EXPECT_EQ(origin("https://app.example.com:443"), "https://app.example.com");
+  EXPECT_EQ(origin("http://app.example.com:80"), "http://app.example.com");
+  EXPECT_EQ(origin("http://app.example.com:443"), "http://app.example.com:443");
 }
 
 TEST(ConfigHttpOrigin, AnythingButAnOriginIsRefused) {

@@ -158,7 +158,7 @@ TEST(HttpJson, TypedValuesAndNull) {
   EXPECT_EQ(boost::json::serialize(to_json(rs)),
             "[{\"database\":\"appdb\",\"cl_active\":3,\"total\":12345678901,\"ratio\":7.5E-1,"
             "\"host\":null},{\"database\":\"x\\\"y\",\"cl_active\":\"not a number\",\"total\":0,"
-            "\"ratio\":1E0,\"host\":\"h\"}]");
+            "\"ratio\":1,\"host\":\"h\"}]");
 }
 
 }  // namespace
