@@ -74,4 +74,30 @@ std::string escape_for_log(std::string_view text) {
   return out;
 }
 
+namespace {
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace
+
+std::string json_log_line(std::string_view time, long pid, std::string_view level,
+                          std::string_view message) {
+  std::string out = "{\"time\":";
+  append_json_string(out, time);
+  out += ",\"pid\":" + std::to_string(pid) + ",\"level\":";
+  append_json_string(out, level);
+  out += ",\"message\":";
+  append_json_string(out,
+                     needs_log_escape(message) ? escape_for_log(message) : std::string(message));
+  out += "}\n";
+  return out;
+}
+
 }  // namespace usher

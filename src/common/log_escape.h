@@ -26,4 +26,11 @@ bool needs_log_escape(std::string_view text);
 // meant to be reversed.
 std::string escape_for_log(std::string_view text);
 
+// One line of log_format = json: {"time":..,"pid":..,"level":..,"message":..}
+// and a newline. `message` goes through escape_for_log() first, as in the
+// text format, so the line is valid UTF-8 and holds no control character;
+// then `"` and `\` are escaped as JSON wants.
+std::string json_log_line(std::string_view time, long pid, std::string_view level,
+                          std::string_view message);
+
 }  // namespace usher

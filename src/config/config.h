@@ -127,6 +127,8 @@ struct Config {
   bool log_disconnections = true;
   bool log_pooler_errors = true;
   bool log_stats = true;
+  // text (PgBouncer's lines) or json (one object a line); Usher only.
+  std::string log_format = "text";
   int verbose = 0;
 
   // --- Console access -------------------------------------------------------

@@ -79,6 +79,7 @@ std::vector<SettingSpec> make_specs() {
        .max = 65535},
       {.name = "log_connections", .field = &Config::log_connections},
       {.name = "log_disconnections", .field = &Config::log_disconnections},
+      {.name = "log_format", .field = &Config::log_format, .allowed = "text,json"},
       {.name = "log_pooler_errors", .field = &Config::log_pooler_errors},
       {.name = "log_stats", .field = &Config::log_stats},
       {.name = "logfile", .field = &Config::logfile},

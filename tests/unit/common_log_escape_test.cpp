@@ -55,5 +55,17 @@ TEST(LogEscape, UnicodeControlsAreEscaped) {
   EXPECT_EQ(escape_for_log("\xc2\xa0\xe2\x80\xa7"), "\xc2\xa0\xe2\x80\xa7");
 }
 
+TEST(LogEscape, JsonLineIsOneValidObject) {
+  EXPECT_EQ(json_log_line("2026-12-08T00:00:00.000Z", 42, "info", "plain"),
+            "{\"time\":\"2026-12-08T00:00:00.000Z\",\"pid\":42,\"level\":\"info\","
+            "\"message\":\"plain\"}\n");
+  // Quotes and backslashes escaped; a forged line break and a terminal
+  // escape are \xNN text, as in the text format, so the object stays on
+  // one line.
+  EXPECT_EQ(json_log_line("t", 1, "warning", "user \"a\\b\"\n{\"level\":\"x\"}\x1b[2J"),
+            "{\"time\":\"t\",\"pid\":1,\"level\":\"warning\",\"message\":\"user \\\"a\\\\b\\\""
+            "\\\\x0a{\\\"level\\\":\\\"x\\\"}\\\\x1b[2J\"}\n");
+}
+
 }  // namespace
 }  // namespace usher

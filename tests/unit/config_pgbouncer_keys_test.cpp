@@ -151,6 +151,7 @@ const std::set<std::string_view> kUsherOnlyKeys = {
     "http_listen_addr",
     "http_listen_port",
     "http_public_read",
+    "log_format",
     "query_cache",
     "query_cache_exclude_tables",
     "query_cache_invalidation",
