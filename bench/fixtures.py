@@ -209,6 +209,13 @@ class BenchPooler(Pooler):
         self.args = args
         self.new_session = True
         self.starts = 0
+        self.http_port = None  # --http-scrape: the HTTP endpoint's port, else None
+
+    def serves_http(self):
+        """--http-scrape turns the HTTP endpoint on for the Ushers of --usher-bin
+        (usher, usher-cache), not for usher-base, whose build may predate it."""
+        return bool(getattr(self.args, "http_scrape", 0)) and self.kind == "usher" \
+            and self.name != BASELINE
 
     def alive(self):
         return self.running()
@@ -250,6 +257,10 @@ class BenchPooler(Pooler):
         users = {BENCH_USER: scram_secret if a.userlist_secret == "scram" else BENCH_PASSWORD}
         if self.kind == "usher":
             settings["workers"] = a.workers
+        if self.http_port:
+            # /metrics on loopback, no token (--http-scrape GETs it during every run).
+            settings.update({"http_listen_addr": LOOPBACK, "http_listen_port": self.http_port,
+                             "http_public_read": 1})
         if self.kind == "usher" and getattr(a, "cache", False):
             # Both Ushers of --cache get the console (SHOW CACHE, CACHE
             # FLUSH) for the bench user, so that the cache is their only
@@ -270,6 +281,10 @@ class BenchPooler(Pooler):
         within timeout seconds."""
         self.starts += 1
         self.port = util.free_port()
+        if self.serves_http():
+            self.http_port = util.free_port()
+            while self.http_port == self.port:
+                self.http_port = util.free_port()
         self.write_config(scram_secret)
         deadline = time.monotonic() + timeout
         self.proc = None

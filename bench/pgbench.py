@@ -4,7 +4,9 @@ command() builds the pgbench command line every scenario (and callgrind.py)
 uses; Runner runs `pgbench -S` once against a port, times the pooler's CPU
 over it and reads TPS, failures and connection time from its summary (the
 harness's clients.parse_pgbench) and latency percentiles from its
-per-transaction log.
+per-transaction log. With --http-scrape, a Scraper thread GETs the pooler's
+/metrics at a fixed interval while pgbench runs (its cost lands in the
+pooler's CPU time).
 """
 
 import glob
@@ -12,7 +14,10 @@ import math
 import os
 import signal
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
 
 import report
 from fixtures import (BENCH_DB, BENCH_USER, LOOPBACK, PG_BIN, PROCS, first_line, parse_pgbench,
@@ -67,14 +72,54 @@ def latency_from_logs(prefix):
             "p999": pct(lat, 99.9) / 1000.0, "samples": len(lat)}
 
 
+class Scraper(threading.Thread):
+    """GETs http://127.0.0.1:PORT/metrics at once and then every `every`
+    seconds until stop(): what a Prometheus scraping the pooler does. Each
+    request has a timeout, so stop() returns within a few seconds."""
+
+    def __init__(self, port, every):
+        super().__init__(daemon=True)
+        self.url = f"http://{LOOPBACK}:{port}/metrics"
+        self.every = every
+        self.done = threading.Event()
+        self.ok = self.errors = self.bytes = 0
+        self.first_error = None
+        # No proxy from the environment: the endpoint is on loopback.
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def run(self):
+        while not self.done.is_set():
+            try:
+                with self.opener.open(self.url, timeout=min(5.0, max(1.0, self.every))) as r:
+                    body = r.read()
+                if b"usher_transaction_duration_seconds_bucket" not in body:
+                    raise ValueError("no usher_transaction_duration_seconds_bucket in /metrics")
+                self.ok += 1
+                self.bytes += len(body)
+            except (OSError, ValueError, urllib.error.URLError) as e:
+                self.errors += 1
+                self.first_error = self.first_error or f"{type(e).__name__}: {e}"
+            self.done.wait(self.every)
+
+    def stop(self):
+        self.done.set()
+        self.join(timeout=10)
+
+    def result(self):
+        return {"scrapes": self.ok, "scrape_errors": self.errors,
+                "scrape_bytes": self.bytes // self.ok if self.ok else None,
+                "scrape_error": self.first_error}
+
+
 class Runner:
     """Runs pgbench from workdir (its logs go there) with pg's client
     environment; remembers pgbench's connection time per (target, clients)."""
 
-    def __init__(self, pg, workdir, jobs):
+    def __init__(self, pg, workdir, jobs, scrape_every=0):
         self.pg = pg
         self.workdir = workdir
         self.jobs = jobs
+        self.scrape_every = scrape_every  # --http-scrape: seconds between GETs of /metrics
         self.conn_est = {}  # (target, clients) -> pgbench's initial connection time, s
         self.current = None  # the running pgbench, for Ctrl-C
 
@@ -109,9 +154,13 @@ class Runner:
                       log_prefix=prefix if with_log else None, scripts=scripts)
         env = self.pg.bench_env(PGCONNECT_TIMEOUT="30")
         cpu0 = None
+        scraper = None
         try:
             if pooler:
                 cpu0 = report.proc_cpu_ticks(pooler.pid)
+            if pooler and self.scrape_every and getattr(pooler, "http_port", None):
+                scraper = Scraper(pooler.http_port, self.scrape_every)
+                scraper.start()
             t0 = time.monotonic()
             self.current = PROCS.add(subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -131,6 +180,9 @@ class Runner:
             res["error"] = f"{target} exited during the run"
             return res
         finally:
+            if scraper is not None:
+                scraper.stop()
+                res.update(scraper.result())
             if self.current is not None and self.current.poll() is not None:
                 PROCS.discard(self.current)
                 self.current = None

@@ -141,7 +141,11 @@ def header(a, info):
         f"pgbench over TCP 127.0.0.1; pgbench scale {a.scale}, `-n -S -j {a.jobs}`; "
         f"{a.rounds} round(s) x {a.seconds} s per target, interleaved, medians"
         + ("; **TLS on both legs** (pgbench sslmode=require to every target, poolers to "
-           "PostgreSQL with server_tls_sslmode = require, TLS 1.3)" if a.tls else ""),
+           "PostgreSQL with server_tls_sslmode = require, TLS 1.3)" if a.tls else "")
+        + (f"; **HTTP endpoint on** for usher (http_listen_port on loopback, "
+           f"http_public_read = on), `GET /metrics` every {a.http_scrape:g} s during each run "
+           f"against it" + (f" ({BASELINE}: no endpoint)" if base else "")
+           if getattr(a, "http_scrape", 0) else ""),
         "",
     ]
 
@@ -181,6 +185,13 @@ def scenario_table(a, e, protocol_for):
             f"| {t} | {fmt(tps, '.0f')} | {per_round} | {fmt(cpu, '.1f')} | "
             f"{fmt(p50, '.3f')} | {fmt(p99, '.3f')} | {fmt(p999, '.3f')} | "
             f"{fmt(r99, '.2f')} | {fmt(r999, '.2f')} | {failed} | {status} |")
+    scraped = [(t, r) for t in a.targets for r in e["runs"][t] if "scrapes" in r]
+    if scraped:
+        lines += ["", "`GET /metrics` during the runs: " + "; ".join(
+            f"{t} round {r.get('round')}: {r['scrapes']} ok, {r['scrape_errors']} failed"
+            + (f", {r['scrape_bytes']} bytes each" if r.get("scrape_bytes") else "")
+            + (f" ({r['scrape_error']})" if r.get("scrape_error") else "")
+            for t, r in scraped).replace("|", "/") + "."]
     lines.append("")
     return lines
 

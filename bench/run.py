@@ -9,7 +9,9 @@ Then measures the poolers' memory per idle client connection. With
 --baseline-usher-bin, a second Usher binary (target usher-base) is measured
 in the same rounds, next to usher: an A/B of two builds. With --cache, only
 the query cache scenarios run (cache_bench.py): a second Usher with
-query_cache = on (target usher-cache) against the others. With --tls, the
+query_cache = on (target usher-cache) against the others. With
+--http-scrape S, usher serves its HTTP endpoint and /metrics is fetched
+every S seconds during each run against it. With --tls, the
 pgbench -S scenarios run with TLS on both legs: pgbench to each target with
 sslmode=require, both poolers to PostgreSQL with server_tls_sslmode = require
 (PostgreSQL at ssl = on, certificates made with openssl for the run).
@@ -95,6 +97,11 @@ def parse_args(argv):
                     help="--cache: seconds a delay sample waits for the fresh value (default 5)")
     ap.add_argument("--tls", action="store_true",
                     help="TLS on both legs (client and server side); pgbench -S scenarios only")
+    ap.add_argument("--http-scrape", type=float, default=0, metavar="SECONDS",
+                    help="turn on the HTTP endpoint of usher (and usher-cache; not usher-base) "
+                         "on a free loopback port with http_public_read = on, and GET its "
+                         "/metrics every SECONDS seconds during each pgbench run against it "
+                         "(default 0: no endpoint)")
     ap.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE")
     ap.add_argument("--json", metavar="FILE", help="write every run's raw numbers to FILE")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
@@ -149,6 +156,8 @@ def parse_args(argv):
         a.run_idle = a.run_many = False
     if not a.run_idle:
         a.idle_clients = 0
+    if a.http_scrape < 0 or (a.http_scrape and a.http_scrape < 0.05):
+        ap.error("--http-scrape must be 0 (off) or at least 0.05 seconds")
     if a.rounds < 1 or a.seconds < 1 or not a.clients:
         ap.error("--rounds, --seconds and --clients must be positive")
     if ("usher" in a.targets or CACHED in a.targets) and not os.access(a.usher_bin, os.X_OK):

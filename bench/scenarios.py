@@ -69,7 +69,8 @@ class Bench:
         # Room for every direct client, both pools and a margin.
         max_conn = max(max(a.clients) + 4 * a.pool_size + 100, 200)
         self.pg = BenchPostgres(os.path.join(self.base, "pg"), max_conn)
-        self.runner = pgbench.Runner(self.pg, os.path.join(self.base, "pgbench"), a.jobs)
+        self.runner = pgbench.Runner(self.pg, os.path.join(self.base, "pgbench"), a.jobs,
+                                     scrape_every=a.http_scrape)
         if a.tls:
             a.tls_files = self.make_certificate()
             self.pg.use_tls(a.tls_files["cert"], a.tls_files["key"])
@@ -219,9 +220,11 @@ class Bench:
                            else "")
                     lat = (f"p50 {r['p50']:.2f} p99 {r['p99']:.2f} ms" if r["p50"] is not None
                            else "")
+                    scr = (f", /metrics GETs {r['scrapes']} ok {r['scrape_errors']} failed"
+                           if "scrapes" in r else "")
                     log(f"{name} round {rnd} {t}: {r['tps']:.0f} tps {cpu} {lat} "
                         f"failed {r['failed']} (connect {r['connect_s'] or 0:.1f} s, "
-                        f"measured {r.get('window_s', 0):.1f} s)")
+                        f"measured {r.get('window_s', 0):.1f} s{scr})")
                 time.sleep(0.5)
         entry = {"scenario": name, "protocol": proto, "clients": clients, "runs": runs,
                  "skipped": {}}
