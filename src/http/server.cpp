@@ -76,7 +76,10 @@ struct Server::State : std::enable_shared_from_this<State> {
   asio::io_context& io;
   admin::Control& control;
   tcp::acceptor acceptor;
-  std::set<beast::tcp_stream*> open;  // control thread only
+  // Control thread only: the connections being served, and their count
+  // from the accept on (a spawned connection is in `open` once it runs).
+  std::set<beast::tcp_stream*> open;
+  size_t connections = 0;
   bool stopped = false;
 };
 
@@ -92,7 +95,7 @@ asio::awaitable<void> Server::State::accept_loop() {
       co_await pause.async_wait(as_tuple(use_awaitable));
       continue;
     }
-    if (open.size() >= kMaxConnections) {
+    if (connections >= kMaxConnections) {
       // No coroutine, no buffer: a best-effort 503 in one write, then close.
       static constexpr std::string_view kBusy =
           "HTTP/1.1 503 Service Unavailable\r\nServer: Usher\r\nCache-Control: no-store\r\n"
@@ -103,6 +106,7 @@ asio::awaitable<void> Server::State::accept_loop() {
       socket.close(ignored);
       continue;
     }
+    ++connections;  // here, not in serve(): a burst of accepts is counted at once
     asio::co_spawn(io, serve(beast::tcp_stream(std::move(socket))), asio::detached);
   }
 }
@@ -146,6 +150,7 @@ asio::awaitable<void> Server::State::serve(beast::tcp_stream stream) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.close();
   open.erase(&stream);
+  --connections;
 }
 
 Server::Server(asio::io_context& io, admin::Control& control)
