@@ -40,7 +40,42 @@ size_t printable_length(std::string_view text, size_t i) {
   return control ? 0 : len;
 }
 
+// The length of the well-formed UTF-8 sequence at text[i], controls
+// included, or 0: printable_length() and the controls it refuses, which
+// are ASCII (one byte), C1 (C2 80-9F) and U+2028-202E, U+2066-2069
+// (E2 80 A8-AE, E2 81 A6-A9).
+size_t sequence_length(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<uint8_t>(text[k]); };
+  if (byte(i) < 0x80) return 1;
+  if (const size_t n = printable_length(text, i)) return n;
+  if (byte(i) == 0xc2 && i + 2 <= text.size() && byte(i + 1) >= 0x80 && byte(i + 1) <= 0x9f)
+    return 2;
+  if (byte(i) == 0xe2 && i + 3 <= text.size()) {
+    const uint8_t b1 = byte(i + 1), b2 = byte(i + 2);
+    if ((b1 == 0x80 && b2 >= 0xa8 && b2 <= 0xae) || (b1 == 0x81 && b2 >= 0xa6 && b2 <= 0xa9))
+      return 3;
+  }
+  return 0;
+}
+
 }  // namespace
+
+std::string to_well_formed_utf8(std::string_view text) {
+  static constexpr std::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = sequence_length(text, i);
+    if (n == 0) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
 
 bool needs_log_escape(std::string_view text) {
   for (size_t i = 0; i < text.size();) {

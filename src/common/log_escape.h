@@ -26,6 +26,12 @@ bool needs_log_escape(std::string_view text);
 // meant to be reversed.
 std::string escape_for_log(std::string_view text);
 
+// `text` with every byte that is not part of well-formed UTF-8 replaced by
+// U+FFFD, controls kept: for names from the network in JSON and in
+// Prometheus labels, where one bad byte would make a reader refuse the
+// whole answer.
+std::string to_well_formed_utf8(std::string_view text);
+
 // One line of log_format = json: {"time":..,"pid":..,"level":..,"message":..}
 // and a newline. `message` goes through escape_for_log() first, as in the
 // text format, so the line is valid UTF-8 and holds no control character;

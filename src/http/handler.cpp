@@ -57,6 +57,18 @@ constexpr Action kActions[] = {
 // the console's arguments is lower still).
 constexpr size_t kMaxParamLength = 256;
 
+// The Host header's name without its port: an IP address, "localhost" or
+// http_listen_addr, which no other site's DNS name can pass for.
+bool trusted_host(std::string_view host, const config::Config& cfg) {
+  if (host.starts_with('[')) return host.find(']') != std::string_view::npos;  // IPv6
+  host = host.substr(0, host.find(':'));
+  if (host.empty()) return false;
+  if (host == "localhost" || host == cfg.http_listen_addr) return true;
+  boost::system::error_code ec;
+  asio::ip::make_address_v4(std::string(host), ec);
+  return !ec;
+}
+
 Response json_response(int status, const json::value& v) {
   Response r;
   r.status = status;
@@ -136,9 +148,14 @@ Response live() {
   return json_response(200, json::object{{"status", "live"}});
 }
 
-// Not ready while paused or shutting down, or while some database's every
-// pool failed its last connection attempt and holds no server.
-Response ready(admin::Control& control) {
+// Not ready while paused or shutting down, or while some configured
+// database's every pool could not reach its server and holds none (a
+// database a client made up through the "*" entry, or a refused login,
+// says nothing about this instance). The reasons only to readers: they
+// name databases and quote server errors; and at most kMaxReasons.
+constexpr size_t kMaxReasons = 10;
+
+Response ready(admin::Control& control, const config::Config& cfg, bool reader) {
   json::array reasons;
   if (control.paused()) reasons.emplace_back("paused");
   if (control.shutdown_mode() != admin::ShutdownMode::kNone) reasons.emplace_back("shutting down");
@@ -149,8 +166,9 @@ Response ready(admin::Control& control) {
   std::map<std::string, DbState> dbs;
   const auto now = pool::Clock::now();
   for (const auto& p : control.pools().all()) {
+    if (cfg.databases.count(p->database()) == 0) continue;
     DbState& d = dbs[p->database()];
-    auto failing = p->connect_failing();
+    auto failing = p->unreachable();
     if (!failing || p->counts(now).total > 0) {
       d.reachable = true;
     } else if (d.error.empty()) {
@@ -162,6 +180,8 @@ Response ready(admin::Control& control) {
       reasons.emplace_back("database " + db + ": cannot reach a server: " + d.error);
   }
   if (reasons.empty()) return json_response(200, json::object{{"status", "ready"}});
+  if (!reader) return json_response(503, json::object{{"status", "not ready"}});
+  if (reasons.size() > kMaxReasons) reasons.resize(kMaxReasons);
   return json_response(503, json::object{{"status", "not ready"}, {"reasons", std::move(reasons)}});
 }
 
@@ -247,9 +267,13 @@ asio::awaitable<Response> run_action(admin::Control& control, const Action& acti
 asio::awaitable<Response> route(admin::Control& control, const Request& req,
                                 const config::Config& cfg) {
   const std::string_view path = req.path;
+  // A reader: the token, or public reads from a page that names the
+  // endpoint by address (below).
+  const bool token = bearer_matches(req.authorization, cfg.http_auth_token);
+  const bool reader = token || (cfg.http_public_read && trusted_host(req.host, cfg));
   if (path == "/health/live" || path == "/health/ready") {
     if (!is_read(req.method)) co_return method_not_allowed("GET, HEAD");
-    co_return path == "/health/live" ? live() : ready(control);
+    co_return path == "/health/live" ? live() : ready(control, cfg, reader);
   }
   if (const Asset* asset = find_asset(path)) {
     // The page and its files are public: they hold no data. What they
@@ -268,7 +292,6 @@ asio::awaitable<Response> route(admin::Control& control, const Request& req,
   // Who is asking: a token that is sent must be the right one, even where
   // none is needed, so that a wrong one is noticed and never half-works.
   const bool sent = !req.authorization.empty();
-  const bool token = bearer_matches(req.authorization, cfg.http_auth_token);
   if (sent && !token) {
     spdlog::warn("HTTP {} {} from {}: wrong bearer token", req.method, req.path, req.peer);
     co_return unauthorized("wrong bearer token");
@@ -292,6 +315,14 @@ asio::awaitable<Response> route(admin::Control& control, const Request& req,
     co_return unauthorized(cfg.http_auth_token.empty()
                                ? "reading needs http_public_read = on or http_auth_token_file"
                                : "reading needs the bearer token (http_public_read is off)");
+  }
+  if (!reader) {
+    // DNS rebinding: a page of evil.example whose name now points at
+    // 127.0.0.1 reaches the endpoint as "same origin", and only the Host
+    // header tells. Public reads answer only an address or localhost.
+    co_return error_response(421,
+                             "public reads answer only requests to an address or "
+                             "localhost; send the bearer token");
   }
   if (is_metrics) {
     Response r;

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "common/log_escape.h"
+
 namespace usher::http {
 namespace {
 
@@ -27,7 +29,8 @@ boost::json::value typed(const std::string& text, int32_t type) {
     auto [p, ec] = std::from_chars(text.data(), end, v);
     if (ec == std::errc() && p == end) return v;
   }
-  return boost::json::string(text);
+  // JSON is UTF-8: a name from a client may not be.
+  return boost::json::string(to_well_formed_utf8(text));
 }
 
 }  // namespace

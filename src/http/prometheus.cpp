@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/log_escape.h"
+
 namespace usher::http {
 namespace {
 
@@ -22,7 +24,10 @@ std::string_view type_name(PromWriter::Type t) {
 
 }  // namespace
 
-std::string escape_label_value(std::string_view v) {
+std::string escape_label_value(std::string_view raw) {
+  // A name from a client may hold any bytes; Prometheus refuses a whole
+  // scrape over one that is not UTF-8.
+  const std::string v = to_well_formed_utf8(raw);
   std::string out;
   out.reserve(v.size());
   for (char c : v) {

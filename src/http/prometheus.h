@@ -36,7 +36,8 @@ class PromWriter {
   std::string name_;
 };
 
-// A label value with \\, " and newline escaped, as the format asks.
+// A label value with \\, " and newline escaped, as the format asks, and
+// bytes that are not UTF-8 replaced by U+FFFD.
 std::string escape_label_value(std::string_view v);
 // A sample value: integers without a fraction, others in the shortest form
 // that reads back the same; NaN and infinities by the format's names.

@@ -18,6 +18,7 @@ struct Request {
   // The only headers the endpoint reads; empty when absent.
   std::string origin;
   std::string authorization;
+  std::string host;          // the Host header
   std::string cors_method;   // Access-Control-Request-Method
   std::string cors_headers;  // Access-Control-Request-Headers
   std::string peer;          // the client's address and port, for the log

@@ -28,6 +28,7 @@ Request to_request(const bhttp::request<bhttp::string_body>& req, const std::str
   if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
   r.origin = std::string(req[bhttp::field::origin]);
   r.authorization = std::string(req[bhttp::field::authorization]);
+  r.host = std::string(req[bhttp::field::host]);
   r.cors_method = std::string(req[bhttp::field::access_control_request_method]);
   r.cors_headers = std::string(req[bhttp::field::access_control_request_headers]);
   return r;
@@ -67,19 +68,25 @@ std::optional<int> read_error_status(const beast::error_code& ec) {
 
 }  // namespace
 
+// One client's socket, owned by its coroutine's completion handler, so
+// that the connection leaves `open` however the coroutine ends (an
+// exception included).
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+};
+
 struct Server::State : std::enable_shared_from_this<State> {
   State(asio::io_context& io, admin::Control& control) : io(io), control(control), acceptor(io) {}
 
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve(beast::tcp_stream stream);
+  // (A reference: g++ 12 may destroy a coroutine's by-value parameter twice.)
+  asio::awaitable<void> serve(Connection& c);
 
   asio::io_context& io;
   admin::Control& control;
   tcp::acceptor acceptor;
-  // Control thread only: the connections being served, and their count
-  // from the accept on (a spawned connection is in `open` once it runs).
-  std::set<beast::tcp_stream*> open;
-  size_t connections = 0;
+  std::set<Connection*> open;  // control thread only
   bool stopped = false;
 };
 
@@ -95,7 +102,7 @@ asio::awaitable<void> Server::State::accept_loop() {
       co_await pause.async_wait(as_tuple(use_awaitable));
       continue;
     }
-    if (connections >= kMaxConnections) {
+    if (open.size() >= kMaxConnections) {
       // No coroutine, no buffer: a best-effort 503 in one write, then close.
       static constexpr std::string_view kBusy =
           "HTTP/1.1 503 Service Unavailable\r\nServer: Usher\r\nCache-Control: no-store\r\n"
@@ -106,14 +113,20 @@ asio::awaitable<void> Server::State::accept_loop() {
       socket.close(ignored);
       continue;
     }
-    ++connections;  // here, not in serve(): a burst of accepts is counted at once
-    asio::co_spawn(io, serve(beast::tcp_stream(std::move(socket))), asio::detached);
+    // Counted from the accept on, so that a burst cannot pass the limit.
+    auto c = std::make_shared<Connection>(std::move(socket));
+    open.insert(c.get());
+    asio::co_spawn(io, serve(*c), [self, c](std::exception_ptr e) {
+      if (e) spdlog::error("HTTP connection ended by an unexpected error");
+      beast::error_code ignored;
+      c->stream.socket().close(ignored);
+      self->open.erase(c.get());
+    });
   }
 }
 
-asio::awaitable<void> Server::State::serve(beast::tcp_stream stream) {
-  auto self = shared_from_this();
-  open.insert(&stream);
+asio::awaitable<void> Server::State::serve(Connection& c) {
+  beast::tcp_stream& stream = c.stream;
   beast::error_code peer_ec;
   const auto remote = stream.socket().remote_endpoint(peer_ec);
   const std::string peer =
@@ -148,9 +161,6 @@ asio::awaitable<void> Server::State::serve(beast::tcp_stream stream) {
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.close();
-  open.erase(&stream);
-  --connections;
 }
 
 Server::Server(asio::io_context& io, admin::Control& control)
@@ -188,8 +198,8 @@ void Server::stop() {
   state_->stopped = true;
   beast::error_code ignored;
   state_->acceptor.close(ignored);
-  for (beast::tcp_stream* s : state_->open)
-    s->socket().close(ignored);
+  for (Connection* c : state_->open)
+    c->stream.socket().close(ignored);
 }
 
 }  // namespace usher::http

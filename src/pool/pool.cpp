@@ -94,10 +94,20 @@ bool Pool::try_grant_locked(int worker, Grant& grant) {
   return false;
 }
 
-std::optional<Error> Pool::connect_failing() const {
+std::optional<Error> Pool::unreachable() const {
   std::lock_guard lock(mu_);
-  if (login_failed_at_ == Clock::time_point{}) return std::nullopt;
+  if (!unreachable_locked()) return std::nullopt;
   return login_error_;
+}
+
+bool Pool::unreachable_locked() const {
+  // Classes of a server that is down, starting, stopping or full.
+  constexpr std::string_view kConnectionFailure = "08", kOperatorIntervention = "57",
+                             kInsufficientResources = "53";
+  const std::string& s = login_error_.sqlstate;
+  return login_failed_at_ != Clock::time_point{} &&
+         (s.starts_with(kConnectionFailure) || s.starts_with(kOperatorIntervention) ||
+          s.starts_with(kInsufficientResources));
 }
 
 asio::awaitable<Result<ServerPtr>> Pool::open_connection() {

@@ -161,9 +161,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void close_all(const Error& reason);
 
   PoolCounts counts(Clock::time_point now) const;
-  // The error of the last connection attempt when it failed (no attempt
-  // has succeeded since): the readiness probe's "cannot reach a server".
-  std::optional<Error> connect_failing() const;
+  // The error of the last connection attempt when it failed because the
+  // server could not be reached (SQLSTATE classes 08, 57, 53; not a
+  // refused login) and no attempt has succeeded since: the readiness
+  // probe's "cannot reach a server", and what maintain() probes again.
+  std::optional<Error> unreachable() const;
   std::vector<IdleServerInfo> idle_servers(Clock::time_point now) const;
   PoolStats& stats() { return stats_; }
   // The prepared statements this pool's clients hold, shared between them.
@@ -178,6 +180,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Under mu_: a grant that needs no waiting, or none.
   bool try_grant_locked(int worker, Grant& grant);
   bool can_open_locked(bool reserve) const;
+  bool unreachable_locked() const;
   void open_slot_locked();
   void close_slot_locked();
   void hand_off_locked(std::unique_lock<std::mutex>& lock);

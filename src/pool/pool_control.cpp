@@ -11,14 +11,6 @@
 namespace usher::pool {
 
 namespace {
-// SQLSTATE classes of a server that is down, starting, stopping or full:
-// worth trying again without a client asking.
-constexpr std::string_view kConnectionFailureClass = "08";
-constexpr std::string_view kOperatorInterventionClass = "57";
-constexpr std::string_view kInsufficientResourcesClass = "53";
-}  // namespace
-
-namespace {
 
 Error wait_timeout_error() {
   // PgBouncer's wording, so existing alerting keeps matching.
@@ -120,13 +112,8 @@ int Pool::maintain(Clock::time_point now) {
     // that the server is back without a client having to fail first. Not
     // after a refused login (a wrong password, a missing database): trying
     // it again every few seconds would only fill the server's log.
-    const std::string& failure = login_error_.sqlstate;
-    const bool unreachable = failure.starts_with(kConnectionFailureClass) ||
-                             failure.starts_with(kOperatorInterventionClass) ||
-                             failure.starts_with(kInsufficientResourcesClass);
-    if (!closed_ && !paused_ && to_open == 0 && total_ == 0 && connecting_ == 0 && unreachable &&
-        login_failed_at_ != Clock::time_point{} &&
-        now - login_failed_at_ >= settings_.server_login_retry) {
+    if (!closed_ && !paused_ && to_open == 0 && total_ == 0 && connecting_ == 0 &&
+        unreachable_locked() && now - login_failed_at_ >= settings_.server_login_retry) {
       to_open = 1;
     }
   }

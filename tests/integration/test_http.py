@@ -113,7 +113,7 @@ def _connect_raw(p, timeout=10):
 def _request_on(s, path, token=None, timeout=10):
     """One keep-alive GET on an open socket; (status, body)."""
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: usher\r\n{auth}\r\n".encode())
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n".encode())
     s.settimeout(timeout)
     data = b""
     deadline = time.monotonic() + timeout
@@ -144,8 +144,9 @@ def _metrics(p, token=TOKEN):
 
 
 def _not_ready(p):
-    """/health/ready's answer when it is 503, else None (for wait_until)."""
-    r = hu.get(p, "/health/ready")
+    """/health/ready's answer when it is 503, else None (for wait_until),
+    as a reader sees it (the reasons are for readers only)."""
+    r = hu.get(p, "/health/ready", token=TOKEN)
     return r if r.status == 503 else None
 
 
@@ -168,7 +169,7 @@ def test_health_live_and_ready(pooler):
     assert (live.status, live.json()) == (200, {"status": "live"})
     assert live.headers["content-type"] == "application/json"
     assert live.headers["cache-control"] == "no-store"
-    ready = hu.get(p, "/health/ready")
+    ready = hu.get(p, "/health/ready", token=TOKEN)
     assert (ready.status, ready.json()) == (200, {"status": "ready"})
     head = hu.request(p, "HEAD", "/health/ready")
     assert head.status == 200 and head.body == b""
@@ -188,7 +189,7 @@ def test_ready_follows_pause_and_resume(pooler):
         conn.execute("select 1")
     assert p.admin("pause").rows == []
     try:
-        r = hu.get(p, "/health/ready")
+        r = hu.get(p, "/health/ready", token=TOKEN)
         assert r.status == 503, r
         assert r.json() == {"status": "not ready", "reasons": ["paused"]}
         head = hu.request(p, "HEAD", "/health/ready")
@@ -199,14 +200,14 @@ def test_ready_follows_pause_and_resume(pooler):
         assert dict(p.admin("show state").rows)["paused"] == "yes"
     finally:
         p.admin("resume")
-    r = hu.get(p, "/health/ready")
+    r = hu.get(p, "/health/ready", token=TOKEN)
     assert (r.status, r.json()) == (200, {"status": "ready"})
     assert hu.sample(hu.parse_prometheus(_metrics(p).text()), "usher_paused") == 0
 
     p.admin("pause appdb")
     try:
         assert _db_row(p, "appdb")["paused"] == 1
-        assert hu.get(p, "/health/ready").status == 200
+        assert hu.get(p, "/health/ready", token=TOKEN).status == 200
     finally:
         p.admin("resume appdb")
     _assert_serving(p)
@@ -227,7 +228,7 @@ def test_ready_names_unreachable_database(pooler):
     hu.wait_http(p)
     with p.connect() as conn:  # appdb reachable: a pool that is fine
         conn.execute("select 1")
-    assert hu.get(p, "/health/ready").status == 200
+    assert hu.get(p, "/health/ready", token=TOKEN).status == 200
 
     def try_dead():
         try:
@@ -262,7 +263,7 @@ def test_ready_names_unreachable_database(pooler):
             return None
 
     assert util.wait_until(connects, 10, interval=0.2, what="deaddb reachable") == ("appdb",)
-    r = hu.get(p, "/health/ready")
+    r = hu.get(p, "/health/ready", token=TOKEN)
     assert (r.status, r.json()) == (200, {"status": "ready"}), r
 
 
@@ -300,13 +301,13 @@ def test_ready_recovers_when_database_returns_without_traffic(pooler, pg_running
         with pytest.raises(psycopg.OperationalError):
             with p.connect(connect_timeout=10) as conn:
                 conn.execute("select 1")
-        r = hu.get(p, "/health/ready")
+        r = hu.get(p, "/health/ready", token=TOKEN)
         assert r.status == 503, r
         assert r.json()["reasons"][0].startswith("database appdb: cannot reach a server")
     finally:
         pg.start()
     # Far longer than server_login_retry (1 s): time for a background retry.
-    util.wait_until(lambda: hu.get(p, "/health/ready").status == 200, 10,
+    util.wait_until(lambda: hu.get(p, "/health/ready", token=TOKEN).status == 200, 10,
                     interval=0.25, what="ready again without client traffic")
 
 
@@ -649,10 +650,10 @@ def test_every_answer_carries_no_store_and_nosniff(pooler):
     p = hu.http_pooler(pooler, token=TOKEN, extra_ini={"http_cors_origins": ORIGIN})
     missing = []
     answers = {
-        "preflight": b"OPTIONS /api/v1/pools HTTP/1.1\r\nHost: u\r\nOrigin: " + ORIGIN.encode()
+        "preflight": b"OPTIONS /api/v1/pools HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " + ORIGIN.encode()
         + b"\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n",
         "400": b"\x16\x03\x01\x00\x05hello",
-        "413": b"POST /metrics HTTP/1.1\r\nHost: u\r\nContent-Length: 100000\r\n\r\n",
+        "413": b"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n",
         "431": b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (2 * MAX_HEADER) + b"\r\n\r\n",
     }
     for name, data in answers.items():
@@ -712,7 +713,7 @@ def test_reads_with_token_file(pooler):
         assert hu.get(p, "/api/v1/version", headers={"Authorization": auth}).status == 200
     # The path is quoted in that log line: escaped, so it forges nothing.
     raw, _ = hu.raw_exchange(p.http_port, b"GET /api/v1/\xc2\x85FAKE\xe2\x80\xa8LINE HTTP/1.1\r\n"
-                             b"Host: u\r\nAuthorization: Bearer " + wrong.encode()
+                             b"Host: 127.0.0.1\r\nAuthorization: Bearer " + wrong.encode()
                              + b"\r\nConnection: close\r\n\r\n", timeout=5)
     assert hu.status_of(raw) == 401, raw
     log = p.log_text()
@@ -1086,7 +1087,7 @@ def test_preflight_answer_has_no_content_length(pooler):
     """A 204 must not carry Content-Length (RFC 9110, 8.6)."""
     p = hu.http_pooler(pooler, token=TOKEN, extra_ini={"http_cors_origins": ORIGIN})
     raw, _ = hu.raw_exchange(
-        p.http_port, b"OPTIONS /api/v1/pools HTTP/1.1\r\nHost: usher\r\nOrigin: " + ORIGIN.encode()
+        p.http_port, b"OPTIONS /api/v1/pools HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " + ORIGIN.encode()
         + b"\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n", timeout=5)
     assert hu.status_of(raw) == 204, raw
     head = raw.split(b"\r\n\r\n", 1)[0].lower()
@@ -1108,7 +1109,7 @@ def test_oversized_header_is_431(pooler):
     raw, _ = hu.raw_exchange(p.http_port, fits)
     assert hu.status_of(raw) == 200, raw[:300]
     raw, closed = hu.raw_exchange(
-        p.http_port, b"GET /health/live HTTP/1.1\r\nHost: usher\r\nX-Big: "
+        p.http_port, b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
         + b"a" * (20 * 1024) + b"\r\n\r\n")
     assert hu.status_of(raw) == 431, raw[:300]
     assert closed
@@ -1124,20 +1125,20 @@ def test_oversized_body_is_refused(pooler):
     request not run; one that only announces 100 KiB is refused at once."""
     p = _hostile_pooler(pooler)
     raw, closed = hu.raw_exchange(
-        p.http_port, b"POST /api/v1/actions/pause?database=appdb HTTP/1.1\r\nHost: usher\r\n"
+        p.http_port, b"POST /api/v1/actions/pause?database=appdb HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {100 * 1024}\r\n\r\n".encode()
         + b"x" * (100 * 1024))
     assert hu.status_of(raw) in (413, None), raw[:300]
     assert closed
     raw, closed = hu.raw_exchange(
-        p.http_port, b"POST /api/v1/actions/pause?database=appdb HTTP/1.1\r\nHost: usher\r\n"
+        p.http_port, b"POST /api/v1/actions/pause?database=appdb HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {100 * 1024}\r\n\r\n".encode(),
         timeout=5)
     assert hu.status_of(raw) == 413, raw[:300]
     assert closed
     chunk = b"%x\r\n%s\r\n" % (8192, b"y" * 8192)
     raw, closed = hu.raw_exchange(
-        p.http_port, b"POST /metrics HTTP/1.1\r\nHost: usher\r\nTransfer-Encoding: chunked\r\n\r\n"
+        p.http_port, b"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
         + chunk * 12 + b"0\r\n\r\n")
     assert hu.status_of(raw) in (413, None), raw[:300]
     assert _db_row(p, "appdb")["paused"] == 0
@@ -1156,7 +1157,7 @@ def test_oversized_body_is_refused(pooler):
     bytes((i * 131 + 7) % 256 for i in range(4000)),
     b"GET /health/live HTTP/9.9\r\n\r\n",
     b"GET\r\n\r\n",
-    b"GE T /health/live HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GE T /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
     b"GET /health/live HTTP/1.1\r\nBad Header\r\n\r\n",
     b"GET /health/live HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
     b"GET /health/live HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
@@ -1218,7 +1219,7 @@ def test_slowloris_is_closed_at_the_request_deadline(pooler):
     kept-alive connection left idle after one answer. Meanwhile the other
     HTTP clients and a PostgreSQL client are served."""
     p = _hostile_pooler(pooler)
-    request = b"GET /health/live HTTP/1.1\r\nHost: usher\r\nX-Slow: " + b"s" * 40
+    request = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"s" * 40
     idle = _connect_raw(p)
     assert _request_on(idle, "/health/live")[0] == 200
     idle_t0 = time.monotonic()
@@ -1288,7 +1289,7 @@ def test_client_that_never_reads(pooler):
     local_port = s.getsockname()[1]
     try:
         n = 2000  # 2000 answers of ~9 KB: far more than any socket buffer
-        s.sendall(b"GET /api/v1/config HTTP/1.1\r\nHost: usher\r\n\r\n" * n)
+        s.sendall(b"GET /api/v1/config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * n)
 
         def stuck():
             state = _server_sockets(p).get(local_port)
@@ -1326,12 +1327,12 @@ def test_dot_dot_and_nul_paths_are_404(pooler):
              "/api/v1/%2e%2e/pools", "/api/v1/pools/../config"]
     for path in paths:
         raw, _ = hu.raw_exchange(
-            p.http_port, f"GET {path} HTTP/1.1\r\nHost: usher\r\nConnection: close\r\n\r\n"
+            p.http_port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
             .encode(), timeout=5)
         assert hu.status_of(raw) == 404, (path, raw[:300])
         assert b"root:" not in raw and b"PATH=" not in raw, path
         assert raw.endswith(b'{"error":"not found"}\n'), (path, raw[-200:])
-    raw, _ = hu.raw_exchange(p.http_port, b"GET /api/v1/pools\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    raw, _ = hu.raw_exchange(p.http_port, b"GET /api/v1/pools\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
                              timeout=5)
     assert hu.status_of(raw) in (400, 404, None), raw[:300]
     assert b"root:" not in raw
@@ -1349,7 +1350,7 @@ def test_memory_bounded_under_partial_headers(pooler):
     p = _hostile_pooler(pooler)
     _assert_serving(p)
     rss0 = hu.rss_bytes(p.pid)
-    partial = b"GET /health/live HTTP/1.1\r\nHost: usher\r\nX-Pad: " + b"p" * (MAX_HEADER - 200)
+    partial = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * (MAX_HEADER - 200)
     peak = rss0
     for _round in range(3):
         _wait_http_idle(p)
@@ -1377,3 +1378,45 @@ def test_memory_bounded_under_partial_headers(pooler):
     assert growth < 16 * 1024 * 1024, f"RSS grew by {growth} bytes"
     util.wait_until(lambda: hu.get(p, "/health/live").status == 200, 10, what="served again")
     _assert_serving(p)
+
+
+def test_anonymous_readiness_says_only_the_status(pooler):
+    """The reasons name databases and quote server errors: a probe without
+    the token (kubelet) gets the status alone."""
+    p = hu.http_pooler(pooler, token=TOKEN)
+    assert p.admin("pause").rows == []
+    try:
+        anonymous = hu.get(p, "/health/ready")
+        assert (anonymous.status, anonymous.json()) == (503, {"status": "not ready"})
+        reader = hu.get(p, "/health/ready", token=TOKEN)
+        assert reader.json() == {"status": "not ready", "reasons": ["paused"]}
+    finally:
+        p.admin("resume")
+
+
+def test_public_reads_refuse_a_rebound_host_name(pooler):
+    """DNS rebinding: a page of evil.example whose name now points at
+    127.0.0.1 is "same origin" to the browser; only Host tells. Public
+    reads answer an address or localhost, and a request with the token any
+    name (a scrape by DNS name)."""
+    p = hu.http_pooler(pooler, token=TOKEN, extra_ini={"http_public_read": "on"})
+
+    def status(host, token=None):
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        raw, _ = hu.raw_exchange(p.http_port, (f"GET /api/v1/config HTTP/1.1\r\nHost: {host}\r\n"
+                                               f"{auth}Connection: close\r\n\r\n").encode(),
+                                 timeout=5)
+        return hu.status_of(raw)
+
+    assert status("evil.example") == 421
+    assert status(f"evil.example:{p.http_port}") == 421
+    assert status("") == 421
+    assert status("evil.example", token=TOKEN) == 200
+    assert status(f"127.0.0.1:{p.http_port}") == 200
+    assert status(f"localhost:{p.http_port}") == 200
+    assert status(f"[::1]:{p.http_port}") == 200
+    # The page itself holds no data and loads under any name; the probes
+    # answer too (without reasons).
+    raw, _ = hu.raw_exchange(p.http_port, b"GET /health/live HTTP/1.1\r\nHost: evil.example\r\n"
+                             b"Connection: close\r\n\r\n", timeout=5)
+    assert hu.status_of(raw) == 200

@@ -55,6 +55,19 @@ TEST(LogEscape, UnicodeControlsAreEscaped) {
   EXPECT_EQ(escape_for_log("\xc2\xa0\xe2\x80\xa7"), "\xc2\xa0\xe2\x80\xa7");
 }
 
+TEST(LogEscape, WellFormedUtf8KeepsControlsAndReplacesBadBytes) {
+  EXPECT_EQ(to_well_formed_utf8("plain\n\ttext"), "plain\n\ttext");
+  EXPECT_EQ(to_well_formed_utf8("caf\xc3\xa9 \xe2\x80\xa8 \xc2\x85"),
+            "caf\xc3\xa9 \xe2\x80\xa8 \xc2\x85");
+  EXPECT_EQ(to_well_formed_utf8("a\xff" "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(to_well_formed_utf8("\xc3"), "\xef\xbf\xbd");                  // cut short
+  EXPECT_EQ(to_well_formed_utf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong
+  EXPECT_EQ(to_well_formed_utf8("\xed\xa0\x80"),
+            "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
+}
+
 TEST(LogEscape, JsonLineIsOneValidObject) {
   EXPECT_EQ(json_log_line("2026-12-08T00:00:00.000Z", 42, "info", "plain"),
             "{\"time\":\"2026-12-08T00:00:00.000Z\",\"pid\":42,\"level\":\"info\","
