@@ -59,7 +59,8 @@ TEST(LogEscape, WellFormedUtf8KeepsControlsAndReplacesBadBytes) {
   EXPECT_EQ(to_well_formed_utf8("plain\n\ttext"), "plain\n\ttext");
   EXPECT_EQ(to_well_formed_utf8("caf\xc3\xa9 \xe2\x80\xa8 \xc2\x85"),
             "caf\xc3\xa9 \xe2\x80\xa8 \xc2\x85");
-  EXPECT_EQ(to_well_formed_utf8("a\xff" "b"),
+  EXPECT_EQ(to_well_formed_utf8("a\xff"
+                                "b"),
             "a\xef\xbf\xbd"
             "b");
   EXPECT_EQ(to_well_formed_utf8("\xc3"), "\xef\xbf\xbd");                  // cut short
