@@ -24,7 +24,8 @@ async function get(path) {
   const headers = {};
   if (token()) headers.Authorization = 'Bearer ' + token();
   const r = await fetch(path, {headers, cache: 'no-store'});
-  if (r.status === 401) throw new Unauthorized(path);
+  // 421: public reads refuse a host name (DNS rebinding); the token works.
+  if (r.status === 401 || r.status === 421) throw new Unauthorized(path);
   if (!r.ok && path !== '/health/ready') throw new Error(path + ': HTTP ' + r.status);
   return r.json();
 }
