@@ -9,6 +9,8 @@ import re
 import psycopg
 import pytest
 
+from harness import util
+
 pytestmark = pytest.mark.usher_only
 
 
@@ -24,8 +26,11 @@ def test_json_lines(pooler):
     # A user name with a quote, a backslash and a line break in it.
     with pytest.raises(psycopg.OperationalError):
         p.connect(user='no"such\\user\n{"level":"fatal"}').close()
+    # The refusal is logged as the connection closes, a moment after the
+    # client has read the error.
+    util.wait_until(lambda: any('no\\"such' in line for line in json_lines(p)), 10,
+                    what="the refused login in the log")
     lines = json_lines(p)
-    assert lines
     objects = [json.loads(line) for line in lines]  # each line alone is valid JSON
     for o in objects:
         assert set(o) == {"time", "pid", "level", "message"}, o
