@@ -1,19 +1,12 @@
 #include "http/cors.h"
 
 #include <algorithm>
-#include <cctype>
 
+#include "admin/show.h"
 #include "config/http_origin.h"
 
 namespace usher::http {
 namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
@@ -34,7 +27,7 @@ bool all_in(std::string_view asked, std::string_view allowed) {
     std::string_view rest = allowed;
     while (!rest.empty() && !found) {
       const size_t c = rest.find(',');
-      found = iequal(item, trim(rest.substr(0, c)));
+      found = admin::strcasecmp_view(item, trim(rest.substr(0, c)));
       rest = c == std::string_view::npos ? std::string_view() : rest.substr(c + 1);
     }
     if (!found) return false;
